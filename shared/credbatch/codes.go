@@ -1,0 +1,57 @@
+package credbatch
+
+// Stable codes of validation findings (DESIGN §7). They are part of the public contract:
+// the API, the CLI and the reports use them, and the README documents each one.
+const (
+	// File level.
+	CodeEmptyFile         = "empty_file"
+	CodeUnsupportedFormat = "unsupported_format"
+	CodeCorruptFile       = "corrupt_file"
+	CodeFileTooLarge      = "file_too_large"
+	CodeTooManyRows       = "too_many_rows"
+	CodeMissingColumns    = "missing_columns"
+	CodeDuplicateColumns  = "duplicate_columns"
+	CodeUnknownColumns    = "unknown_columns" // warning: a column no field maps to
+	CodeTooManyColumns    = "too_many_columns"
+
+	// Row level (CodeUnknownDefinition is also upload level).
+	CodeUnknownDefinition   = "unknown_definition"
+	CodeMissingValue        = "missing_value"
+	CodeInvalidEmail        = "invalid_email"
+	CodeInvalidDate         = "invalid_date"
+	CodeAmbiguousDate       = "ambiguous_date"
+	CodeInvalidDuration     = "invalid_duration"
+	CodeExpiryBeforeIssue   = "expiry_before_issue"
+	CodeInvalidNumber       = "invalid_number"
+	CodeOutOfRange          = "out_of_range"
+	CodeInvalidChoice       = "invalid_choice"
+	CodeInvalidURL          = "invalid_url"
+	CodeValueTooLong        = "value_too_long"
+	CodeUnsafeValue         = "unsafe_value"
+	CodeDuplicateRow        = "duplicate_row"
+	CodeAlreadyIssued       = "already_issued"
+	CodeSuppressedRecipient = "suppressed_recipient" // warning
+)
+
+// Severity says whether a finding blocks its row.
+type Severity string
+
+// Severities.
+const (
+	SeverityError   Severity = "error"
+	SeverityWarning Severity = "warning"
+)
+
+// Finding is one validation result. Row is the spreadsheet row number as the user sees it
+// (header = row 1; 0 for a file-level finding), Column the header as written in the file
+// ("" when the finding is about the whole row or file).
+type Finding struct {
+	Row      int      `json:"row"`
+	Column   string   `json:"column"`
+	Code     string   `json:"code"`
+	Message  string   `json:"message"`
+	Severity Severity `json:"severity,omitempty"`
+}
+
+// FileError returns the KindInvalid *Error for a file-level code, whose message says how to fix it.
+func FileError(code, message string) *Error { return E(KindInvalid, code, message) }

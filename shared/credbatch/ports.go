@@ -1,0 +1,85 @@
+package credbatch
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"time"
+)
+
+// ObjectInfo describes a stored object.
+type ObjectInfo struct {
+	Bucket       string            `json:"bucket,omitempty"`
+	Key          string            `json:"key"`
+	VersionID    string            `json:"version_id,omitempty"`
+	ETag         string            `json:"etag,omitempty"`
+	Size         int64             `json:"size"`
+	ContentType  string            `json:"content_type,omitempty"`
+	Metadata     map[string]string `json:"metadata,omitempty"` // user metadata, keys lower-case without x-amz-meta-
+	LastModified time.Time         `json:"last_modified,omitzero"`
+}
+
+// Blob stores uploads, reports and templates (S3 on AWS, a directory locally). Errors:
+// KindNotFound for a missing key, KindInvalid for a bad key, KindUnavailable.
+type Blob interface {
+	// Get opens an object; the caller closes the reader.
+	Get(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error)
+	// Head returns an object's info.
+	Head(ctx context.Context, key string) (ObjectInfo, error)
+	// Put stores an object.
+	Put(ctx context.Context, key string, r io.Reader, contentType string, metadata map[string]string) (ObjectInfo, error)
+	// PresignGet returns a URL that downloads the object until ttl passes.
+	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
+	// PresignPut returns a URL that uploads to the key until ttl passes.
+	PresignPut(ctx context.Context, key, contentType string, ttl time.Duration) (string, error)
+}
+
+// Attachment is a file attached to an email.
+type Attachment struct {
+	Filename    string
+	ContentType string
+	Data        []byte
+}
+
+// Message is one email.
+type Message struct {
+	From        string
+	To          []string
+	ReplyTo     string
+	Subject     string
+	Text        string
+	HTML        string
+	Tags        map[string]string // SES message tags (credential_id, batch_id)
+	Attachments []Attachment
+}
+
+// CodeSendingStopped is the code of a mailer error after which no further message of the
+// batch should be tried (account suspended, sending paused, sender not verified).
+const CodeSendingStopped = "sending_stopped"
+
+// Mailer sends email (SES v2 on AWS, an outbox directory locally). Send returns the
+// provider's message id. Errors: KindInvalid when this message was refused and will never be
+// accepted (bad address, rejected content); KindUnavailable when throttled or down after
+// retries (retry later); Code CodeSendingStopped when the account cannot send at all.
+type Mailer interface {
+	Send(ctx context.Context, m Message) (string, error)
+}
+
+// Workflow runs the issuance state machine (Step Functions on AWS, the local engine locally).
+// Errors: KindNotFound for an unknown or expired task token, KindConflict when the task was
+// already completed, KindUnavailable.
+type Workflow interface {
+	// Start starts the flow for a batch; starting the same batch again is not an error and
+	// returns the same execution id.
+	Start(ctx context.Context, batchID string, input json.RawMessage) (string, error)
+	// Succeed completes a waiting task (an approval) with output.
+	Succeed(ctx context.Context, token string, output json.RawMessage) error
+	// Fail fails a waiting task (a rejection) with an error code and a cause.
+	Fail(ctx context.Context, token, code, cause string) error
+}
+
+// Clock returns the current time; injected so tests fix it.
+type Clock func() time.Time
+
+// IDs returns a new unguessable id; injected so tests fix it.
+type IDs func() string

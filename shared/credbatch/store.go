@@ -1,0 +1,143 @@
+package credbatch
+
+import (
+	"context"
+	"time"
+)
+
+// Page is one page of a listing. Next is an opaque cursor for the following page; "" means
+// there is no more.
+type Page[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}
+
+// DefaultPageSize and MaxPageSize bound listings; a Limit of 0 means DefaultPageSize.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// BatchFilter selects batches; results are newest first.
+type BatchFilter struct {
+	Status BatchStatus // "" = any
+	Label  string      // case-insensitive prefix of the label; "" = any
+	Cursor string
+	Limit  int
+}
+
+// RowFilter selects rows of a batch; results are in row-number order.
+type RowFilter struct {
+	Status RowStatus // "" = any
+	Code   string    // rows with a finding of this code; "" = any
+	Cursor string
+	Limit  int
+}
+
+// BatchChange holds the fields a batch update sets; nil fields are left as they are.
+type BatchChange struct {
+	TaskToken   *string
+	ExecutionID *string
+	ApprovedBy  *string
+	Reason      *string
+	ReportKey   *string
+	SkipInvalid *bool
+	Counts      *Counts // replaces the counters (use AddCounts to increment)
+	Findings    *[]Finding
+	CompletedAt *time.Time
+}
+
+// EmailChange holds the fields an email status change sets; zero fields are left as they are.
+type EmailChange struct {
+	MessageID  string
+	LastError  string
+	BounceType string
+	SentAt     time.Time
+}
+
+// Store persists definitions, batches, rows, credentials, deliveries and the suppression
+// list, and enforces the lifecycles (DESIGN §5). Errors are *Error values: KindNotFound when
+// the thing does not exist, KindConflict when it exists already or its current state does not
+// allow the change (also when a concurrent writer got there first), KindInvalid for bad
+// arguments, KindUnavailable when the backend throttles or is down after retries.
+type Store interface {
+	// PutDefinition stores a new version of a definition and returns it with Version and
+	// CreatedAt set: version 1 for a new id, latest+1 otherwise. When d.Version > 0 it must
+	// equal the latest stored version (optimistic update) or KindConflict is returned.
+	PutDefinition(ctx context.Context, d Definition) (Definition, error)
+	// GetDefinition returns a version of a definition (0 = the latest); KindNotFound.
+	GetDefinition(ctx context.Context, id string, version int) (Definition, error)
+	// ListDefinitions returns the latest version of every definition, ordered by id.
+	ListDefinitions(ctx context.Context, includeArchived bool) ([]Definition, error)
+
+	// CreateBatch stores a new batch (its status must be BatchReceived); KindConflict when a
+	// batch with the id exists (the caller then loads it: same source, same batch).
+	CreateBatch(ctx context.Context, b Batch) error
+	// GetBatch returns a batch; KindNotFound.
+	GetBatch(ctx context.Context, id string) (Batch, error)
+	// TransitionBatch moves a batch from status `from` to `to`, applying ch, in one conditional
+	// write. KindConflict when the batch is not in `from` or the move is not legal
+	// (CanTransition); KindNotFound.
+	TransitionBatch(ctx context.Context, id string, from, to BatchStatus, ch BatchChange) (Batch, error)
+	// UpdateBatch applies ch without changing the status; KindNotFound.
+	UpdateBatch(ctx context.Context, id string, ch BatchChange) (Batch, error)
+	// AddCounts atomically adds delta to the batch's counters; KindNotFound.
+	AddCounts(ctx context.Context, id string, delta Counts) error
+	// ListBatches lists batches newest first.
+	ListBatches(ctx context.Context, f BatchFilter) (Page[Batch], error)
+
+	// PutRows writes rows (any number, any batches) idempotently: a row with the same batch
+	// and number is replaced. Either every row is stored or an error is returned (a retry
+	// is then safe).
+	PutRows(ctx context.Context, rows []Row) error
+	// GetRow returns one row; KindNotFound.
+	GetRow(ctx context.Context, batchID string, number int) (Row, error)
+	// ListRows lists a batch's rows in row-number order.
+	ListRows(ctx context.Context, batchID string, f RowFilter) (Page[Row], error)
+	// UpdateRow replaces a row whose current status is `from` (conditional write); r.Status
+	// is the new status and must be a legal move (CanTransitionRow). KindConflict otherwise.
+	UpdateRow(ctx context.Context, r Row, from RowStatus) (Row, error)
+
+	// CreateCredential stores a new credential; KindConflict when the id exists.
+	CreateCredential(ctx context.Context, c Credential) error
+	// GetCredential returns a credential; KindNotFound.
+	GetCredential(ctx context.Context, id string) (Credential, error)
+	// GetCredentialByMessageID returns the credential whose email had the SES message id; KindNotFound.
+	GetCredentialByMessageID(ctx context.Context, messageID string) (Credential, error)
+	// ListCredentialsByEmail lists a recipient's credentials (email matched case-insensitively), newest first.
+	ListCredentialsByEmail(ctx context.Context, email, cursor string, limit int) (Page[Credential], error)
+	// ListCredentialsByBatch lists a batch's credentials in row order.
+	ListCredentialsByBatch(ctx context.Context, batchID, cursor string, limit int) (Page[Credential], error)
+	// FindActiveCredential returns an issued (not revoked) credential of the definition held
+	// by the email; KindNotFound when there is none.
+	FindActiveCredential(ctx context.Context, definitionID, email string) (Credential, error)
+	// SetEmailStatus moves a credential's email status to `to` when it is currently one of
+	// `from`, applying ch, in one conditional write; KindConflict otherwise; KindNotFound.
+	SetEmailStatus(ctx context.Context, id string, from []EmailStatus, to EmailStatus, ch EmailChange) (Credential, error)
+	// RevokeCredential marks an issued credential revoked; KindConflict when already revoked.
+	RevokeCredential(ctx context.Context, id, reason string, at time.Time) (Credential, error)
+	// ListRevoked lists revoked credentials (for the status list), in any stable order.
+	ListRevoked(ctx context.Context, cursor string, limit int) (Page[Credential], error)
+	// AllocateStatusIndexes reserves n consecutive status-list indexes and returns the first.
+	AllocateStatusIndexes(ctx context.Context, n int) (int, error)
+
+	// RecordDelivery stores a feedback event; it returns false (and no error) when an event
+	// with the same ID was recorded before.
+	RecordDelivery(ctx context.Context, d Delivery) (bool, error)
+	// ListDeliveries lists events with since <= RecordedAt < until, oldest first.
+	ListDeliveries(ctx context.Context, since, until time.Time, cursor string, limit int) (Page[Delivery], error)
+
+	// PutSuppression adds or replaces an address on the suppression list.
+	PutSuppression(ctx context.Context, s Suppression) error
+	// GetSuppression returns the entry for an address (case-insensitive); KindNotFound.
+	GetSuppression(ctx context.Context, email string) (Suppression, error)
+	// DeleteSuppression removes an address; KindNotFound.
+	DeleteSuppression(ctx context.Context, email string) error
+
+	// GetMark returns a named watermark (for example the last delivery report's end);
+	// KindNotFound when never set.
+	GetMark(ctx context.Context, name string) (time.Time, error)
+	// SetMark moves a watermark from `from` (zero = never set) to `to` in one conditional
+	// write; KindConflict when another writer moved it first.
+	SetMark(ctx context.Context, name string, from, to time.Time) error
+}
