@@ -13,6 +13,8 @@ const (
 	CodeDuplicateColumns  = "duplicate_columns"
 	CodeUnknownColumns    = "unknown_columns" // warning: a column no field maps to
 	CodeTooManyColumns    = "too_many_columns"
+	CodeUnknownSheet      = "unknown_sheet"
+	CodeValueTooLarge     = "cell_too_large" // a single cell beyond the reader's limit
 
 	// Row level (CodeUnknownDefinition is also upload level).
 	CodeUnknownDefinition   = "unknown_definition"

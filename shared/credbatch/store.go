@@ -90,6 +90,9 @@ type Store interface {
 	// and number is replaced. Either every row is stored or an error is returned (a retry
 	// is then safe).
 	PutRows(ctx context.Context, rows []Row) error
+	// DeleteRows removes every row of a batch (used when a file-level error is found after
+	// some rows were written, so that nothing is half-stored). Deleting none is not an error.
+	DeleteRows(ctx context.Context, batchID string) error
 	// GetRow returns one row; KindNotFound.
 	GetRow(ctx context.Context, batchID string, number int) (Row, error)
 	// ListRows lists a batch's rows in row-number order.
