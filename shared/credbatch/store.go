@@ -45,6 +45,9 @@ type BatchChange struct {
 	Counts      *Counts // replaces the counters (use AddCounts to increment)
 	Findings    *[]Finding
 	CompletedAt *time.Time
+	Columns     *[]Column
+	Definitions *map[string]int
+	Format      *string
 }
 
 // EmailChange holds the fields an email status change sets; zero fields are left as they are.
