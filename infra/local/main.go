@@ -1,0 +1,62 @@
+// Command local is credbatch's local stack: validate and template today; the HTTP API, the
+// drop folder and the local engine as they land.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit statuses shared by the commands.
+const (
+	exitOK       = 0
+	exitInvalid  = 1 // some rows are invalid
+	exitRejected = 2 // the file was rejected
+	exitUsage    = 3 // bad usage or a bad definitions file
+	exitFailure  = 4 // something else went wrong
+)
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: local <command> [flags]
+
+commands:
+  validate  --definitions FILE.json [--definition ID] [--date-order DMY|MDY]
+            [--mapping FILE.json] [--sheet NAME] [--report OUT.xlsx] INPUT
+  template  --definitions FILE.json --format xlsx|csv -o OUT ID...
+  demo      run the whole job on the bundled sample (what make demo runs)
+`)
+}
+
+// run dispatches a command and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	slog.SetDefault(slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "validate":
+		return cmdValidate(ctx, args[1:], stdout, stderr)
+	case "template":
+		return cmdTemplate(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		usage(stdout)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n", args[0])
+	usage(stderr)
+	return exitUsage
+}

@@ -1,0 +1,459 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"log/slog"
+	"net/url"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/credbatch/credbatch/shared/blobfile"
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/sheet"
+	"github.com/credbatch/credbatch/shared/validate"
+	"github.com/credbatch/credbatch/shared/workbook"
+)
+
+// Metadata keys read from the uploaded object's user metadata (x-amz-meta-<key>).
+const (
+	MetaLabel      = "label"      // the batch label shown in lists and searches
+	MetaUploader   = "uploader"   // who uploaded (email or user id); four-eyes approval uses it
+	MetaDefinition = "definition" // the definition id when the file has no ID column and the key has no definition prefix
+	MetaDateOrder  = "date-order" // DMY or MDY for ambiguous text dates
+	MetaSheet      = "sheet"      // the sheet to read instead of the first visible one
+	MetaMapping    = "mapping"    // JSON object: header as written → field or "skip"
+)
+
+// UploadsPrefix is where uploads land; ReportsPrefix where error reports are written.
+const (
+	UploadsPrefix = "uploads/"
+	ReportsPrefix = "reports/"
+)
+
+// Notifier tells people about an ingested batch (the rejected-file email). Optional.
+type Notifier interface {
+	// Rejected is called when a batch has invalid rows or the file was rejected; reportKey is
+	// the error-report object ("" when the whole file was rejected).
+	Rejected(ctx context.Context, b credbatch.Batch, reportKey string) error
+}
+
+// Service ingests uploaded objects into batches.
+type Service struct {
+	Store    credbatch.Store
+	Blob     credbatch.Blob
+	Workflow credbatch.Workflow // nil: a fully valid batch stays parsed
+	Notifier Notifier           // nil: nobody is told
+	Clock    credbatch.Clock
+	Limits   sheet.Limits
+	TmpDir   string
+	Log      *slog.Logger
+}
+
+// Object identifies an uploaded object (from an S3 event or the local drop folder).
+type Object struct {
+	Bucket    string
+	Key       string
+	VersionID string
+	ETag      string
+}
+
+func (s *Service) now() time.Time {
+	if s.Clock != nil {
+		return s.Clock().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// Ingest turns one uploaded object into a batch. It is idempotent: the same object (bucket,
+// key, version id or ETag) always yields the same batch, whether delivered twice at once or
+// hours apart; a batch left half-written by a crash (status received) is redone.
+func (s *Service) Ingest(ctx context.Context, obj Object) (credbatch.Batch, error) {
+	src := credbatch.Source{Bucket: obj.Bucket, Key: obj.Key, VersionID: obj.VersionID, ETag: strings.Trim(obj.ETag, `"`)}
+	id := credbatch.BatchIDFor(src)
+	log := s.log().With("batch_id", id, "key", obj.Key)
+
+	b, err := s.Store.GetBatch(ctx, id)
+	switch {
+	case err == nil && b.Status != credbatch.BatchReceived:
+		log.Info("object already ingested", "status", b.Status)
+		return b, nil
+	case err == nil:
+		log.Warn("resuming a batch left in received (an earlier attempt stopped)")
+		if err := s.Store.DeleteRows(ctx, id); err != nil {
+			return b, fmt.Errorf("ingest %s: clear partial rows: %w", id, err)
+		}
+	case credbatch.IsKind(err, credbatch.KindNotFound):
+		b, err = s.create(ctx, id, src, obj)
+		if credbatch.IsKind(err, credbatch.KindConflict) {
+			// A concurrent delivery of the same event created it first; that one finishes it.
+			existing, gerr := s.Store.GetBatch(ctx, id)
+			if gerr != nil {
+				return existing, fmt.Errorf("ingest %s: %w", id, gerr)
+			}
+			log.Info("object is being ingested by a concurrent delivery", "status", existing.Status)
+			return existing, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	default:
+		return b, fmt.Errorf("ingest %s: load batch: %w", id, err)
+	}
+	return s.process(ctx, b, log)
+}
+
+// create stores the new batch in status received, with the options from the object's metadata.
+func (s *Service) create(ctx context.Context, id string, src credbatch.Source, obj Object) (credbatch.Batch, error) {
+	info, err := s.Blob.Head(ctx, obj.Key)
+	if err != nil {
+		return credbatch.Batch{}, fmt.Errorf("ingest %s: head %s: %w", id, obj.Key, err)
+	}
+	now := s.now()
+	b := credbatch.Batch{ID: id, Source: src, Status: credbatch.BatchReceived, CreatedAt: now, UpdatedAt: now,
+		Label: info.Metadata[MetaLabel], Uploader: info.Metadata[MetaUploader]}
+	if b.Label == "" {
+		b.Label = path.Base(obj.Key)
+	}
+	b.Options, b.Findings = OptionsFromMetadata(obj.Key, info.Metadata)
+	if err := s.Store.CreateBatch(ctx, b); err != nil {
+		return b, fmt.Errorf("ingest %s: create batch: %w", id, err)
+	}
+	return b, nil
+}
+
+// OptionsFromMetadata reads the upload options from object metadata and the key. The
+// definition comes from the key prefix uploads/<definition-id>/ or the definition metadata.
+// Unreadable options become warnings (the file is still read with the defaults).
+func OptionsFromMetadata(key string, meta map[string]string) (credbatch.Options, []credbatch.Finding) {
+	var opts credbatch.Options
+	var warns []credbatch.Finding
+	if rest, ok := strings.CutPrefix(key, UploadsPrefix); ok {
+		if def, _, ok := strings.Cut(rest, "/"); ok && def != "" {
+			opts.DefinitionID = def
+		}
+	}
+	if d := meta[MetaDefinition]; d != "" {
+		opts.DefinitionID = d
+	}
+	switch o := credbatch.DateOrder(strings.ToUpper(meta[MetaDateOrder])); o {
+	case credbatch.DateOrderDMY, credbatch.DateOrderMDY, credbatch.DateOrderAuto:
+		opts.DateOrder = o
+	default:
+		warns = append(warns, credbatch.Finding{Code: "invalid_option", Severity: credbatch.SeverityWarning,
+			Message: fmt.Sprintf("date-order %q is not DMY or MDY; dates were read without a fixed order", meta[MetaDateOrder])})
+	}
+	opts.Sheet = meta[MetaSheet]
+	if m := meta[MetaMapping]; m != "" {
+		if err := json.Unmarshal([]byte(m), &opts.Mapping); err != nil {
+			warns = append(warns, credbatch.Finding{Code: "invalid_option", Severity: credbatch.SeverityWarning,
+				Message: "the mapping metadata is not a JSON object of header → field; it was ignored"})
+		}
+	}
+	return opts, warns
+}
+
+// process reads the object, stores its rows and moves the batch out of received.
+func (s *Service) process(ctx context.Context, b credbatch.Batch, log *slog.Logger) (credbatch.Batch, error) {
+	defs, err := s.definitions(ctx)
+	if err != nil {
+		return b, err
+	}
+	file, _, err := blobfile.DownloadToTemp(ctx, s.Blob, b.Source.Key, s.TmpDir)
+	if err != nil {
+		return b, fmt.Errorf("ingest %s: download: %w", b.ID, err)
+	}
+	defer os.Remove(file)
+
+	lookup := StoreLookup{Store: s.Store}
+	var stored int
+	sink := func(ctx context.Context, rows []credbatch.Row) error {
+		for i := range rows {
+			rows[i].BatchID = b.ID
+			rows[i].UpdatedAt = s.now()
+		}
+		if err := validate.CheckRecipients(ctx, rows, defs, lookup); err != nil {
+			return fmt.Errorf("check recipients: %w", err)
+		}
+		if err := s.Store.PutRows(ctx, rows); err != nil {
+			return fmt.Errorf("store rows: %w", err)
+		}
+		stored += len(rows)
+		return nil
+	}
+	res, v, err := Run(ctx, Input{Path: file, Name: path.Base(b.Source.Key), Definitions: defs, Options: b.Options,
+		Today: s.now().Format(time.DateOnly), Limits: s.Limits, TmpDir: s.TmpDir}, sink)
+	if err != nil {
+		return b, fmt.Errorf("ingest %s: %w", b.ID, err)
+	}
+	if res.Error != nil {
+		return s.reject(ctx, b, res, log)
+	}
+	if err := s.resolve(ctx, b, &res, v, defs, lookup); err != nil {
+		return b, err
+	}
+
+	counts := credbatch.Counts{Rows: res.Rows, Valid: res.Valid, Invalid: res.Invalid}
+	versions := map[string]int{}
+	for id := range res.Definitions {
+		versions[id] = defs[id].Version
+	}
+	findings := append(b.Findings, fileWarnings(res.Warnings)...)
+	ch := credbatch.BatchChange{Counts: &counts, Columns: &res.Columns, Definitions: &versions, Format: &res.Format, Findings: &findings}
+	for id := range res.Definitions {
+		if defs[id].ApprovalRequired {
+			b.ApprovalRequired = true
+		}
+	}
+	to := credbatch.BatchParsed
+	if res.Invalid > 0 {
+		to = credbatch.BatchRejected
+	}
+	b, err = s.Store.TransitionBatch(ctx, b.ID, credbatch.BatchReceived, to, ch)
+	if err != nil {
+		return b, fmt.Errorf("ingest %s: finish: %w", b.ID, err)
+	}
+	log.Info("batch ingested", "status", b.Status, "rows", res.Rows, "valid", res.Valid, "invalid", res.Invalid)
+	if res.Invalid > 0 {
+		key, err := s.WriteReport(ctx, b)
+		if err != nil {
+			return b, err
+		}
+		if s.Notifier != nil {
+			if err := s.Notifier.Rejected(ctx, b, key); err != nil {
+				log.Error("notify uploader", "err", err)
+			}
+		}
+		return s.Store.GetBatch(ctx, b.ID)
+	}
+	if s.Workflow != nil {
+		return s.Start(ctx, b)
+	}
+	return b, nil
+}
+
+// Start starts the issuance workflow for a parsed batch (idempotent: the execution is named
+// after the batch).
+func (s *Service) Start(ctx context.Context, b credbatch.Batch) (credbatch.Batch, error) {
+	input, _ := json.Marshal(map[string]string{"batch_id": b.ID})
+	exec, err := s.Workflow.Start(ctx, b.ID, input)
+	if err != nil {
+		return b, fmt.Errorf("start workflow for %s: %w", b.ID, err)
+	}
+	return s.Store.UpdateBatch(ctx, b.ID, credbatch.BatchChange{ExecutionID: &exec})
+}
+
+// fileWarnings keeps the file-level warnings (row findings stay on their rows).
+func fileWarnings(ws []credbatch.Finding) []credbatch.Finding {
+	var out []credbatch.Finding
+	for _, w := range ws {
+		if w.Code == credbatch.CodeUnknownColumns || w.Row == 0 {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// reject records a file-level rejection: no rows stay stored.
+func (s *Service) reject(ctx context.Context, b credbatch.Batch, res Result, log *slog.Logger) (credbatch.Batch, error) {
+	if err := s.Store.DeleteRows(ctx, b.ID); err != nil {
+		return b, fmt.Errorf("ingest %s: remove rows of a rejected file: %w", b.ID, err)
+	}
+	to := credbatch.BatchRejected
+	if res.Error.Code == credbatch.CodeMissingColumns || res.Error.Code == credbatch.CodeDuplicateColumns {
+		to = credbatch.BatchNeedsMapping
+	}
+	findings := append(b.Findings, credbatch.Finding{Code: res.Error.Code, Message: res.Error.Message})
+	counts := credbatch.Counts{}
+	b, err := s.Store.TransitionBatch(ctx, b.ID, credbatch.BatchReceived, to,
+		credbatch.BatchChange{Findings: &findings, Counts: &counts, Format: &res.Format})
+	if err != nil {
+		return b, fmt.Errorf("ingest %s: reject: %w", b.ID, err)
+	}
+	log.Info("file rejected", "code", res.Error.Code, "status", b.Status)
+	if s.Notifier != nil {
+		if err := s.Notifier.Rejected(ctx, b, ""); err != nil {
+			log.Error("notify uploader", "err", err)
+		}
+	}
+	return b, nil
+}
+
+// resolve re-validates the rows whose ambiguous dates a later value of their column proved.
+func (s *Service) resolve(ctx context.Context, b credbatch.Batch, res *Result, v *validate.Validator, defs map[string]credbatch.Definition, l validate.Lookup) error {
+	var fixed []credbatch.Row
+	for _, r := range res.Resolutions {
+		for _, n := range r.Rows {
+			before, err := s.Store.GetRow(ctx, b.ID, n)
+			if err != nil {
+				return fmt.Errorf("ingest %s: reload row %d: %w", b.ID, n, err)
+			}
+			after := v.Revalidate(before)
+			after.BatchID = b.ID
+			fixed = append(fixed, after)
+			res.Amend(before, after)
+		}
+	}
+	if len(fixed) == 0 {
+		return nil
+	}
+	if err := validate.CheckRecipients(ctx, fixed, defs, l); err != nil {
+		return fmt.Errorf("ingest %s: check recipients: %w", b.ID, err)
+	}
+	return s.Store.PutRows(ctx, fixed)
+}
+
+// definitions loads every active definition by id.
+func (s *Service) definitions(ctx context.Context) (map[string]credbatch.Definition, error) {
+	list, err := s.Store.ListDefinitions(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("load definitions: %w", err)
+	}
+	out := make(map[string]credbatch.Definition, len(list))
+	for _, d := range list {
+		out[d.ID] = d
+	}
+	return out, nil
+}
+
+// ReportKey is where a batch's error-report workbook is written.
+func ReportKey(batchID string) string { return ReportsPrefix + batchID + "-errors.xlsx" }
+
+// WriteReport writes the batch's error-report workbook to the blob store and records its key.
+func (s *Service) WriteReport(ctx context.Context, b credbatch.Batch) (string, error) {
+	var buf bytes.Buffer
+	headers := make([]string, len(b.Columns))
+	for i, c := range b.Columns {
+		headers[i] = c.Header
+	}
+	if err := workbook.ErrorReport(&buf, headers, AllRows(ctx, s.Store, b.ID, credbatch.RowFilter{}), b.Findings); err != nil {
+		return "", fmt.Errorf("error report for %s: %w", b.ID, err)
+	}
+	key := ReportKey(b.ID)
+	if _, err := s.Blob.Put(ctx, key, &buf, workbook.ContentTypeXLSX, map[string]string{"batch": b.ID}); err != nil {
+		return "", fmt.Errorf("store error report for %s: %w", b.ID, err)
+	}
+	if _, err := s.Store.UpdateBatch(ctx, b.ID, credbatch.BatchChange{ReportKey: &key}); err != nil {
+		return "", fmt.Errorf("record error report for %s: %w", b.ID, err)
+	}
+	return key, nil
+}
+
+// AllRows iterates over every row of a batch that matches the filter, page by page.
+func AllRows(ctx context.Context, st credbatch.Store, batchID string, f credbatch.RowFilter) iter.Seq2[credbatch.Row, error] {
+	return func(yield func(credbatch.Row, error) bool) {
+		f.Limit = credbatch.MaxPageSize
+		for {
+			page, err := st.ListRows(ctx, batchID, f)
+			if err != nil {
+				yield(credbatch.Row{}, err)
+				return
+			}
+			for _, r := range page.Items {
+				if !yield(r, nil) {
+					return
+				}
+			}
+			if page.Next == "" {
+				return
+			}
+			f.Cursor = page.Next
+		}
+	}
+}
+
+// StoreLookup answers the validator's store-backed checks (already_issued,
+// suppressed_recipient) from the store, a few lookups at a time.
+type StoreLookup struct{ Store credbatch.Store }
+
+var _ validate.Lookup = StoreLookup{}
+
+const lookupParallel = 8
+
+// ActiveCredentials reports which recipients already hold an active credential of the definition.
+func (l StoreLookup) ActiveCredentials(ctx context.Context, keys []validate.Recipient) (map[validate.Recipient]bool, error) {
+	out := make(map[validate.Recipient]bool, len(keys))
+	var mu sync.Mutex
+	err := parallel(ctx, len(keys), func(i int) error {
+		_, err := l.Store.FindActiveCredential(ctx, keys[i].DefinitionID, keys[i].Email)
+		if credbatch.IsKind(err, credbatch.KindNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		out[keys[i]] = true
+		mu.Unlock()
+		return nil
+	})
+	return out, err
+}
+
+// Suppressed reports which addresses are on the suppression list.
+func (l StoreLookup) Suppressed(ctx context.Context, emails []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(emails))
+	var mu sync.Mutex
+	err := parallel(ctx, len(emails), func(i int) error {
+		_, err := l.Store.GetSuppression(ctx, emails[i])
+		if credbatch.IsKind(err, credbatch.KindNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		out[emails[i]] = true
+		mu.Unlock()
+		return nil
+	})
+	return out, err
+}
+
+// parallel runs fn(0..n-1) with at most lookupParallel at once and returns the first error.
+func parallel(ctx context.Context, n int, fn func(i int) error) error {
+	sem := make(chan struct{}, lookupParallel)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for i := 0; i < n; i++ {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			if err := fn(i); err != nil {
+				once.Do(func() { first = err })
+			}
+		}(i)
+	}
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+// KeyFromEvent decodes an S3 event object key (URL-encoded, '+' for spaces).
+func KeyFromEvent(raw string) (string, error) {
+	k, err := url.QueryUnescape(raw)
+	if err != nil {
+		return "", credbatch.Errorf(credbatch.KindInvalid, "object key %q is not URL-encoded correctly", raw)
+	}
+	return k, nil
+}
