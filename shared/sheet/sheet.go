@@ -1,0 +1,373 @@
+// Package sheet reads uploaded spreadsheets (.xlsx, .csv, .txt) as a stream of rows.
+package sheet
+
+import (
+	"archive/zip"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/credbatch/credbatch/shared/credbatch"
+)
+
+// Limits bound what a reader accepts; exceeding one is a file-level *credbatch.Error.
+type Limits struct {
+	MaxFileBytes      int64 // size of the uploaded file
+	MaxRows           int   // data rows (not counting the header)
+	MaxColumns        int   // non-empty columns in a row
+	MaxCellBytes      int   // bytes of one cell after trimming
+	UnzipSizeLimit    int64 // excelize.Options.UnzipSizeLimit: total uncompressed size of an .xlsx
+	UnzipXMLSizeLimit int64 // excelize.Options.UnzipXMLSizeLimit: larger sheets and shared strings go to disk
+}
+
+// DefaultLimits returns the limits used when Options.Limits leaves a field zero.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxFileBytes:      100 << 20,
+		MaxRows:           100_000,
+		MaxColumns:        256,
+		MaxCellBytes:      32 << 10,
+		UnzipSizeLimit:    1 << 30,
+		UnzipXMLSizeLimit: 16 << 20,
+	}
+}
+
+// withDefaults fills zero fields from DefaultLimits.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxFileBytes <= 0 {
+		l.MaxFileBytes = d.MaxFileBytes
+	}
+	if l.MaxRows <= 0 {
+		l.MaxRows = d.MaxRows
+	}
+	if l.MaxColumns <= 0 {
+		l.MaxColumns = d.MaxColumns
+	}
+	if l.MaxCellBytes <= 0 {
+		l.MaxCellBytes = d.MaxCellBytes
+	}
+	if l.UnzipSizeLimit <= 0 {
+		l.UnzipSizeLimit = d.UnzipSizeLimit
+	}
+	if l.UnzipXMLSizeLimit <= 0 {
+		l.UnzipXMLSizeLimit = d.UnzipXMLSizeLimit
+	}
+	if l.UnzipXMLSizeLimit > l.UnzipSizeLimit {
+		l.UnzipXMLSizeLimit = l.UnzipSizeLimit
+	}
+	return l
+}
+
+// Options configure Open. Zero values mean: first visible sheet, DefaultLimits, os.TempDir.
+type Options struct {
+	Sheet  string // .xlsx only: the sheet to read; "" = the first visible sheet
+	Limits Limits
+	TmpDir string // where excelize unpacks large sheets and shared-strings tables
+}
+
+// Record is one non-blank row. Number is the spreadsheet row number as the user sees it
+// (1-based, counting blank rows that were skipped). Cells are trimmed of surrounding
+// whitespace (including NBSP) and carry no trailing empty cells; a missing cell is empty.
+//
+// From .xlsx, cells hold raw values: dates arrive as serial numbers (see Reader.Date1904),
+// booleans as "1"/"0", formulas as their cached values, error cells as "#N/A" etc.
+type Record struct {
+	Number int
+	Cells  []string
+}
+
+// Reader streams the non-blank rows of one sheet. The first record is the header as far as
+// the file goes; deciding that is the caller's job.
+type Reader interface {
+	// Format returns "xlsx" or "csv".
+	Format() string
+	// Date1904 reports whether the workbook uses the 1904 date system (always false for csv).
+	Date1904() bool
+	// Next returns the next non-blank row, io.EOF after the last one, or a file-level
+	// *credbatch.Error of KindInvalid (too_many_rows, too_many_columns, cell_too_large,
+	// corrupt_file, empty_file when the file has no non-blank row at all).
+	Next() (Record, error)
+	// Close releases the file and any temporary files.
+	Close() error
+}
+
+// Formats.
+const (
+	FormatXLSX = "xlsx"
+	FormatCSV  = "csv"
+)
+
+const saveAs = "Save the file as .xlsx or .csv (UTF-8) and upload it again."
+
+var (
+	magicZip  = []byte("PK\x03\x04")
+	magicZipE = []byte("PK\x05\x06") // empty archive
+	magicOLE2 = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
+)
+
+// Open opens the file at path, an upload named name, and returns a Reader for it. The name's
+// extension chooses the format, but content wins when it is recognisable: a zip with
+// xl/workbook.xml is read as .xlsx, an OLE2 (.xls) or OpenDocument/Numbers file is refused.
+// Errors are file-level *credbatch.Error values of KindInvalid (unsupported_format,
+// file_too_large, empty_file, corrupt_file, unknown_sheet, too_many_rows), or a wrapped
+// error when the file cannot be read at all.
+func Open(path, name string, opts Options) (Reader, error) {
+	opts.Limits = opts.Limits.withDefaults()
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("open spreadsheet %s: %w", name, err)
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("open spreadsheet %s: %s is a directory", name, path)
+	}
+	if fi.Size() > opts.Limits.MaxFileBytes {
+		return nil, credbatch.FileError(credbatch.CodeFileTooLarge, fmt.Sprintf(
+			"The file is %s; the limit is %s. Split it into smaller files and upload them separately.",
+			humanBytes(fi.Size()), humanBytes(opts.Limits.MaxFileBytes)))
+	}
+	if fi.Size() == 0 {
+		return nil, errEmpty()
+	}
+	head, err := readHead(path, 8)
+	if err != nil {
+		return nil, fmt.Errorf("open spreadsheet %s: %w", name, err)
+	}
+	ext := strings.ToLower(filepath.Ext(name))
+	switch {
+	case bytes.HasPrefix(head, magicOLE2):
+		return nil, credbatch.FileError(credbatch.CodeUnsupportedFormat,
+			"The file is an Excel 97-2003 workbook (.xls) or a password-protected workbook, which cannot be read. "+
+				"Remove any password, then "+lowerFirst(saveAs))
+	case bytes.HasPrefix(head, magicZip) || bytes.HasPrefix(head, magicZipE):
+		if err := checkZip(path, ext, opts.Limits); err != nil {
+			return nil, err
+		}
+		return openXLSX(path, opts)
+	}
+	switch ext {
+	case ".csv", ".txt", ".tsv":
+		return openCSV(path, opts)
+	case ".xlsx", ".xlsm":
+		return nil, credbatch.FileError(credbatch.CodeCorruptFile,
+			"The file is named .xlsx but is not an Excel workbook (it may have been renamed or damaged). "+
+				"Open it in Excel and "+lowerFirst(saveAs))
+	case ".xls":
+		return nil, credbatch.FileError(credbatch.CodeUnsupportedFormat,
+			"Excel 97-2003 workbooks (.xls) cannot be read. "+saveAs)
+	case ".ods", ".numbers":
+		return nil, credbatch.FileError(credbatch.CodeUnsupportedFormat,
+			fmt.Sprintf("%s files cannot be read. %s", ext, saveAs))
+	case "":
+		return nil, credbatch.FileError(credbatch.CodeUnsupportedFormat,
+			"The file name has no extension, so its format is unknown. "+saveAs)
+	default:
+		return nil, credbatch.FileError(credbatch.CodeUnsupportedFormat,
+			fmt.Sprintf("%s files are not spreadsheets credbatch can read. %s", ext, saveAs))
+	}
+}
+
+// checkZip inspects a zip's directory without unpacking it: it must be an .xlsx workbook
+// (not OpenDocument or Numbers), and its declared sizes must respect the limits so that a
+// zip bomb is refused before excelize reads anything into memory.
+func checkZip(path, ext string, lim Limits) error {
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return errCorrupt("The file is a damaged or incomplete zip archive (the upload may have been cut short).")
+	}
+	defer zr.Close()
+	var (
+		workbook, ods, numbers bool
+		total, inMemory        uint64
+	)
+	for _, zf := range zr.File {
+		n := strings.ToLower(strings.ReplaceAll(zf.Name, "\\", "/"))
+		switch {
+		case n == "xl/workbook.xml":
+			workbook = true
+		case n == "mimetype":
+			ods = true
+		case strings.HasPrefix(n, "index/") && strings.HasSuffix(n, ".iwa"), n == "index.zip":
+			numbers = true
+		}
+		size := zf.UncompressedSize64
+		total += size
+		if total > uint64(lim.UnzipSizeLimit) || size > uint64(lim.UnzipSizeLimit) {
+			return credbatch.FileError(credbatch.CodeFileTooLarge, fmt.Sprintf(
+				"The workbook unpacks to more than %s. Remove images and unused sheets, or save it as .csv (UTF-8), and upload it again.",
+				humanBytes(lim.UnzipSizeLimit)))
+		}
+		// excelize streams worksheets and the shared-strings table from disk when they are
+		// large; every other part is held in memory, so it gets the in-memory budget.
+		if !strings.HasPrefix(n, "xl/worksheets/sheet") && n != "xl/sharedstrings.xml" {
+			inMemory += size
+		}
+		if zf.CompressedSize64 > 0 && size > 1<<20 && size/zf.CompressedSize64 > 1000 {
+			return errCorrupt("The workbook contains a part that is compressed suspiciously well (a zip bomb). Save the data as a new .xlsx or .csv (UTF-8) file and upload it again.")
+		}
+	}
+	if inMemory > uint64(4*lim.UnzipXMLSizeLimit) {
+		return credbatch.FileError(credbatch.CodeFileTooLarge, fmt.Sprintf(
+			"The workbook's styles, images and other parts take %s; the limit is %s. Remove images and unused sheets, or save it as .csv (UTF-8), and upload it again.",
+			humanBytes(int64(inMemory)), humanBytes(4*lim.UnzipXMLSizeLimit)))
+	}
+	switch {
+	case workbook:
+		return nil
+	case ods:
+		return credbatch.FileError(credbatch.CodeUnsupportedFormat,
+			"The file is an OpenDocument spreadsheet (.ods), which cannot be read. "+saveAs)
+	case numbers || ext == ".numbers":
+		return credbatch.FileError(credbatch.CodeUnsupportedFormat,
+			"The file is an Apple Numbers document, which cannot be read. Use File > Export To > Excel or CSV, then upload that file.")
+	default:
+		return credbatch.FileError(credbatch.CodeUnsupportedFormat,
+			"The file is a zip archive but not an Excel workbook. "+saveAs)
+	}
+}
+
+func readHead(path string, n int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, n)
+	k, err := io.ReadFull(f, b)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return b[:k], nil
+}
+
+func errEmpty() *credbatch.Error {
+	return credbatch.FileError(credbatch.CodeEmptyFile,
+		"The file has no rows. Add a header row and one row per credential, then upload it again.")
+}
+
+func errCorrupt(msg string) *credbatch.Error {
+	return credbatch.FileError(credbatch.CodeCorruptFile, msg)
+}
+
+func errTooManyRows(max int) *credbatch.Error {
+	return credbatch.FileError(credbatch.CodeTooManyRows, fmt.Sprintf(
+		"The file has more than %d data rows. Split it into files of at most %d rows and upload them separately.", max, max))
+}
+
+func errTooManyColumns(row, n, max int) *credbatch.Error {
+	return credbatch.FileError(credbatch.CodeTooManyColumns, fmt.Sprintf(
+		"Row %d has %d columns; at most %d are allowed. Delete unused columns and upload the file again.", row, n, max))
+}
+
+func errCellTooLarge(row, col, size, max int) *credbatch.Error {
+	return credbatch.FileError(credbatch.CodeValueTooLarge, fmt.Sprintf(
+		"Cell %s%d holds %s; a cell may hold at most %s. Shorten it and upload the file again.",
+		ColumnName(col), row, humanBytes(int64(size)), humanBytes(int64(max))))
+}
+
+// ColumnName returns the spreadsheet letter of a 1-based column number: 1 → A, 27 → AA.
+func ColumnName(col int) string {
+	if col < 1 {
+		return "?"
+	}
+	var b [8]byte
+	i := len(b)
+	for col > 0 {
+		col--
+		i--
+		b[i] = byte('A' + col%26)
+		col /= 26
+	}
+	return string(b[i:])
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	default:
+		return fmt.Sprintf("%d bytes", n)
+	}
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
+// isTrimSpace reports whether r is trimmed from cells: Unicode white space (which includes
+// NBSP), zero-width space and a stray byte-order mark.
+func isTrimSpace(r rune) bool {
+	return unicode.IsSpace(r) || r == '\u200B' || r == '\uFEFF'
+}
+
+// trimCell trims a cell, with a fast path for the common case of no surrounding space.
+func trimCell(s string) string {
+	if s == "" {
+		return s
+	}
+	if first, last := s[0], s[len(s)-1]; first < utf8.RuneSelf && last < utf8.RuneSelf &&
+		first > ' ' && last > ' ' {
+		return s
+	}
+	return strings.TrimFunc(s, isTrimSpace)
+}
+
+// cleanRow trims cells in place, drops trailing empty cells and checks the column and cell
+// limits. It returns the cleaned cells (nil when the row is blank).
+func cleanRow(cells []string, row int, lim *Limits) ([]string, error) {
+	last := -1
+	for i, c := range cells {
+		c = trimCell(c)
+		cells[i] = c
+		if c != "" {
+			last = i
+			if len(c) > lim.MaxCellBytes {
+				return nil, errCellTooLarge(row, i+1, len(c), lim.MaxCellBytes)
+			}
+		}
+	}
+	if last < 0 {
+		return nil, nil
+	}
+	if last+1 > lim.MaxColumns {
+		return nil, errTooManyColumns(row, last+1, lim.MaxColumns)
+	}
+	return cells[:last+1], nil
+}
+
+func errFileTooLarge(msg string) *credbatch.Error {
+	return credbatch.FileError(credbatch.CodeFileTooLarge, msg)
+}
+
+func errUnknownSheet(want string, list []string) *credbatch.Error {
+	return credbatch.FileError(credbatch.CodeUnknownSheet, fmt.Sprintf(
+		"The workbook has no sheet named %q; its sheets are %s. Choose one of them or rename the sheet, and upload again.",
+		want, quoteList(list)))
+}
+
+func errTooManyRowsDim(dim string, rows, max int) *credbatch.Error {
+	return credbatch.FileError(credbatch.CodeTooManyRows, fmt.Sprintf(
+		"The sheet's used range is %s (%d rows); at most %d data rows are allowed. Delete unused rows below your data, or split the file into files of at most %d rows, and upload again.",
+		dim, rows, max, max))
+}
+
+func quoteList(list []string) string {
+	q := make([]string, len(list))
+	for i, s := range list {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
+}

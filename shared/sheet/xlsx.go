@@ -1,0 +1,205 @@
+package sheet
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// xlsxReader streams one worksheet of an .xlsx workbook with excelize.
+type xlsxReader struct {
+	f        *excelize.File
+	rows     *excelize.Rows
+	lim      Limits
+	sheet    string
+	date1904 bool
+
+	rowNum   int // excelize's row iteration count = the spreadsheet row number
+	nonBlank int
+	done     bool
+}
+
+var _ Reader = (*xlsxReader)(nil)
+
+// openXLSX opens the workbook, picks the sheet and starts the row iterator. A panic inside
+// excelize on a malformed file becomes corrupt_file.
+func openXLSX(path string, opts Options) (_ Reader, err error) {
+	var f *excelize.File
+	defer func() {
+		if p := recover(); p != nil {
+			slog.Warn("excelize panicked on an upload", "panic", fmt.Sprint(p))
+			if f != nil {
+				_ = f.Close()
+			}
+			err = errCorrupt("The workbook is damaged and could not be read. Open it in Excel, " + lowerFirst(saveAs))
+		}
+	}()
+	f, err = excelize.OpenFile(path, excelize.Options{
+		UnzipSizeLimit:    opts.Limits.UnzipSizeLimit,
+		UnzipXMLSizeLimit: opts.Limits.UnzipXMLSizeLimit,
+		TmpDir:            opts.TmpDir,
+	})
+	if err != nil {
+		if f != nil {
+			_ = f.Close()
+		}
+		if strings.Contains(err.Error(), "unzip size") {
+			return nil, errFileTooLargeUnzip(opts.Limits.UnzipSizeLimit)
+		}
+		return nil, errCorrupt(fmt.Sprintf("The workbook is damaged and could not be read (%v). Open it in Excel, %s", err, lowerFirst(saveAs)))
+	}
+	r, err := startXLSX(f, opts)
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func errFileTooLargeUnzip(limit int64) error {
+	return errFileTooLarge(fmt.Sprintf(
+		"The workbook unpacks to more than %s. Remove images and unused sheets, or save it as .csv (UTF-8), and upload it again.",
+		humanBytes(limit)))
+}
+
+func startXLSX(f *excelize.File, opts Options) (*xlsxReader, error) {
+	sheet, err := pickSheet(f, opts.Sheet)
+	if err != nil {
+		return nil, err
+	}
+	props, err := f.GetWorkbookProps()
+	if err != nil {
+		return nil, errCorrupt(fmt.Sprintf("The workbook's settings could not be read (%v). Open it in Excel, %s", err, lowerFirst(saveAs)))
+	}
+	r := &xlsxReader{f: f, lim: opts.Limits, sheet: sheet, date1904: props.Date1904 != nil && *props.Date1904}
+	// The dimension is cheap to read (it precedes the rows) but untrusted: it only lets us
+	// refuse an obviously oversized sheet early; Next counts rows anyway.
+	if dim, err := f.GetSheetDimension(sheet); err == nil && dim != "" {
+		if rows := dimensionRows(dim); rows-1 > opts.Limits.MaxRows {
+			return nil, errTooManyRowsDim(dim, rows, opts.Limits.MaxRows)
+		}
+	}
+	r.rows, err = f.Rows(sheet)
+	if err != nil {
+		return nil, errCorrupt(fmt.Sprintf("The sheet %q could not be read (%v). Open the workbook in Excel, %s", sheet, err, lowerFirst(saveAs)))
+	}
+	return r, nil
+}
+
+// pickSheet returns the named sheet (exact, then case-insensitive match) or the first
+// visible one.
+func pickSheet(f *excelize.File, want string) (string, error) {
+	list := f.GetSheetList()
+	if len(list) == 0 {
+		return "", errCorrupt("The workbook has no sheets. Open it in Excel, " + lowerFirst(saveAs))
+	}
+	if want != "" {
+		for _, s := range list {
+			if s == want {
+				return s, nil
+			}
+		}
+		for _, s := range list {
+			if strings.EqualFold(strings.TrimSpace(s), strings.TrimSpace(want)) {
+				return s, nil
+			}
+		}
+		return "", errUnknownSheet(want, list)
+	}
+	for _, s := range list {
+		if visible, err := f.GetSheetVisible(s); err == nil && visible {
+			return s, nil
+		}
+	}
+	return "", errCorrupt("Every sheet of the workbook is hidden. Unhide the sheet with the data (right-click a sheet tab > Unhide), save and upload it again.")
+}
+
+// dimensionRows returns the number of rows a dimension such as "A1:H1048576" spans
+// (0 when it cannot be parsed).
+func dimensionRows(dim string) int {
+	parts := strings.Split(dim, ":")
+	if len(parts) != 2 {
+		return 0
+	}
+	_, r1, err1 := excelize.CellNameToCoordinates(parts[0])
+	_, r2, err2 := excelize.CellNameToCoordinates(parts[1])
+	if err1 != nil || err2 != nil || r2 < r1 {
+		return 0
+	}
+	return r2 - r1 + 1
+}
+
+func (x *xlsxReader) Format() string { return FormatXLSX }
+func (x *xlsxReader) Date1904() bool { return x.date1904 }
+
+// Close closes the row iterator and the workbook, removing excelize's temporary files.
+func (x *xlsxReader) Close() error {
+	var errs []error
+	if x.rows != nil {
+		if err := x.rows.Close(); err != nil && !errors.Is(err, excelize.ErrMaxRows) {
+			errs = append(errs, fmt.Errorf("close rows: %w", err))
+		}
+		x.rows = nil
+	}
+	if x.f != nil {
+		if err := x.f.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close workbook: %w", err))
+		}
+		x.f = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Next returns the next non-blank row.
+func (x *xlsxReader) Next() (rec Record, err error) {
+	if x.done {
+		return Record{}, io.EOF
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			slog.Warn("excelize panicked on an upload", "panic", fmt.Sprint(p), "row", x.rowNum)
+			x.done = true
+			rec, err = Record{}, errCorrupt(fmt.Sprintf("The workbook is damaged near row %d and could not be read. Open it in Excel, %s", x.rowNum, lowerFirst(saveAs)))
+		}
+	}()
+	for x.rows.Next() {
+		x.rowNum++
+		cols, err := x.rows.Columns(excelize.Options{RawCellValue: true})
+		if err != nil {
+			x.done = true
+			return Record{}, errCorrupt(fmt.Sprintf("Row %d of the workbook could not be read (%v). Open it in Excel, %s", x.rowNum, err, lowerFirst(saveAs)))
+		}
+		if len(cols) == 0 {
+			continue
+		}
+		cells, err := cleanRow(cols, x.rowNum, &x.lim)
+		if err != nil {
+			x.done = true
+			return Record{}, err
+		}
+		if cells == nil {
+			continue
+		}
+		if x.nonBlank > x.lim.MaxRows {
+			x.done = true
+			return Record{}, errTooManyRows(x.lim.MaxRows)
+		}
+		x.nonBlank++
+		return Record{Number: x.rowNum, Cells: cells}, nil
+	}
+	x.done = true
+	if err := x.rows.Error(); err != nil {
+		if errors.Is(err, excelize.ErrMaxRows) {
+			return Record{}, errCorrupt("The sheet has rows beyond Excel's limit of 1,048,576. Open it in Excel, " + lowerFirst(saveAs))
+		}
+		return Record{}, errCorrupt(fmt.Sprintf("The sheet could not be read to the end (%v). Open it in Excel, %s", err, lowerFirst(saveAs)))
+	}
+	if x.nonBlank == 0 {
+		return Record{}, errEmpty()
+	}
+	return Record{}, io.EOF
+}
