@@ -1,0 +1,361 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/credbatch/credbatch/shared/credbatch"
+)
+
+var credentialTests = []namedTest{
+	{"CreateAndGet", testCredentialCreateGet},
+	{"CreateConflict", testCredentialConflict},
+	{"GetMissing", testCredentialMissing},
+	{"ByMessageID", testCredentialByMessageID},
+	{"ByEmail", testCredentialByEmail},
+	{"ByBatch", testCredentialByBatch},
+	{"FindActive", testCredentialFindActive},
+	{"SetEmailStatus", testCredentialEmailStatus},
+	{"SetEmailStatusRace", testCredentialEmailRace},
+	{"Revoke", testCredentialRevoke},
+	{"ListRevoked", testCredentialListRevoked},
+	{"AllocateStatusIndexes", testAllocateIndexes},
+	{"AllocateStatusIndexesConcurrent", testAllocateIndexesConcurrent},
+}
+
+func newCredential(id, batchID string, row int, email string, issued int) credbatch.Credential {
+	return credbatch.Credential{
+		ID:              id,
+		BatchID:         batchID,
+		RowNumber:       row,
+		DefinitionID:    "course",
+		DefinitionVer:   2,
+		Email:           email,
+		Name:            "Ada Lovelace",
+		IssueDate:       "2025-03-01",
+		ExpiryDate:      "2027-03-01",
+		Attributes:      map[string]string{"Score": "97"},
+		JWT:             "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhZGEifQ.sig-" + id,
+		StatusListIndex: row * 10,
+		Status:          credbatch.CredentialIssued,
+		EmailStatus:     credbatch.EmailPending,
+		IssuedAt:        at(issued),
+	}
+}
+
+func mustCreateCredential(t *testing.T, s credbatch.Store, c credbatch.Credential) {
+	t.Helper()
+	if err := s.CreateCredential(t.Context(), c); err != nil {
+		t.Fatalf("create credential %s: %v", c.ID, err)
+	}
+}
+
+func credIDs(cs []credbatch.Credential) []string {
+	out := []string{}
+	for _, c := range cs {
+		out = append(out, c.ID)
+	}
+	return out
+}
+
+func testCredentialCreateGet(t *testing.T, s credbatch.Store, _ Capabilities) {
+	want := newCredential("c1", "b1", 2, "ada@example.com", 0)
+	want.Attributes["Notes"] = longValue()
+	want.Name = "Zoë Ñandú 日本 🎓"
+	mustCreateCredential(t, s, want)
+	got, err := s.GetCredential(t.Context(), "c1")
+	must(t, err, "get")
+	diff(t, "credential round trip", normCredential(got), normCredential(want))
+	if got.JWT != want.JWT {
+		t.Fatalf("jwt: got %q, want %q", got.JWT, want.JWT)
+	}
+}
+
+func testCredentialConflict(t *testing.T, s credbatch.Store, c Capabilities) {
+	ctx := t.Context()
+	want := newCredential("c1", "b1", 2, "ada@example.com", 0)
+	mustCreateCredential(t, s, want)
+	other := newCredential("c1", "b2", 3, "bob@example.com", 1)
+	wantKind(t, s.CreateCredential(ctx, other), credbatch.KindConflict, "second create")
+	got, err := s.GetCredential(ctx, "c1")
+	must(t, err, "get")
+	diff(t, "first kept", normCredential(got), normCredential(want))
+
+	errs := race(c.racers(), func(i int) error {
+		return s.CreateCredential(ctx, newCredential("c2", "b1", i, "ada@example.com", 0))
+	})
+	oneWinner(t, "create race", errs)
+}
+
+func testCredentialMissing(t *testing.T, s credbatch.Store, _ Capabilities) {
+	ctx := t.Context()
+	mustCreateCredential(t, s, newCredential("c1", "b1", 2, "ada@example.com", 0))
+	_, err := s.GetCredential(ctx, "nope")
+	wantKind(t, err, credbatch.KindNotFound, "get")
+	_, err = s.GetCredentialByMessageID(ctx, "nope")
+	wantKind(t, err, credbatch.KindNotFound, "by message id")
+	_, err = s.FindActiveCredential(ctx, "course", "nobody@example.com")
+	wantKind(t, err, credbatch.KindNotFound, "find active")
+	_, err = s.SetEmailStatus(ctx, "nope", []credbatch.EmailStatus{credbatch.EmailPending}, credbatch.EmailSending, credbatch.EmailChange{})
+	wantKind(t, err, credbatch.KindNotFound, "set email status")
+	_, err = s.RevokeCredential(ctx, "nope", "x", at(1))
+	wantKind(t, err, credbatch.KindNotFound, "revoke")
+}
+
+func testCredentialByMessageID(t *testing.T, s credbatch.Store, _ Capabilities) {
+	ctx := t.Context()
+	c := newCredential("c1", "b1", 2, "ada@example.com", 0)
+	c.MessageID = "msg-at-create"
+	mustCreateCredential(t, s, c)
+	mustCreateCredential(t, s, newCredential("c2", "b1", 3, "bob@example.com", 0))
+	_, err := s.SetEmailStatus(ctx, "c2", []credbatch.EmailStatus{credbatch.EmailPending}, credbatch.EmailSent,
+		credbatch.EmailChange{MessageID: "msg-2", SentAt: at(5)})
+	must(t, err, "set sent")
+	tests := []struct{ msg, want string }{{"msg-at-create", "c1"}, {"msg-2", "c2"}}
+	for _, tc := range tests {
+		got, err := s.GetCredentialByMessageID(ctx, tc.msg)
+		must(t, err, "by message id "+tc.msg)
+		if got.ID != tc.want {
+			t.Fatalf("message %s: got %s, want %s", tc.msg, got.ID, tc.want)
+		}
+	}
+}
+
+func testCredentialByEmail(t *testing.T, s credbatch.Store, _ Capabilities) {
+	ctx := t.Context()
+	for i, email := range []string{"ada@example.com", "bob@example.com", "ada@example.com", "ada@example.com", "ada@example.org"} {
+		mustCreateCredential(t, s, newCredential(fmt.Sprintf("c%d", i), "b1", i+2, email, i))
+	}
+	tests := []struct {
+		name, email string
+		limit       int
+		want        []string
+	}{
+		{"newest first", "ada@example.com", 0, []string{"c3", "c2", "c0"}},
+		{"any case", "ADA@Example.COM", 0, []string{"c3", "c2", "c0"}},
+		{"paged", "ada@example.com", 1, []string{"c3", "c2", "c0"}},
+		{"other", "bob@example.com", 2, []string{"c1"}},
+		{"none", "zed@example.com", 0, []string{}},
+	}
+	for _, tc := range tests {
+		got := collect(t, tc.name, tc.limit, func(cur string, l int) (credbatch.Page[credbatch.Credential], error) {
+			return s.ListCredentialsByEmail(ctx, tc.email, cur, l)
+		})
+		diff(t, tc.name, credIDs(got), tc.want)
+	}
+}
+
+func testCredentialByBatch(t *testing.T, s credbatch.Store, _ Capabilities) {
+	ctx := t.Context()
+	// Created out of row order, in two batches.
+	for _, tc := range []struct {
+		id, batch string
+		row       int
+	}{{"x5", "b1", 5}, {"x2", "b1", 2}, {"y3", "b2", 3}, {"x12", "b1", 12}, {"x3", "b1", 3}} {
+		mustCreateCredential(t, s, newCredential(tc.id, tc.batch, tc.row, "ada@example.com", tc.row))
+	}
+	for _, limit := range []int{0, 1, 2} {
+		got := collect(t, "by batch", limit, func(cur string, l int) (credbatch.Page[credbatch.Credential], error) {
+			return s.ListCredentialsByBatch(ctx, "b1", cur, l)
+		})
+		diff(t, fmt.Sprintf("b1 in row order (limit %d)", limit), credIDs(got), []string{"x2", "x3", "x5", "x12"})
+	}
+	p, err := s.ListCredentialsByBatch(ctx, "b9", "", 0)
+	must(t, err, "empty batch")
+	diff(t, "no credentials", credIDs(p.Items), []string{})
+}
+
+func testCredentialFindActive(t *testing.T, s credbatch.Store, _ Capabilities) {
+	ctx := t.Context()
+	old := newCredential("c-old", "b1", 2, "ada@example.com", 0)
+	mustCreateCredential(t, s, old)
+	other := newCredential("c-other-def", "b1", 3, "bob@example.com", 1)
+	other.DefinitionID = "badge"
+	mustCreateCredential(t, s, other)
+	got, err := s.FindActiveCredential(ctx, "course", "ada@example.com")
+	must(t, err, "find")
+	if got.ID != "c-old" {
+		t.Fatalf("find: got %s, want c-old", got.ID)
+	}
+	got, err = s.FindActiveCredential(ctx, "course", "ADA@example.com")
+	must(t, err, "find any case")
+	if got.ID != "c-old" {
+		t.Fatalf("find any case: got %s, want c-old", got.ID)
+	}
+	_, err = s.FindActiveCredential(ctx, "course", "bob@example.com")
+	wantKind(t, err, credbatch.KindNotFound, "other definition")
+	_, err = s.RevokeCredential(ctx, "c-old", "superseded", at(5))
+	must(t, err, "revoke")
+	_, err = s.FindActiveCredential(ctx, "course", "ada@example.com")
+	wantKind(t, err, credbatch.KindNotFound, "only a revoked one")
+	mustCreateCredential(t, s, newCredential("c-new", "b2", 2, "ada@example.com", 10))
+	got, err = s.FindActiveCredential(ctx, "course", "ada@example.com")
+	must(t, err, "find new")
+	if got.ID != "c-new" {
+		t.Fatalf("find after reissue: got %s, want c-new", got.ID)
+	}
+}
+
+func testCredentialEmailStatus(t *testing.T, s credbatch.Store, _ Capabilities) {
+	ctx := t.Context()
+	want := newCredential("c1", "b1", 2, "ada@example.com", 0)
+	mustCreateCredential(t, s, want)
+	type es = []credbatch.EmailStatus
+	steps := []struct {
+		name    string
+		from    es
+		to      credbatch.EmailStatus
+		ch      credbatch.EmailChange
+		wantErr credbatch.Kind
+		mutate  func(*credbatch.Credential)
+	}{
+		{"pending → sending", es{credbatch.EmailPending}, credbatch.EmailSending, credbatch.EmailChange{}, "",
+			func(c *credbatch.Credential) { c.EmailStatus = credbatch.EmailSending }},
+		{"stale: not pending", es{credbatch.EmailPending}, credbatch.EmailSending, credbatch.EmailChange{}, credbatch.KindConflict, nil},
+		{"not in list", es{credbatch.EmailPending, credbatch.EmailSent}, credbatch.EmailDelivered, credbatch.EmailChange{}, credbatch.KindConflict, nil},
+		{"sending → sent", es{credbatch.EmailPending, credbatch.EmailSending}, credbatch.EmailSent,
+			credbatch.EmailChange{MessageID: "msg-1", SentAt: at(3)}, "",
+			func(c *credbatch.Credential) {
+				c.EmailStatus, c.MessageID, c.SentAt = credbatch.EmailSent, "msg-1", at(3)
+			}},
+		{"sent → bounced keeps message id", es{credbatch.EmailSent, credbatch.EmailDelivered}, credbatch.EmailBounced,
+			credbatch.EmailChange{BounceType: "Permanent", LastError: "mailbox unknown"}, "",
+			func(c *credbatch.Credential) {
+				c.EmailStatus, c.BounceType, c.LastError = credbatch.EmailBounced, "Permanent", "mailbox unknown"
+			}},
+		{"empty from list", es{}, credbatch.EmailComplained, credbatch.EmailChange{}, credbatch.KindConflict, nil},
+	}
+	for _, st := range steps {
+		got, err := s.SetEmailStatus(ctx, "c1", st.from, st.to, st.ch)
+		if st.wantErr != "" {
+			wantKind(t, err, st.wantErr, st.name)
+		} else {
+			must(t, err, st.name)
+			st.mutate(&want)
+			diff(t, st.name+": returned", normCredential(got), normCredential(want))
+		}
+		stored, err := s.GetCredential(ctx, "c1")
+		must(t, err, "get")
+		diff(t, st.name+": stored", normCredential(stored), normCredential(want))
+	}
+}
+
+func testCredentialEmailRace(t *testing.T, s credbatch.Store, c Capabilities) {
+	ctx := t.Context()
+	for round := range 5 {
+		id := fmt.Sprintf("c%d", round)
+		mustCreateCredential(t, s, newCredential(id, "b1", round+2, "ada@example.com", 0))
+		errs := race(c.racers(), func(i int) error {
+			_, err := s.SetEmailStatus(ctx, id, []credbatch.EmailStatus{credbatch.EmailPending}, credbatch.EmailSending,
+				credbatch.EmailChange{LastError: fmt.Sprintf("racer-%d", i)})
+			return err
+		})
+		w := oneWinner(t, "pending → sending", errs)
+		got, err := s.GetCredential(ctx, id)
+		must(t, err, "get")
+		if got.EmailStatus != credbatch.EmailSending || got.LastError != fmt.Sprintf("racer-%d", w) {
+			t.Fatalf("after race: %s %q, want sending by racer-%d", got.EmailStatus, got.LastError, w)
+		}
+	}
+}
+
+func testCredentialRevoke(t *testing.T, s credbatch.Store, _ Capabilities) {
+	ctx := t.Context()
+	want := newCredential("c1", "b1", 2, "ada@example.com", 0)
+	mustCreateCredential(t, s, want)
+	got, err := s.RevokeCredential(ctx, "c1", "issued in error", at(9))
+	must(t, err, "revoke")
+	want.Status, want.RevokedReason, want.RevokedAt = credbatch.CredentialRevoked, "issued in error", at(9)
+	diff(t, "returned", normCredential(got), normCredential(want))
+	stored, err := s.GetCredential(ctx, "c1")
+	must(t, err, "get")
+	diff(t, "stored", normCredential(stored), normCredential(want))
+	_, err = s.RevokeCredential(ctx, "c1", "again", at(10))
+	wantKind(t, err, credbatch.KindConflict, "revoke twice")
+	stored, err = s.GetCredential(ctx, "c1")
+	must(t, err, "get")
+	if stored.RevokedReason != "issued in error" {
+		t.Fatalf("second revoke overwrote the reason: %q", stored.RevokedReason)
+	}
+}
+
+func testCredentialListRevoked(t *testing.T, s credbatch.Store, _ Capabilities) {
+	ctx := t.Context()
+	var want []string
+	for i := range 25 {
+		id := fmt.Sprintf("c%02d", i)
+		mustCreateCredential(t, s, newCredential(id, "b1", i+2, "ada@example.com", i))
+		if i%3 == 0 {
+			_, err := s.RevokeCredential(ctx, id, "r", at(100+i))
+			must(t, err, "revoke")
+			want = append(want, id)
+		}
+	}
+	for _, limit := range []int{0, 1, 4} {
+		got := collect(t, "revoked", limit, func(cur string, l int) (credbatch.Page[credbatch.Credential], error) {
+			return s.ListRevoked(ctx, cur, l)
+		})
+		gotIDs := credIDs(got)
+		for _, c := range got {
+			if c.Status != credbatch.CredentialRevoked {
+				t.Fatalf("listed %s with status %s", c.ID, c.Status)
+			}
+		}
+		slices.Sort(gotIDs)
+		diff(t, fmt.Sprintf("revoked (limit %d)", limit), gotIDs, want)
+	}
+}
+
+func testAllocateIndexes(t *testing.T, s credbatch.Store, _ Capabilities) {
+	ctx := t.Context()
+	type span struct{ first, n int }
+	var spans []span
+	for _, n := range []int{1, 5, 100, 1, 37} {
+		first, err := s.AllocateStatusIndexes(ctx, n)
+		must(t, err, "allocate")
+		if first < 0 {
+			t.Fatalf("allocate %d: negative first index %d", n, first)
+		}
+		spans = append(spans, span{first, n})
+	}
+	for i := 1; i < len(spans); i++ {
+		if prev := spans[i-1]; spans[i].first < prev.first+prev.n {
+			t.Fatalf("allocation %d [%d,+%d) overlaps [%d,+%d)", i, spans[i].first, spans[i].n, prev.first, prev.n)
+		}
+	}
+	for _, n := range []int{0, -3} {
+		_, err := s.AllocateStatusIndexes(ctx, n)
+		wantKind(t, err, credbatch.KindInvalid, fmt.Sprintf("allocate %d", n))
+	}
+}
+
+func testAllocateIndexesConcurrent(t *testing.T, s credbatch.Store, c Capabilities) {
+	ctx := t.Context()
+	var mu sync.Mutex
+	used := map[int]int{}
+	const each = 10
+	errs := race(c.racers(), func(i int) error {
+		for j := range each {
+			n := 1 + (i+j)%7
+			first, err := s.AllocateStatusIndexes(ctx, n)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			for k := first; k < first+n; k++ {
+				if prev, ok := used[k]; ok {
+					mu.Unlock()
+					return fmt.Errorf("index %d given to racer %d and racer %d", k, prev, i)
+				}
+				used[k] = i
+			}
+			mu.Unlock()
+		}
+		return nil
+	})
+	for i, err := range errs {
+		must(t, err, fmt.Sprintf("racer %d", i))
+	}
+}
