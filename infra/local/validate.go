@@ -50,7 +50,7 @@ func loadMapping(path string) (map[string]credbatch.Field, error) {
 
 type validateFlags struct {
 	definitions, definition, dateOrder, mapping, sheet, report string
-	maxRows                                                   int
+	maxRows                                                    int
 }
 
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
