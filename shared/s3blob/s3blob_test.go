@@ -1,0 +1,113 @@
+package s3blob_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/credbatch/credbatch/shared/awstest"
+	"github.com/credbatch/credbatch/shared/blobtest"
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/s3blob"
+)
+
+// newBucket creates a fresh bucket on the S3 emulator and returns a Store over it.
+func newBucket(t *testing.T) credbatch.Blob {
+	t.Helper()
+	cfg := awstest.Config(t, "S3")
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = true
+		o.DisableLogOutputChecksumValidationSkipped = true // moto sends no checksums
+	})
+	bucket := awstest.Name(t, "blob")
+	ctx := context.Background()
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatalf("create bucket %s: %v", bucket, err)
+	}
+	if _, err := client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
+		Bucket:                  aws.String(bucket),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled},
+	}); err != nil {
+		t.Fatalf("enable versioning on %s: %v", bucket, err)
+	}
+	return s3blob.New(client, s3.NewPresignClient(client), bucket)
+}
+
+func TestContract(t *testing.T) {
+	blobtest.Run(t, newBucket)
+}
+
+func TestVersionID(t *testing.T) {
+	b := newBucket(t)
+	first := blobtest.MustPut(t, b, "uploads/v.csv", []byte("one"), "text/csv", nil)
+	second := blobtest.MustPut(t, b, "uploads/v.csv", []byte("two"), "text/csv", nil)
+	if first.VersionID == "" || first.VersionID == second.VersionID {
+		t.Errorf("VersionIDs %q then %q, want two distinct non-empty ids on a versioned bucket", first.VersionID, second.VersionID)
+	}
+	_, info := blobtest.MustGet(t, b, "uploads/v.csv")
+	if info.VersionID != second.VersionID || info.Bucket == "" {
+		t.Errorf("Get: VersionID %q bucket %q, want %q and the bucket", info.VersionID, info.Bucket, second.VersionID)
+	}
+}
+
+// fakeAPI fails every call with err.
+type fakeAPI struct{ err error }
+
+func (f fakeAPI) GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	return nil, f.err
+}
+
+func (f fakeAPI) HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	return nil, f.err
+}
+
+func (f fakeAPI) PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	return nil, f.err
+}
+
+func responseError(status int, err error) error {
+	return &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
+		Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}}, Err: err}}
+}
+
+func TestErrorKinds(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want credbatch.Kind
+	}{
+		{"no such key", &types.NoSuchKey{}, credbatch.KindNotFound},
+		{"head not found", &types.NotFound{}, credbatch.KindNotFound},
+		{"bare 404", responseError(404, errors.New("not found")), credbatch.KindNotFound},
+		{"no such bucket", responseError(404, &smithy.GenericAPIError{Code: "NoSuchBucket"}), credbatch.KindInternal},
+		{"slow down", responseError(503, &smithy.GenericAPIError{Code: "SlowDown"}), credbatch.KindUnavailable},
+		{"500", responseError(500, errors.New("boom")), credbatch.KindUnavailable},
+		{"access denied", responseError(403, &smithy.GenericAPIError{Code: "AccessDenied"}), credbatch.KindInternal},
+		{"deadline", context.DeadlineExceeded, credbatch.KindUnavailable},
+	}
+	ctx := context.Background()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := s3blob.New(fakeAPI{tc.err}, nil, "bucket")
+			_, err := s.Head(ctx, "a/b.csv")
+			if got := credbatch.ErrorKind(err); got != tc.want {
+				t.Errorf("Head error kind = %s, want %s (err %v)", got, tc.want, err)
+			}
+			_, _, err = s.Get(ctx, "a/b.csv")
+			if got := credbatch.ErrorKind(err); got != tc.want {
+				t.Errorf("Get error kind = %s, want %s (err %v)", got, tc.want, err)
+			}
+			if !errors.Is(err, tc.err) {
+				t.Errorf("Get error %v does not wrap %v", err, tc.err)
+			}
+		})
+	}
+}
