@@ -1,0 +1,198 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/credbatch/credbatch/shared/credbatch"
+)
+
+const batchSK = "BATCH"
+
+func batchKey(id string) map[string]types.AttributeValue { return key(batchPK(id), batchSK) }
+
+func batchGSI2PK(st credbatch.BatchStatus) string { return "BSTATUS#" + string(st) }
+
+// CreateBatch stores a new batch; KindConflict when the id exists.
+func (s *Store) CreateBatch(ctx context.Context, b credbatch.Batch) error {
+	if b.ID == "" {
+		return invalid("batch id is empty")
+	}
+	if b.Status != credbatch.BatchReceived {
+		return invalid("batch %s: a new batch must have status %q, not %q", b.ID, credbatch.BatchReceived, b.Status)
+	}
+	now := s.stamp()
+	if b.CreatedAt.IsZero() {
+		b.CreatedAt = now
+	}
+	if b.UpdatedAt.IsZero() {
+		b.UpdatedAt = now
+	}
+	created := timeKey(b.CreatedAt) + "#" + b.ID
+	item, err := marshal(b, attrPK, batchPK(b.ID), attrSK, batchSK,
+		attrGSI1PK, "BATCHES", attrGSI1SK, created,
+		attrGSI2PK, batchGSI2PK(b.Status), attrGSI2SK, created,
+		"LabelLower", strings.ToLower(b.Label))
+	if err != nil {
+		return err
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table), Item: item,
+		ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	})
+	if conditionFailed(err) {
+		return credbatch.Conflict("batch %s exists already", b.ID)
+	}
+	return fail(fmt.Sprintf("create batch %s", b.ID), err)
+}
+
+// GetBatch returns a batch; KindNotFound.
+func (s *Store) GetBatch(ctx context.Context, id string) (credbatch.Batch, error) {
+	var b credbatch.Batch
+	err := s.get(ctx, "get batch", "batch", id, batchKey(id), &b)
+	return b, err
+}
+
+// TransitionBatch moves a batch from `from` to `to` in one conditional write.
+func (s *Store) TransitionBatch(ctx context.Context, id string, from, to credbatch.BatchStatus, ch credbatch.BatchChange) (credbatch.Batch, error) {
+	if !credbatch.CanTransition(from, to) {
+		return credbatch.Batch{}, credbatch.Conflict("batch %s cannot move from %s to %s", id, from, to)
+	}
+	u := s.batchChange(ch)
+	u.set("Status", str(string(to)))
+	u.set(attrGSI2PK, str(batchGSI2PK(to)))
+	cond := "attribute_exists(PK) AND " + u.name("Status") + " = " + u.value(str(string(from)))
+	b, err := s.updateBatch(ctx, id, u, cond)
+	if credbatch.IsKind(err, credbatch.KindConflict) {
+		return b, credbatch.Conflict("batch %s is not %s (another writer moved it first, or it never was)", id, from)
+	}
+	return b, err
+}
+
+// UpdateBatch applies ch without changing the status; KindNotFound.
+func (s *Store) UpdateBatch(ctx context.Context, id string, ch credbatch.BatchChange) (credbatch.Batch, error) {
+	return s.updateBatch(ctx, id, s.batchChange(ch), "attribute_exists(PK)")
+}
+
+func (s *Store) batchChange(ch credbatch.BatchChange) *update {
+	u := newUpdate()
+	u.set("UpdatedAt", mustValue(s.stamp()))
+	strs := []struct {
+		name string
+		v    *string
+	}{{"TaskToken", ch.TaskToken}, {"ExecutionID", ch.ExecutionID}, {"ApprovedBy", ch.ApprovedBy}, {"Reason", ch.Reason}, {"ReportKey", ch.ReportKey}}
+	for _, f := range strs {
+		if f.v != nil {
+			u.set(f.name, str(*f.v))
+		}
+	}
+	if ch.SkipInvalid != nil {
+		u.set("SkipInvalid", mustValue(*ch.SkipInvalid))
+	}
+	if ch.Counts != nil {
+		u.set("Counts", mustValue(*ch.Counts))
+	}
+	if ch.Findings != nil {
+		u.set("Findings", mustValue(*ch.Findings))
+	}
+	if ch.CompletedAt != nil {
+		u.set("CompletedAt", mustValue(*ch.CompletedAt))
+	}
+	return u
+}
+
+// updateBatch runs u under cond: KindNotFound when the batch is missing, KindConflict when
+// cond fails otherwise.
+func (s *Store) updateBatch(ctx context.Context, id string, u *update, cond string) (credbatch.Batch, error) {
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: batchKey(id),
+		UpdateExpression: u.expr(), ConditionExpression: aws.String(cond),
+		ExpressionAttributeNames: u.names, ExpressionAttributeValues: u.values,
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if conditionFailed(err) {
+		return credbatch.Batch{}, s.missingOr(ctx, "batch", id, batchKey(id), credbatch.Conflict("batch %s changed concurrently", id))
+	}
+	if err != nil {
+		return credbatch.Batch{}, fail(fmt.Sprintf("update batch %s", id), err)
+	}
+	var b credbatch.Batch
+	if b, err = decodeOne[credbatch.Batch](out.Attributes); err != nil {
+		return b, fmt.Errorf("update batch %s: %w", id, err)
+	}
+	return b, nil
+}
+
+// missingOr returns KindNotFound when the item is absent, otherwise other.
+func (s *Store) missingOr(ctx context.Context, thing, id string, k map[string]types.AttributeValue, other error) error {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: k, ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("PK")})
+	if err != nil {
+		return fail(fmt.Sprintf("check %s %s", thing, id), err)
+	}
+	if len(out.Item) == 0 {
+		return credbatch.NotFound(thing, id)
+	}
+	return other
+}
+
+// countFields names the Counts fields as stored.
+var countFields = []string{"Rows", "Valid", "Invalid", "Issued", "Failed", "Revoked", "Sent", "Delivered", "Bounced", "Complained", "Suppressed"}
+
+func countValues(c credbatch.Counts) []int {
+	return []int{c.Rows, c.Valid, c.Invalid, c.Issued, c.Failed, c.Revoked, c.Sent, c.Delivered, c.Bounced, c.Complained, c.Suppressed}
+}
+
+// AddCounts atomically adds delta to the batch's counters (ADD on each non-zero field).
+func (s *Store) AddCounts(ctx context.Context, id string, delta credbatch.Counts) error {
+	u := newUpdate()
+	var adds []string
+	for i, v := range countValues(delta) {
+		if v != 0 {
+			adds = append(adds, u.name("Counts."+countFields[i])+" "+u.value(mustValue(v)))
+		}
+	}
+	u.set("UpdatedAt", mustValue(s.stamp()))
+	expr := "SET " + strings.Join(u.sets, ", ")
+	if len(adds) > 0 {
+		expr += " ADD " + strings.Join(adds, ", ")
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: batchKey(id),
+		UpdateExpression: aws.String(expr), ConditionExpression: aws.String("attribute_exists(PK)"),
+		ExpressionAttributeNames: u.names, ExpressionAttributeValues: u.values,
+	})
+	if conditionFailed(err) {
+		return credbatch.NotFound("batch", id)
+	}
+	return fail(fmt.Sprintf("add counts to batch %s", id), err)
+}
+
+// ListBatches lists batches newest first: GSI1 (all) or GSI2 (one status), with the label
+// prefix as a filter.
+func (s *Store) ListBatches(ctx context.Context, f credbatch.BatchFilter) (credbatch.Page[credbatch.Batch], error) {
+	in := &dynamodb.QueryInput{ScanIndexForward: aws.Bool(false)}
+	if f.Status == "" {
+		in.IndexName = aws.String(gsi1)
+		in.KeyConditionExpression = aws.String("GSI1PK = :pk")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str("BATCHES")}
+	} else {
+		in.IndexName = aws.String(gsi2)
+		in.KeyConditionExpression = aws.String("GSI2PK = :pk")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str(batchGSI2PK(f.Status))}
+	}
+	if f.Label != "" {
+		in.FilterExpression = aws.String("begins_with(LabelLower, :label)")
+		in.ExpressionAttributeValues[":label"] = str(strings.ToLower(f.Label))
+	}
+	items, next, err := s.query(ctx, "list batches", in, f.Cursor, f.Limit)
+	if err != nil {
+		return credbatch.Page[credbatch.Batch]{}, err
+	}
+	bs, err := decodeAll[credbatch.Batch]("list batches", items)
+	return credbatch.Page[credbatch.Batch]{Items: bs, Next: next}, err
+}

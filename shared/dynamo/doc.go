@@ -1,0 +1,52 @@
+// Package dynamo is the DynamoDB adapter of credbatch.Store: one table, three overloaded GSIs.
+//
+// # Table
+//
+// Keys (all strings): PK (hash) and SK (range); GSI1 (GSI1PK, GSI1SK), GSI2 (GSI2PK, GSI2SK)
+// and GSI3 (GSI3PK, GSI3SK), each projecting ALL. The indexes are sparse: an item only
+// appears in an index when it carries that index's key attributes. CreateTable creates this
+// schema; template.yaml declares the same table for deployment and must be kept in step.
+// Domain objects are stored with attributevalue.MarshalMap (attribute names are the Go
+// field names) beside the key attributes; times are RFC 3339 strings, and times inside keys
+// use a fixed-width UTC form so that they sort.
+//
+// # Access patterns
+//
+//	pattern                                  where  key condition (N = zero-padded number, T = fixed-width UTC time)
+//	---------------------------------------  -----  -------------------------------------------------------------------
+//	definition head (latest version)         table  PK=DEF#<id>            SK=HEAD
+//	definition version                       table  PK=DEF#<id>            SK=V#<N>
+//	definitions, by id                       GSI1   GSI1PK=DEFS            GSI1SK=<id>                (heads only)
+//	batch by id / by source object           table  PK=BATCH#<id>          SK=BATCH   (id = credbatch.BatchIDFor(source))
+//	batches newest first                     GSI1   GSI1PK=BATCHES         GSI1SK=T#<id>, descending
+//	batches by status, newest first          GSI2   GSI2PK=BSTATUS#<st>    GSI2SK=T#<id>, descending
+//	batches by label prefix, newest first    GSI1 or GSI2 as above, FilterExpression begins_with(LabelLower, lower(prefix))
+//	rows of a batch in order, paged          table  PK=BATCH#<id>          SK begins_with ROW#  (SK=ROW#<N>)
+//	rows of a batch by status                GSI2   GSI2PK=RSTATUS#<id>#<st> GSI2SK=<N>
+//	rows of a batch by finding code          table or GSI2 as above, FilterExpression contains(FindingCodes, code)
+//	credential by id                         table  PK=CRED#<id>           SK=CRED
+//	credentials by recipient, newest first   GSI1   GSI1PK=EMAIL#<lower>   GSI1SK=T#<id>, descending
+//	active credential of definition + email  GSI1   as above, FilterExpression DefinitionID = d AND Status = issued
+//	credential by SES message id             GSI2   GSI2PK=MSG#<message id> GSI2SK=CRED      (set once sent)
+//	credentials of a batch, row order        GSI3   GSI3PK=CBATCH#<batch>  GSI3SK=<N>#<id>
+//	revoked credentials                      table  PK=REVOKED             SK=<id>  (copy written in the revoking transaction)
+//	status-list index counter                table  PK=COUNTER#STATUSINDEX SK=COUNTER  (ADD Next :n)
+//	delivery event by id (idempotency)       table  PK=DELIVERY#<id>       SK=DELIVERY  (attribute_not_exists(PK))
+//	deliveries since a time, oldest first    GSI1   GSI1PK=DELIV#<YYYY-MM-DD> GSI1SK=T#<id>, one partition per UTC day
+//	days that have deliveries                table  PK=DELIVDAYS           SK=<YYYY-MM-DD>
+//	suppression by address                   table  PK=SUPP#<lower email>  SK=SUPP
+//	named watermark (mark)                   table  PK=MARK#<name>         SK=MARK
+//
+// Label search is a filtered query over the newest-first index: DynamoDB cannot order a
+// prefix match on one key by another, and batches are few (thousands), so the filter reads
+// little. Filtered listings keep reading pages until the page is full or the index ends, so
+// a page is never short while more matches exist, and Next is "" exactly at the end.
+// No request path uses Scan.
+//
+// Every state change is a conditional write (ConditionalCheckFailedException becomes
+// credbatch.KindConflict, or KindNotFound when the item is missing). Rows are written with
+// BatchWriteItem (25 per request) by a bounded pool of writers that retries UnprocessedItems
+// and throttling errors with exponential backoff and full jitter, on top of the SDK's own
+// retryer, and gives up with credbatch.KindUnavailable after a bounded number of attempts.
+// Cursors are opaque: base64url of the LastEvaluatedKey as JSON.
+package dynamo

@@ -1,0 +1,256 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/credbatch/credbatch/shared/credbatch"
+)
+
+// batchWriteMax is the most requests one BatchWriteItem call takes.
+const batchWriteMax = 25
+
+func batchPK(id string) string { return "BATCH#" + id }
+func rowSK(n int) string       { return "ROW#" + num(n) }
+
+// rowItem encodes a row with its keys: the table key orders rows by number inside the
+// batch's partition, GSI2 groups them by status.
+func rowItem(r credbatch.Row) (map[string]types.AttributeValue, error) {
+	item, err := marshal(r,
+		attrPK, batchPK(r.BatchID), attrSK, rowSK(r.Number),
+		attrGSI2PK, "RSTATUS#"+r.BatchID+"#"+string(r.Status), attrGSI2SK, num(r.Number))
+	if err != nil {
+		return nil, err
+	}
+	codes := make([]string, 0, len(r.Findings))
+	for _, f := range r.Findings {
+		codes = append(codes, f.Code)
+	}
+	item["FindingCodes"] = mustValue(codes)
+	return item, nil
+}
+
+func checkRow(r credbatch.Row) error {
+	switch {
+	case r.BatchID == "":
+		return invalid("row %d: batch id is empty", r.Number)
+	case r.Number < 1:
+		return invalid("row of batch %s: number %d must be at least 1", r.BatchID, r.Number)
+	case r.Status == "":
+		return invalid("row %d of batch %s: status is empty", r.Number, r.BatchID)
+	}
+	return nil
+}
+
+// PutRows writes rows with BatchWriteItem through the store's bounded writer pool.
+func (s *Store) PutRows(ctx context.Context, rows []credbatch.Row) error {
+	now := s.stamp()
+	// BatchWriteItem refuses two requests for one key: the last row of a key wins.
+	last := make(map[[2]any]int, len(rows))
+	for i, r := range rows {
+		if err := checkRow(r); err != nil {
+			return err
+		}
+		last[[2]any{r.BatchID, r.Number}] = i
+	}
+	reqs := make([]types.WriteRequest, 0, len(last))
+	for i, r := range rows {
+		if last[[2]any{r.BatchID, r.Number}] != i {
+			continue
+		}
+		if r.UpdatedAt.IsZero() {
+			r.UpdatedAt = now
+		}
+		item, err := rowItem(r)
+		if err != nil {
+			return err
+		}
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+	}
+	if err := s.writeAll(ctx, reqs); err != nil {
+		return fmt.Errorf("put %d rows: %w", len(reqs), err)
+	}
+	return nil
+}
+
+// DeleteRows reads the keys of a batch's rows and deletes them in batches of 25.
+func (s *Store) DeleteRows(ctx context.Context, batchID string) error {
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :row)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(batchPK(batchID)), ":row": str("ROW#")},
+		ProjectionExpression:      aws.String("PK, SK"),
+		ConsistentRead:            aws.Bool(true),
+	}
+	var reqs []types.WriteRequest
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return fail(fmt.Sprintf("list rows of batch %s", batchID), err)
+		}
+		for _, it := range out.Items {
+			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: itemKey(it, "")}})
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	if err := s.writeAll(ctx, reqs); err != nil {
+		return fmt.Errorf("delete %d rows of batch %s: %w", len(reqs), batchID, err)
+	}
+	return nil
+}
+
+// writeAll sends reqs in groups of 25 with at most s.writers requests in flight; the first
+// failure cancels the rest.
+func (s *Store) writeAll(ctx context.Context, reqs []types.WriteRequest) error {
+	if len(reqs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	groups := make(chan []types.WriteRequest)
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	workers := min(s.writers, (len(reqs)+batchWriteMax-1)/batchWriteMax)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for g := range groups {
+				if err := s.writeGroup(ctx, g); err != nil {
+					once.Do(func() { first = err; cancel() })
+					return
+				}
+			}
+		}()
+	}
+send:
+	for i := 0; i < len(reqs); i += batchWriteMax {
+		select {
+		case groups <- reqs[i:min(i+batchWriteMax, len(reqs))]:
+		case <-ctx.Done():
+			break send
+		}
+	}
+	close(groups)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return fail("batch write", ctx.Err())
+}
+
+// writeGroup writes up to 25 requests, retrying UnprocessedItems and throttling errors
+// with exponential backoff and full jitter, at most s.attempts requests in all.
+func (s *Store) writeGroup(ctx context.Context, pending []types.WriteRequest) error {
+	var lastErr error
+	for attempt := 0; attempt < s.attempts; attempt++ {
+		if attempt > 0 {
+			if err := s.sleep(ctx, s.backoff(attempt-1)); err != nil {
+				return fail("batch write", err)
+			}
+		}
+		out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
+			RequestItems: map[string][]types.WriteRequest{s.table: pending},
+		})
+		if err != nil {
+			if !retryable(err) || ctx.Err() != nil {
+				return fail("batch write", err)
+			}
+			lastErr = err
+			continue
+		}
+		pending = out.UnprocessedItems[s.table]
+		if len(pending) == 0 {
+			return nil
+		}
+		lastErr = fmt.Errorf("%d items unprocessed", len(pending))
+	}
+	return &credbatch.Error{Kind: credbatch.KindUnavailable, Code: string(credbatch.KindUnavailable), Op: "batch write",
+		Message: fmt.Sprintf("DynamoDB is throttling: %d items still unwritten after %d attempts (last: %v); retry later", len(pending), s.attempts, lastErr),
+		Err:     lastErr}
+}
+
+// backoff returns a random delay in [0, min(max, base·2^attempt)) (full jitter).
+func (s *Store) backoff(attempt int) time.Duration {
+	ceil := s.maxBackoff
+	if attempt < 30 {
+		if d := s.baseBackoff << attempt; d > 0 && d < ceil {
+			ceil = d
+		}
+	}
+	return time.Duration(s.jitter(int64(ceil)))
+}
+
+// GetRow returns one row; KindNotFound.
+func (s *Store) GetRow(ctx context.Context, batchID string, number int) (credbatch.Row, error) {
+	var r credbatch.Row
+	err := s.get(ctx, "get row", "row", fmt.Sprintf("%s/%d", batchID, number), key(batchPK(batchID), rowSK(number)), &r)
+	return r, err
+}
+
+// ListRows lists a batch's rows in number order: the batch partition, or GSI2 for one
+// status; a finding code is a filter.
+func (s *Store) ListRows(ctx context.Context, batchID string, f credbatch.RowFilter) (credbatch.Page[credbatch.Row], error) {
+	in := &dynamodb.QueryInput{ScanIndexForward: aws.Bool(true)}
+	if f.Status == "" {
+		in.KeyConditionExpression = aws.String("PK = :pk AND begins_with(SK, :row)")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str(batchPK(batchID)), ":row": str("ROW#")}
+		in.ConsistentRead = aws.Bool(true)
+	} else {
+		in.IndexName = aws.String(gsi2)
+		in.KeyConditionExpression = aws.String("GSI2PK = :pk")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str("RSTATUS#" + batchID + "#" + string(f.Status))}
+	}
+	if f.Code != "" {
+		in.FilterExpression = aws.String("contains(FindingCodes, :code)")
+		in.ExpressionAttributeValues[":code"] = str(f.Code)
+	}
+	items, next, err := s.query(ctx, fmt.Sprintf("list rows of batch %s", batchID), in, f.Cursor, f.Limit)
+	if err != nil {
+		return credbatch.Page[credbatch.Row]{}, err
+	}
+	rows, err := decodeAll[credbatch.Row]("list rows", items)
+	return credbatch.Page[credbatch.Row]{Items: rows, Next: next}, err
+}
+
+// UpdateRow replaces a row whose stored status is `from` (conditional put).
+func (s *Store) UpdateRow(ctx context.Context, r credbatch.Row, from credbatch.RowStatus) (credbatch.Row, error) {
+	if err := checkRow(r); err != nil {
+		return r, err
+	}
+	if !credbatch.CanTransitionRow(from, r.Status) {
+		return r, credbatch.Conflict("row %d of batch %s cannot move from %s to %s", r.Number, r.BatchID, from, r.Status)
+	}
+	r.UpdatedAt = s.stamp()
+	item, err := rowItem(r)
+	if err != nil {
+		return r, err
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table), Item: item,
+		ConditionExpression:       aws.String("attribute_exists(PK) AND #st = :from"),
+		ExpressionAttributeNames:  map[string]string{"#st": "Status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":from": str(string(from))},
+	})
+	if conditionFailed(err) {
+		id := fmt.Sprintf("%s/%d", r.BatchID, r.Number)
+		return r, s.missingOr(ctx, "row", id, key(batchPK(r.BatchID), rowSK(r.Number)),
+			credbatch.Conflict("row %d of batch %s is not %s", r.Number, r.BatchID, from))
+	}
+	if err != nil {
+		return r, fail(fmt.Sprintf("update row %d of batch %s", r.Number, r.BatchID), err)
+	}
+	return r, nil
+}
