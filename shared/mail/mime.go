@@ -24,11 +24,17 @@ func invalidMessage(format string, args ...any) error {
 }
 
 // Validate checks what every mailer needs of a message: a sender, at least one recipient,
-// parsable addresses, headers without CR/LF, a body, and attachments with a file name.
-// Errors are KindInvalid with code CodeInvalidMessage.
-func Validate(m credbatch.Message) error {
-	_, err := headers(m)
-	return err
+// parsable addresses, headers without CR/LF, a body, and attachments with a file name. It
+// returns the message with its addresses in canonical RFC 5322 form (display names RFC 2047
+// encoded when not ASCII), as SES expects them. Errors are KindInvalid with code
+// CodeInvalidMessage.
+func Validate(m credbatch.Message) (credbatch.Message, error) {
+	h, err := headers(m)
+	if err != nil {
+		return m, err
+	}
+	m.From, m.To, m.ReplyTo = h.from, h.to, h.replyTo
+	return m, nil
 }
 
 // parsedHeaders are a message's validated, formatted address headers.
@@ -45,6 +51,9 @@ func address(field, s string) (string, error) {
 	a, err := mail.ParseAddress(s)
 	if err != nil {
 		return "", invalidMessage("the %s address %q is not a valid email address", field, s)
+	}
+	if a.Name == "" {
+		return a.Address, nil
 	}
 	return a.String(), nil
 }

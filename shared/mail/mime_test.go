@@ -155,7 +155,7 @@ func TestBuildMIME(t *testing.T) {
 			if err != nil || len(from) != 1 || from[0].Address != "noreply@example.com" {
 				t.Errorf("From = %v (%v)", from, err)
 			}
-			if got := h.Get("Reply-To"); got != "<help@example.com>" {
+			if got := h.Get("Reply-To"); got != "help@example.com" {
 				t.Errorf("Reply-To = %q", got)
 			}
 			top, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
