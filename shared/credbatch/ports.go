@@ -69,9 +69,10 @@ type Mailer interface {
 // Errors: KindNotFound for an unknown or expired task token, KindConflict when the task was
 // already completed, KindUnavailable.
 type Workflow interface {
-	// Start starts the flow for a batch; starting the same batch again is not an error and
-	// returns the same execution id.
-	Start(ctx context.Context, batchID string, input json.RawMessage) (string, error)
+	// Start starts the flow under an execution name (the batch id, or the batch id with a
+	// suffix for a later run of the same batch); starting the same name again is not an error
+	// and returns the same execution id.
+	Start(ctx context.Context, name string, input json.RawMessage) (string, error)
 	// Succeed completes a waiting task (an approval) with output.
 	Succeed(ctx context.Context, token string, output json.RawMessage) error
 	// Fail fails a waiting task (a rejection) with an error code and a cause.

@@ -30,8 +30,12 @@ type BatchFilter struct {
 type RowFilter struct {
 	Status RowStatus // "" = any
 	Code   string    // rows with a finding of this code; "" = any
-	Cursor string
-	Limit  int
+	// FromNumber and ToNumber select row numbers in [FromNumber, ToNumber); 0 = unbounded.
+	// The issue workers read their chunk this way.
+	FromNumber int
+	ToNumber   int
+	Cursor     string
+	Limit      int
 }
 
 // BatchChange holds the fields a batch update sets; nil fields are left as they are.
