@@ -16,17 +16,17 @@ import (
 
 // Result summarises a validated file. It is the JSON document the CLI prints.
 type Result struct {
-	File        string                   `json:"file"`
-	Format      string                   `json:"format,omitempty"`
-	Rows        int                      `json:"rows"`
-	Valid       int                      `json:"valid"`
-	Invalid     int                      `json:"invalid"`
-	Columns     []credbatch.Column       `json:"columns"`
-	Definitions map[string]int           `json:"definitions"`
-	Errors      []credbatch.Finding      `json:"errors"`
-	Warnings    []credbatch.Finding      `json:"warnings"`
-	Error       *FileError               `json:"error,omitempty"` // the file was rejected
-	Resolutions []validate.Resolution    `json:"-"`
+	File        string                `json:"file"`
+	Format      string                `json:"format,omitempty"`
+	Rows        int                   `json:"rows"`
+	Valid       int                   `json:"valid"`
+	Invalid     int                   `json:"invalid"`
+	Columns     []credbatch.Column    `json:"columns"`
+	Definitions map[string]int        `json:"definitions"`
+	Errors      []credbatch.Finding   `json:"errors"`
+	Warnings    []credbatch.Finding   `json:"warnings"`
+	Error       *FileError            `json:"error,omitempty"` // the file was rejected
+	Resolutions []validate.Resolution `json:"-"`
 }
 
 // FileError is a file-level rejection.
