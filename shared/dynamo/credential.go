@@ -155,7 +155,7 @@ func (s *Store) FindActiveCredential(ctx context.Context, definitionID, email st
 // SetEmailStatus moves the email status in one conditional update.
 func (s *Store) SetEmailStatus(ctx context.Context, id string, from []credbatch.EmailStatus, to credbatch.EmailStatus, ch credbatch.EmailChange) (credbatch.Credential, error) {
 	if len(from) == 0 {
-		return credbatch.Credential{}, invalid("set email status of credential %s: no status to move from", id)
+		return credbatch.Credential{}, credbatch.Conflict("email of credential %s: no status allows the move to %s", id, to)
 	}
 	u := newUpdate()
 	u.set("EmailStatus", str(string(to)))
