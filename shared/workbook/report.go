@@ -155,7 +155,7 @@ func ErrorReport(w io.Writer, columns []string, rows iter.Seq2[credbatch.Row, er
 			if err != nil {
 				return fmt.Errorf("error report: %w", err)
 			}
-			cells = append(cells, excelize.Cell{Value: Safe(v)})
+			cells = append(cells, Safe(v)) // wrapped in a Cell only when a finding styles it
 		}
 		nf, err := sp.int()
 		if err != nil {
@@ -198,7 +198,10 @@ func ErrorReport(w io.Writer, columns []string, rows iter.Seq2[credbatch.Row, er
 				for len(cells) <= pos {
 					cells = append(cells, nil)
 				}
-				c, _ := cells[pos].(excelize.Cell)
+				c, ok := cells[pos].(excelize.Cell)
+				if !ok {
+					c.Value = cells[pos] // a string, or nil for a cell the row does not reach
+				}
 				if sev == credbatch.SeverityError || c.StyleID != st.errorCell {
 					c.StyleID = st.cell(sev)
 				}

@@ -373,7 +373,7 @@ func (t *template) instructions() error {
 	add(bold, "Steps")
 	steps := []string{
 		fmt.Sprintf("Fill in one row per recipient on the %q sheet, starting at row 2. Keep the header row as it is; optional columns you do not need may be deleted.", DataSheet),
-		"Each header has a note (hover over it) that says what goes in the column. Cells check what you type; a red stop means the value will be rejected.",
+		"Each header has a note (hover over it) that says what goes in the column. Cells check what you type and warn about values the upload would reject; list columns only take a value from their list.",
 		"Dates: type YYYY-MM-DD (2025-03-04) or use date cells. Other written dates (04/03/2025, 4 March 2025, March 4, 2025) are read with the upload's day order (DMY or MDY); a date that could be either is rejected rather than guessed.",
 		"Expiration: a date, or a duration from the issue date: 2 years, 18 months, 90 days, 1 year 6 months, or ISO 8601 such as P2Y6M or P90D.",
 		"Issue Date left empty means the day of the upload.",

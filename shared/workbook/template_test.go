@@ -323,3 +323,25 @@ func TestTemplateNoDefinitions(t *testing.T) {
 		}
 	}
 }
+
+func TestTemplateListWithComma(t *testing.T) {
+	defs := []credbatch.Definition{{ID: "x", Name: "X", Attributes: []credbatch.Attribute{
+		{Name: "City", Type: credbatch.AttrChoice, Choices: []string{"Paris, France", "Paris, Texas"}}}}}
+	f := openTemplate(t, defs)
+	dvs, err := f.GetDataValidations(DataSheet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, dv := range dvs {
+		if dv.Type == "list" {
+			got = append(got, dv.Formula1)
+		}
+	}
+	if want := []string{"Lists!$A$1:$A$2"}; !slices.Equal(got, want) {
+		t.Errorf("list validations = %q, want %q (a comma cannot be inlined)", got, want)
+	}
+	if v, err := f.GetSheetVisible(ListsSheet); err != nil || v {
+		t.Errorf("Lists visible = %v (%v), want hidden", v, err)
+	}
+}
