@@ -33,6 +33,9 @@ func rowItem(r credbatch.Row) (map[string]types.AttributeValue, error) {
 		codes = append(codes, f.Code)
 	}
 	item["FindingCodes"] = mustValue(codes)
+	if err := packRow(r, item); err != nil {
+		return nil, err
+	}
 	return item, nil
 }
 
@@ -195,9 +198,15 @@ func (s *Store) backoff(attempt int) time.Duration {
 
 // GetRow returns one row; KindNotFound.
 func (s *Store) GetRow(ctx context.Context, batchID string, number int) (credbatch.Row, error) {
-	var r credbatch.Row
-	err := s.get(ctx, "get row", "row", fmt.Sprintf("%s/%d", batchID, number), key(batchPK(batchID), rowSK(number)), &r)
-	return r, err
+	id := fmt.Sprintf("%s/%d", batchID, number)
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(batchPK(batchID), rowSK(number)), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return credbatch.Row{}, fail("get row "+id, err)
+	}
+	if len(out.Item) == 0 {
+		return credbatch.Row{}, credbatch.NotFound("row", id)
+	}
+	return decodeRow(out.Item)
 }
 
 // ListRows lists a batch's rows in number order: the batch partition, or GSI2 for one
@@ -221,8 +230,15 @@ func (s *Store) ListRows(ctx context.Context, batchID string, f credbatch.RowFil
 	if err != nil {
 		return credbatch.Page[credbatch.Row]{}, err
 	}
-	rows, err := decodeAll[credbatch.Row]("list rows", items)
-	return credbatch.Page[credbatch.Row]{Items: rows, Next: next}, err
+	rows := make([]credbatch.Row, 0, len(items))
+	for _, it := range items {
+		r, err := decodeRow(it)
+		if err != nil {
+			return credbatch.Page[credbatch.Row]{}, err
+		}
+		rows = append(rows, r)
+	}
+	return credbatch.Page[credbatch.Row]{Items: rows, Next: next}, nil
 }
 
 // UpdateRow replaces a row whose stored status is `from` (conditional put).
