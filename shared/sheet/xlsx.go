@@ -169,6 +169,10 @@ func (x *xlsxReader) Next() (rec Record, err error) {
 	for x.rows.Next() {
 		x.rowNum++
 		cols, err := x.rows.Columns(excelize.Options{RawCellValue: true})
+		if errors.Is(err, excelize.ErrMaxRows) {
+			x.done = true
+			return Record{}, errBeyondMaxRows()
+		}
 		if err != nil {
 			x.done = true
 			return Record{}, errCorrupt(fmt.Sprintf("Row %d of the workbook could not be read (%v). Open it in Excel, %s", x.rowNum, err, lowerFirst(saveAs)))
@@ -194,7 +198,7 @@ func (x *xlsxReader) Next() (rec Record, err error) {
 	x.done = true
 	if err := x.rows.Error(); err != nil {
 		if errors.Is(err, excelize.ErrMaxRows) {
-			return Record{}, errCorrupt("The sheet has rows beyond Excel's limit of 1,048,576. Open it in Excel, " + lowerFirst(saveAs))
+			return Record{}, errBeyondMaxRows()
 		}
 		return Record{}, errCorrupt(fmt.Sprintf("The sheet could not be read to the end (%v). Open it in Excel, %s", err, lowerFirst(saveAs)))
 	}
@@ -202,4 +206,8 @@ func (x *xlsxReader) Next() (rec Record, err error) {
 		return Record{}, errEmpty()
 	}
 	return Record{}, io.EOF
+}
+
+func errBeyondMaxRows() error {
+	return errCorrupt("The sheet has rows beyond Excel's limit of 1,048,576. Open it in Excel, " + lowerFirst(saveAs))
 }

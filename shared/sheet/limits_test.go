@@ -1,0 +1,292 @@
+package sheet
+
+import (
+	"archive/zip"
+	"bytes"
+	"compress/flate"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/xuri/excelize/v2"
+)
+
+func TestLimitsAndHostileFiles(t *testing.T) {
+	small := Limits{MaxRows: 2, MaxColumns: 5, MaxCellBytes: 100}
+	manyRowsCSV := "Name\na\nb\nc\nd\n"
+	tests := []struct {
+		name     string
+		file     string
+		data     func(t testing.TB) []byte
+		limits   Limits
+		wantCode string
+		wantRecs int // records returned before the error
+	}{
+		{name: "empty", file: "e.csv", data: text(""), wantCode: "empty_file"},
+		{name: "only blank lines", file: "e.csv", data: text("\n \n,,\n\t\n"), wantCode: "empty_file"},
+		{name: "only a BOM", file: "e.csv", data: text("\uFEFF"), wantCode: "empty_file"},
+		{name: "empty xlsx sheet", file: "e.xlsx", data: xlsx(sheetXML(`<row r="3"><c r="A3" t="inlineStr"><is><t> </t></is></c></row>`)), wantCode: "empty_file"},
+		{name: "file too large", file: "big.csv", data: text(manyRowsCSV), limits: Limits{MaxFileBytes: 5}, wantCode: "file_too_large"},
+		{name: "csv rows at the limit", file: "r.csv", data: text("Name\na\n\nb\n"), limits: small, wantRecs: 3},
+		{name: "csv too many rows", file: "r.csv", data: text(manyRowsCSV), limits: small, wantCode: "too_many_rows", wantRecs: 3},
+		{name: "xlsx too many rows", file: "r.xlsx", data: xlsx(sheetXML(rowsXML(4))), limits: small, wantCode: "too_many_rows", wantRecs: 3},
+		{name: "xlsx 1048576-row dimension", file: "d.xlsx", data: xlsx(sheetHead + `<dimension ref="A1:H1048576"/><sheetData>` + rowsXML(2) + `</sheetData></worksheet>`), wantCode: "too_many_rows"},
+		{name: "xlsx lying small dimension", file: "d.xlsx", data: xlsx(sheetHead + `<dimension ref="A1"/><sheetData>` + rowsXML(4) + `</sheetData></worksheet>`), limits: small, wantCode: "too_many_rows", wantRecs: 3},
+		{name: "xlsx row 1048576", file: "d.xlsx", data: xlsx(sheetXML(`<row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="A1048576"><v>2</v></c></row>`)), wantRecs: 2},
+		{name: "xlsx row beyond 1048576", file: "d.xlsx", data: xlsx(sheetXML(`<row r="1"><c r="A1"><v>1</v></c></row><row r="1048577"><c r="A1048577"><v>2</v></c></row>`)), wantCode: "corrupt_file"},
+		{name: "csv too many columns", file: "c.csv", data: text("a,b,c,d,e,f\n"), limits: small, wantCode: "too_many_columns"},
+		{name: "csv trailing empty columns are fine", file: "c.csv", data: text("a,b,c,d,e,,,,,,,,,\n"), limits: small, wantRecs: 1},
+		{name: "xlsx 16384 columns", file: "c.xlsx", data: xlsx(sheetXML(`<row r="1"><c r="A1"><v>1</v></c><c r="XFD1"><v>2</v></c></row>`)), wantCode: "too_many_columns"},
+		{name: "csv cell too large", file: "c.csv", data: text("Name\n" + strings.Repeat("x", 101) + "\n"), limits: small, wantCode: "cell_too_large", wantRecs: 1},
+		{name: "csv 10 MB cell", file: "c.csv", data: text("Name\n\"" + strings.Repeat("x", 10<<20) + "\"\n"), wantCode: "cell_too_large", wantRecs: 1},
+		{name: "xlsx 10 MB cell", file: "c.xlsx", data: xlsx(sheetXML(`<row r="1"><c r="A1" t="inlineStr"><is><t>h</t></is></c></row><row r="2"><c r="B2" t="inlineStr"><is><t>` + noise(10<<20) + `</t></is></c></row>`)), wantCode: "cell_too_large", wantRecs: 1},
+		{name: "binary csv", file: "b.csv", data: func(testing.TB) []byte { return []byte("a,b\x00\x01\x02") }, wantCode: "corrupt_file"},
+		{name: "truncated zip", file: "t.xlsx", data: truncated, wantCode: "corrupt_file"},
+		{name: "zip without workbook", file: "z.xlsx", data: func(t testing.TB) []byte { return zipParts(t, map[string]string{"hello.txt": "hi"}) }, wantCode: "unsupported_format"},
+		{name: "numbers document", file: "n.numbers", data: func(t testing.TB) []byte {
+			return zipParts(t, map[string]string{"Index/Document.iwa": "x", "Metadata/Properties.plist": "x"})
+		}, wantCode: "unsupported_format"},
+		{name: "zip bomb by declared size", file: "bomb.xlsx", data: declaredBomb, wantCode: "file_too_large"},
+		{name: "zip bomb by ratio", file: "bomb.xlsx", data: ratioBomb, wantCode: "corrupt_file"},
+		// archive/zip stops at the declared size and excelize ignores that error, so the
+		// sheet is cut short: memory stays bounded by the declared size.
+		{name: "zip bomb lying about its size", file: "bomb.xlsx", data: lyingBomb, wantCode: "empty_file"},
+		{name: "xml bomb", file: "x.xlsx", data: xlsx(billionLaughs), wantCode: "empty_file"},
+		{name: "xml bomb in shared strings", file: "x.xlsx", data: sstBomb, wantCode: "corrupt_file"},
+		{name: "xlsx rows without r attribute", file: "n.xlsx", data: xlsx(sheetXML(`<row><c><v>1</v></c></row><row/><row><c t="e"><v>#N/A</v></c><c t="b"><v>1</v></c><c t="str"><f>A1</f><v>cached</v></c></row>`)), wantRecs: 2},
+		// excelize drops a cell whose shared-string index is out of range.
+		{name: "xlsx bad shared string index", file: "s.xlsx", data: xlsx(sheetXML(`<row r="1"><c r="A1" t="s"><v>7</v></c></row>`)), wantCode: "empty_file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, tt.file, tt.data(t))
+			got := readAll(t, path, tt.file, Options{Limits: tt.limits, TmpDir: t.TempDir()})
+			if got.Code != tt.wantCode || len(got.Records) != tt.wantRecs {
+				t.Errorf("got code %q after %d records %+v, want %q after %d", got.Code, len(got.Records), got.Records, tt.wantCode, tt.wantRecs)
+			}
+		})
+	}
+}
+
+// TestRowNumbersWithoutRAttribute checks numbering and raw values of cell types.
+func TestRawCellTypes(t *testing.T) {
+	path := writeFile(t, "n.xlsx", minimalXLSX(t, sheetXML(
+		`<row><c><v>1</v></c></row><row/><row><c t="e"><v>#N/A</v></c><c t="b"><v>1</v></c><c t="str"><f>A1</f><v>cached</v></c><c t="inlineStr"><is><r><t>rich </t></r><r><t>text</t></r></is></c></row>`)))
+	got := readAll(t, path, "n.xlsx", Options{})
+	want := []Record{rec(1, "1"), rec(3, "#N/A", "1", "cached", "rich text")}
+	if fmt.Sprint(got.Records) != fmt.Sprint(want) || got.Code != "" {
+		t.Errorf("got %+v (%s), want %+v", got.Records, got.Code, want)
+	}
+}
+
+func TestErrorMessages(t *testing.T) {
+	path := writeFile(t, "c.csv", []byte("Name,Bio\nAna,"+strings.Repeat("x", 200)+"\n"))
+	r, err := Open(path, "c.csv", Options{Limits: Limits{MaxCellBytes: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Next(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Next()
+	if err == nil || !strings.Contains(err.Error(), "Cell B2") {
+		t.Errorf("error = %v, want it to name cell B2", err)
+	}
+}
+
+func TestColumnName(t *testing.T) {
+	tests := []struct {
+		col  int
+		want string
+	}{{1, "A"}, {26, "Z"}, {27, "AA"}, {52, "AZ"}, {703, "AAA"}, {16384, "XFD"}, {0, "?"}}
+	for _, tt := range tests {
+		if got := ColumnName(tt.col); got != tt.want {
+			t.Errorf("ColumnName(%d) = %q, want %q", tt.col, got, tt.want)
+		}
+	}
+}
+
+func TestSniffDelimiter(t *testing.T) {
+	tests := []struct {
+		in   string
+		want rune
+	}{
+		{"a,b,c\n1,2,3\n", ','},
+		{"a;b;c\n1;2,5;3\n", ';'},
+		{"a\tb\n1\t2\n", '\t'},
+		{"\"a;b\",c\n\"1;2\",3\n", ','},
+		{"single\nvalue\n", ','},
+		{"Name;Note\nAna;\"x,y,z\"\n", ';'},
+	}
+	for _, tt := range tests {
+		if got := sniffDelimiter([]byte(tt.in)); got != tt.want {
+			t.Errorf("sniffDelimiter(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestMemoryFlat reads files 10x apart in size and checks the peak heap does not grow with them.
+func TestMemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	peak := func(path, name string) uint64 {
+		t.Helper()
+		r, err := Open(path, name, Options{Limits: Limits{MaxRows: 1 << 30}, TmpDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		runtime.GC()
+		var ms runtime.MemStats
+		var max uint64
+		for i := 0; ; i++ {
+			if _, err := r.Next(); err != nil {
+				break
+			}
+			if i%5000 == 0 {
+				runtime.ReadMemStats(&ms)
+				max = maxU(max, ms.HeapInuse)
+			}
+		}
+		return max
+	}
+	for _, format := range []string{"csv", "xlsx"} {
+		t.Run(format, func(t *testing.T) {
+			var peaks []uint64
+			for _, n := range []int{5_000, 50_000} {
+				p := sample(t, format, n)
+				peaks = append(peaks, peak(p, "s."+format))
+			}
+			t.Logf("peak heap in use: %d rows %d KiB, %d rows %d KiB", 5_000, peaks[0]>>10, 50_000, peaks[1]>>10)
+			if peaks[1] > 2*peaks[0]+8<<20 {
+				t.Errorf("peak heap grew from %d to %d bytes for 10x the rows", peaks[0], peaks[1])
+			}
+		})
+	}
+}
+
+func maxU(a, b uint64) uint64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// noise returns n bytes of letters that do not compress well, like real text.
+func noise(n int) string {
+	b := make([]byte, n)
+	x := uint32(2463534242)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = 'a' + byte(x%26)
+	}
+	return string(b)
+}
+
+func text(s string) func(testing.TB) []byte { return func(testing.TB) []byte { return []byte(s) } }
+
+func xlsx(sheet string) func(testing.TB) []byte {
+	return func(t testing.TB) []byte { return minimalXLSX(t, sheet) }
+}
+
+func rowsXML(n int) string {
+	var b strings.Builder
+	b.WriteString(`<row r="1"><c r="A1" t="inlineStr"><is><t>Name</t></is></c></row>`)
+	for i := 2; i <= n+1; i++ {
+		fmt.Fprintf(&b, `<row r="%d"><c r="A%d"><v>%d</v></c></row>`, i, i, i)
+	}
+	return b.String()
+}
+
+func truncated(t testing.TB) []byte {
+	b, err := os.ReadFile("testdata/unicode_sst.xlsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b[:len(b)/2]
+}
+
+// declaredBomb declares a 2 GiB sheet (the data is not really there).
+func declaredBomb(t testing.TB) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, s := range map[string]string{"[Content_Types].xml": ctTypes, "_rels/.rels": rootRels, "xl/workbook.xml": workbook, "xl/_rels/workbook.xml.rels": wbRels} {
+		addPart(t, zw, name, s)
+	}
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: "xl/worksheets/sheet1.xml", Method: zip.Deflate, UncompressedSize64: 2 << 30, CompressedSize64: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte{3, 0, 0, 0})
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// ratioBomb is an honest 8 MiB sheet of blanks that compresses about 1000:1.
+func ratioBomb(t testing.TB) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, s := range map[string]string{"[Content_Types].xml": ctTypes, "_rels/.rels": rootRels, "xl/workbook.xml": workbook, "xl/_rels/workbook.xml.rels": wbRels} {
+		addPart(t, zw, name, s)
+	}
+	w, err := zw.Create("xl/worksheets/sheet1.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, sheetHead+`<sheetData>`+strings.Repeat(" ", 8<<20)+`</sheetData></worksheet>`)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// lyingBomb declares a 1 KiB sheet whose compressed data inflates to 64 MiB.
+func lyingBomb(t testing.TB) []byte {
+	var comp bytes.Buffer
+	fw, _ := flate.NewWriter(&comp, flate.BestSpeed)
+	data := []byte(sheetHead + `<sheetData>` + strings.Repeat(" ", 32<<20))
+	fw.Write(data)
+	fw.Close()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, s := range map[string]string{"[Content_Types].xml": ctTypes, "_rels/.rels": rootRels, "xl/workbook.xml": workbook, "xl/_rels/workbook.xml.rels": wbRels} {
+		addPart(t, zw, name, s)
+	}
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: "xl/worksheets/sheet1.xml", Method: zip.Deflate,
+		UncompressedSize64: 1024, CompressedSize64: uint64(comp.Len()), CRC32: crc32.ChecksumIEEE(data[:1024])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(comp.Bytes())
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+const billionLaughs = `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;"><!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;"><!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;"><!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;"><!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;"><!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;"><!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">]><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row></sheetData></worksheet>`
+
+func sstBomb(t testing.TB) []byte {
+	sst := strings.Replace(billionLaughs, `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row></sheetData></worksheet>`,
+		`<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>&lol9;</t></si></sst>`, 1)
+	return zipParts(t, map[string]string{
+		"[Content_Types].xml":        ctTypes,
+		"_rels/.rels":                rootRels,
+		"xl/workbook.xml":            workbook,
+		"xl/_rels/workbook.xml.rels": strings.Replace(wbRels, "</Relationships>", `<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>`, 1),
+		"xl/sharedStrings.xml":       sst,
+		"xl/worksheets/sheet1.xml":   sheetXML(`<row r="1"><c r="A1" t="s"><v>0</v></c></row>`),
+	})
+}
+
+var _ = excelize.TotalRows
