@@ -1,0 +1,457 @@
+package issuance
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/credential"
+)
+
+// Config holds the deployment settings the flow needs.
+type Config struct {
+	Issuer          credential.Issuer // issuer profile and the public base URL
+	From            string            // sender address of every email
+	Approvers       []string          // who gets approval requests
+	Admins          []string          // who gets batch summaries and pause alerts
+	ApprovalTimeout time.Duration     // how long a batch waits for approval (default 7 days)
+	SendRate        float64           // messages per second for the whole deployment (SES MaxSendRate)
+	MaxConcurrency  int               // most chunks issued at once (default 10, at most 40)
+	ChunkSeconds    int               // how long one chunk may take to send (default 600)
+	ChunkSize       int               // fixed chunk size; 0 = derived from the rows and the rate
+	BounceRate      float64           // pause a batch above this hard-bounce rate (default 0.05)
+	BounceMinSends  int               // ... once it has sent at least this many (default 200)
+}
+
+func (c Config) withDefaults() Config {
+	if c.ApprovalTimeout <= 0 {
+		c.ApprovalTimeout = 7 * 24 * time.Hour
+	}
+	if c.SendRate <= 0 {
+		c.SendRate = 14
+	}
+	if c.MaxConcurrency <= 0 {
+		c.MaxConcurrency = 10
+	}
+	c.MaxConcurrency = min(c.MaxConcurrency, 40)
+	if c.ChunkSeconds <= 0 {
+		c.ChunkSeconds = 600
+	}
+	if c.BounceRate <= 0 {
+		c.BounceRate = 0.05
+	}
+	if c.BounceMinSends <= 0 {
+		c.BounceMinSends = 200
+	}
+	return c
+}
+
+// Service runs the flow's steps against the store, the mailer and the signer.
+type Service struct {
+	Store  credbatch.Store
+	Mailer credbatch.Mailer
+	Signer *credential.Signer
+	Clock  credbatch.Clock
+	IDs    credbatch.IDs
+	Config Config
+	Log    *slog.Logger
+}
+
+func (s *Service) now() time.Time {
+	if s.Clock != nil {
+		return s.Clock().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) newID() string {
+	if s.IDs != nil {
+		return s.IDs()
+	}
+	return NewID()
+}
+
+// NewID returns a random 128-bit id in hex: credential ids are unguessable.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+func (s *Service) cfg() Config { return s.Config.withDefaults() }
+
+// Task is the payload the state machine sends to the workflow and approval functions.
+type Task struct {
+	Action    string `json:"action"` // prepare, request_approval, plan, expire, cancel, finalize
+	BatchID   string `json:"batch_id"`
+	TaskToken string `json:"task_token,omitempty"`
+	Cause     string `json:"cause,omitempty"`
+}
+
+// Prepared is Prepare's output.
+type Prepared struct {
+	ApprovalRequired       bool `json:"approval_required"`
+	ApprovalTimeoutSeconds int  `json:"approval_timeout_seconds"`
+	Rows                   int  `json:"rows"`
+}
+
+// Plan is PlanChunks' output: chunk numbers, never rows.
+type Plan struct {
+	Chunks         []int   `json:"chunks"`
+	FirstRow       int     `json:"first_row"`
+	ChunkSize      int     `json:"chunk_size"`
+	ChunkCount     int     `json:"chunk_count"`
+	Rate           float64 `json:"rate"` // messages per second for each chunk worker
+	MaxConcurrency int     `json:"max_concurrency"`
+}
+
+// Finalized is Finalize's output.
+type Finalized struct {
+	Status credbatch.BatchStatus `json:"status"`
+	Counts credbatch.Counts      `json:"counts"`
+}
+
+// Handle runs one step of the workflow function; errors are the named types of errors.go.
+func (s *Service) Handle(ctx context.Context, t Task) (any, error) {
+	var out any
+	var err error
+	switch t.Action {
+	case "prepare":
+		out, err = s.Prepare(ctx, t.BatchID)
+	case "request_approval":
+		err = s.RequestApproval(ctx, t.BatchID, t.TaskToken)
+		out = map[string]string{}
+	case "plan":
+		out, err = s.PlanChunks(ctx, t.BatchID)
+	case "expire":
+		err = s.Expire(ctx, t.BatchID)
+		out = map[string]string{}
+	case "cancel":
+		err = s.cancelled(ctx, t.BatchID, t.Cause)
+		out = map[string]string{}
+	case "finalize":
+		out, err = s.Finalize(ctx, t.BatchID)
+	default:
+		err = &TaskFailedError{Err: fmt.Errorf("unknown action %q", t.Action)}
+	}
+	if err != nil {
+		s.log().Error("workflow step failed", "action", t.Action, "batch_id", t.BatchID, "err", err)
+	}
+	return out, named(err)
+}
+
+// Prepare checks that the batch can be issued and moves it on: to awaiting_approval when a
+// definition requires approval, else to approved. A re-run after success answers the same.
+func (s *Service) Prepare(ctx context.Context, id string) (Prepared, error) {
+	b, err := s.Store.GetBatch(ctx, id)
+	if err != nil {
+		return Prepared{}, err
+	}
+	out := Prepared{ApprovalRequired: b.ApprovalRequired, Rows: b.Counts.Valid,
+		ApprovalTimeoutSeconds: int(s.cfg().ApprovalTimeout / time.Second)}
+	switch b.Status {
+	case credbatch.BatchParsed, credbatch.BatchRejected:
+		if b.Status == credbatch.BatchRejected && !b.SkipInvalid {
+			return out, &BatchNotReadyError{Msg: fmt.Sprintf("batch %s has %d invalid rows: fix them or submit with skip_invalid", id, b.Counts.Invalid)}
+		}
+		if b.Counts.Valid == 0 {
+			return out, &BatchNotReadyError{Msg: fmt.Sprintf("batch %s has no valid rows to issue", id)}
+		}
+		to := credbatch.BatchApproved
+		if b.ApprovalRequired {
+			to = credbatch.BatchAwaitingApproval
+		}
+		if _, err := s.Store.TransitionBatch(ctx, id, b.Status, to, credbatch.BatchChange{}); err != nil {
+			return out, err
+		}
+	case credbatch.BatchAwaitingApproval:
+		out.ApprovalRequired = true
+	case credbatch.BatchApproved, credbatch.BatchIssuing:
+		out.ApprovalRequired = false
+	default:
+		return out, &BatchNotReadyError{Msg: fmt.Sprintf("batch %s is %s: nothing to issue", id, b.Status)}
+	}
+	return out, nil
+}
+
+// RequestApproval stores the task token on the batch and emails the approvers a summary with
+// the review link. A retry with the same token does not email twice.
+func (s *Service) RequestApproval(ctx context.Context, id, token string) error {
+	b, err := s.Store.GetBatch(ctx, id)
+	if err != nil {
+		return err
+	}
+	if b.Status != credbatch.BatchAwaitingApproval {
+		return &BatchNotReadyError{Msg: fmt.Sprintf("batch %s is %s, not awaiting approval", id, b.Status)}
+	}
+	if b.TaskToken == token {
+		return nil
+	}
+	if _, err := s.Store.UpdateBatch(ctx, id, credbatch.BatchChange{TaskToken: &token}); err != nil {
+		return err
+	}
+	to := s.cfg().Approvers
+	if len(to) == 0 {
+		to = s.cfg().Admins
+	}
+	if len(to) == 0 {
+		s.log().Warn("no approver addresses configured; approve through the API", "batch_id", id)
+		return nil
+	}
+	msg := approvalMessage(s.cfg(), b)
+	msg.To = to
+	if _, err := s.Mailer.Send(ctx, msg); err != nil {
+		return fmt.Errorf("email approvers of %s: %w", id, err)
+	}
+	return nil
+}
+
+// PlanChunks moves an approved batch to issuing and splits its rows into chunks sized so that
+// each chunk worker, paced at its share of the send rate, finishes in ChunkSeconds; at most
+// maxChunks chunks keep the Map's history and state small.
+func (s *Service) PlanChunks(ctx context.Context, id string) (Plan, error) {
+	b, err := s.Store.GetBatch(ctx, id)
+	if err != nil {
+		return Plan{}, err
+	}
+	switch b.Status {
+	case credbatch.BatchApproved:
+		if b, err = s.Store.TransitionBatch(ctx, id, credbatch.BatchApproved, credbatch.BatchIssuing, credbatch.BatchChange{}); err != nil {
+			return Plan{}, err
+		}
+	case credbatch.BatchIssuing:
+	default:
+		return Plan{}, &BatchNotReadyError{Msg: fmt.Sprintf("batch %s is %s, not approved", id, b.Status)}
+	}
+	first, err := s.Store.ListRows(ctx, id, credbatch.RowFilter{Limit: 1})
+	if err != nil {
+		return Plan{}, err
+	}
+	if len(first.Items) == 0 {
+		return Plan{Chunks: []int{}}, nil
+	}
+	return planChunks(s.cfg(), first.Items[0].Number, b.Counts.Rows), nil
+}
+
+// maxChunks bounds the number of Map iterations (each adds about 7 history events; an
+// execution's history holds 25,000).
+const maxChunks = 2000
+
+func planChunks(c Config, firstRow, rows int) Plan {
+	conc := max(1, min(c.MaxConcurrency, int(math.Floor(c.SendRate))))
+	rate := c.SendRate / float64(conc)
+	size := c.ChunkSize
+	if size <= 0 {
+		size = min(5000, max(50, int(rate*float64(c.ChunkSeconds))))
+		size = max(size, (rows+maxChunks-1)/maxChunks)
+	}
+	n := max(1, (rows+size-1)/size)
+	chunks := make([]int, n)
+	for i := range chunks {
+		chunks[i] = i
+	}
+	return Plan{Chunks: chunks, FirstRow: firstRow, ChunkSize: size, ChunkCount: n, Rate: rate, MaxConcurrency: min(conc, n)}
+}
+
+// Expire marks a batch whose approval timed out. Already moved on: nothing to do.
+func (s *Service) Expire(ctx context.Context, id string) error {
+	_, err := s.Store.TransitionBatch(ctx, id, credbatch.BatchAwaitingApproval, credbatch.BatchExpired,
+		credbatch.BatchChange{Reason: ptr("approval timed out")})
+	if credbatch.IsKind(err, credbatch.KindConflict) {
+		return nil
+	}
+	return err
+}
+
+// cancelled marks a batch cancelled by the flow (the API normally did it already).
+func (s *Service) cancelled(ctx context.Context, id, cause string) error {
+	_, err := s.Store.TransitionBatch(ctx, id, credbatch.BatchAwaitingApproval, credbatch.BatchCancelled,
+		credbatch.BatchChange{Reason: &cause})
+	if credbatch.IsKind(err, credbatch.KindConflict) {
+		return nil
+	}
+	return err
+}
+
+// Finalize counts rows and emails, marks rows that no chunk issued as failed, and moves the
+// batch to completed or completed_with_failures (a paused batch stays paused), then sends the
+// summary email. A re-run after success answers the same.
+func (s *Service) Finalize(ctx context.Context, id string) (Finalized, error) {
+	b, err := s.Store.GetBatch(ctx, id)
+	if err != nil {
+		return Finalized{}, err
+	}
+	if b.Status != credbatch.BatchIssuing {
+		return Finalized{Status: b.Status, Counts: b.Counts}, nil
+	}
+	counts, err := s.recount(ctx, b, true)
+	if err != nil {
+		return Finalized{}, err
+	}
+	to := credbatch.BatchCompleted
+	if counts.Failed > 0 {
+		to = credbatch.BatchCompletedFailed
+	}
+	now := s.now()
+	b, err = s.Store.TransitionBatch(ctx, id, credbatch.BatchIssuing, to, credbatch.BatchChange{Counts: &counts, CompletedAt: &now})
+	if credbatch.IsKind(err, credbatch.KindConflict) {
+		cur, gerr := s.Store.GetBatch(ctx, id)
+		if gerr != nil {
+			return Finalized{}, gerr
+		}
+		return Finalized{Status: cur.Status, Counts: cur.Counts}, nil
+	}
+	if err != nil {
+		return Finalized{}, err
+	}
+	s.log().Info("batch finished", "batch_id", id, "status", b.Status, "issued", counts.Issued, "failed", counts.Failed)
+	if err := s.sendSummary(ctx, b); err != nil {
+		s.log().Error("batch summary email", "batch_id", id, "err", err)
+	}
+	return Finalized{Status: b.Status, Counts: b.Counts}, nil
+}
+
+// recount derives a batch's counters from its rows and credentials. With markFailed, rows
+// that are still valid or issuing (their chunk failed or stopped) become failed.
+func (s *Service) recount(ctx context.Context, b credbatch.Batch, markFailed bool) (credbatch.Counts, error) {
+	var c credbatch.Counts
+	f := credbatch.RowFilter{Limit: credbatch.MaxPageSize}
+	for {
+		page, err := s.Store.ListRows(ctx, b.ID, f)
+		if err != nil {
+			return c, err
+		}
+		for _, r := range page.Items {
+			if markFailed && (r.Status == credbatch.RowValid || r.Status == credbatch.RowIssuing) {
+				if r, err = s.failRow(ctx, r, "not issued: its chunk failed or sending stopped; submit the batch again to retry"); err != nil {
+					return c, err
+				}
+			}
+			c.Rows++
+			switch r.Status {
+			case credbatch.RowValid, credbatch.RowIssuing:
+				c.Valid++
+			case credbatch.RowInvalid, credbatch.RowSkipped:
+				c.Invalid++
+			case credbatch.RowIssued:
+				c.Valid++
+				c.Issued++
+			case credbatch.RowFailed:
+				c.Valid++
+				c.Failed++
+			case credbatch.RowRevoked:
+				c.Valid++
+				c.Revoked++
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		f.Cursor = page.Next
+	}
+	cursor := ""
+	for {
+		page, err := s.Store.ListCredentialsByBatch(ctx, b.ID, cursor, credbatch.MaxPageSize)
+		if err != nil {
+			return c, err
+		}
+		for _, cr := range page.Items {
+			switch cr.EmailStatus {
+			case credbatch.EmailSent, credbatch.EmailDelayed, credbatch.EmailSoftBounce:
+				c.Sent++
+			case credbatch.EmailDelivered:
+				c.Sent++
+				c.Delivered++
+			case credbatch.EmailBounced, credbatch.EmailRejected:
+				c.Sent++
+				c.Bounced++
+			case credbatch.EmailComplained:
+				c.Sent++
+				c.Delivered++
+				c.Complained++
+			case credbatch.EmailSuppressed:
+				c.Suppressed++
+			case credbatch.EmailFailed:
+				c.Failed++
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		cursor = page.Next
+	}
+	return c, nil
+}
+
+// failRow moves a row that was not issued to failed with the reason.
+func (s *Service) failRow(ctx context.Context, r credbatch.Row, reason string) (credbatch.Row, error) {
+	if r.Status == credbatch.RowValid {
+		next := r
+		next.Status = credbatch.RowIssuing
+		var err error
+		if r, err = s.Store.UpdateRow(ctx, next, credbatch.RowValid); err != nil {
+			return r, err
+		}
+	}
+	next := r
+	next.Status = credbatch.RowFailed
+	next.Error = reason
+	next.UpdatedAt = s.now()
+	return s.Store.UpdateRow(ctx, next, credbatch.RowIssuing)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// label is how a batch is named in emails.
+func label(b credbatch.Batch) string {
+	if b.Label != "" {
+		return b.Label
+	}
+	return b.ID
+}
+
+func approvalMessage(c Config, b credbatch.Batch) credbatch.Message {
+	link := strings.TrimRight(c.Issuer.BaseURL, "/") + "/review/" + b.ID
+	text := fmt.Sprintf("A batch of credentials is waiting for your approval.\n\nBatch: %s\nUploaded by: %s\nRows: %d (%d valid, %d with errors)\n\nReview and approve or reject it here:\n%s\n\nIf nobody approves it within %s it expires.\n",
+		label(b), orDash(b.Uploader), b.Counts.Rows, b.Counts.Valid, b.Counts.Invalid, link, c.ApprovalTimeout)
+	return credbatch.Message{From: c.From, Subject: "Approval needed: " + label(b), Text: text,
+		Tags: map[string]string{"batch_id": b.ID, "kind": "approval"}}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// sendSummary emails the uploader (when it is an address) and the administrators.
+func (s *Service) sendSummary(ctx context.Context, b credbatch.Batch) error {
+	var to []string
+	if strings.Contains(b.Uploader, "@") {
+		to = append(to, b.Uploader)
+	}
+	to = append(to, s.cfg().Admins...)
+	if len(to) == 0 {
+		return nil
+	}
+	c := b.Counts
+	text := fmt.Sprintf("Batch %s finished: %s.\n\nRows: %d\nIssued: %d\nFailed: %d\nRejected (invalid rows): %d\nEmails sent: %d\nSuppressed addresses (not sent): %d\n\nDetails: %s/batches/%s\n",
+		label(b), b.Status, c.Rows, c.Issued, c.Failed, c.Invalid, c.Sent, c.Suppressed, strings.TrimRight(s.cfg().Issuer.BaseURL, "/"), b.ID)
+	_, err := s.Mailer.Send(ctx, credbatch.Message{From: s.cfg().From, To: to, Subject: fmt.Sprintf("Batch %s: %s", label(b), b.Status),
+		Text: text, Tags: map[string]string{"batch_id": b.ID, "kind": "summary"}})
+	return err
+}

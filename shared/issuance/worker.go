@@ -1,0 +1,399 @@
+package issuance
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/credential"
+	"github.com/credbatch/credbatch/shared/mail"
+)
+
+// Chunk is one Map item: which rows of which batch to issue, and the worker's send rate.
+type Chunk struct {
+	BatchID    string  `json:"batch_id"`
+	Chunk      int     `json:"chunk"`
+	FirstRow   int     `json:"first_row"`
+	ChunkSize  int     `json:"chunk_size"`
+	ChunkCount int     `json:"chunk_count"`
+	Rate       float64 `json:"rate"`
+}
+
+// rows returns the chunk's row-number range; the last chunk is open-ended so that rows after
+// skipped blank lines are never left out.
+func (c Chunk) rows() (from, to int) {
+	from = c.FirstRow + c.Chunk*c.ChunkSize
+	if c.Chunk < c.ChunkCount-1 {
+		to = from + c.ChunkSize
+	}
+	if c.Chunk == 0 {
+		from = 0
+	}
+	return from, to
+}
+
+// ChunkResult is what a chunk did (this run only).
+type ChunkResult struct {
+	Issued     int `json:"issued"`
+	Sent       int `json:"sent"`
+	Suppressed int `json:"suppressed"`
+	Failed     int `json:"failed"`
+	Skipped    int `json:"skipped"` // rows already done by an earlier run
+}
+
+// bounceCheckEvery is how many rows pass between checks of the batch's bounce rate.
+const bounceCheckEvery = 25
+
+// IssueChunk issues the chunk's rows: sign, store, send, record. Each step is a conditional
+// write, so a retried or concurrently re-run chunk never issues a second credential or sends
+// a sent email again. The one possible duplicate: a crash after the mailer accepted a message
+// and before it was recorded as sent; the re-run sends that one message again.
+func (s *Service) IssueChunk(ctx context.Context, c Chunk) (ChunkResult, error) {
+	res, err := s.issueChunk(ctx, c)
+	if err != nil {
+		s.log().Error("chunk failed", "batch_id", c.BatchID, "chunk", c.Chunk, "err", err)
+	}
+	return res, named(err)
+}
+
+func (s *Service) issueChunk(ctx context.Context, c Chunk) (ChunkResult, error) {
+	var res ChunkResult
+	b, err := s.Store.GetBatch(ctx, c.BatchID)
+	if err != nil {
+		return res, err
+	}
+	if b.Status == credbatch.BatchPaused {
+		return res, &BatchPausedError{Msg: fmt.Sprintf("batch %s is paused: %s", b.ID, b.Reason)}
+	}
+	if b.Status != credbatch.BatchIssuing {
+		return res, &BatchNotReadyError{Msg: fmt.Sprintf("batch %s is %s, not issuing", b.ID, b.Status)}
+	}
+	w := &chunkWorker{s: s, b: b, defs: map[string]credbatch.Definition{}, pacer: mail.NewPacer(c.Rate), res: &res}
+	defer func() {
+		if d := w.delta(); d != (credbatch.Counts{}) {
+			if err := s.Store.AddCounts(context.WithoutCancel(ctx), b.ID, d); err != nil {
+				s.log().Warn("progress counters not updated (finalize recounts)", "batch_id", b.ID, "err", err)
+			}
+		}
+	}()
+	from, to := c.rows()
+	f := credbatch.RowFilter{FromNumber: from, ToNumber: to, Limit: credbatch.MaxPageSize}
+	n := 0
+	for {
+		page, err := s.Store.ListRows(ctx, b.ID, f)
+		if err != nil {
+			return res, err
+		}
+		for _, r := range page.Items {
+			if n%bounceCheckEvery == 0 && n > 0 {
+				if err := w.checkBounces(ctx); err != nil {
+					return res, err
+				}
+			}
+			n++
+			if err := w.row(ctx, r); err != nil {
+				return res, err
+			}
+		}
+		if page.Next == "" {
+			return res, nil
+		}
+		f.Cursor = page.Next
+	}
+}
+
+// chunkWorker carries one chunk run's state.
+type chunkWorker struct {
+	s       *Service
+	b       credbatch.Batch
+	defs    map[string]credbatch.Definition
+	pacer   *mail.Pacer
+	res     *ChunkResult
+	indexes []int // status-list indexes reserved and not yet used
+}
+
+func (w *chunkWorker) delta() credbatch.Counts {
+	return credbatch.Counts{Issued: w.res.Issued, Sent: w.res.Sent, Suppressed: w.res.Suppressed, Failed: w.res.Failed}
+}
+
+func (w *chunkWorker) definition(ctx context.Context, id string) (credbatch.Definition, error) {
+	if d, ok := w.defs[id]; ok {
+		return d, nil
+	}
+	d, err := w.s.Store.GetDefinition(ctx, id, w.b.Definitions[id])
+	if err != nil {
+		return d, fmt.Errorf("definition %s: %w", id, err)
+	}
+	w.defs[id] = d
+	return d, nil
+}
+
+// statusIndex hands out a status-list index, reserving them in blocks.
+func (w *chunkWorker) statusIndex(ctx context.Context) (int, error) {
+	if len(w.indexes) == 0 {
+		const block = 64
+		first, err := w.s.Store.AllocateStatusIndexes(ctx, block)
+		if err != nil {
+			return 0, err
+		}
+		for i := range block {
+			w.indexes = append(w.indexes, first+i)
+		}
+	}
+	i := w.indexes[0]
+	w.indexes = w.indexes[1:]
+	return i, nil
+}
+
+// row takes one row as far as it can go: issuing → credential → email → issued.
+func (w *chunkWorker) row(ctx context.Context, r credbatch.Row) error {
+	s := w.s
+	switch r.Status {
+	case credbatch.RowValid, credbatch.RowFailed:
+		next := r
+		next.Status = credbatch.RowIssuing
+		next.Attempts++
+		next.UpdatedAt = s.now()
+		if next.CredentialID == "" {
+			next.CredentialID = s.newID()
+		}
+		updated, err := s.Store.UpdateRow(ctx, next, r.Status)
+		if credbatch.IsKind(err, credbatch.KindConflict) {
+			w.res.Skipped++ // another run took it
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		r = updated
+	case credbatch.RowIssuing:
+		// An earlier run stopped part way; carry on from where the credential is.
+	default:
+		w.res.Skipped++
+		return nil
+	}
+	def, err := w.definition(ctx, r.DefinitionID)
+	if err != nil {
+		return err
+	}
+	cred, err := w.credential(ctx, def, r)
+	if err != nil {
+		if credbatch.IsKind(err, credbatch.KindUnavailable) {
+			return err
+		}
+		w.res.Failed++
+		_, ferr := s.failRow(ctx, r, "could not issue the credential: "+credbatch.ErrorMessage(err))
+		return ferr
+	}
+	if err := w.email(ctx, def, cred); err != nil {
+		return err
+	}
+	next := r
+	next.Status = credbatch.RowIssued
+	next.Error = ""
+	next.UpdatedAt = s.now()
+	if _, err := s.Store.UpdateRow(ctx, next, credbatch.RowIssuing); err != nil {
+		if credbatch.IsKind(err, credbatch.KindConflict) {
+			return nil
+		}
+		return err
+	}
+	w.res.Issued++
+	return nil
+}
+
+// credential returns the row's credential, creating and signing it the first time.
+func (w *chunkWorker) credential(ctx context.Context, def credbatch.Definition, r credbatch.Row) (credbatch.Credential, error) {
+	s := w.s
+	c, err := s.Store.GetCredential(ctx, r.CredentialID)
+	if err == nil || !credbatch.IsKind(err, credbatch.KindNotFound) {
+		return c, err
+	}
+	idx, err := w.statusIndex(ctx)
+	if err != nil {
+		return c, err
+	}
+	now := s.now()
+	c = credbatch.Credential{ID: r.CredentialID, BatchID: r.BatchID, RowNumber: r.Number, DefinitionID: def.ID,
+		DefinitionVer: def.Version, Email: strings.ToLower(r.Email), Name: strings.TrimSpace(r.FirstName + " " + r.LastName),
+		IssueDate: r.IssueDate, ExpiryDate: r.ExpiryDate, Attributes: r.Attributes, StatusListIndex: idx,
+		Status: credbatch.CredentialIssued, EmailStatus: credbatch.EmailPending, IssuedAt: now, UpdatedAt: now}
+	doc, err := credential.Build(issuerFor(s.cfg().Issuer, def), def, c)
+	if err != nil {
+		return c, err
+	}
+	if c.JWT, err = s.Signer.Sign(doc); err != nil {
+		return c, err
+	}
+	if def.Duplicates == credbatch.DuplicatesReplace {
+		if err := w.supersede(ctx, def, c); err != nil {
+			return c, err
+		}
+	}
+	if err := s.Store.CreateCredential(ctx, c); err != nil {
+		if credbatch.IsKind(err, credbatch.KindConflict) {
+			return s.Store.GetCredential(ctx, c.ID)
+		}
+		return c, err
+	}
+	return c, nil
+}
+
+// supersede revokes the recipient's earlier active credential of a "replace" definition.
+func (w *chunkWorker) supersede(ctx context.Context, def credbatch.Definition, c credbatch.Credential) error {
+	old, err := w.s.Store.FindActiveCredential(ctx, def.ID, c.Email)
+	if credbatch.IsKind(err, credbatch.KindNotFound) || (err == nil && old.ID == c.ID) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = w.s.Store.RevokeCredential(ctx, old.ID, "superseded by "+c.ID, w.s.now())
+	if credbatch.IsKind(err, credbatch.KindConflict) {
+		return nil
+	}
+	return err
+}
+
+// issuerFor applies a definition's own issuer profile over the deployment's.
+func issuerFor(base credential.Issuer, d credbatch.Definition) credential.Issuer {
+	if d.Issuer == nil {
+		return base
+	}
+	if d.Issuer.Name != "" {
+		base.Name = d.Issuer.Name
+	}
+	if d.Issuer.URL != "" {
+		base.URL = d.Issuer.URL
+	}
+	if d.Issuer.Email != "" {
+		base.Email = d.Issuer.Email
+	}
+	if d.Issuer.Image != "" {
+		base.Image = d.Issuer.Image
+	}
+	return base
+}
+
+// CredentialURL is the public page of a credential.
+func CredentialURL(base, id string) string { return strings.TrimRight(base, "/") + "/credentials/" + id }
+
+// email sends the credential's email unless it was sent already or the address is suppressed.
+func (w *chunkWorker) email(ctx context.Context, def credbatch.Definition, c credbatch.Credential) error {
+	s := w.s
+	switch c.EmailStatus {
+	case credbatch.EmailPending:
+		if _, err := s.Store.GetSuppression(ctx, c.Email); err == nil {
+			if _, err := s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{credbatch.EmailPending}, credbatch.EmailSuppressed,
+				credbatch.EmailChange{LastError: "address is on the suppression list"}); err == nil {
+				w.res.Suppressed++
+			}
+			return nil
+		} else if !credbatch.IsKind(err, credbatch.KindNotFound) {
+			return err
+		}
+		if _, err := s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{credbatch.EmailPending}, credbatch.EmailSending, credbatch.EmailChange{}); err != nil {
+			if credbatch.IsKind(err, credbatch.KindConflict) {
+				return nil // another run is sending it
+			}
+			return err
+		}
+	case credbatch.EmailSending:
+		// The earlier run stopped between sending and recording: send again (the one
+		// documented possible duplicate).
+	default:
+		return nil
+	}
+	msg, err := w.message(def, c)
+	if err != nil {
+		_, serr := s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{credbatch.EmailSending}, credbatch.EmailFailed,
+			credbatch.EmailChange{LastError: credbatch.ErrorMessage(err)})
+		w.res.Failed++
+		return serr
+	}
+	if err := w.pacer.Wait(ctx); err != nil {
+		return err
+	}
+	id, err := s.Mailer.Send(ctx, msg)
+	switch {
+	case err == nil:
+		_, err = s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{credbatch.EmailSending}, credbatch.EmailSent,
+			credbatch.EmailChange{MessageID: id, SentAt: s.now()})
+		if err == nil {
+			w.res.Sent++
+		}
+		return err
+	case credbatch.ErrorCode(err) == credbatch.CodeSendingStopped:
+		w.revert(ctx, c)
+		return &SendingStoppedError{Err: err}
+	case credbatch.IsKind(err, credbatch.KindInvalid):
+		w.res.Failed++
+		_, serr := s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{credbatch.EmailSending}, credbatch.EmailFailed,
+			credbatch.EmailChange{LastError: credbatch.ErrorMessage(err)})
+		return serr
+	default:
+		w.revert(ctx, c)
+		return &ChunkRetryableError{Err: err}
+	}
+}
+
+// revert puts an email that was not sent back to pending, so a re-run sends it.
+func (w *chunkWorker) revert(ctx context.Context, c credbatch.Credential) {
+	if _, err := w.s.Store.SetEmailStatus(context.WithoutCancel(ctx), c.ID, []credbatch.EmailStatus{credbatch.EmailSending},
+		credbatch.EmailPending, credbatch.EmailChange{}); err != nil {
+		w.s.log().Warn("email left in sending; a re-run sends it", "credential_id", c.ID, "err", err)
+	}
+}
+
+// message renders the credential email.
+func (w *chunkWorker) message(def credbatch.Definition, c credbatch.Credential) (credbatch.Message, error) {
+	cfg := w.s.cfg()
+	first, last, _ := strings.Cut(c.Name, " ")
+	iss := issuerFor(cfg.Issuer, def)
+	d := mail.Data{FirstName: first, LastName: last, FullName: c.Name, Email: c.Email, CredentialName: def.Name,
+		CredentialURL: CredentialURL(cfg.Issuer.BaseURL, c.ID), IssuerName: iss.Name, IssueDate: c.IssueDate,
+		ExpiryDate: c.ExpiryDate, Attributes: c.Attributes, BatchID: c.BatchID, CredentialID: c.ID}
+	subject, text, html, err := mail.Render(def.Email, d)
+	if err != nil {
+		return credbatch.Message{}, err
+	}
+	return credbatch.Message{From: cfg.From, To: []string{c.Email}, Subject: subject, Text: text, HTML: html,
+		Tags: map[string]string{"credential_id": c.ID, "batch_id": c.BatchID}}, nil
+}
+
+// checkBounces pauses the batch when its hard-bounce rate passed the threshold, and stops the
+// chunk when the batch was paused (by this or another worker).
+func (w *chunkWorker) checkBounces(ctx context.Context) error {
+	s := w.s
+	b, err := s.Store.GetBatch(ctx, w.b.ID)
+	if err != nil {
+		return err
+	}
+	if b.Status == credbatch.BatchPaused {
+		return &BatchPausedError{Msg: fmt.Sprintf("batch %s is paused: %s", b.ID, b.Reason)}
+	}
+	cfg := s.cfg()
+	if b.Counts.Sent < cfg.BounceMinSends {
+		return nil
+	}
+	rate := float64(b.Counts.Bounced) / float64(b.Counts.Sent)
+	if rate <= cfg.BounceRate {
+		return nil
+	}
+	reason := fmt.Sprintf("hard-bounce rate %.1f%% after %d sends is above %.1f%%; check the addresses, then resume the batch",
+		rate*100, b.Counts.Sent, cfg.BounceRate*100)
+	if _, err := s.Store.TransitionBatch(ctx, b.ID, credbatch.BatchIssuing, credbatch.BatchPaused, credbatch.BatchChange{Reason: &reason}); err != nil &&
+		!credbatch.IsKind(err, credbatch.KindConflict) {
+		return err
+	}
+	s.log().Warn("batch paused", "batch_id", b.ID, "bounce_rate", rate)
+	if len(cfg.Admins) > 0 {
+		if _, err := s.Mailer.Send(ctx, credbatch.Message{From: cfg.From, To: cfg.Admins, Subject: "Batch paused: " + label(b),
+			Text: fmt.Sprintf("Issuing batch %s was paused: %s.\n\nResume it with POST /batches/%s/resume once the addresses are fixed.\n", label(b), reason, b.ID),
+			Tags: map[string]string{"batch_id": b.ID, "kind": "pause"}}); err != nil {
+			s.log().Error("pause alert email", "batch_id", b.ID, "err", err)
+		}
+	}
+	return &BatchPausedError{Msg: reason}
+}
