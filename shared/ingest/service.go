@@ -44,11 +44,16 @@ type Notifier interface {
 	Rejected(ctx context.Context, b credbatch.Batch, reportKey string) error
 }
 
+// Submitter starts issuance of a parsed batch (issuance.Actions).
+type Submitter interface {
+	Submit(ctx context.Context, batchID string, skipInvalid bool) (credbatch.Batch, error)
+}
+
 // Service ingests uploaded objects into batches.
 type Service struct {
-	Store    credbatch.Store
-	Blob     credbatch.Blob
-	Workflow credbatch.Workflow // nil: a fully valid batch stays parsed
+	Store     credbatch.Store
+	Blob      credbatch.Blob
+	Submitter Submitter // nil: a fully valid batch stays parsed
 	Notifier Notifier           // nil: nobody is told
 	Clock    credbatch.Clock
 	Limits   sheet.Limits
@@ -239,21 +244,10 @@ func (s *Service) process(ctx context.Context, b credbatch.Batch, log *slog.Logg
 		}
 		return s.Store.GetBatch(ctx, b.ID)
 	}
-	if s.Workflow != nil {
-		return s.Start(ctx, b)
+	if s.Submitter != nil {
+		return s.Submitter.Submit(ctx, b.ID, false)
 	}
 	return b, nil
-}
-
-// Start starts the issuance workflow for a parsed batch (idempotent: the execution is named
-// after the batch).
-func (s *Service) Start(ctx context.Context, b credbatch.Batch) (credbatch.Batch, error) {
-	input, _ := json.Marshal(map[string]string{"batch_id": b.ID})
-	exec, err := s.Workflow.Start(ctx, b.ID, input)
-	if err != nil {
-		return b, fmt.Errorf("start workflow for %s: %w", b.ID, err)
-	}
-	return s.Store.UpdateBatch(ctx, b.ID, credbatch.BatchChange{ExecutionID: &exec})
 }
 
 // fileWarnings keeps the file-level warnings (row findings stay on their rows).
@@ -343,7 +337,7 @@ func (s *Service) WriteReport(ctx context.Context, b credbatch.Batch) (string, e
 		return "", fmt.Errorf("error report for %s: %w", b.ID, err)
 	}
 	key := ReportKey(b.ID)
-	if _, err := s.Blob.Put(ctx, key, &buf, workbook.ContentTypeXLSX, map[string]string{"batch": b.ID}); err != nil {
+	if _, err := s.Blob.Put(ctx, key, &buf, ContentTypeXLSX, map[string]string{"batch": b.ID}); err != nil {
 		return "", fmt.Errorf("store error report for %s: %w", b.ID, err)
 	}
 	if _, err := s.Store.UpdateBatch(ctx, b.ID, credbatch.BatchChange{ReportKey: &key}); err != nil {
@@ -457,3 +451,6 @@ func KeyFromEvent(raw string) (string, error) {
 	}
 	return k, nil
 }
+
+// ContentTypeXLSX is the media type of the workbooks credbatch writes.
+const ContentTypeXLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
