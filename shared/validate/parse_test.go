@@ -268,3 +268,18 @@ func TestUnsafeRune(t *testing.T) {
 		}
 	}
 }
+
+func TestCanonicalDecimal(t *testing.T) {
+	for _, s := range []string{"85", "85.5", "-3", "0.5", "-0.25", "123456789012345"} {
+		_, got, ok := parseNumber(s)
+		if !ok || got != s {
+			t.Errorf("parseNumber(%q) = %q, %v; want it unchanged", s, got, ok)
+		}
+	}
+	tests := []struct{ in, want string }{{"0", "0"}, {"-0.0", "0"}, {"1.50", "1.5"}, {"00.5", "0.5"}, {"-085", "-85"}, {"5.", "5"}, {"1234567890123456", "1234567890123460"}}
+	for _, tt := range tests {
+		if _, got, ok := parseNumber(tt.in); !ok || got != tt.want {
+			t.Errorf("parseNumber(%q) = %q, %v; want %q", tt.in, got, ok, tt.want)
+		}
+	}
+}

@@ -283,6 +283,7 @@ func (v *Validator) expiry(r *credbatch.Row, p *plan, issue ymd, issueOK, final 
 		return ""
 	}
 	var exp ymd
+	fromDuration := false
 	if n, ok := atoi(raw); ok && n < 10000 {
 		fail(r, h, credbatch.CodeInvalidDuration, fmt.Sprintf(
 			"%s has no unit; write a duration such as %s years, %s months or %s days, or a date (YYYY-MM-DD)", quote(raw), raw, raw, raw))
@@ -294,6 +295,9 @@ func (v *Validator) expiry(r *credbatch.Row, p *plan, issue ymd, issueOK, final 
 			return ""
 		}
 	} else {
+		if issueOK && raw == v.lastDur && issue == v.lastDurFrom {
+			return v.lastDurOut
+		}
 		dur, ok := parseDuration(raw)
 		if !ok {
 			code := credbatch.CodeInvalidDuration
@@ -307,6 +311,7 @@ func (v *Validator) expiry(r *credbatch.Row, p *plan, issue ymd, issueOK, final 
 		if !issueOK {
 			return ""
 		}
+		fromDuration = true
 		if exp, ok = dur.addTo(issue); !ok {
 			fail(r, h, credbatch.CodeInvalidDuration, fmt.Sprintf("%s goes beyond the year 9999; give a shorter duration", quote(raw)))
 			return ""
@@ -317,7 +322,11 @@ func (v *Validator) expiry(r *credbatch.Row, p *plan, issue ymd, issueOK, final 
 			"the credential would expire on %s, not after its issue date %s; give a later expiry date or a longer duration", exp, issue))
 		return ""
 	}
-	return exp.String()
+	out := exp.String()
+	if fromDuration {
+		v.lastDur, v.lastDurFrom, v.lastDurOut = raw, issue, out
+	}
+	return out
 }
 
 // attributes checks the definition's attribute cells into r.Attributes and warns about
@@ -399,7 +408,13 @@ func (v *Validator) attribute(r *credbatch.Row, a *attrPlan, raw string, final b
 		if c, ok := a.choices[raw]; ok {
 			return c, true
 		}
-		if c, ok := a.choices[strings.ToLower(raw)]; ok {
+		if len(a.attr.Choices) <= 16 {
+			for _, c := range a.attr.Choices {
+				if strings.EqualFold(strings.TrimSpace(c), raw) {
+					return c, true
+				}
+			}
+		} else if c, ok := a.choices[strings.ToLower(raw)]; ok {
 			return c, true
 		}
 		fail(r, h, credbatch.CodeInvalidChoice, fmt.Sprintf("%s is not one of the choices for %s; use one of: %s", quote(raw), h, choiceList(a.attr.Choices)))

@@ -40,10 +40,14 @@ type Validator struct {
 	byName                                                map[string]*plan // NormalizeHeader(name) → plan
 	ids                                                   []string         // known definition ids, sorted (for messages)
 
-	dates  []*dateCol // by column index; nil for columns that never hold dates
-	seen   map[uint64]int32
-	seed   maphash.Seed
-	counts map[string]int
+	dates []*dateCol // by column index; nil for columns that never hold dates
+	// The last expiry computed from a duration: most files repeat one issue date and duration.
+	lastDur     string
+	lastDurFrom ymd
+	lastDurOut  string
+	seen        map[uint64]int32
+	seed        maphash.Seed
+	counts      map[string]int
 }
 
 // attrCol is a column that maps to an attribute (of one or more definitions).

@@ -116,6 +116,10 @@ func parseNumber(s string) (float64, string, bool) {
 		}
 		return float64(n), s, true
 	}
+	if canonicalDecimal(s) { // 85.5: already in normal form; only parse it
+		v, err := strconv.ParseFloat(s, 64)
+		return v, s, err == nil
+	}
 	i := 0
 	if s[0] == '+' || s[0] == '-' {
 		i++
@@ -171,6 +175,35 @@ func parseNumber(s string) (float64, string, bool) {
 		v = 0 // no negative zero
 	}
 	return v, formatNumber(v), true
+}
+
+// canonicalDecimal reports whether s is a decimal that parseNumber would return unchanged:
+// an optional '-', digits without a leading zero (or a single 0), an optional fraction not
+// ending in 0, at most 15 digits in all and not zero.
+func canonicalDecimal(s string) bool {
+	i := 0
+	if s[0] == '-' {
+		i = 1
+	}
+	start, digits, dot, nonzero := i, 0, -1, false
+	for ; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+			nonzero = nonzero || c != '0'
+		case c == '.' && dot < 0:
+			dot = i
+		default:
+			return false
+		}
+	}
+	if digits == 0 || digits > 15 || !nonzero || dot == start || dot == len(s)-1 {
+		return false
+	}
+	if s[start] == '0' && !(dot == start+1) {
+		return false
+	}
+	return dot < 0 || s[len(s)-1] != '0'
 }
 
 func formatNumber(v float64) string {
