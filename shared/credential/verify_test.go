@@ -356,3 +356,32 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "credentials/s")
 }
+
+func TestSignConcurrent(t *testing.T) {
+	set := newKeys(t)
+	signer := mustSigner(t, set)
+	v := NewVerifier(set, nil)
+	errs := make(chan error, 8)
+	for w := range 8 {
+		go func() {
+			c := testCredential()
+			c.StatusListIndex = w
+			doc, err := Build(testIssuer, testDefinition(), c)
+			if err == nil {
+				var token string
+				if token, err = signer.Sign(doc); err == nil {
+					var res Result
+					if res, err = v.Verify(context.Background(), token, during); err == nil && !res.Valid {
+						err = errors.New(res.Reason)
+					}
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
