@@ -28,6 +28,11 @@ func Blank(cells []string) bool {
 // second and later rows with the same definition and email get duplicate_row; the check
 // keeps a 64-bit hash per recipient, so two different recipients collide with a probability
 // of about n²/2⁶⁵ (3·10⁻⁸ at a million rows).
+//
+// A row whose definition is unknown gets unknown_definition and its names, email and issue
+// date are still checked, but not its expiry or attributes. In a combined workbook a filled
+// cell of another definition's attribute is ignored with an unknown_columns warning.
+// Multi-line text (tab, CR, LF) is accepted in text attributes only.
 func (v *Validator) Row(number int, cells []string) credbatch.Row {
 	r := credbatch.Row{Number: number, Cells: cells}
 	v.check(&r, false)
@@ -82,7 +87,7 @@ func (v *Validator) check(r *credbatch.Row, final bool) {
 
 	r.FirstName = v.name(r, v.idxFirst, "first")
 	r.LastName = v.name(r, v.idxLast, "last")
-	r.Email = v.email(r, v.idxEmail, "the recipient's email address", final)
+	r.Email = v.email(r, v.idxEmail)
 
 	issue, issueOK := v.today, true
 	r.IssueDate = v.cfg.Today
@@ -166,11 +171,11 @@ func (v *Validator) name(r *credbatch.Row, i int, which string) string {
 }
 
 // email checks an email cell and returns the address lower-cased ("" when invalid).
-func (v *Validator) email(r *credbatch.Row, i int, what string, _ bool) string {
+func (v *Validator) email(r *credbatch.Row, i int) string {
 	h := v.header(i)
 	raw := cell(r.Cells, i)
 	if raw == "" {
-		fail(r, h, credbatch.CodeMissingValue, fmt.Sprintf("%s is empty; fill in %s", h, what))
+		fail(r, h, credbatch.CodeMissingValue, fmt.Sprintf("%s is empty; fill in the recipient's email address", h))
 		return ""
 	}
 	if c, bad := unsafeRune(raw, false); bad {
@@ -267,6 +272,9 @@ func (v *Validator) expiry(r *credbatch.Row, p *plan, issue ymd, issueOK, final 
 				return ""
 			}
 			return e.String()
+		case d.Expiry.Policy == credbatch.ExpiryRequired && v.idxExp < 0:
+			fail(r, h, credbatch.CodeMissingValue, fmt.Sprintf(
+				"%s credentials must expire, but the file has no %s column; add it and give a date (YYYY-MM-DD) or a duration such as 2 years", d.ID, h))
 		case d.Expiry.Policy == credbatch.ExpiryRequired:
 			fail(r, h, credbatch.CodeMissingValue, fmt.Sprintf(
 				"%s credentials must expire; fill in %s with a date (YYYY-MM-DD) or a duration such as 2 years", d.ID, h))
