@@ -19,8 +19,9 @@ func Blank(cells []string) bool {
 }
 
 // Row validates one data row; number is its spreadsheet row number as the user sees it. The
-// returned row has Status valid or invalid, every finding, the normalised fields (set only
-// when valid: names trimmed, email lower-cased, dates YYYY-MM-DD, attributes normalised) and
+// returned row has Status valid or invalid, every finding, the normalised fields (each set
+// only when its cell is valid: names trimmed, email lower-cased, dates YYYY-MM-DD, numbers
+// and choices in their normal spelling; the issue date defaults to Config.Today) and
 // Cells, which is the slice given (not copied: do not reuse it).
 //
 // Rows must be passed in file order: a row whose date is ambiguous before its column proves
@@ -262,7 +263,7 @@ func (v *Validator) expiry(r *credbatch.Row, p *plan, issue ymd, issueOK, final 
 	}
 	if raw == "" {
 		switch {
-		case p.hasDflt && d.Expiry.Policy != credbatch.ExpiryNone:
+		case p.hasDflt && p.policy != credbatch.ExpiryNone:
 			if !issueOK {
 				return ""
 			}
@@ -272,16 +273,16 @@ func (v *Validator) expiry(r *credbatch.Row, p *plan, issue ymd, issueOK, final 
 				return ""
 			}
 			return e.String()
-		case d.Expiry.Policy == credbatch.ExpiryRequired && v.idxExp < 0:
+		case p.policy == credbatch.ExpiryRequired && v.idxExp < 0:
 			fail(r, h, credbatch.CodeMissingValue, fmt.Sprintf(
 				"%s credentials must expire, but the file has no %s column; add it and give a date (YYYY-MM-DD) or a duration such as 2 years", d.ID, h))
-		case d.Expiry.Policy == credbatch.ExpiryRequired:
+		case p.policy == credbatch.ExpiryRequired:
 			fail(r, h, credbatch.CodeMissingValue, fmt.Sprintf(
 				"%s credentials must expire; fill in %s with a date (YYYY-MM-DD) or a duration such as 2 years", d.ID, h))
 		}
 		return ""
 	}
-	if d.Expiry.Policy == credbatch.ExpiryNone {
+	if p.policy == credbatch.ExpiryNone {
 		fail(r, h, credbatch.CodeInvalidDate, fmt.Sprintf(
 			"%s credentials never expire; leave %s empty for this row", d.ID, h))
 		return ""
@@ -297,7 +298,7 @@ func (v *Validator) expiry(r *credbatch.Row, p *plan, issue ymd, issueOK, final 
 			"%s has no unit; write a duration such as %s years, %s months or %s days, or a date (YYYY-MM-DD)", quote(raw), raw, raw, raw))
 		return ""
 	}
-	if pd := parseDate(raw, v.cfg.Options.DateOrder, v.cfg.Date1904); pd.kind != dateNotDate {
+	if dc := v.dates[v.idxExp]; raw == dc.lastRaw || parseDate(raw, v.cfg.Options.DateOrder, v.cfg.Date1904).kind != dateNotDate {
 		var ok bool
 		if exp, _, ok = v.dateCell(r, v.idxExp, raw, final); !ok {
 			return ""

@@ -63,8 +63,20 @@ type plan struct {
 	n          uint64 // distinguishes definitions in the duplicate hash
 	attrs      []attrPlan
 	foreign    []int // indexes into Validator.attrCols of columns that are not this definition's
+	policy     credbatch.ExpiryPolicy
 	expiryDflt duration
 	hasDflt    bool
+}
+
+// expiryPolicy is the definition's expiry policy, defaulted as Definition.Normalize does.
+func expiryPolicy(d credbatch.Definition) credbatch.ExpiryPolicy {
+	switch {
+	case d.Expiry.Policy != "":
+		return d.Expiry.Policy
+	case d.Expiry.Default != "":
+		return credbatch.ExpiryOptional
+	}
+	return credbatch.ExpiryNone
 }
 
 type attrPlan struct {
@@ -299,7 +311,7 @@ func (v *Validator) mapColumns(header []string) error {
 				missingNames = append(missingNames, a.Name)
 			}
 		}
-		if _, ok := first[credbatch.FieldExpiry]; !ok && d.Expiry.Policy == credbatch.ExpiryRequired && d.Expiry.Default == "" {
+		if _, ok := first[credbatch.FieldExpiry]; !ok && expiryPolicy(d) == credbatch.ExpiryRequired && d.Expiry.Default == "" {
 			b, _ := credbatch.Builtin(credbatch.FieldExpiry)
 			missing = append(missing, fmt.Sprintf("%q (%s credentials must expire and the definition has no default duration; also accepted: %s)",
 				b.Header, d.ID, strings.Join(b.Headers[1:], ", ")))
@@ -343,7 +355,7 @@ func (v *Validator) mapColumns(header []string) error {
 	// One plan per definition in scope.
 	for n, id := range scope {
 		d := v.cfg.Definitions[id]
-		p := &plan{def: d, n: uint64(n + 1)}
+		p := &plan{def: d, n: uint64(n + 1), policy: expiryPolicy(d)}
 		if d.Expiry.Default != "" {
 			if dur, ok := parseDuration(d.Expiry.Default); ok {
 				p.expiryDflt, p.hasDflt = dur, true

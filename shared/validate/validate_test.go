@@ -545,3 +545,21 @@ func TestCheckRecipients(t *testing.T) {
 		t.Errorf("lookup error: err %v, findings %+v; want unavailable and rows untouched", err, rows2[0].Findings)
 	}
 }
+
+func TestUnnormalizedDefinitionAndHeaderRow(t *testing.T) {
+	defs := map[string]credbatch.Definition{"d": {ID: "d", Name: "D", Expiry: credbatch.Expiry{Default: "P2Y"}}}
+	v, err := New(Config{Definitions: defs, Options: credbatch.Options{DefinitionID: "d"}, Today: "2025-03-04"},
+		[]string{"Email", "First Name", "Last Name", "Colour"}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := v.Warnings(); len(w) != 1 || w[0].Row != 3 || w[0].Column != "Colour" {
+		t.Errorf("Warnings = %+v, want one on header row 3 for Colour", w)
+	}
+	r := v.Row(4, []string{" A@B.CO ", " Ann ", "Lee\t", "red"})
+	want := credbatch.Row{Number: 4, DefinitionID: "d", FirstName: "Ann", LastName: "Lee", Email: "a@b.co",
+		IssueDate: "2025-03-04", ExpiryDate: "2027-03-04", Cells: r.Cells, Status: credbatch.RowValid}
+	if !reflect.DeepEqual(r, want) {
+		t.Errorf("Row = %+v, want %+v", r, want)
+	}
+}
