@@ -108,7 +108,7 @@ func (v *Validator) check(r *credbatch.Row, final bool) {
 		h := maphash.String(v.seed, r.Email) ^ (p.n * 0x9E3779B97F4A7C15)
 		if prev, ok := v.seen[h]; ok {
 			fail(r, v.header(v.idxEmail), credbatch.CodeDuplicateRow, fmt.Sprintf(
-				"%s already gets a %s credential in row %d; delete this row or change its email", r.Email, p.def.ID, prev))
+				"%s is already the recipient of a %s credential in row %d; delete one of the two rows or correct the email", r.Email, p.def.ID, prev))
 		} else {
 			v.seen[h] = int32(r.Number)
 		}
