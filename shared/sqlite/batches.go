@@ -111,9 +111,9 @@ const batchCols = `id, label, status, source, uploader, format, options, columns
 
 func scanBatch(sc interface{ Scan(...any) error }) (credbatch.Batch, error) {
 	var (
-		b                                                 credbatch.Batch
+		b                                                credbatch.Batch
 		source, options, columns, defs, counts, findings string
-		created, updated, completed                       int64
+		created, updated, completed                      int64
 	)
 	err := sc.Scan(&b.ID, &b.Label, &b.Status, &source, &b.Uploader, &b.Format, &options, &columns, &defs,
 		&b.ApprovalRequired, &b.FourEyes, &b.SkipInvalid, &counts, &findings, &b.ReportKey, &b.TaskToken,

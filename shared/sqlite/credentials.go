@@ -17,8 +17,8 @@ const credentialCols = `id, batch_id, row_number, definition_id, definition_vers
 
 func scanCredential(sc interface{ Scan(...any) error }) (credbatch.Credential, error) {
 	var (
-		c                                 credbatch.Credential
-		attrs                             string
+		c                              credbatch.Credential
+		attrs                          string
 		revoked, sent, issued, updated int64
 	)
 	err := sc.Scan(&c.ID, &c.BatchID, &c.RowNumber, &c.DefinitionID, &c.DefinitionVer, &c.Email, &c.Name,
