@@ -241,3 +241,35 @@ func TestBuildMIMERefuses(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateNormalizesAddresses(t *testing.T) {
+	tests := []struct {
+		name        string
+		msg         credbatch.Message
+		wantFrom    string
+		wantTo      []string
+		wantReplyTo string
+	}{
+		{
+			name:     "bare addresses",
+			msg:      credbatch.Message{From: "noreply@example.com", To: []string{" ada@example.com "}, Text: "t"},
+			wantFrom: "noreply@example.com", wantTo: []string{"ada@example.com"},
+		},
+		{
+			name:     "display names",
+			msg:      credbatch.Message{From: "Académie <noreply@example.com>", To: []string{`"Lovelace, Ada" <ada@example.com>`}, ReplyTo: "Help <help@example.com>", Text: "t"},
+			wantFrom: "=?utf-8?q?Acad=C3=A9mie?= <noreply@example.com>", wantTo: []string{`"Lovelace, Ada" <ada@example.com>`}, wantReplyTo: `"Help" <help@example.com>`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Validate(tt.msg)
+			if err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			if got.From != tt.wantFrom || strings.Join(got.To, "|") != strings.Join(tt.wantTo, "|") || got.ReplyTo != tt.wantReplyTo {
+				t.Errorf("got From %q To %q Reply-To %q, want %q %q %q", got.From, got.To, got.ReplyTo, tt.wantFrom, tt.wantTo, tt.wantReplyTo)
+			}
+		})
+	}
+}
