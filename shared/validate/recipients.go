@@ -3,6 +3,7 @@ package validate
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 )
@@ -27,8 +28,9 @@ type Lookup interface {
 // when the recipient holds an active credential of the row's definition (an error under the
 // reject policy, a warning under allow and replace), and suppressed_recipient (a warning)
 // when the address bounced or complained before. Rows without a definition or a valid email
-// are left alone; Status is updated for valid and invalid rows. On a lookup error no row is
-// changed.
+// get neither finding; Status is updated for valid and invalid rows. The check is idempotent:
+// findings of an earlier check are replaced, so a row may be checked again (after Revalidate,
+// or on a retry). On a lookup error no row is changed.
 func CheckRecipients(ctx context.Context, rows []credbatch.Row, defs map[string]credbatch.Definition, l Lookup) error {
 	return checkRecipients(ctx, rows, defs, l, "Email")
 }
@@ -59,20 +61,26 @@ func checkRecipients(ctx context.Context, rows []credbatch.Row, defs map[string]
 			emails = append(emails, r.Email)
 		}
 	}
-	if len(keys) == 0 {
-		return nil
-	}
-	active, err := l.ActiveCredentials(ctx, keys)
-	if err != nil {
-		return fmt.Errorf("check recipients: active credentials of %d recipients: %w", len(keys), err)
-	}
-	suppressed, err := l.Suppressed(ctx, emails)
-	if err != nil {
-		return fmt.Errorf("check recipients: suppression of %d addresses: %w", len(emails), err)
+	var active map[Recipient]bool
+	var suppressed map[string]bool
+	if len(keys) > 0 {
+		var err error
+		if active, err = l.ActiveCredentials(ctx, keys); err != nil {
+			return fmt.Errorf("check recipients: active credentials of %d recipients: %w", len(keys), err)
+		}
+		if suppressed, err = l.Suppressed(ctx, emails); err != nil {
+			return fmt.Errorf("check recipients: suppression of %d addresses: %w", len(emails), err)
+		}
 	}
 	for i := range rows {
 		r := &rows[i]
+		r.Findings = slices.DeleteFunc(r.Findings, func(f credbatch.Finding) bool {
+			return f.Code == credbatch.CodeAlreadyIssued || f.Code == credbatch.CodeSuppressedRecipient
+		})
 		if r.DefinitionID == "" || r.Email == "" {
+			if r.Status == credbatch.RowValid || r.Status == credbatch.RowInvalid {
+				r.Status = status(r.Findings)
+			}
 			continue
 		}
 		if active[Recipient{r.DefinitionID, r.Email}] {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -534,8 +535,26 @@ func TestCheckRecipients(t *testing.T) {
 			t.Errorf("row %d = %s %+v, want %s %q %s", r.Number, r.Status, r.Findings, want[i].status, want[i].codes, want[i].sev)
 		}
 	}
-	if len(l.keys) != 4 {
-		t.Errorf("looked up %d keys, want 4 (invalid emails skipped)", len(l.keys))
+	keys := len(l.keys)
+	again := slices.Clone(rows)
+	for i := range again {
+		again[i].Findings = slices.Clone(rows[i].Findings)
+	}
+	if err := v.CheckRecipients(context.Background(), again, l); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(again, rows) {
+		t.Errorf("a second check changed the rows:\n%+v\nwant\n%+v", again, rows)
+	}
+	l.suppressed = nil
+	if err := v.CheckRecipients(context.Background(), again[3:4], l); err != nil {
+		t.Fatal(err)
+	}
+	if len(again[3].Findings) != 0 {
+		t.Errorf("a recipient no longer suppressed keeps %+v", again[3].Findings)
+	}
+	if keys != 4 {
+		t.Errorf("looked up %d keys, want 4 (invalid emails skipped)", keys)
 	}
 
 	boom := credbatch.E(credbatch.KindUnavailable, "unavailable", "throttled")
