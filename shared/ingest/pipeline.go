@@ -12,6 +12,7 @@ import (
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/sheet"
 	"github.com/credbatch/credbatch/shared/validate"
+	"github.com/credbatch/credbatch/shared/workbook"
 )
 
 // Result summarises a validated file. It is the JSON document the CLI prints.
@@ -133,11 +134,16 @@ func Run(ctx context.Context, in Input, sink Sink) (Result, *validate.Validator,
 	}
 
 	var v *validate.Validator
+	var reupload bool // the file is an error report sent back after fixing
 	out := make([]credbatch.Row, 0, chunk)
 	for recs := range batches {
 		start := 0
 		if v == nil {
 			h := recs[0]
+			reupload = isReport(h.Cells)
+			if reupload {
+				in.Options = skipReportColumns(in.Options)
+			}
 			v, err = validate.New(validate.Config{Definitions: in.Definitions, Options: in.Options,
 				Today: in.Today, Date1904: rd.Date1904()}, h.Cells, h.Number)
 			if err != nil {
@@ -152,6 +158,11 @@ func Run(ctx context.Context, in Input, sink Sink) (Result, *validate.Validator,
 		}
 		out = out[:0]
 		for _, rec := range recs[start:] {
+			if reupload {
+				for i, c := range rec.Cells {
+					rec.Cells[i] = workbook.Restore(c)
+				}
+			}
 			out = append(out, v.Row(rec.Number, rec.Cells))
 		}
 		if len(out) == 0 {
@@ -183,6 +194,34 @@ func Run(ctx context.Context, in Input, sink Sink) (Result, *validate.Validator,
 		res.Definitions[id] = n
 	}
 	return res, v, nil
+}
+
+// isReport reports whether a header row is that of an error-report workbook (its extra
+// columns first), which issuers fix and upload again.
+func isReport(header []string) bool {
+	if len(header) < len(workbook.ReportColumns) {
+		return false
+	}
+	for i, c := range workbook.ReportColumns {
+		if header[i] != c {
+			return false
+		}
+	}
+	return true
+}
+
+// skipReportColumns maps the error report's extra columns to skip, unless the upload's own
+// mapping says otherwise.
+func skipReportColumns(o credbatch.Options) credbatch.Options {
+	m := make(map[string]credbatch.Field, len(o.Mapping)+len(workbook.ReportColumns))
+	for _, c := range workbook.ReportColumns {
+		m[c] = credbatch.FieldSkip
+	}
+	for k, f := range o.Mapping {
+		m[k] = f
+	}
+	o.Mapping = m
+	return o
 }
 
 // count adds a row's outcome to the result.

@@ -54,11 +54,15 @@ type Service struct {
 	Store     credbatch.Store
 	Blob      credbatch.Blob
 	Submitter Submitter // nil: a fully valid batch stays parsed
-	Notifier Notifier           // nil: nobody is told
-	Clock    credbatch.Clock
-	Limits   sheet.Limits
-	TmpDir   string
-	Log      *slog.Logger
+	Notifier  Notifier  // nil: nobody is told
+	Clock     credbatch.Clock
+	Limits    sheet.Limits
+	TmpDir    string
+	Log       *slog.Logger
+	// Lease is how long a batch in received counts as being worked on by another delivery
+	// after its last heartbeat (default 2 minutes); a quieter one was left by a crash and is
+	// resumed.
+	Lease time.Duration
 }
 
 // Object identifies an uploaded object (from an S3 event or the local drop folder).
@@ -74,6 +78,13 @@ func (s *Service) now() time.Time {
 		return s.Clock().UTC()
 	}
 	return time.Now().UTC()
+}
+
+func (s *Service) lease() time.Duration {
+	if s.Lease > 0 {
+		return s.Lease
+	}
+	return 2 * time.Minute
 }
 
 func (s *Service) log() *slog.Logger {
@@ -96,11 +107,13 @@ func (s *Service) Ingest(ctx context.Context, obj Object) (credbatch.Batch, erro
 	case err == nil && b.Status != credbatch.BatchReceived:
 		log.Info("object already ingested", "status", b.Status)
 		return b, nil
+	case err == nil && s.now().Sub(b.UpdatedAt) < s.lease():
+		log.Info("object is being ingested by another delivery", "last_heartbeat", b.UpdatedAt)
+		return b, nil
 	case err == nil:
-		log.Warn("resuming a batch left in received (an earlier attempt stopped)")
-		if err := s.Store.DeleteRows(ctx, id); err != nil {
-			return b, fmt.Errorf("ingest %s: clear partial rows: %w", id, err)
-		}
+		// An earlier attempt stopped part way. The same object always gives the same rows
+		// and rows are written by number, so carrying on overwrites what it left.
+		log.Warn("resuming a batch left in received (an earlier attempt stopped)", "last_heartbeat", b.UpdatedAt)
 	case credbatch.IsKind(err, credbatch.KindNotFound):
 		b, err = s.create(ctx, id, src, obj)
 		if credbatch.IsKind(err, credbatch.KindConflict) {
@@ -185,7 +198,15 @@ func (s *Service) process(ctx context.Context, b credbatch.Batch, log *slog.Logg
 
 	lookup := StoreLookup{Store: s.Store}
 	var stored int
+	beat := s.now()
 	sink := func(ctx context.Context, rows []credbatch.Row) error {
+		if s.now().Sub(beat) > s.lease()/4 {
+			// Heartbeat: a concurrent delivery of the same event sees the batch is alive.
+			if _, err := s.Store.UpdateBatch(ctx, b.ID, credbatch.BatchChange{}); err != nil {
+				return fmt.Errorf("heartbeat: %w", err)
+			}
+			beat = s.now()
+		}
 		for i := range rows {
 			rows[i].BatchID = b.ID
 			rows[i].UpdatedAt = s.now()
