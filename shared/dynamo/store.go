@@ -58,7 +58,7 @@ type Option func(*Store)
 func WithClock(c credbatch.Clock) Option { return func(s *Store) { s.now = c } }
 
 // WithWriters sets how many BatchWriteItem requests PutRows and DeleteRows run in parallel
-// (default 8).
+// (default 4).
 func WithWriters(n int) Option {
 	return func(s *Store) {
 		if n > 0 {
@@ -90,7 +90,7 @@ func WithBackoff(attempts int, base, max time.Duration) Option {
 func New(client API, table string, opts ...Option) *Store {
 	s := &Store{
 		db: client, table: table, now: time.Now,
-		writers: 8, attempts: 10, baseBackoff: 25 * time.Millisecond, maxBackoff: 2 * time.Second,
+		writers: 4, attempts: 10, baseBackoff: 25 * time.Millisecond, maxBackoff: 2 * time.Second,
 		sleep: sleepCtx, jitter: randInt63n,
 	}
 	for _, o := range opts {

@@ -1,0 +1,103 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/credbatch/credbatch/shared/awstest"
+	"github.com/credbatch/credbatch/shared/credbatch"
+)
+
+// benchSizes are the row counts of the PutRows benchmarks; run one with
+// -bench 'PutRows.*/20000' -benchtime 1x.
+var benchSizes = []int{20_000, 100_000}
+
+// benchStore returns a store on a fresh DynamoDB Local table, or skips.
+func benchStore(b *testing.B) *Store {
+	b.Helper()
+	client := dynamodb.NewFromConfig(awstest.Config(b, "DYNAMODB"), func(o *dynamodb.Options) {
+		o.DisableValidateResponseChecksum = true
+	})
+	name := awstest.Name(b, "bench")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := CreateTable(ctx, client, name); err != nil {
+		b.Fatalf("create table: %v", err)
+	}
+	b.Cleanup(func() {
+		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+	})
+	var opts []Option
+	if w, err := strconv.Atoi(os.Getenv("BENCH_WRITERS")); err == nil {
+		opts = append(opts, WithWriters(w)) // to try other pool sizes
+	}
+	s := New(client, name, opts...)
+	// Warm DynamoDB Local's JIT so that whichever benchmark runs first is not penalised.
+	if err := s.PutRows(ctx, benchRows("warm-up", 3000)); err != nil {
+		b.Fatalf("warm up: %v", err)
+	}
+	return s
+}
+
+// benchRows returns n rows shaped like an 8-column upload.
+func benchRows(batch string, n int) []credbatch.Row {
+	rows := make([]credbatch.Row, n)
+	for i := range rows {
+		email := fmt.Sprintf("recipient%06d@example.com", i)
+		rows[i] = credbatch.Row{
+			BatchID: batch, Number: i + 2, DefinitionID: "course-completion", Status: credbatch.RowValid,
+			FirstName: "Ada", LastName: fmt.Sprintf("Lovelace %d", i), Email: email,
+			IssueDate: "2025-03-01", ExpiryDate: "2027-03-01",
+			Attributes: map[string]string{"Course": "Analytical Engines 101", "Grade": "A", "Hours": "42"},
+			Cells:      []string{"course-completion", "Ada", fmt.Sprintf("Lovelace %d", i), email, "2025-03-01", "2 years", "Analytical Engines 101", "A"},
+		}
+	}
+	return rows
+}
+
+// BenchmarkPutRows measures PutRows (BatchWriteItem, parallel writers).
+func BenchmarkPutRows(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := benchStore(b)
+			b.ResetTimer()
+			for i := range b.N {
+				rows := benchRows(fmt.Sprintf("bench-%d", i), n)
+				if err := s.PutRows(context.Background(), rows); err != nil {
+					b.Fatalf("PutRows: %v", err)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+// BenchmarkPutRowsNaive is the baseline: one PutItem per row, sequentially, same items.
+func BenchmarkPutRowsNaive(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := benchStore(b)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := range b.N {
+				for _, r := range benchRows(fmt.Sprintf("bench-%d", i), n) {
+					item, err := rowItem(r)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+						b.Fatalf("PutItem row %d: %v", r.Number, err)
+					}
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
