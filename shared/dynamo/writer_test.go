@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
@@ -102,6 +104,8 @@ func TestPutRowsRetries(t *testing.T) {
 		&types.ProvisionedThroughputExceededException{Message: aws.String("slow down")},
 		apiErr("ThrottlingException"),
 		apiErr("RequestLimitExceeded"),
+		// The SDK retryer's client-side quota ran out while DynamoDB kept throttling.
+		fmt.Errorf("operation error DynamoDB: BatchWriteItem: %w", &retry.MaxAttemptsError{Attempt: 3, Err: &ratelimit.QuotaExceededError{}}),
 	}
 	tests := []struct {
 		name   string
