@@ -27,6 +27,10 @@ type Config struct {
 	ChunkSize       int               // fixed chunk size; 0 = derived from the rows and the rate
 	BounceRate      float64           // pause a batch above this hard-bounce rate (default 0.05)
 	BounceMinSends  int               // ... once it has sent at least this many (default 200)
+	// SendLease is how long an email marked sending belongs to the run that marked it
+	// (default 2 minutes: longer than one send with its retries). A run that finds an email
+	// sending waits this long before it concludes the sender died and sends it again.
+	SendLease time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -48,6 +52,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BounceMinSends <= 0 {
 		c.BounceMinSends = 200
+	}
+	if c.SendLease <= 0 {
+		c.SendLease = 2 * time.Minute
 	}
 	return c
 }
@@ -243,14 +250,16 @@ func (s *Service) PlanChunks(ctx context.Context, id string) (Plan, error) {
 	if len(first.Items) == 0 {
 		return Plan{Chunks: []int{}}, nil
 	}
-	return planChunks(s.cfg(), first.Items[0].Number, b.Counts.Rows), nil
+	return PlanFor(s.cfg(), first.Items[0].Number, b.Counts.Rows), nil
 }
 
 // maxChunks bounds the number of Map iterations (each adds about 7 history events; an
 // execution's history holds 25,000).
 const maxChunks = 2000
 
-func planChunks(c Config, firstRow, rows int) Plan {
+// PlanFor splits rows starting at firstRow into chunks for the configuration.
+func PlanFor(c Config, firstRow, rows int) Plan {
+	c = c.withDefaults()
 	conc := max(1, min(c.MaxConcurrency, int(math.Floor(c.SendRate))))
 	rate := c.SendRate / float64(conc)
 	size := c.ChunkSize

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
@@ -277,7 +278,9 @@ func issuerFor(base credential.Issuer, d credbatch.Definition) credential.Issuer
 }
 
 // CredentialURL is the public page of a credential.
-func CredentialURL(base, id string) string { return strings.TrimRight(base, "/") + "/credentials/" + id }
+func CredentialURL(base, id string) string {
+	return strings.TrimRight(base, "/") + "/credentials/" + id
+}
 
 // email sends the credential's email unless it was sent already or the address is suppressed.
 func (w *chunkWorker) email(ctx context.Context, def credbatch.Definition, c credbatch.Credential) error {
@@ -300,8 +303,19 @@ func (w *chunkWorker) email(ctx context.Context, def credbatch.Definition, c cre
 			return err
 		}
 	case credbatch.EmailSending:
-		// The earlier run stopped between sending and recording: send again (the one
-		// documented possible duplicate).
+		// Another run is sending it right now, or an earlier run stopped between sending and
+		// recording. Wait out the send lease: if it is still sending after that, the sender
+		// is gone, and this run sends again (the one documented possible duplicate).
+		cur, err := w.awaitSend(ctx, c)
+		if err != nil || cur.EmailStatus != credbatch.EmailSending {
+			return err
+		}
+		if _, err := s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{credbatch.EmailSending}, credbatch.EmailSending, credbatch.EmailChange{}); err != nil {
+			if credbatch.IsKind(err, credbatch.KindConflict) {
+				return nil
+			}
+			return err
+		}
 	default:
 		return nil
 	}
@@ -336,6 +350,28 @@ func (w *chunkWorker) email(ctx context.Context, def credbatch.Definition, c cre
 		w.revert(ctx, c)
 		return &ChunkRetryableError{Err: err}
 	}
+}
+
+// awaitSend polls a credential whose email is being sent until its status changes or the
+// send lease since its last update has passed, and returns it as last read.
+func (w *chunkWorker) awaitSend(ctx context.Context, c credbatch.Credential) (credbatch.Credential, error) {
+	lease := w.s.cfg().SendLease
+	for w.s.now().Sub(c.UpdatedAt) < lease {
+		select {
+		case <-ctx.Done():
+			return c, ctx.Err()
+		case <-time.After(lease / 20):
+		}
+		cur, err := w.s.Store.GetCredential(ctx, c.ID)
+		if err != nil {
+			return c, err
+		}
+		if cur.EmailStatus != credbatch.EmailSending {
+			return cur, nil
+		}
+		c = cur
+	}
+	return c, nil
 }
 
 // revert puts an email that was not sent back to pending, so a re-run sends it.

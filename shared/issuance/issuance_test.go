@@ -1,0 +1,332 @@
+package issuance_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/credential"
+	"github.com/credbatch/credbatch/shared/issuance"
+	"github.com/credbatch/credbatch/shared/keys"
+	"github.com/credbatch/credbatch/shared/sqlite"
+)
+
+// fakeMailer records every message; failFor makes sends to an address fail with an error.
+type fakeMailer struct {
+	mu      sync.Mutex
+	sent    []credbatch.Message
+	failFor map[string]error
+	n       int
+}
+
+func (m *fakeMailer) Send(_ context.Context, msg credbatch.Message) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.failFor[msg.To[0]]; err != nil {
+		return "", err
+	}
+	m.n++
+	m.sent = append(m.sent, msg)
+	return fmt.Sprintf("msg-%d", m.n), nil
+}
+
+// sendsTo counts messages sent to each address.
+func (m *fakeMailer) sendsTo() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]int{}
+	for _, msg := range m.sent {
+		out[msg.To[0]]++
+	}
+	return out
+}
+
+// crashingStore fails the first write that would record an email as sent: a crash after the
+// mailer accepted the message and before the store heard of it.
+type crashingStore struct {
+	credbatch.Store
+	mu      sync.Mutex
+	crashes int
+}
+
+var errCrash = errors.New("process killed")
+
+func (s *crashingStore) SetEmailStatus(ctx context.Context, id string, from []credbatch.EmailStatus, to credbatch.EmailStatus, ch credbatch.EmailChange) (credbatch.Credential, error) {
+	s.mu.Lock()
+	crash := to == credbatch.EmailSent && s.crashes > 0
+	if crash {
+		s.crashes--
+	}
+	s.mu.Unlock()
+	if crash {
+		return credbatch.Credential{}, errCrash
+	}
+	return s.Store.SetEmailStatus(ctx, id, from, to, ch)
+}
+
+// harness is an issuing batch of n valid rows in a fresh SQLite store.
+type harness struct {
+	store  credbatch.Store
+	svc    *issuance.Service
+	mailer *fakeMailer
+	batch  string
+}
+
+func newHarness(t *testing.T, n int) *harness {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir()+"/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	def, err := st.PutDefinition(ctx, credbatch.Definition{ID: "web-101", Name: "Web Fundamentals",
+		Expiry: credbatch.Expiry{Policy: credbatch.ExpiryNone}, Duplicates: credbatch.DuplicatesReject})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := keys.New(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := credential.NewSigner(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := credbatch.Batch{ID: "b1", Status: credbatch.BatchReceived, Definitions: map[string]int{def.ID: def.Version}, CreatedAt: time.Now()}
+	if err := st.CreateBatch(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	var rows []credbatch.Row
+	for i := range n {
+		rows = append(rows, credbatch.Row{BatchID: "b1", Number: i + 2, DefinitionID: def.ID, FirstName: "Ann", LastName: fmt.Sprint("Lee", i),
+			Email: fmt.Sprintf("r%d@example.com", i), IssueDate: "2026-11-02", Status: credbatch.RowValid})
+	}
+	if err := st.PutRows(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	counts := credbatch.Counts{Rows: n, Valid: n}
+	for _, step := range [][2]credbatch.BatchStatus{{credbatch.BatchReceived, credbatch.BatchParsed}, {credbatch.BatchParsed, credbatch.BatchApproved}, {credbatch.BatchApproved, credbatch.BatchIssuing}} {
+		if _, err := st.TransitionBatch(ctx, "b1", step[0], step[1], credbatch.BatchChange{Counts: &counts}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := &fakeMailer{failFor: map[string]error{}}
+	svc := &issuance.Service{Store: st, Mailer: m, Signer: signer,
+		Config: issuance.Config{Issuer: credential.Issuer{BaseURL: "https://creds.example", Name: "Northwind"}, From: "certs@example.com"}}
+	return &harness{store: st, svc: svc, mailer: m, batch: "b1"}
+}
+
+// chunk is the whole batch as one chunk.
+func (h *harness) chunk() issuance.Chunk {
+	return issuance.Chunk{BatchID: h.batch, Chunk: 0, FirstRow: 2, ChunkSize: 1000, ChunkCount: 1, Rate: 0}
+}
+
+func TestChunkIssuesSignsAndSends(t *testing.T) {
+	h := newHarness(t, 5)
+	ctx := context.Background()
+	res, err := h.svc.IssueChunk(ctx, h.chunk())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Issued != 5 || res.Sent != 5 {
+		t.Fatalf("result = %+v, want 5 issued and sent", res)
+	}
+	page, _ := h.store.ListCredentialsByBatch(ctx, h.batch, "", 100)
+	for _, c := range page.Items {
+		if c.EmailStatus != credbatch.EmailSent || c.MessageID == "" || c.JWT == "" {
+			t.Errorf("credential %s: email %s, message %q, jwt %d bytes", c.ID, c.EmailStatus, c.MessageID, len(c.JWT))
+		}
+	}
+	msg := h.mailer.sent[0]
+	if msg.Tags["credential_id"] == "" || msg.Tags["batch_id"] != h.batch {
+		t.Errorf("tags = %v", msg.Tags)
+	}
+}
+
+func TestChunkRerunAfterSuccessSendsNothing(t *testing.T) {
+	h := newHarness(t, 4)
+	ctx := context.Background()
+	if _, err := h.svc.IssueChunk(ctx, h.chunk()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.svc.IssueChunk(ctx, h.chunk())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Issued != 0 || res.Sent != 0 || res.Skipped != 4 {
+		t.Errorf("re-run result = %+v, want everything skipped", res)
+	}
+	for addr, n := range h.mailer.sendsTo() {
+		if n != 1 {
+			t.Errorf("%s got %d emails, want 1", addr, n)
+		}
+	}
+	page, _ := h.store.ListCredentialsByBatch(ctx, h.batch, "", 100)
+	if len(page.Items) != 4 {
+		t.Errorf("credentials = %d, want 4 (no second credential)", len(page.Items))
+	}
+}
+
+func TestChunkRerunAfterCrashSendsAtMostOneDuplicate(t *testing.T) {
+	h := newHarness(t, 4)
+	ctx := context.Background()
+	crashing := &crashingStore{Store: h.store, crashes: 1}
+	svc := *h.svc
+	svc.Store = crashing
+	svc.Config.SendLease = 50 * time.Millisecond
+	if _, err := svc.IssueChunk(ctx, h.chunk()); err == nil {
+		t.Fatal("the injected crash did not surface")
+	}
+	if _, err := svc.IssueChunk(ctx, h.chunk()); err != nil {
+		t.Fatalf("re-run: %v", err)
+	}
+	dups := 0
+	sends := h.mailer.sendsTo()
+	for addr, n := range sends {
+		switch {
+		case n == 2:
+			dups++
+		case n != 1:
+			t.Errorf("%s got %d emails", addr, n)
+		}
+	}
+	if dups > 1 || len(sends) != 4 {
+		t.Errorf("sends = %v: want every recipient emailed, at most one of them twice", sends)
+	}
+	page, _ := h.store.ListRows(ctx, h.batch, credbatch.RowFilter{Status: credbatch.RowIssued})
+	if len(page.Items) != 4 {
+		t.Errorf("issued rows = %d, want 4", len(page.Items))
+	}
+}
+
+func TestChunkConcurrentRunsNeverSendTwice(t *testing.T) {
+	h := newHarness(t, 30)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := h.svc.IssueChunk(ctx, h.chunk()); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	sends := h.mailer.sendsTo()
+	if len(sends) != 30 {
+		t.Errorf("%d recipients emailed, want 30", len(sends))
+	}
+	for addr, n := range sends {
+		if n != 1 {
+			t.Errorf("%s got %d emails", addr, n)
+		}
+	}
+}
+
+func TestChunkMailerErrors(t *testing.T) {
+	tests := []struct {
+		name       string
+		err        error
+		wantErr    string // named error type the state machine sees; "" = none
+		wantEmail  credbatch.EmailStatus
+		wantFailed int
+	}{
+		{"address refused", credbatch.E(credbatch.KindInvalid, "message_rejected", "address does not exist"), "", credbatch.EmailFailed, 1},
+		{"throttled", credbatch.E(credbatch.KindUnavailable, "throttled", "slow down"), "*issuance.ChunkRetryableError", credbatch.EmailPending, 0},
+		{"account suspended", credbatch.E(credbatch.KindForbidden, credbatch.CodeSendingStopped, "suspended"), "*issuance.SendingStoppedError", credbatch.EmailPending, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, 1)
+			h.mailer.failFor["r0@example.com"] = tt.err
+			res, err := h.svc.IssueChunk(context.Background(), h.chunk())
+			if got := fmt.Sprintf("%T", err); (tt.wantErr == "" && err != nil) || (tt.wantErr != "" && got != tt.wantErr) {
+				t.Fatalf("error = %v (%s), want %s", err, got, tt.wantErr)
+			}
+			if res.Failed != tt.wantFailed {
+				t.Errorf("failed = %d, want %d", res.Failed, tt.wantFailed)
+			}
+			page, _ := h.store.ListCredentialsByBatch(context.Background(), h.batch, "", 10)
+			if len(page.Items) != 1 || page.Items[0].EmailStatus != tt.wantEmail {
+				t.Fatalf("credential = %+v, want email %s", page.Items, tt.wantEmail)
+			}
+		})
+	}
+}
+
+func TestChunkSkipsSuppressedAddresses(t *testing.T) {
+	h := newHarness(t, 2)
+	ctx := context.Background()
+	if err := h.store.PutSuppression(ctx, credbatch.Suppression{Email: "r1@example.com", Reason: "bounce", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.svc.IssueChunk(ctx, h.chunk())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 1 || res.Suppressed != 1 || h.mailer.sendsTo()["r1@example.com"] != 0 {
+		t.Errorf("result = %+v, sends %v", res, h.mailer.sendsTo())
+	}
+}
+
+func TestFinalizeCountsAndMarksUnissuedRowsFailed(t *testing.T) {
+	h := newHarness(t, 3)
+	ctx := context.Background()
+	// Only the first row's chunk ran; the others' chunk failed.
+	c := h.chunk()
+	c.ChunkSize, c.ChunkCount = 1, 3
+	if _, err := h.svc.IssueChunk(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.svc.Finalize(ctx, h.batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != credbatch.BatchCompletedFailed || out.Counts.Issued != 1 || out.Counts.Failed != 2 || out.Counts.Sent != 1 {
+		t.Fatalf("finalized = %+v", out)
+	}
+	failed, _ := h.store.ListRows(ctx, h.batch, credbatch.RowFilter{Status: credbatch.RowFailed})
+	if len(failed.Items) != 2 || failed.Items[0].Error == "" {
+		t.Errorf("failed rows = %+v", failed.Items)
+	}
+	again, err := h.svc.Finalize(ctx, h.batch)
+	if err != nil || again.Status != out.Status {
+		t.Errorf("re-run finalize = %+v, %v", again, err)
+	}
+}
+
+func TestPlanChunks(t *testing.T) {
+	tests := []struct {
+		name           string
+		cfg            issuance.Config
+		rows           int
+		wantChunks     int
+		wantSize       int
+		wantConcurrent int
+	}{
+		{"small batch", issuance.Config{SendRate: 14}, 20, 1, 840, 1},
+		{"100k rows at 14/s: 10 workers at 1.4/s for 600 s", issuance.Config{SendRate: 14}, 100_000, 120, 840, 10},
+		{"1M rows keeps chunks bounded", issuance.Config{SendRate: 14}, 1_000_000, 1191, 840, 10},
+		{"chunk count capped", issuance.Config{SendRate: 1, MaxConcurrency: 1, ChunkSeconds: 60}, 1_000_000, 2000, 500, 1},
+		{"slow sandbox account", issuance.Config{SendRate: 1}, 1000, 2, 600, 1},
+		{"fixed size", issuance.Config{SendRate: 14, ChunkSize: 10}, 35, 4, 10, 4},
+		{"fast account capped concurrency", issuance.Config{SendRate: 200, MaxConcurrency: 40}, 100_000, 34, 3000, 34},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := issuance.PlanFor(tt.cfg, 2, tt.rows)
+			if p.ChunkCount != tt.wantChunks || len(p.Chunks) != tt.wantChunks || p.ChunkSize != tt.wantSize || p.MaxConcurrency != tt.wantConcurrent {
+				t.Errorf("plan = %d chunks of %d, concurrency %d; want %d of %d, %d", p.ChunkCount, p.ChunkSize, p.MaxConcurrency, tt.wantChunks, tt.wantSize, tt.wantConcurrent)
+			}
+			if p.Rate*float64(p.MaxConcurrency) > tt.cfg.SendRate+1e-9 && p.MaxConcurrency > 1 {
+				t.Errorf("workers together send %.1f/s, above the account's %.1f/s", p.Rate*float64(p.MaxConcurrency), tt.cfg.SendRate)
+			}
+		})
+	}
+}
