@@ -14,7 +14,9 @@ const (
 	CodeUnknownColumns    = "unknown_columns" // warning: a column no field maps to
 	CodeTooManyColumns    = "too_many_columns"
 	CodeUnknownSheet      = "unknown_sheet"
-	CodeValueTooLarge     = "cell_too_large" // a single cell beyond the reader's limit
+	CodeInvalidMapping    = "invalid_mapping"    // the upload's mapping names an unknown column or field
+	CodeInvalidDateOrder  = "invalid_date_order" // the upload's date order is not DMY or MDY
+	CodeValueTooLarge     = "cell_too_large"     // a single cell beyond the reader's limit
 
 	// Row level (CodeUnknownDefinition is also upload level).
 	CodeUnknownDefinition   = "unknown_definition"

@@ -12,7 +12,7 @@ import (
 
 // CodeInvalidMapping is the file-level code of an explicit mapping that names a column the
 // file does not have or a field that does not exist.
-const CodeInvalidMapping = "invalid_mapping"
+const CodeInvalidMapping = credbatch.CodeInvalidMapping
 
 // Config is what a Validator needs besides the header.
 type Config struct {
@@ -101,7 +101,7 @@ func New(cfg Config, header []string, headerRow int) (*Validator, error) {
 	switch cfg.Options.DateOrder {
 	case credbatch.DateOrderAuto, credbatch.DateOrderDMY, credbatch.DateOrderMDY:
 	default:
-		return nil, credbatch.E(credbatch.KindInvalid, "invalid_date_order",
+		return nil, credbatch.E(credbatch.KindInvalid, credbatch.CodeInvalidDateOrder,
 			fmt.Sprintf("date order %q is not supported; use DMY, MDY or leave it empty", cfg.Options.DateOrder))
 	}
 	v := &Validator{cfg: cfg, today: today, headerRow: headerRow, seed: maphash.MakeSeed(),
