@@ -1,0 +1,67 @@
+// Command issue is the chunk worker the state machine's Map invokes: it signs, stores and
+// emails one chunk of an approved batch's rows.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/credbatch/credbatch/shared/credential"
+	"github.com/credbatch/credbatch/shared/dynamo"
+	"github.com/credbatch/credbatch/shared/issuance"
+	"github.com/credbatch/credbatch/shared/keys"
+	"github.com/credbatch/credbatch/shared/logging"
+	"github.com/credbatch/credbatch/shared/ses"
+)
+
+func run() error {
+	log := logging.New(os.Stdout)
+	table, secretID := os.Getenv("TABLE_NAME"), os.Getenv("KEYS_SECRET_ID")
+	if table == "" || secretID == "" {
+		return fmt.Errorf("TABLE_NAME and KEYS_SECRET_ID must be set")
+	}
+	flow, err := issuance.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("load AWS config: %w", err)
+	}
+	// Key material is read once per cold start and never logged.
+	set, err := keys.FromSecret(ctx, secretsmanager.NewFromConfig(cfg), secretID)
+	if err != nil {
+		return err
+	}
+	signer, err := credential.NewSigner(set)
+	if err != nil {
+		return err
+	}
+	// Each chunk paces itself at its share of the account's rate (the Chunk's rate), so the
+	// mailer gets no pacer of its own; it still backs off on throttling.
+	sesClient := sesv2.NewFromConfig(cfg, func(o *sesv2.Options) { o.RetryMaxAttempts = 1 })
+	svc := &issuance.Service{
+		Store:  dynamo.New(dynamodb.NewFromConfig(cfg), table),
+		Mailer: ses.New(sesClient, ses.Options{ConfigurationSet: os.Getenv("SES_CONFIGURATION_SET"), From: flow.From, Logger: log}),
+		Signer: signer,
+		Config: flow,
+		Log:    log,
+	}
+	lambda.Start(svc.IssueChunk)
+	return nil
+}
+
+func main() {
+	if err := run(); err != nil {
+		logging.New(os.Stderr).Error("issue cannot start", "err", err)
+		os.Exit(1)
+	}
+}
