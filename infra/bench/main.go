@@ -1,0 +1,121 @@
+// Command bench prints credbatch's speed figures, each next to a baseline measured in the
+// same run (these machines are shared and noisy, so ratios matter more than seconds).
+//
+//	go run ./infra/bench [-sizes 20000,100000,1000000] [section...]
+//
+// Sections: sheet (validate vs a bare excelize loop, CSV, peak RSS), store (PutRows vs a naive
+// one-write-per-row loop, SQLite and DynamoDB Local), sign, issue (20,000 credentials end to
+// end into the outbox), payload (largest state payload of a 100,000-row batch).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) > 0 && args[0] == "bare" {
+		// Child mode: the baseline loop, run in its own process so its peak RSS is its own.
+		return bareLoop(args[1])
+	}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	sizes := fs.String("sizes", "20000,100000,1000000", "spreadsheet sizes (rows)")
+	dir := fs.String("dir", "", "work directory (default: a temporary one, removed afterwards)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	work := *dir
+	if work == "" {
+		d, err := os.MkdirTemp("", "credbatch-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		work = d
+	}
+	var ns []int
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("-sizes: %w", err)
+		}
+		ns = append(ns, n)
+	}
+	sections := fs.Args()
+	if len(sections) == 0 {
+		sections = []string{"sheet", "store", "sign", "issue", "payload"}
+	}
+	ctx := context.Background()
+	for _, s := range sections {
+		var err error
+		switch s {
+		case "sheet":
+			err = benchSheets(ctx, work, ns)
+		case "store":
+			err = benchStore(ctx, work)
+		case "sign":
+			err = benchSign()
+		case "issue":
+			err = benchIssue(ctx, work)
+		case "payload":
+			err = benchPayload(ctx, work)
+		default:
+			err = fmt.Errorf("unknown section %q", s)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	return nil
+}
+
+// measured is one timed child process.
+type measured struct {
+	wall   time.Duration
+	maxRSS int64 // bytes
+	out    []byte
+}
+
+// runChild runs a command and reports its wall time and peak RSS.
+func runChild(name string, args ...string) (measured, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = os.Stderr
+	start := time.Now()
+	out, err := cmd.Output()
+	m := measured{wall: time.Since(start), out: out}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		m.maxRSS = ru.Maxrss * 1024
+	}
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 {
+			return m, nil // validate: some rows invalid
+		}
+		return m, fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+	}
+	return m, nil
+}
+
+// buildLocal builds the local CLI once, so timings do not include compilation.
+func buildLocal(work string) (string, error) {
+	bin := filepath.Join(work, "credbatch-local")
+	cmd := exec.Command("go", "build", "-o", bin, "./infra/local")
+	cmd.Stderr = os.Stderr
+	return bin, cmd.Run()
+}
+
+func mb(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
