@@ -1,0 +1,245 @@
+package feedback
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/credbatch/credbatch/shared/credbatch"
+)
+
+// Service records SES events: one credbatch.Delivery per event and recipient, the
+// credential's email status moved forward, the batch's counters, the suppression list.
+type Service struct {
+	Store credbatch.Store
+	Clock credbatch.Clock // default time.Now
+	Log   *slog.Logger    // default slog.Default()
+}
+
+// CodeNotYetSent is the code of the retryable error returned when an event arrives for a
+// credential whose sender has not yet recorded the send (its email is still "sending").
+const CodeNotYetSent = "not_yet_sent"
+
+// maxConflicts bounds the re-reads when a concurrent writer changes a credential's email
+// status between our read and our conditional write.
+const maxConflicts = 5
+
+func (s *Service) now() time.Time {
+	if s.Clock != nil {
+		return s.Clock().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// Handle processes the SNS notifications of an invocation. Malformed messages and event types
+// credbatch ignores (Open, Click, ...) are logged and skipped: SNS → Lambda has no partial
+// batch response, and retrying a message that can never parse is pointless. A store failure
+// (or an event that arrived before its send was recorded, CodeNotYetSent) is returned so that
+// Lambda retries the invocation; that is safe because every step is idempotent (deliveries are
+// keyed by SNS message id and recipient, status moves are conditional and only forward, and
+// counters move only with a status that actually advanced).
+func (s *Service) Handle(ctx context.Context, ev events.SNSEvent) error {
+	var errs []error
+	for _, r := range ev.Records {
+		if err := s.HandleMessage(ctx, r.SNS.MessageID, r.SNS.Message); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// HandleMessage processes one SES event record (an SNS notification's Message) delivered as
+// the SNS message snsID; see Handle for which errors are returned.
+func (s *Service) HandleMessage(ctx context.Context, snsID, message string) error {
+	e, err := Parse(message)
+	if err != nil {
+		s.log().Warn("SES event skipped: malformed", "sns_message_id", snsID, "err", err)
+		return nil
+	}
+	if !e.Known() {
+		s.log().Debug("SES event skipped: type not tracked", "sns_message_id", snsID, "event_type", e.Type)
+		return nil
+	}
+	if snsID == "" {
+		sum := sha256.Sum256([]byte(message))
+		snsID = "sha256-" + hex.EncodeToString(sum[:16])
+	}
+	return s.Apply(ctx, snsID, e)
+}
+
+// Apply records a parsed event that arrived as the SNS message snsID.
+func (s *Service) Apply(ctx context.Context, snsID string, e Event) error {
+	c, found, err := s.credential(ctx, e)
+	if err != nil {
+		return fmt.Errorf("SES %s event %s: %w", e.Type, snsID, err)
+	}
+	var errs []error
+	for _, r := range e.Recipients {
+		if err := s.recipient(ctx, snsID, e, r, c, found); err != nil {
+			errs = append(errs, fmt.Errorf("SES %s event %s for %s: %w", e.Type, snsID, r.Email, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// credential joins the event to its credential: by the credential_id tag, else by the SES
+// message id. found is false (and err nil) when neither knows it: an approval, summary or
+// report email, or a credential of another deployment.
+func (s *Service) credential(ctx context.Context, e Event) (c credbatch.Credential, found bool, err error) {
+	if e.CredentialID != "" {
+		c, err = s.Store.GetCredential(ctx, e.CredentialID)
+		if err == nil {
+			return c, true, nil
+		}
+		if !credbatch.IsKind(err, credbatch.KindNotFound) {
+			return c, false, fmt.Errorf("load credential %s: %w", e.CredentialID, err)
+		}
+	}
+	c, err = s.Store.GetCredentialByMessageID(ctx, e.MessageID)
+	if err == nil {
+		return c, true, nil
+	}
+	if credbatch.IsKind(err, credbatch.KindNotFound) {
+		return credbatch.Credential{}, false, nil
+	}
+	return c, false, fmt.Errorf("find credential of message %s: %w", e.MessageID, err)
+}
+
+// recipient records the event for one recipient, then applies it.
+func (s *Service) recipient(ctx context.Context, snsID string, e Event, r Recipient, c credbatch.Credential, found bool) error {
+	email := strings.ToLower(r.Email)
+	d := credbatch.Delivery{ID: snsID + "/" + email, MessageID: e.MessageID, Email: email,
+		Event: credbatch.EventType(e.Type), BounceType: e.BounceType, BounceSubType: e.BounceSubType,
+		Diagnostic: diagnostic(e, r), At: e.At.UTC(), RecordedAt: s.now(), BatchID: e.BatchID}
+	own := found && strings.EqualFold(c.Email, email)
+	if own {
+		d.CredentialID, d.BatchID = c.ID, c.BatchID
+	}
+	isNew, err := s.Store.RecordDelivery(ctx, d)
+	if err != nil {
+		return fmt.Errorf("record delivery: %w", err)
+	}
+	log := s.log().With("sns_message_id", snsID, "event_type", e.Type, "message_id", e.MessageID, "credential_id", d.CredentialID)
+	if !isNew {
+		log.Info("SES event seen before; re-checking its effects")
+	}
+	if reason := e.Suppresses(); reason != "" {
+		if err := s.Store.PutSuppression(ctx, credbatch.Suppression{Email: email, Reason: reason, MessageID: e.MessageID, At: d.At}); err != nil {
+			return fmt.Errorf("suppress address: %w", err)
+		}
+	}
+	if !own {
+		if !found {
+			log.Info("SES event recorded without a credential")
+		}
+		return nil
+	}
+	to := e.Status()
+	if to == "" {
+		return nil
+	}
+	// The status move and its counters run even for an event seen before: a retry after a
+	// failure between recording and moving must still move it. They are idempotent: a status
+	// that is already there (or further) does not move, and counters follow actual moves only.
+	return s.advance(ctx, c, to, e, d, log)
+}
+
+// advance moves the credential's email status forward to `to` (never backwards) and adds the
+// batch counters of the move.
+func (s *Service) advance(ctx context.Context, c credbatch.Credential, to credbatch.EmailStatus, e Event, d credbatch.Delivery, log *slog.Logger) error {
+	ch := credbatch.EmailChange{BounceType: e.BounceLabel()}
+	if to != credbatch.EmailDelivered {
+		ch.LastError = d.Diagnostic
+	}
+	for attempt := 0; ; attempt++ {
+		from := c.EmailStatus
+		switch from {
+		case credbatch.EmailPending, credbatch.EmailSending:
+			// The sender has not recorded the send yet (SES can be faster than our write):
+			// retry later rather than overtake it, which would make its own write conflict.
+			return &credbatch.Error{Kind: credbatch.KindUnavailable, Code: CodeNotYetSent,
+				Message: fmt.Sprintf("credential %s: email is still %s; retry once the send is recorded", c.ID, from)}
+		}
+		if !credbatch.EmailAdvances(from, to) {
+			log.Debug("email status kept", "from", from, "event_status", to)
+			return nil
+		}
+		_, err := s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{from}, to, ch)
+		if err == nil {
+			log.Info("email status moved", "from", from, "to", to)
+			if delta := countsFor(from, to); delta != (credbatch.Counts{}) && c.BatchID != "" {
+				if err := s.Store.AddCounts(ctx, c.BatchID, delta); err != nil {
+					// The status moved, so a retry would not add them again: log, do not fail.
+					log.Error("batch counters not updated", "batch_id", c.BatchID, "err", err)
+				}
+			}
+			return nil
+		}
+		if !credbatch.IsKind(err, credbatch.KindConflict) || attempt >= maxConflicts {
+			return fmt.Errorf("move email status of credential %s from %s to %s: %w", c.ID, from, to, err)
+		}
+		if c, err = s.Store.GetCredential(ctx, c.ID); err != nil {
+			return fmt.Errorf("reload credential %s: %w", c.ID, err)
+		}
+	}
+}
+
+// counter returns the batch counter that holds emails in a status, or nil.
+func counter(c *credbatch.Counts, s credbatch.EmailStatus) *int {
+	switch s {
+	case credbatch.EmailDelivered:
+		return &c.Delivered
+	case credbatch.EmailBounced:
+		return &c.Bounced
+	case credbatch.EmailComplained:
+		return &c.Complained
+	case credbatch.EmailSuppressed:
+		return &c.Suppressed
+	}
+	return nil
+}
+
+// countsFor is the counter change of an email moving between statuses: the new status's
+// counter goes up, the old one's down, except that a complaint keeps the email counted as
+// delivered (SES counts complaints among deliveries).
+func countsFor(from, to credbatch.EmailStatus) credbatch.Counts {
+	var d credbatch.Counts
+	if p := counter(&d, to); p != nil {
+		*p++
+	}
+	if to != credbatch.EmailComplained {
+		if p := counter(&d, from); p != nil {
+			*p--
+		}
+	}
+	return d
+}
+
+// diagnostic is the human text stored with a delivery: the SMTP diagnostic, the complaint
+// type or the reject reason.
+func diagnostic(e Event, r Recipient) string {
+	switch credbatch.EventType(e.Type) {
+	case credbatch.EventComplaint:
+		if e.ComplaintType != "" {
+			return "complaint: " + e.ComplaintType
+		}
+		return "complaint"
+	case credbatch.EventReject:
+		return "rejected: " + e.Reason
+	}
+	return r.Diagnostic
+}
