@@ -18,7 +18,7 @@ func newDefinition(id string) credbatch.Definition {
 	return credbatch.Definition{
 		ID:          id,
 		Name:        "Course " + id + " — Zoë",
-		Description: "A course",
+		Description: "A course. " + longValue(),
 		Criteria:    "Attended every session",
 		Image:       "https://example.com/badge.png",
 		Attributes: []credbatch.Attribute{
