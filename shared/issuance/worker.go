@@ -334,6 +334,13 @@ func (w *chunkWorker) email(ctx context.Context, def credbatch.Definition, c cre
 	case err == nil:
 		_, err = s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{credbatch.EmailSending}, credbatch.EmailSent,
 			credbatch.EmailChange{MessageID: id, SentAt: s.now()})
+		if credbatch.IsKind(err, credbatch.KindConflict) {
+			// Feedback (a Delivery or Bounce) can arrive before this write; the message was
+			// accepted either way.
+			if cur, gerr := s.Store.GetCredential(ctx, c.ID); gerr == nil && credbatch.EmailAdvances(credbatch.EmailSending, cur.EmailStatus) {
+				err = nil
+			}
+		}
 		if err == nil {
 			w.res.Sent++
 		}

@@ -1,0 +1,225 @@
+// Package stack wires credbatch's local stack: a SQLite store, a folder as the bucket, the
+// outbox as the mailer, a key file, and the local engine running the real state machine.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/credbatch/credbatch/infra/local/engine"
+	"github.com/credbatch/credbatch/infra/statemachine"
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/credential"
+	"github.com/credbatch/credbatch/shared/dirblob"
+	"github.com/credbatch/credbatch/shared/ingest"
+	"github.com/credbatch/credbatch/shared/issuance"
+	"github.com/credbatch/credbatch/shared/keys"
+	"github.com/credbatch/credbatch/shared/outbox"
+	"github.com/credbatch/credbatch/shared/sheet"
+	"github.com/credbatch/credbatch/shared/sqlite"
+)
+
+// Bucket is the bucket name the local folder stands in for.
+const Bucket = "local"
+
+// Local stand-ins for the Lambda ARNs the definition's substitutions name.
+const (
+	workflowARN = "arn:aws:lambda:local:000000000000:function:credbatch-workflow"
+	approvalARN = "arn:aws:lambda:local:000000000000:function:credbatch-approval"
+	issueARN    = "arn:aws:lambda:local:000000000000:function:credbatch-issue"
+)
+
+// Config configures the local stack.
+type Config struct {
+	DataDir string            // everything lives here
+	Issuer  credential.Issuer // BaseURL is where the local API is served
+	From    string            // sender of every email
+	Flow    issuance.Config   // approvers, admins, timeouts, send rate, chunk size (Issuer and From are filled in)
+	Clock   engine.Clock      // engine clock (default real time); tests pass a virtual one
+	Log     *slog.Logger
+	// OnSend is called (asynchronously, like SES feedback arriving) for every message the
+	// outbox writes; the feedback simulator hooks in here.
+	OnSend func(ctx context.Context, msg credbatch.Message, messageID string)
+	// WrapIssue, when set, wraps the chunk worker's handler (tests inject failures).
+	WrapIssue func(engine.Handler) engine.Handler
+}
+
+// Stack is a running local stack.
+type Stack struct {
+	Config  Config
+	Store   *sqlite.Store
+	Bucket  *dirblob.Store
+	Outbox  *outbox.Outbox
+	Keys    keys.Set
+	Signer  *credential.Signer
+	Engine  *engine.Engine
+	Flow    *issuance.Service
+	Actions *issuance.Actions
+	Ingest  *ingest.Service
+
+	feedback chan sent
+	done     chan struct{}
+}
+
+type sent struct {
+	msg credbatch.Message
+	id  string
+}
+
+// Paths inside the data directory.
+func (c Config) path(parts ...string) string {
+	return filepath.Join(append([]string{c.DataDir}, parts...)...)
+}
+
+// OutboxDir is where the outbox writes .eml files.
+func (c Config) OutboxDir() string { return c.path("outbox") }
+
+// BucketDir is the folder that stands in for the bucket; files dropped under its uploads/
+// folder are ingested.
+func (c Config) BucketDir() string { return c.path("bucket") }
+
+// Open builds the stack in cfg.DataDir (created if missing) and resumes any execution that
+// was running when it last stopped.
+func Open(ctx context.Context, cfg Config) (*Stack, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.From == "" {
+		cfg.From = "credentials@credbatch.local"
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	s := &Stack{Config: cfg, feedback: make(chan sent, 1024), done: make(chan struct{})}
+	var err error
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.Store, err = sqlite.Open(ctx, cfg.path("credbatch.db")); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if s.Bucket, err = dirblob.New(cfg.BucketDir(), dirblob.WithBucket(Bucket), dirblob.WithBaseURL(cfg.Issuer.BaseURL+"/local-bucket")); err != nil {
+		return nil, fmt.Errorf("open bucket folder: %w", err)
+	}
+	if s.Outbox, err = outbox.New(cfg.OutboxDir(), outbox.Options{From: cfg.From, OnSend: s.queueFeedback}); err != nil {
+		return nil, fmt.Errorf("open outbox: %w", err)
+	}
+	if s.Keys, err = keys.LoadFile(cfg.path("keys.json")); err != nil {
+		return nil, fmt.Errorf("load signing keys: %w", err)
+	}
+	if s.Signer, err = credential.NewSigner(s.Keys); err != nil {
+		return nil, err
+	}
+	flow := cfg.Flow
+	flow.Issuer = cfg.Issuer
+	flow.From = cfg.From
+	if flow.SendRate == 0 {
+		flow.SendRate = 200 // the outbox has no quota; keep a realistic pace anyway
+	}
+	if flow.MaxConcurrency == 0 {
+		flow.MaxConcurrency = 4
+	}
+	s.Flow = &issuance.Service{Store: s.Store, Mailer: s.Outbox, Signer: s.Signer, Config: flow, Log: cfg.Log}
+	issue := engine.Typed(s.Flow.IssueChunk)
+	if cfg.WrapIssue != nil {
+		issue = cfg.WrapIssue(issue)
+	}
+	handle := engine.Typed(s.Flow.Handle)
+	machine, err := engine.Load(statemachine.Issuance, map[string]string{
+		statemachine.WorkflowFunctionArn: workflowARN,
+		statemachine.ApprovalFunctionArn: approvalARN,
+		statemachine.IssueFunctionArn:    issueARN,
+	}, map[string]engine.Handler{workflowARN: handle, approvalARN: handle, issueARN: issue})
+	if err != nil {
+		return nil, fmt.Errorf("load state machine: %w", err)
+	}
+	clock := cfg.Clock
+	if clock == nil {
+		clock = engine.RealClock{}
+	}
+	if s.Engine, err = engine.Open(ctx, cfg.path("engine.db"), machine, engine.Options{Clock: clock, Log: cfg.Log}); err != nil {
+		return nil, fmt.Errorf("open engine: %w", err)
+	}
+	s.Actions = &issuance.Actions{Store: s.Store, Workflow: s.Engine}
+	s.Ingest = &ingest.Service{Store: s.Store, Blob: s.Bucket, Submitter: s.Actions, Limits: sheet.DefaultLimits(),
+		TmpDir: os.TempDir(), Log: cfg.Log}
+	go s.deliverFeedback()
+	return s, nil
+}
+
+// queueFeedback hands a sent message to the feedback goroutine, as SES would publish its
+// events a moment after accepting it.
+func (s *Stack) queueFeedback(_ context.Context, msg credbatch.Message, id string) {
+	if s.Config.OnSend == nil {
+		return
+	}
+	select {
+	case s.feedback <- sent{msg, id}:
+	case <-s.done:
+	}
+}
+
+func (s *Stack) deliverFeedback() {
+	for {
+		select {
+		case m := <-s.feedback:
+			s.Config.OnSend(context.Background(), m.msg, m.id)
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// LoadDefinitions stores definitions that are new or changed (a new version each time one
+// changes), so loading the same file twice is a no-op.
+func (s *Stack) LoadDefinitions(ctx context.Context, defs []credbatch.Definition) error {
+	for _, d := range defs {
+		cur, err := s.Store.GetDefinition(ctx, d.ID, 0)
+		switch {
+		case credbatch.IsKind(err, credbatch.KindNotFound):
+		case err != nil:
+			return err
+		default:
+			if same(cur, d) {
+				continue
+			}
+			d.Version = cur.Version
+		}
+		if _, err := s.Store.PutDefinition(ctx, d); err != nil {
+			return fmt.Errorf("store definition %s: %w", d.ID, err)
+		}
+	}
+	return nil
+}
+
+// same compares definitions ignoring store-assigned fields.
+func same(a, b credbatch.Definition) bool {
+	a.Version, b.Version = 0, 0
+	a.CreatedAt, b.CreatedAt = time.Time{}, time.Time{}
+	return fmt.Sprintf("%#v", a) == fmt.Sprintf("%#v", b)
+}
+
+// Close stops the stack.
+func (s *Stack) Close() error {
+	select {
+	case <-s.done:
+		return nil
+	default:
+		close(s.done)
+	}
+	var errs []error
+	if s.Engine != nil {
+		errs = append(errs, s.Engine.Close())
+	}
+	if s.Store != nil {
+		errs = append(errs, s.Store.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,113 @@
+package stack_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/credbatch/credbatch/infra/local/stack"
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/credential"
+)
+
+func openStack(t *testing.T) *stack.Stack {
+	t.Helper()
+	ctx := context.Background()
+	s, err := stack.Open(ctx, stack.Config{DataDir: t.TempDir(), Issuer: credential.Issuer{BaseURL: "http://127.0.0.1:0", Name: "Test Academy"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	f, err := credbatch.ParseDefinitions(strings.NewReader(`{"definitions":[{"id":"member","name":"Membership",
+		"attributes":[{"name":"Member Number","type":"text","required":true}],"expiry":{"policy":"optional"},"duplicates":"allow"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LoadDefinitions(ctx, f.Definitions); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LoadDefinitions(ctx, f.Definitions); err != nil { // idempotent
+		t.Fatal(err)
+	}
+	if d, _ := s.Store.GetDefinition(ctx, "member", 0); d.Version != 1 {
+		t.Errorf("loading the same definitions twice made version %d", d.Version)
+	}
+	return s
+}
+
+const memberCSV = "First Name,Last Name,Email,Member Number\n" +
+	"Ann,Lee,ann@example.com,M-1\n" +
+	"Bo,Ng,bo@example.com,M-2\n" +
+	"Cy,Oh,cy@example.com,M-3\n"
+
+func TestDropFolderSlowCopyIngestedOnceAndIssued(t *testing.T) {
+	s := openStack(t)
+	ctx := context.Background()
+	w := &stack.Watcher{Stack: s, Settle: 100 * time.Millisecond}
+	dir := filepath.Join(s.Config.BucketDir(), "uploads", "member")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "cohort.csv")
+	half := len(memberCSV) / 2
+	if err := os.WriteFile(path, []byte(memberCSV[:half]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	scan := func() []credbatch.Batch {
+		t.Helper()
+		got, err := w.Scan(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := scan(); len(got) != 0 {
+		t.Fatalf("a file still being copied was ingested: %+v", got)
+	}
+	// The rest arrives a little later (a slow copy).
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(memberCSV[half:])
+	f.Close()
+	if got := scan(); len(got) != 0 {
+		t.Fatalf("ingested before the file settled: %+v", got)
+	}
+	time.Sleep(150 * time.Millisecond)
+	if got := scan(); len(got) != 1 {
+		t.Fatalf("after settling: %d batches, want 1", len(got))
+	}
+	time.Sleep(150 * time.Millisecond)
+	if got := scan(); len(got) != 0 {
+		t.Fatalf("the same file was ingested again: %+v", got)
+	}
+	page, err := s.Store.ListBatches(ctx, credbatch.BatchFilter{})
+	if err != nil || len(page.Items) != 1 {
+		t.Fatalf("batches = %+v, %v", page.Items, err)
+	}
+	b := page.Items[0]
+	if b.Counts.Rows != 3 || b.ExecutionID == "" {
+		t.Fatalf("batch = %+v; want 3 rows and a started execution", b)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	status, out, err := s.Engine.Wait(wctx, b.ExecutionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != "SUCCEEDED" {
+		t.Fatalf("execution %s: %s", status, out)
+	}
+	b, _ = s.Store.GetBatch(ctx, b.ID)
+	if b.Status != credbatch.BatchCompleted || b.Counts.Issued != 3 || b.Counts.Sent != 3 {
+		t.Fatalf("batch = %s %+v", b.Status, b.Counts)
+	}
+	emls, _ := filepath.Glob(filepath.Join(s.Config.OutboxDir(), "*.eml"))
+	if len(emls) != 3 {
+		t.Errorf("outbox has %d messages, want 3", len(emls))
+	}
+}
