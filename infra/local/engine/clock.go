@@ -7,12 +7,13 @@ import (
 	"time"
 )
 
-// Clock is the engine's time: Now stamps history and deadlines, After waits for Retry
-// intervals, Wait states and task timeouts. Tests inject a VirtualClock so nothing really
-// waits.
+// Clock is the engine's time: Now stamps history and deadlines, Sleep waits out Retry
+// intervals and Wait states, Timer runs task timeouts. Tests inject a VirtualClock so nothing
+// really waits.
 type Clock interface {
 	Now() time.Time
-	After(d time.Duration) <-chan time.Time
+	Sleep(d time.Duration) <-chan time.Time
+	Timer(d time.Duration) <-chan time.Time
 }
 
 // RealClock is the wall clock.
@@ -21,12 +22,15 @@ type RealClock struct{}
 // Now returns time.Now().
 func (RealClock) Now() time.Time { return time.Now() }
 
-// After returns time.After(d).
-func (RealClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+// Sleep returns time.After(d).
+func (RealClock) Sleep(d time.Duration) <-chan time.Time { return time.After(d) }
 
-// VirtualClock is a clock for tests. Waits up to Instant long fire at once (moving the clock
-// forward), so Retry back-offs and short Wait states take no time; longer waits (an approval
-// timeout of seven days) fire only when the test calls Advance.
+// Timer returns time.After(d).
+func (RealClock) Timer(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// VirtualClock is a clock for tests. Sleeps up to instant long end at once (moving the clock
+// forward), so Retry back-offs and short Wait states take no time; longer sleeps and every
+// task timeout (an approval timeout of seven days) fire only when the test calls Advance.
 type VirtualClock struct {
 	mu      sync.Mutex
 	now     time.Time
@@ -52,12 +56,18 @@ func (c *VirtualClock) Now() time.Time {
 	return c.now
 }
 
-// After returns a channel that receives once the virtual time has moved d forward.
-func (c *VirtualClock) After(d time.Duration) <-chan time.Time {
+// Sleep returns a channel that receives at once when d is up to the instant threshold (the
+// virtual time moves d forward), else once Advance has moved the time d forward.
+func (c *VirtualClock) Sleep(d time.Duration) <-chan time.Time { return c.after(d, true) }
+
+// Timer returns a channel that receives once Advance has moved the time d forward.
+func (c *VirtualClock) Timer(d time.Duration) <-chan time.Time { return c.after(d, false) }
+
+func (c *VirtualClock) after(d time.Duration, sleep bool) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch := make(chan time.Time, 1)
-	if d <= c.instant {
+	if sleep && d <= c.instant {
 		if d > 0 {
 			c.now = c.now.Add(d)
 		}
@@ -92,14 +102,14 @@ func (c *VirtualClock) Advance(d time.Duration) {
 	c.notify()
 }
 
-// Timers returns how many long waits are pending.
+// Timers returns how many timers and long sleeps are pending.
 func (c *VirtualClock) Timers() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.timers)
 }
 
-// WaitTimers blocks until at least n long waits are pending (an execution reached its
+// WaitTimers blocks until at least n timers or long sleeps are pending (an execution reached its
 // approval wait, say) or ctx ends.
 func (c *VirtualClock) WaitTimers(ctx context.Context, n int) error {
 	for {

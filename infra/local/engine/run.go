@@ -172,7 +172,7 @@ func (x *execution) work(ctx context.Context, st *state, input any, key string, 
 		}
 		x.event("WaitStarted", st.name, nil, d.String())
 		select {
-		case <-x.e.clock.After(d):
+		case <-x.e.clock.Sleep(d):
 		case <-ctx.Done():
 			return nil, "", ctx.Err()
 		}
@@ -220,7 +220,7 @@ func (x *execution) work(ctx context.Context, st *state, input any, key string, 
 			retries++
 			x.event("TaskRetryScheduled", st.name, nil, fmt.Sprintf("%s attempt %d after %s", se.Name, attempts[i], time.Duration(delay)))
 			select {
-			case <-x.e.clock.After(time.Duration(delay)):
+			case <-x.e.clock.Sleep(time.Duration(delay)):
 			case <-ctx.Done():
 				return nil, "", ctx.Err()
 			}
@@ -359,9 +359,9 @@ func (x *execution) task(ctx context.Context, st *state, eff any, key string, en
 	var timer <-chan time.Time
 	switch {
 	case st.waitToken && !tok.deadline.IsZero():
-		timer = x.e.clock.After(max(0, tok.deadline.Sub(x.e.clock.Now())))
+		timer = x.e.clock.Timer(max(0, tok.deadline.Sub(x.e.clock.Now())))
 	case timeout > 0:
-		timer = x.e.clock.After(timeout)
+		timer = x.e.clock.Timer(timeout)
 	}
 	var notify <-chan struct{}
 	if st.waitToken {
