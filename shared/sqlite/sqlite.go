@@ -41,6 +41,8 @@ type Store struct {
 
 var _ credbatch.Store = (*Store)(nil)
 
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+
 // busyTimeout is how long a statement waits for another process's write lock.
 const busyTimeout = 10 * time.Second
 
@@ -58,7 +60,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		for i := 0; i+1 < len(extra); i += 2 {
 			q.Add(extra[i], extra[i+1])
 		}
-		return "file:" + path + "?" + q.Encode()
+		// A file: URI, so the path's %, ? and # are escaped (SQLite decodes them).
+		return "file:" + uriPath.Replace(path) + "?" + q.Encode()
 	}
 	w, err := sql.Open("sqlite", dsn("_txlock", "immediate", "_pragma", "cache_size(-65536)"))
 	if err != nil {

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -137,5 +138,21 @@ func TestOpenErrors(t *testing.T) {
 				t.Fatalf("open %q: kind %s (%v), want %s", tc.path, got, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestOpenOddPath opens a file whose path has characters that mean something in a URI.
+func TestOpenOddPath(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "we?ird #1 %20 dir")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "credbatch?.db")
+	s := mustOpen(t, path)
+	if err := s.CreateBatch(t.Context(), credbatch.Batch{ID: "b1", Status: credbatch.BatchReceived}); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the database is not at the path given: %v", err)
 	}
 }
