@@ -1,0 +1,240 @@
+package httpapi
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/credbatch/credbatch/shared/auth"
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/credential"
+	"github.com/credbatch/credbatch/shared/statuslist"
+)
+
+// ContentTypeVCJWT is the media type of a signed credential (VC-JOSE-COSE).
+const ContentTypeVCJWT = "application/" + credential.MediaType
+
+//go:embed openapi.json
+var openAPIDoc []byte
+
+func (a *API) credentialJWT(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	c, err := a.d.Store.GetCredential(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return fmt.Errorf("load credential %s: %w", r.PathValue("id"), err)
+	}
+	w.Header().Set("Content-Type", ContentTypeVCJWT)
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write([]byte(c.JWT))
+	return nil
+}
+
+// credentialJSON serves the signed document: the payload of the credential's JWS.
+func (a *API) credentialJSON(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	c, err := a.d.Store.GetCredential(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return fmt.Errorf("load credential %s: %w", r.PathValue("id"), err)
+	}
+	payload, _, err := credential.NewVerifier(a.d.Keys, nil).VerifySignature(c.JWT)
+	if err != nil {
+		return fmt.Errorf("read credential %s: %w", c.ID, internal(err))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(payload)
+	return nil
+}
+
+// internal turns any error into an internal one (a stored credential that does not verify
+// is our fault, not the caller's).
+func internal(err error) error {
+	if credbatch.ErrorKind(err) == credbatch.KindInternal {
+		return err
+	}
+	return &credbatch.Error{Kind: credbatch.KindInternal, Message: err.Error(), Err: err}
+}
+
+type verifyRequest struct {
+	JWT string `json:"jwt,omitempty"`
+	URL string `json:"url,omitempty"`
+}
+
+type verifyResponse struct {
+	Valid      bool                 `json:"valid"`
+	Status     credential.Status    `json:"status"`
+	Reason     string               `json:"reason,omitempty"`
+	KeyID      string               `json:"kid,omitempty"`
+	Credential *credential.Document `json:"credential,omitempty"`
+}
+
+// verify checks a credential: a JWS in the body (JSON {"jwt"} or raw application/vc+jwt),
+// or the URL of a credential of this deployment ({"url"}).
+func (a *API) verify(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	ctx := r.Context()
+	data, err := a.body(w, r)
+	if err != nil {
+		return err
+	}
+	var token string
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mt {
+	case ContentTypeVCJWT, "application/jwt", "text/plain":
+		token = strings.TrimSpace(string(data))
+	default:
+		var req verifyRequest
+		if err := strictJSON(data, &req); err != nil {
+			return err
+		}
+		switch {
+		case req.JWT != "" && req.URL != "":
+			return credbatch.E(credbatch.KindInvalid, "invalid_request", `send either "jwt" or "url", not both`)
+		case req.JWT != "":
+			token = strings.TrimSpace(req.JWT)
+		case req.URL != "":
+			id, err := a.credentialIDFromURL(req.URL)
+			if err != nil {
+				return err
+			}
+			c, err := a.d.Store.GetCredential(ctx, id)
+			if err != nil {
+				return fmt.Errorf("load credential %s: %w", id, err)
+			}
+			token = c.JWT
+		}
+	}
+	if token == "" {
+		return credbatch.E(credbatch.KindInvalid, "invalid_request", `send {"jwt": "<compact JWS>"}, {"url": "<credential page URL>"} or the JWS itself as application/vc+jwt`)
+	}
+	list, err := a.currentStatusList(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := credential.NewVerifier(a.d.Keys, list).Verify(ctx, token, a.now())
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	out := verifyResponse{Valid: res.Valid, Status: res.Status, Reason: res.Reason, KeyID: res.KeyID}
+	if res.Document.ID != "" {
+		doc := res.Document
+		out.Credential = &doc
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// credentialIDFromURL accepts <base>/credentials/<id>[/jwt|/json] of this deployment.
+func (a *API) credentialIDFromURL(raw string) (string, error) {
+	bad := credbatch.E(credbatch.KindInvalid, "invalid_url",
+		fmt.Sprintf("%q is not a credential of this issuer; give a URL like %s", raw, a.d.Issuer.CredentialURL("<id>")))
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "", bad
+	}
+	base, err := url.Parse(a.d.Issuer.BaseURL)
+	if err != nil || !strings.EqualFold(u.Host, base.Host) {
+		return "", bad
+	}
+	rest, ok := strings.CutPrefix(u.Path, strings.TrimRight(base.Path, "/")+"/credentials/")
+	if !ok {
+		return "", bad
+	}
+	id, _, _ := strings.Cut(rest, "/")
+	if id == "" {
+		return "", bad
+	}
+	return id, nil
+}
+
+func (a *API) jwks(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(a.d.Keys.JWKS())
+	return nil
+}
+
+func (a *API) didDocument(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	if a.d.DID == "" {
+		return credbatch.E(credbatch.KindNotFound, "no_did", "this deployment publishes no did:web document")
+	}
+	w.Header().Set("Content-Type", "application/did+json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(a.d.Keys.DIDDocument(a.d.DID))
+	return nil
+}
+
+// statusList serves the signed BitstringStatusListCredential, cached for StatusTTL.
+func (a *API) statusList(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	token, err := a.signedStatusList(r.Context())
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", ContentTypeVCJWT)
+	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(a.d.StatusTTL.Seconds())))
+	_, _ = w.Write([]byte(token))
+	return nil
+}
+
+// refreshStatus rebuilds the list from the store when the cache is older than StatusTTL.
+// The caller holds statusMu.
+func (a *API) refreshStatus(ctx context.Context) error {
+	if a.statusJWT != "" && a.now().Sub(a.statusAt) < a.d.StatusTTL {
+		return nil
+	}
+	list, err := statuslist.FromStore(ctx, a.d.Store)
+	if err != nil {
+		return fmt.Errorf("build status list: %w", err)
+	}
+	enc, err := list.Encode()
+	if err != nil {
+		return fmt.Errorf("encode status list: %w", err)
+	}
+	now := a.now()
+	doc := statuslist.Credential(a.d.Issuer.ID(), a.d.Issuer.StatusListURL(), enc, now)
+	token, err := a.d.Signer.Sign(doc)
+	if err != nil {
+		return fmt.Errorf("sign status list: %w", err)
+	}
+	a.statusJWT, a.statusChecker, a.statusAt = token, list, now
+	return nil
+}
+
+func (a *API) signedStatusList(ctx context.Context) (string, error) {
+	a.statusMu.Lock()
+	defer a.statusMu.Unlock()
+	if err := a.refreshStatus(ctx); err != nil {
+		return "", err
+	}
+	return a.statusJWT, nil
+}
+
+func (a *API) currentStatusList(ctx context.Context) (credential.StatusChecker, error) {
+	a.statusMu.Lock()
+	defer a.statusMu.Unlock()
+	if err := a.refreshStatus(ctx); err != nil {
+		return nil, err
+	}
+	return a.statusChecker, nil
+}
+
+// clearStatus drops the cached list after a revocation through this API.
+func (a *API) clearStatus() {
+	a.statusMu.Lock()
+	a.statusJWT, a.statusChecker = "", nil
+	a.statusMu.Unlock()
+}
+
+func (a *API) openAPI(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(openAPIDoc)
+	return nil
+}
+
+func (a *API) healthz(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
