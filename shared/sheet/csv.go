@@ -79,7 +79,21 @@ func decodeText(f *os.File) (io.Reader, string, error) {
 	}
 	switch {
 	case n >= 3 && bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF:
-		return f, "utf-8", rewind(3)
+		if err := rewind(3); err != nil {
+			return nil, "", err
+		}
+		valid, _, err := scanText(f)
+		if err != nil {
+			return nil, "", err
+		}
+		if err := rewind(3); err != nil {
+			return nil, "", err
+		}
+		if !valid {
+			// A BOM says UTF-8; replace the odd invalid byte with U+FFFD.
+			return transform.NewReader(f, unicode.UTF8.NewDecoder()), "utf-8", nil
+		}
+		return f, "utf-8", nil
 	case n >= 2 && bom[0] == 0xFF && bom[1] == 0xFE:
 		err := rewind(0)
 		return transform.NewReader(f, unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder()), "utf-16le", err

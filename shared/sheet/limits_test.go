@@ -51,6 +51,7 @@ func TestLimitsAndHostileFiles(t *testing.T) {
 			return zipParts(t, map[string]string{"Index/Document.iwa": "x", "Metadata/Properties.plist": "x"})
 		}, wantCode: "unsupported_format"},
 		{name: "zip bomb by declared size", file: "bomb.xlsx", data: declaredBomb, wantCode: "file_too_large"},
+		{name: "huge styles part", file: "bomb.xlsx", data: func(t testing.TB) []byte { return declared(t, "xl/styles.xml", 65<<20) }, wantCode: "file_too_large"},
 		{name: "zip bomb by ratio", file: "bomb.xlsx", data: ratioBomb, wantCode: "corrupt_file"},
 		// archive/zip stops at the declared size and excelize ignores that error, so the
 		// sheet is cut short: memory stays bounded by the declared size.
@@ -215,13 +216,16 @@ func truncated(t testing.TB) []byte {
 }
 
 // declaredBomb declares a 2 GiB sheet (the data is not really there).
-func declaredBomb(t testing.TB) []byte {
+func declaredBomb(t testing.TB) []byte { return declared(t, "xl/worksheets/sheet1.xml", 2<<30) }
+
+// declared returns a workbook whose part claims size bytes (the data is not really there).
+func declared(t testing.TB, part string, size uint64) []byte {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for name, s := range map[string]string{"[Content_Types].xml": ctTypes, "_rels/.rels": rootRels, "xl/workbook.xml": workbook, "xl/_rels/workbook.xml.rels": wbRels} {
 		addPart(t, zw, name, s)
 	}
-	w, err := zw.CreateRaw(&zip.FileHeader{Name: "xl/worksheets/sheet1.xml", Method: zip.Deflate, UncompressedSize64: 2 << 30, CompressedSize64: 4})
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: part, Method: zip.Deflate, UncompressedSize64: size, CompressedSize64: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,3 +294,59 @@ func sstBomb(t testing.TB) []byte {
 }
 
 var _ = excelize.TotalRows
+
+// TestTempFilesRemoved checks that excelize's temporary files (large sheets and shared
+// strings go to disk) are gone after Close and after a failed open.
+func TestTempFilesRemoved(t *testing.T) {
+	lim := Limits{UnzipXMLSizeLimit: 1 << 10, UnzipSizeLimit: 64 << 20}
+	tests := []struct {
+		name     string
+		path     string
+		limits   Limits
+		wantCode string
+	}{
+		{"read to the end", sample(t, "sst.xlsx", 200), lim, ""},
+		{"failed open", sample(t, "sst.xlsx", 200), Limits{MaxRows: 10, UnzipXMLSizeLimit: 1 << 10}, "too_many_rows"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			r, err := Open(tt.path, "s.xlsx", Options{Limits: tt.limits, TmpDir: tmp})
+			code := ""
+			if err != nil {
+				code = fileCode(t, err)
+			} else {
+				n := 0
+				for ; ; n++ {
+					if _, err := r.Next(); err != nil {
+						break
+					}
+				}
+				if n != 201 {
+					t.Errorf("read %d records, want 201", n)
+				}
+				if ents, _ := os.ReadDir(tmp); len(ents) == 0 {
+					t.Errorf("no temporary files while reading; the on-disk path was not exercised")
+				}
+				if err := r.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			}
+			if code != tt.wantCode {
+				t.Errorf("code = %q, want %q", code, tt.wantCode)
+			}
+			if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+				t.Errorf("%d entries left in TmpDir, want none", len(ents))
+			}
+		})
+	}
+}
+
+func TestInvalidUTF8AfterBOM(t *testing.T) {
+	path := writeFile(t, "b.csv", []byte("\xEF\xBB\xBFName\nJos\xE9\n"))
+	got := readAll(t, path, "b.csv", Options{})
+	want := []Record{rec(1, "Name"), rec(2, "Jos\uFFFD")}
+	if fmt.Sprint(got.Records) != fmt.Sprint(want) || got.Code != "" {
+		t.Errorf("got %+v (%s), want %+v", got.Records, got.Code, want)
+	}
+}

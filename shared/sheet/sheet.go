@@ -104,6 +104,10 @@ const (
 	FormatCSV  = "csv"
 )
 
+// maxInMemoryParts bounds the uncompressed size of the .xlsx parts excelize always holds in
+// memory (everything but worksheets and the shared-strings table: styles, workbook, images).
+const maxInMemoryParts = 64 << 20
+
 const saveAs = "Save the file as .xlsx or .csv (UTF-8) and upload it again."
 
 var (
@@ -212,10 +216,10 @@ func checkZip(path, ext string, lim Limits) error {
 			return errCorrupt("The workbook contains a part that is compressed suspiciously well (a zip bomb). Save the data as a new .xlsx or .csv (UTF-8) file and upload it again.")
 		}
 	}
-	if inMemory > uint64(4*lim.UnzipXMLSizeLimit) {
+	if inMemory > maxInMemoryParts {
 		return credbatch.FileError(credbatch.CodeFileTooLarge, fmt.Sprintf(
 			"The workbook's styles, images and other parts take %s; the limit is %s. Remove images and unused sheets, or save it as .csv (UTF-8), and upload it again.",
-			humanBytes(int64(inMemory)), humanBytes(4*lim.UnzipXMLSizeLimit)))
+			humanBytes(int64(inMemory)), humanBytes(maxInMemoryParts)))
 	}
 	switch {
 	case workbook:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/xuri/excelize/v2"
@@ -13,6 +14,7 @@ import (
 // xlsxReader streams one worksheet of an .xlsx workbook with excelize.
 type xlsxReader struct {
 	f        *excelize.File
+	tmpDir   string // private directory for excelize's temporary files, removed by Close
 	rows     *excelize.Rows
 	lim      Limits
 	sheet    string
@@ -27,26 +29,34 @@ var _ Reader = (*xlsxReader)(nil)
 
 // openXLSX opens the workbook, picks the sheet and starts the row iterator. A panic inside
 // excelize on a malformed file becomes corrupt_file.
+//
+// excelize gets a private temporary directory, removed by Close or on failure: excelize
+// leaks its temporary files when opening fails half-way, and /tmp survives warm Lambda
+// invocations.
 func openXLSX(path string, opts Options) (_ Reader, err error) {
+	tmpDir, err := os.MkdirTemp(opts.TmpDir, "sheet-")
+	if err != nil {
+		return nil, fmt.Errorf("open xlsx: temporary directory: %w", err)
+	}
 	var f *excelize.File
 	defer func() {
 		if p := recover(); p != nil {
 			slog.Warn("excelize panicked on an upload", "panic", fmt.Sprint(p))
+			err = errCorrupt("The workbook is damaged and could not be read. Open it in Excel, " + lowerFirst(saveAs))
+		}
+		if err != nil {
 			if f != nil {
 				_ = f.Close()
 			}
-			err = errCorrupt("The workbook is damaged and could not be read. Open it in Excel, " + lowerFirst(saveAs))
+			_ = os.RemoveAll(tmpDir)
 		}
 	}()
 	f, err = excelize.OpenFile(path, excelize.Options{
 		UnzipSizeLimit:    opts.Limits.UnzipSizeLimit,
 		UnzipXMLSizeLimit: opts.Limits.UnzipXMLSizeLimit,
-		TmpDir:            opts.TmpDir,
+		TmpDir:            tmpDir,
 	})
 	if err != nil {
-		if f != nil {
-			_ = f.Close()
-		}
 		if strings.Contains(err.Error(), "unzip size") {
 			return nil, errFileTooLargeUnzip(opts.Limits.UnzipSizeLimit)
 		}
@@ -54,9 +64,9 @@ func openXLSX(path string, opts Options) (_ Reader, err error) {
 	}
 	r, err := startXLSX(f, opts)
 	if err != nil {
-		_ = f.Close()
 		return nil, err
 	}
+	r.tmpDir = tmpDir
 	return r, nil
 }
 
@@ -150,6 +160,12 @@ func (x *xlsxReader) Close() error {
 			errs = append(errs, fmt.Errorf("close workbook: %w", err))
 		}
 		x.f = nil
+	}
+	if x.tmpDir != "" {
+		if err := os.RemoveAll(x.tmpDir); err != nil {
+			errs = append(errs, fmt.Errorf("remove temporary files: %w", err))
+		}
+		x.tmpDir = ""
 	}
 	return errors.Join(errs...)
 }
