@@ -23,6 +23,7 @@ var batchTests = []namedTest{
 	{"ListNewestFirst", testBatchListOrder},
 	{"ListFilters", testBatchListFilters},
 	{"ListPaging", testBatchListPaging},
+	{"ListPagingTies", testBatchListTies},
 	{"RaceApprove", testBatchRaceApprove},
 	{"RaceCreate", testBatchRaceCreate},
 	{"UnicodeAndLargeValues", testBatchUnicode},
@@ -486,4 +487,33 @@ func testBatchUnicode(t *testing.T, s credbatch.Store, _ Capabilities) {
 	p, err := s.ListBatches(ctx, credbatch.BatchFilter{Label: strings.ToUpper("zoë's")})
 	must(t, err, "list by unicode label")
 	diff(t, "unicode label search", ids(p.Items), []string{"b1"})
+}
+
+// testBatchListTies pages through batches created at the same instant: the cursor must
+// break ties so that none is skipped or repeated.
+func testBatchListTies(t *testing.T, s credbatch.Store, _ Capabilities) {
+	ctx := t.Context()
+	const n = 12
+	want := map[string]bool{}
+	for i := range n {
+		id := fmt.Sprintf("t%02d", i)
+		mustCreateBatch(t, s, newBatch(id, at(i/4))) // 3 instants, 4 batches each
+		want[id] = true
+	}
+	for _, limit := range []int{1, 2, 3, 5} {
+		got := collect(t, "ties", limit, func(cursor string, l int) (credbatch.Page[credbatch.Batch], error) {
+			return s.ListBatches(ctx, credbatch.BatchFilter{Cursor: cursor, Limit: l})
+		})
+		seen := map[string]bool{}
+		for i, b := range got {
+			if seen[b.ID] {
+				t.Fatalf("limit %d: %s listed twice", limit, b.ID)
+			}
+			seen[b.ID] = true
+			if i > 0 && b.CreatedAt.After(got[i-1].CreatedAt) {
+				t.Fatalf("limit %d: %s (%v) after %s (%v): not newest first", limit, b.ID, b.CreatedAt, got[i-1].ID, got[i-1].CreatedAt)
+			}
+		}
+		diff(t, fmt.Sprintf("limit %d: every batch once", limit), seen, want)
+	}
 }
