@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# Test environment of credbatch: installs the test tools, starts the local AWS backends and
+# runs the whole test suite. Called by the Makefile:
+#
+#   run-tests.sh setup      install only (Python venv, DynamoDB Local, npm packages)
+#   run-tests.sh backends   start DynamoDB Local and moto server, print the exports, leave them running
+#   run-tests.sh stop       stop backends started by "backends"
+#   run-tests.sh test       setup, start backends, go test + fuzz, sam validate/build, stop
+#
+# Everything is installed under the checkout: ./.venv (PyPI), ./.cache/m2 and
+# ./.cache/dynamodb-local (Maven Central), infra/testenv/jsverify/node_modules (npm). Missing
+# system tools (java, mvn, python3 venv, node) are installed from Debian when running as root.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+TESTENV="$ROOT/infra/testenv"
+CACHE="$ROOT/.cache"
+VENV="$ROOT/.venv"
+DDB_DIR="$CACHE/dynamodb-local"
+STATE="$CACHE/backends"
+export SAM_CLI_TELEMETRY=0
+
+section() { printf '\n==== %s [%ds] ====\n' "$*" "$SECONDS"; }
+die() { printf 'run-tests: %s\n' "$*" >&2; exit 1; }
+
+# hash_of prints one hash of the given files' contents (the install stamps).
+hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+# need CMD DEBIAN-PACKAGE...: make CMD available, installing the packages when root.
+APT_UPDATED=""
+need() {
+	local cmd="$1"
+	shift
+	command -v "$cmd" >/dev/null 2>&1 && return 0
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "installing $* (for $cmd) from Debian"
+		if [ -z "$APT_UPDATED" ]; then
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq
+			APT_UPDATED=1
+		fi
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+		command -v "$cmd" >/dev/null 2>&1 && return 0
+	fi
+	die "$cmd is missing; install $* and retry"
+}
+
+python_bin() {
+	local p
+	for p in python3.11 python3; do
+		if command -v "$p" >/dev/null 2>&1; then
+			command -v "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+setup_python() {
+	section "setup: Python tools (aws-sam-cli, cfn-lint, moto) in .venv"
+	local want have=""
+	want="$(hash_of "$TESTENV/requirements.txt" "$TESTENV/constraints.txt")"
+	[ -f "$VENV/.credbatch-stamp" ] && have="$(cat "$VENV/.credbatch-stamp")"
+	if [ "$want" = "$have" ] && [ -x "$VENV/bin/sam" ] && [ -x "$VENV/bin/moto_server" ]; then
+		echo "up to date ($("$VENV/bin/sam" --version))"
+		return 0
+	fi
+	need python3 python3 python3-venv
+	local py
+	py="$(python_bin)"
+	rm -rf "$VENV"
+	if ! "$py" -m venv "$VENV"; then
+		need python3 python3-venv
+		rm -rf "$VENV"
+		"$py" -m venv "$VENV"
+	fi
+	"$VENV/bin/pip" install --quiet --disable-pip-version-check --no-input \
+		--cache-dir "$CACHE/pip" \
+		-r "$TESTENV/requirements.txt" -c "$TESTENV/constraints.txt"
+	echo "$want" >"$VENV/.credbatch-stamp"
+	echo "installed $("$VENV/bin/sam" --version), $("$VENV/bin/cfn-lint" --version)"
+}
+
+setup_dynamodb() {
+	section "setup: DynamoDB Local (Maven Central)"
+	local want have=""
+	want="$(hash_of "$TESTENV/dynamodb-local/pom.xml")"
+	[ -f "$DDB_DIR/.credbatch-stamp" ] && have="$(cat "$DDB_DIR/.credbatch-stamp")"
+	if [ "$want" = "$have" ] && ls "$DDB_DIR"/lib/DynamoDBLocal-*.jar >/dev/null 2>&1; then
+		echo "up to date ($(basename "$DDB_DIR"/lib/DynamoDBLocal-*.jar))"
+		return 0
+	fi
+	need java openjdk-17-jre-headless
+	need mvn maven
+	rm -rf "$DDB_DIR"
+	mkdir -p "$DDB_DIR/native"
+	mvn -q -B -Dstyle.color=never -f "$TESTENV/dynamodb-local/pom.xml" \
+		-Dmaven.repo.local="$CACHE/m2" \
+		dependency:copy-dependencies -DoutputDirectory="$DDB_DIR/lib"
+	# sqlite4java loads its JNI library from java.library.path.
+	cp "$DDB_DIR"/lib/*.so "$DDB_DIR/native/" 2>/dev/null || true
+	cp "$DDB_DIR"/lib/*.dylib "$DDB_DIR/native/" 2>/dev/null || true
+	ls "$DDB_DIR"/native/libsqlite4java-linux-* >/dev/null 2>&1 || die "no sqlite4java native library was resolved"
+	echo "$want" >"$DDB_DIR/.credbatch-stamp"
+	echo "installed $(basename "$DDB_DIR"/lib/DynamoDBLocal-*.jar) with $(ls "$DDB_DIR/native" | tr '\n' ' ')"
+}
+
+setup_node() {
+	local dir="$TESTENV/jsverify"
+	[ -f "$dir/package.json" ] || return 0
+	section "setup: npm ci in infra/testenv/jsverify"
+	need node nodejs
+	need npm npm
+	local want have=""
+	want="$(hash_of "$dir/package.json" "$dir/package-lock.json")"
+	[ -f "$dir/node_modules/.credbatch-stamp" ] && have="$(cat "$dir/node_modules/.credbatch-stamp")"
+	if [ "$want" = "$have" ]; then
+		echo "up to date"
+		return 0
+	fi
+	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error --cache "$CACHE/npm")
+	echo "$want" >"$dir/node_modules/.credbatch-stamp"
+}
+
+setup() {
+	mkdir -p "$CACHE"
+	command -v go >/dev/null 2>&1 || die "go is missing (Go $(sed -n 's/^go //p' "$ROOT/go.mod") or newer is needed)"
+	setup_python
+	setup_dynamodb
+	setup_node
+}
+
+free_port() {
+	"$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_ready NAME LOG CHECK...: run CHECK until it succeeds (60 s at most).
+wait_ready() {
+	local name="$1" log="$2"
+	shift 2
+	local i
+	for i in $(seq 1 120); do
+		if "$@" >/dev/null 2>&1; then
+			echo "$name is ready"
+			return 0
+		fi
+		sleep 0.5
+	done
+	echo "---- $log ----" >&2
+	tail -n 50 "$log" >&2 || true
+	die "$name did not become ready"
+}
+
+# probe_dynamodb creates and deletes a table: it proves the server answers and that the
+# sqlite4java native library loaded.
+probe_dynamodb() {
+	"$VENV/bin/python" - "$1" <<'EOF'
+import sys, boto3
+c = boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="us-east-1",
+                 aws_access_key_id="test", aws_secret_access_key="test")
+c.create_table(TableName="readiness-probe", BillingMode="PAY_PER_REQUEST",
+               AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
+               KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}])
+c.put_item(TableName="readiness-probe", Item={"PK": {"S": "x"}})
+c.delete_table(TableName="readiness-probe")
+EOF
+}
+
+probe_moto() {
+	"$VENV/bin/python" - "$1" <<'EOF'
+import sys, boto3
+boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+             aws_access_key_id="test", aws_secret_access_key="test").list_buckets()
+EOF
+}
+
+start_backends() {
+	section "backends: starting DynamoDB Local and moto server on 127.0.0.1"
+	stop_backends quiet
+	mkdir -p "$STATE"
+	local ddb_port moto_port
+	ddb_port="$(free_port)"
+	moto_port="$(free_port)"
+	while [ "$moto_port" = "$ddb_port" ]; do moto_port="$(free_port)"; done
+
+	# DynamoDB Local has no bind-address option; it listens on all interfaces of this port.
+	(cd "$STATE" && exec java -Xmx1g -Djava.library.path="$DDB_DIR/native" -cp "$DDB_DIR/lib/*" \
+		software.amazon.dynamodb.services.local.main.ServerRunner \
+		-inMemory -disableTelemetry -port "$ddb_port") >"$STATE/dynamodb.log" 2>&1 &
+	echo $! >"$STATE/dynamodb.pid"
+	"$VENV/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$STATE/moto.log" 2>&1 &
+	echo $! >"$STATE/moto.pid"
+
+	local moto="http://127.0.0.1:$moto_port"
+	cat >"$STATE/env" <<EOF
+export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$ddb_port
+export AWS_ENDPOINT_URL_S3=$moto
+export AWS_ENDPOINT_URL_SESV2=$moto
+export AWS_ENDPOINT_URL_SFN=$moto
+export AWS_ENDPOINT_URL_SNS=$moto
+export AWS_ACCESS_KEY_ID=test
+export AWS_SECRET_ACCESS_KEY=test
+export AWS_REGION=us-east-1
+export AWS_DEFAULT_REGION=us-east-1
+EOF
+	wait_ready "DynamoDB Local (port $ddb_port, pid $(cat "$STATE/dynamodb.pid"))" "$STATE/dynamodb.log" \
+		probe_dynamodb "http://127.0.0.1:$ddb_port"
+	wait_ready "moto server (port $moto_port, pid $(cat "$STATE/moto.pid"))" "$STATE/moto.log" probe_moto "$moto"
+}
+
+# stop_backends [quiet]: stop the processes whose pids start_backends recorded.
+stop_backends() {
+	local name pid i
+	for name in dynamodb moto; do
+		[ -f "$STATE/$name.pid" ] || continue
+		pid="$(cat "$STATE/$name.pid")"
+		if kill "$pid" 2>/dev/null; then
+			for i in $(seq 1 20); do
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.25
+			done
+			kill -9 "$pid" 2>/dev/null || true
+			[ "${1:-}" = quiet ] || echo "stopped $name (pid $pid)"
+		fi
+		rm -f "$STATE/$name.pid"
+	done
+	rm -f "$STATE/env"
+}
+
+go_tests() {
+	section "go test ./..."
+	(cd "$ROOT" && go test -count=1 ./...)
+}
+
+# The fuzz targets run only once they exist (shared/sheet is written separately).
+FUZZ_TARGETS=("FuzzCSV ./shared/sheet" "FuzzXLSX ./shared/sheet")
+fuzz_tests() {
+	local t name pkg dir
+	for t in "${FUZZ_TARGETS[@]}"; do
+		read -r name pkg <<<"$t"
+		dir="$ROOT/${pkg#./}"
+		if grep -qs "func $name(" "$dir"/*_test.go; then
+			section "fuzz $name ($pkg, 10s)"
+			(cd "$ROOT" && go test -run '^$' -fuzz "^$name\$" -fuzztime 10s "$pkg")
+		else
+			section "fuzz $name: not defined in $pkg yet, skipped"
+		fi
+	done
+}
+
+sam_checks() {
+	section "sam validate --lint"
+	(cd "$ROOT" && "$VENV/bin/sam" validate --lint --region us-east-1 --template-file template.yaml)
+	section "sam build"
+	(cd "$ROOT" && PATH="$VENV/bin:$PATH" "$VENV/bin/sam" build --build-in-source --template-file template.yaml)
+}
+
+run_tests() {
+	setup
+	trap 'section "backends: stopping"; stop_backends' EXIT
+	start_backends
+	# shellcheck disable=SC1091
+	. "$STATE/env"
+	section "environment"
+	sed 's/^export //' "$STATE/env"
+	local failed=()
+	go_tests || failed+=("go test")
+	fuzz_tests || failed+=("fuzz")
+	sam_checks || failed+=("sam")
+	if [ "${#failed[@]}" -gt 0 ]; then
+		section "FAILED: ${failed[*]}"
+		return 1
+	fi
+	section "all checks passed"
+}
+
+case "${1:-test}" in
+setup) setup ;;
+backends)
+	setup
+	start_backends
+	section "backends are running; for a dev shell: eval \"\$(make -s backends-env)\"; stop with: make backends-stop"
+	cat "$STATE/env"
+	;;
+env) [ -f "$STATE/env" ] && cat "$STATE/env" || die "no backends running (make backends)" ;;
+stop) stop_backends ;;
+test) run_tests ;;
+*) die "usage: $0 setup|backends|env|stop|test" ;;
+esac
