@@ -51,7 +51,7 @@ func TestLimitsAndHostileFiles(t *testing.T) {
 			return zipParts(t, map[string]string{"Index/Document.iwa": "x", "Metadata/Properties.plist": "x"})
 		}, wantCode: "unsupported_format"},
 		{name: "zip bomb by declared size", file: "bomb.xlsx", data: declaredBomb, wantCode: "file_too_large"},
-		{name: "huge styles part", file: "bomb.xlsx", data: func(t testing.TB) []byte { return declared(t, "xl/styles.xml", 65<<20) }, wantCode: "file_too_large"},
+		{name: "huge styles part", file: "bomb.xlsx", data: func(t testing.TB) []byte { return declared(t, "xl/styles.xml", 65<<20, 100<<10) }, wantCode: "file_too_large"},
 		{name: "zip bomb by ratio", file: "bomb.xlsx", data: ratioBomb, wantCode: "corrupt_file"},
 		// archive/zip stops at the declared size and excelize ignores that error, so the
 		// sheet is cut short: memory stays bounded by the declared size.
@@ -216,20 +216,20 @@ func truncated(t testing.TB) []byte {
 }
 
 // declaredBomb declares a 2 GiB sheet (the data is not really there).
-func declaredBomb(t testing.TB) []byte { return declared(t, "xl/worksheets/sheet1.xml", 2<<30) }
+func declaredBomb(t testing.TB) []byte { return declared(t, "xl/worksheets/sheet1.xml", 2<<30, 4) }
 
 // declared returns a workbook whose part claims size bytes (the data is not really there).
-func declared(t testing.TB, part string, size uint64) []byte {
+func declared(t testing.TB, part string, size uint64, compressed int) []byte {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for name, s := range map[string]string{"[Content_Types].xml": ctTypes, "_rels/.rels": rootRels, "xl/workbook.xml": workbook, "xl/_rels/workbook.xml.rels": wbRels} {
 		addPart(t, zw, name, s)
 	}
-	w, err := zw.CreateRaw(&zip.FileHeader{Name: part, Method: zip.Deflate, UncompressedSize64: size, CompressedSize64: 4})
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: part, Method: zip.Deflate, UncompressedSize64: size, CompressedSize64: uint64(compressed)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Write([]byte{3, 0, 0, 0})
+	w.Write(append([]byte{3}, make([]byte, compressed-1)...))
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
