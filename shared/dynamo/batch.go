@@ -103,6 +103,15 @@ func (s *Store) batchChange(ch credbatch.BatchChange) *update {
 	if ch.CompletedAt != nil {
 		u.set("CompletedAt", mustValue(*ch.CompletedAt))
 	}
+	if ch.Columns != nil {
+		u.set("Columns", mustValue(*ch.Columns))
+	}
+	if ch.Definitions != nil {
+		u.set("Definitions", mustValue(*ch.Definitions))
+	}
+	if ch.Format != nil {
+		u.set("Format", str(*ch.Format))
+	}
 	return u
 }
 

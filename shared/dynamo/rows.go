@@ -213,14 +213,20 @@ func (s *Store) GetRow(ctx context.Context, batchID string, number int) (credbat
 // status; a finding code is a filter.
 func (s *Store) ListRows(ctx context.Context, batchID string, f credbatch.RowFilter) (credbatch.Page[credbatch.Row], error) {
 	in := &dynamodb.QueryInput{ScanIndexForward: aws.Bool(true)}
+	// Row numbers in [FromNumber, ToNumber): zero-padded numbers sort as numbers, and "~"
+	// sorts after every digit.
+	lo, hi := num(max(f.FromNumber, 0)), "~"
+	if f.ToNumber > 0 {
+		hi = num(f.ToNumber - 1)
+	}
 	if f.Status == "" {
-		in.KeyConditionExpression = aws.String("PK = :pk AND begins_with(SK, :row)")
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str(batchPK(batchID)), ":row": str("ROW#")}
+		in.KeyConditionExpression = aws.String("PK = :pk AND SK BETWEEN :lo AND :hi")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str(batchPK(batchID)), ":lo": str("ROW#" + lo), ":hi": str("ROW#" + hi)}
 		in.ConsistentRead = aws.Bool(true)
 	} else {
 		in.IndexName = aws.String(gsi2)
-		in.KeyConditionExpression = aws.String("GSI2PK = :pk")
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str("RSTATUS#" + batchID + "#" + string(f.Status))}
+		in.KeyConditionExpression = aws.String("GSI2PK = :pk AND GSI2SK BETWEEN :lo AND :hi")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str("RSTATUS#" + batchID + "#" + string(f.Status)), ":lo": str(lo), ":hi": str(hi)}
 	}
 	if f.Code != "" {
 		in.FilterExpression = aws.String("contains(FindingCodes, :code)")
