@@ -65,10 +65,10 @@ type API struct {
 	mux    *http.ServeMux
 	ingest *ingest.Service
 
-	statusMu   sync.Mutex
-	statusJWT  string
+	statusMu      sync.Mutex
+	statusJWT     string
 	statusChecker credential.StatusChecker
-	statusAt   time.Time
+	statusAt      time.Time
 }
 
 var _ http.Handler = (*API)(nil)

@@ -237,4 +237,3 @@ func (a *API) healthz(w http.ResponseWriter, _ *http.Request, _ auth.Principal) 
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	return nil
 }
-
