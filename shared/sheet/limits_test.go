@@ -157,12 +157,12 @@ func TestMemoryFlat(t *testing.T) {
 		}
 		return max
 	}
-	for _, format := range []string{"csv", "xlsx"} {
+	for _, format := range []string{"csv", "xlsx", "sst.xlsx"} {
 		t.Run(format, func(t *testing.T) {
 			var peaks []uint64
 			for _, n := range []int{2_000, 20_000} {
 				p := sample(t, format, n)
-				peaks = append(peaks, peak(p, "s."+format))
+				peaks = append(peaks, peak(p, "s."+strings.TrimPrefix(format, "sst.")))
 			}
 			t.Logf("peak heap in use: %d rows %d KiB, %d rows %d KiB", 2_000, peaks[0]>>10, 20_000, peaks[1]>>10)
 			if peaks[1] > 2*peaks[0]+8<<20 {
