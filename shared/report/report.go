@@ -1,0 +1,254 @@
+// Package report builds and emails the scheduled delivery report: per-batch delivery figures, SES review thresholds and a workbook of failed recipients.
+package report
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/credbatch/credbatch/shared/credbatch"
+)
+
+// MarkName is the watermark holding the end of the last reported window.
+const MarkName = "delivery-report"
+
+// SES's review thresholds: an account whose bounce rate reaches 5 % or complaint rate 0.1 %
+// is put under review.
+const (
+	BounceThreshold    = 0.05
+	ComplaintThreshold = 0.001
+)
+
+// Defaults of Config.
+const (
+	DefaultFirstWindow = 24 * time.Hour
+	DefaultLag         = time.Minute
+	// completedLookback bounds how far back (by creation) batches are scanned for ones that
+	// completed inside the window.
+	completedLookback = 30 * 24 * time.Hour
+)
+
+// Config configures the report.
+type Config struct {
+	From      string   // sender
+	Admins    []string // recipients
+	SendEmpty bool     // email a report even when nothing happened in the window
+	BaseURL   string   // public base URL, for links to batches ("" = no links)
+	// FirstWindow is the window of the very first run (default 24h).
+	FirstWindow time.Duration
+	// Lag keeps the window's end this far behind the clock, so that an event stamped just
+	// before the end but written just after is not missed (default 1 minute; negative = none).
+	Lag time.Duration
+}
+
+// Service builds and sends delivery reports.
+type Service struct {
+	Store  credbatch.Store
+	Mailer credbatch.Mailer
+	Clock  credbatch.Clock // default time.Now
+	Log    *slog.Logger    // default slog.Default()
+	Config Config
+}
+
+// Report is one run's result.
+type Report struct {
+	From, To time.Time      // the window [From, To)
+	Events   int            // feedback events recorded in the window
+	Batches  []BatchSummary // batches with events in the window or completed in it
+	Failed   []Failure      // failed recipients of the window
+	Sent     bool           // the email went out
+	Skipped  string         // why the run did nothing ("" when it ran)
+}
+
+// Warnings returns every batch's warnings.
+func (r Report) Warnings() []string {
+	var out []string
+	for _, b := range r.Batches {
+		out = append(out, b.Warnings...)
+	}
+	return out
+}
+
+// Empty reports whether nothing happened in the window.
+func (r Report) Empty() bool { return r.Events == 0 && len(r.Batches) == 0 && len(r.Failed) == 0 }
+
+// BatchSummary is a batch's email figures over its whole life (rates over its sends), plus
+// what happened in the report's window.
+type BatchSummary struct {
+	BatchID     string                `json:"batch_id"`
+	Label       string                `json:"label,omitempty"`
+	Status      credbatch.BatchStatus `json:"status"`
+	Issued      int                   `json:"issued"`       // credentials
+	Sent        int                   `json:"sent"`         // emails SES accepted
+	Delivered   int                   `json:"delivered"`    // delivered (complaints included, as SES counts them)
+	Bounced     int                   `json:"bounced"`      // permanent bounces
+	SoftBounced int                   `json:"soft_bounced"` // transient or undetermined bounces, last word so far
+	Complained  int                   `json:"complained"`
+	Suppressed  int                   `json:"suppressed"` // not sent (our list) or refused by SES's suppression list
+	Rejected    int                   `json:"rejected"`
+	Failed      int                   `json:"failed"`  // the mailer refused the message
+	Pending     int                   `json:"pending"` // sent, no final event yet (sent, delayed, soft-bounced)
+	NotSent     int                   `json:"not_sent"`
+	// BounceTypes counts bounced and soft-bounced emails by "Type/SubType".
+	BounceTypes   map[string]int `json:"bounce_types,omitempty"`
+	BounceRate    float64        `json:"bounce_rate"`
+	ComplaintRate float64        `json:"complaint_rate"`
+	Warnings      []string       `json:"warnings,omitempty"`
+	// Window counts the batch's events inside the report's window by event type.
+	Window map[credbatch.EventType]int `json:"window,omitempty"`
+	URL    string                      `json:"url,omitempty"`
+}
+
+// Failure is one failed recipient.
+type Failure struct {
+	BatchID      string
+	BatchLabel   string
+	Row          int // row number in the original upload (0 = not a credential email)
+	Email        string
+	Reason       string // "bounce Permanent/General", "complaint", "rejected", "suppressed", "failed"
+	Diagnostic   string
+	CredentialID string
+	At           time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Clock != nil {
+		return s.Clock().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// Summary returns a batch's email figures over its whole life (no window counts); KindNotFound.
+func (s *Service) Summary(ctx context.Context, batchID string) (BatchSummary, error) {
+	b, err := s.Store.GetBatch(ctx, batchID)
+	if err != nil {
+		return BatchSummary{}, fmt.Errorf("summary of batch %s: %w", batchID, err)
+	}
+	sum, _, err := s.summarize(ctx, b, false)
+	return sum, err
+}
+
+// summarize counts a batch's credentials by email status; with unsent it also returns the
+// credentials that were never sent (suppressed by us, or failed) as failures.
+func (s *Service) summarize(ctx context.Context, b credbatch.Batch, unsent bool) (BatchSummary, []Failure, error) {
+	sum := BatchSummary{BatchID: b.ID, Label: b.Label, Status: b.Status, BounceTypes: map[string]int{}}
+	if s.Config.BaseURL != "" {
+		sum.URL = trimSlash(s.Config.BaseURL) + "/batches/" + b.ID
+	}
+	var fails []Failure
+	cursor := ""
+	for {
+		p, err := s.Store.ListCredentialsByBatch(ctx, b.ID, cursor, credbatch.MaxPageSize)
+		if err != nil {
+			return sum, nil, fmt.Errorf("credentials of batch %s: %w", b.ID, err)
+		}
+		for _, c := range p.Items {
+			sum.Issued++
+			sent := true
+			switch c.EmailStatus {
+			case credbatch.EmailDelivered:
+				sum.Delivered++
+			case credbatch.EmailComplained:
+				sum.Delivered++
+				sum.Complained++
+			case credbatch.EmailBounced:
+				sum.Bounced++
+				sum.BounceTypes[c.BounceType]++
+			case credbatch.EmailSoftBounce:
+				sum.SoftBounced++
+				sum.Pending++
+				sum.BounceTypes[c.BounceType]++
+			case credbatch.EmailSent, credbatch.EmailDelayed:
+				sum.Pending++
+			case credbatch.EmailRejected:
+				sum.Rejected++
+			case credbatch.EmailSuppressed:
+				sum.Suppressed++
+				sent = c.BounceType != "" // SES refused it: it was sent to SES
+				if !sent && unsent {
+					fails = append(fails, Failure{BatchID: b.ID, BatchLabel: b.Label, Row: c.RowNumber, Email: c.Email,
+						Reason: "suppressed", Diagnostic: c.LastError, CredentialID: c.ID, At: c.UpdatedAt})
+				}
+			case credbatch.EmailFailed:
+				sum.Failed++
+				sent = false
+				if unsent {
+					fails = append(fails, Failure{BatchID: b.ID, BatchLabel: b.Label, Row: c.RowNumber, Email: c.Email,
+						Reason: "failed", Diagnostic: c.LastError, CredentialID: c.ID, At: c.UpdatedAt})
+				}
+			default: // pending, sending
+				sent = false
+				sum.NotSent++
+			}
+			if sent {
+				sum.Sent++
+			}
+		}
+		if p.Next == "" {
+			break
+		}
+		cursor = p.Next
+	}
+	if len(sum.BounceTypes) == 0 {
+		sum.BounceTypes = nil
+	}
+	if sum.Sent > 0 {
+		sum.BounceRate = float64(sum.Bounced) / float64(sum.Sent)
+		sum.ComplaintRate = float64(sum.Complained) / float64(sum.Sent)
+	}
+	name := b.ID
+	if b.Label != "" {
+		name = b.Label + " (" + b.ID + ")"
+	}
+	if sum.Sent > 0 && sum.BounceRate >= BounceThreshold {
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s: bounce rate %s is at or above SES's review threshold of 5%%", name, percent(sum.BounceRate)))
+	}
+	if sum.Sent > 0 && sum.ComplaintRate >= ComplaintThreshold {
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s: complaint rate %s is at or above SES's review threshold of 0.1%%", name, percent(sum.ComplaintRate)))
+	}
+	return sum, fails, nil
+}
+
+// percent formats a rate with at most two decimals: 0.0123 → "1.23 %", 0.2 → "20 %".
+func percent(r float64) string {
+	s := strconv.FormatFloat(r*100, 'f', 2, 64)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	return s + " %"
+}
+
+func trimSlash(s string) string { return strings.TrimRight(s, "/") }
+
+// sortReport orders batches by label then id, failures by batch, row and address.
+func sortReport(r *Report) {
+	sort.Slice(r.Batches, func(i, j int) bool {
+		a, b := r.Batches[i], r.Batches[j]
+		if a.Label != b.Label {
+			return a.Label < b.Label
+		}
+		return a.BatchID < b.BatchID
+	})
+	sort.SliceStable(r.Failed, func(i, j int) bool {
+		a, b := r.Failed[i], r.Failed[j]
+		if a.BatchID != b.BatchID {
+			return a.BatchID < b.BatchID
+		}
+		if a.Row != b.Row {
+			return a.Row < b.Row
+		}
+		if a.Email != b.Email {
+			return a.Email < b.Email
+		}
+		return a.At.Before(b.At)
+	})
+}
