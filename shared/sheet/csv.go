@@ -53,7 +53,15 @@ func openCSV(path string, opts Options) (Reader, error) {
 		f.Close()
 		return nil, fmt.Errorf("read csv: %w", err)
 	}
-	delim := sniffDelimiter(head)
+	delim, skip := sepHint(head)
+	if skip > 0 {
+		if _, err := br.Discard(skip); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("read csv: %w", err)
+		}
+	} else {
+		delim = sniffDelimiter(head)
+	}
 	cr := csv.NewReader(&lineLimiter{r: br, max: opts.Limits.MaxColumns * (opts.Limits.MaxCellBytes + 3)})
 	cr.Comma = delim
 	cr.LazyQuotes = true
@@ -165,6 +173,30 @@ func scanText(r io.Reader) (valid, binary bool, err error) {
 			return false, false, nil
 		}
 	}
+}
+
+// sepHint recognises Excel's "sep=;" first line, which names the delimiter and is not a row.
+// It returns the delimiter and the length of the line to skip (0 when there is no hint).
+func sepHint(head []byte) (rune, int) {
+	if len(head) < 5 || !bytes.EqualFold(head[:4], []byte("sep=")) {
+		return 0, 0
+	}
+	d := head[4]
+	if d != ',' && d != ';' && d != '\t' && d != '|' {
+		return 0, 0
+	}
+	rest := head[5:]
+	n := 5
+	if len(rest) > 0 && rest[0] == '\r' {
+		rest, n = rest[1:], n+1
+	}
+	if len(rest) > 0 && rest[0] != '\n' {
+		return 0, 0
+	}
+	if len(rest) > 0 {
+		n++
+	}
+	return rune(d), n
 }
 
 // sniffDelimiter chooses comma, semicolon or tab from the first lines of text, counting

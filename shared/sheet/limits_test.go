@@ -350,3 +350,27 @@ func TestInvalidUTF8AfterBOM(t *testing.T) {
 		t.Errorf("got %+v (%s), want %+v", got.Records, got.Code, want)
 	}
 }
+
+func TestCSVRowNumbers(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []Record
+	}{
+		{"crlf with quoted crlf", "a,b\r\n\"x\r\ny\",z\r\n\r\nq,r\r\n", []Record{rec(1, "a", "b"), rec(2, "x\ny", "z"), rec(4, "q", "r")}},
+		{"leading blank lines", "\n\n  \nName\nAna\n", []Record{rec(4, "Name"), rec(5, "Ana")}},
+		{"trailing blank lines", "Name\nAna\n\n\n,\n", []Record{rec(1, "Name"), rec(2, "Ana")}},
+		{"no final newline", "Name\nAna", []Record{rec(1, "Name"), rec(2, "Ana")}},
+		{"two multi-line cells", "h\n\"a\nb\"\n\"c\n\nd\"\ne\n", []Record{rec(1, "h"), rec(2, "a\nb"), rec(3, "c\n\nd"), rec(4, "e")}},
+		{"excel sep hint", "sep=;\r\nName;Note\r\nAna;a,b\r\n", []Record{rec(1, "Name", "Note"), rec(2, "Ana", "a,b")}},
+		{"sep= as a value", "sep=x\nb\n", []Record{rec(1, "sep=x"), rec(2, "b")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := readAll(t, writeFile(t, "n.csv", []byte(tt.in)), "n.csv", Options{})
+			if fmt.Sprint(got.Records) != fmt.Sprint(tt.want) || got.Code != "" {
+				t.Errorf("got %q (%s), want %q", fmt.Sprint(got.Records), got.Code, fmt.Sprint(tt.want))
+			}
+		})
+	}
+}
