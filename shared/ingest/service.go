@@ -239,11 +239,6 @@ func (s *Service) process(ctx context.Context, b credbatch.Batch, log *slog.Logg
 	}
 	findings := append(b.Findings, fileWarnings(res.Warnings)...)
 	ch := credbatch.BatchChange{Counts: &counts, Columns: &res.Columns, Definitions: &versions, Format: &res.Format, Findings: &findings}
-	for id := range res.Definitions {
-		if defs[id].ApprovalRequired {
-			b.ApprovalRequired = true
-		}
-	}
 	to := credbatch.BatchParsed
 	if res.Invalid > 0 {
 		to = credbatch.BatchRejected

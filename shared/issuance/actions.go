@@ -28,7 +28,11 @@ func (a *Actions) Approve(ctx context.Context, id, approver string) (credbatch.B
 	if b.Status != credbatch.BatchAwaitingApproval {
 		return b, credbatch.Conflict("batch %s is %s; only a batch awaiting approval can be approved", id, b.Status)
 	}
-	if b.FourEyes && approver != "" && strings.EqualFold(approver, b.Uploader) {
+	pol, err := PolicyOf(ctx, a.Store, b)
+	if err != nil {
+		return b, err
+	}
+	if pol.FourEyes && (approver == "" || strings.EqualFold(approver, b.Uploader)) {
 		return b, credbatch.E(credbatch.KindForbidden, "four_eyes", "this definition needs a second person: the uploader cannot approve their own batch")
 	}
 	if b.TaskToken == "" {

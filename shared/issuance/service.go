@@ -167,7 +167,11 @@ func (s *Service) Prepare(ctx context.Context, id string) (Prepared, error) {
 	if err != nil {
 		return Prepared{}, err
 	}
-	out := Prepared{ApprovalRequired: b.ApprovalRequired, Rows: b.Counts.Valid,
+	pol, err := PolicyOf(ctx, s.Store, b)
+	if err != nil {
+		return Prepared{}, err
+	}
+	out := Prepared{ApprovalRequired: pol.ApprovalRequired, Rows: b.Counts.Valid,
 		ApprovalTimeoutSeconds: int(s.cfg().ApprovalTimeout / time.Second)}
 	switch b.Status {
 	case credbatch.BatchParsed, credbatch.BatchRejected:
@@ -178,7 +182,7 @@ func (s *Service) Prepare(ctx context.Context, id string) (Prepared, error) {
 			return out, &BatchNotReadyError{Msg: fmt.Sprintf("batch %s has no valid rows to issue", id)}
 		}
 		to := credbatch.BatchApproved
-		if b.ApprovalRequired {
+		if pol.ApprovalRequired {
 			to = credbatch.BatchAwaitingApproval
 		}
 		if _, err := s.Store.TransitionBatch(ctx, id, b.Status, to, credbatch.BatchChange{}); err != nil {
@@ -192,6 +196,27 @@ func (s *Service) Prepare(ctx context.Context, id string) (Prepared, error) {
 		return out, &BatchNotReadyError{Msg: fmt.Sprintf("batch %s is %s: nothing to issue", id, b.Status)}
 	}
 	return out, nil
+}
+
+// Policy is what a batch's definitions require of its approval.
+type Policy struct {
+	ApprovalRequired bool // some definition requires approval
+	FourEyes         bool // some definition forbids the uploader approving their own batch
+}
+
+// PolicyOf derives a batch's approval policy from the definitions it was validated against
+// (at those versions), so it is never stored twice.
+func PolicyOf(ctx context.Context, st credbatch.Store, b credbatch.Batch) (Policy, error) {
+	var p Policy
+	for id, version := range b.Definitions {
+		d, err := st.GetDefinition(ctx, id, version)
+		if err != nil {
+			return p, fmt.Errorf("definition %s v%d of batch %s: %w", id, version, b.ID, err)
+		}
+		p.ApprovalRequired = p.ApprovalRequired || d.ApprovalRequired || d.FourEyes
+		p.FourEyes = p.FourEyes || d.FourEyes
+	}
+	return p, nil
 }
 
 // RequestApproval stores the task token on the batch and emails the approvers a summary with

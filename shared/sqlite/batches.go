@@ -218,6 +218,27 @@ func (s *Store) changeSQL(ch credbatch.BatchChange) (string, []any, error) {
 	if ch.CompletedAt != nil {
 		set("completed_at", nanos(*ch.CompletedAt))
 	}
+	if ch.Columns != nil {
+		cols := make([]column, len(*ch.Columns))
+		for i, c := range *ch.Columns {
+			cols[i] = column(c)
+		}
+		js, err := toJSON(cols)
+		if err != nil {
+			return "", nil, err
+		}
+		set("columns", js)
+	}
+	if ch.Definitions != nil {
+		js, err := toJSON(*ch.Definitions)
+		if err != nil {
+			return "", nil, err
+		}
+		set("definitions", js)
+	}
+	if ch.Format != nil {
+		set("format", *ch.Format)
+	}
 	set("updated_at", nanos(s.now()))
 	return strings.Join(sets, ", "), args, nil
 }

@@ -117,8 +117,12 @@ func (s *Store) ListRows(ctx context.Context, batchID string, f credbatch.RowFil
 	if err != nil {
 		return p, err
 	}
-	q := `SELECT body FROM rows WHERE batch_id = ? AND number > ?`
-	args := []any{batchID, cur.N}
+	q := `SELECT body FROM rows WHERE batch_id = ? AND number > ? AND number >= ?`
+	args := []any{batchID, cur.N, f.FromNumber}
+	if f.ToNumber > 0 {
+		q += ` AND number < ?`
+		args = append(args, f.ToNumber)
+	}
 	if f.Status != "" {
 		q += ` AND status = ?`
 		args = append(args, f.Status)

@@ -256,6 +256,13 @@ func testBatchUpdate(t *testing.T, s credbatch.Store, _ Capabilities) {
 			func(b *credbatch.Batch) { b.Counts = credbatch.Counts{Rows: 10, Valid: 10} }},
 		{"findings cleared", credbatch.BatchChange{Findings: &[]credbatch.Finding{}}, func(b *credbatch.Batch) { b.Findings = nil }},
 		{"clear reason", credbatch.BatchChange{Reason: str("")}, func(b *credbatch.Batch) { b.Reason = "" }},
+		{"header learned", credbatch.BatchChange{
+			Columns:     &[]credbatch.Column{{Index: 0, Header: "E-mail", Field: credbatch.FieldEmail}, {Index: 2, Header: "Punkte", Field: "attribute:Score"}},
+			Definitions: &map[string]int{"web-101": 3, "first-aid": 1}, Format: str("xlsx")},
+			func(b *credbatch.Batch) {
+				b.Columns = []credbatch.Column{{Index: 0, Header: "E-mail", Field: credbatch.FieldEmail}, {Index: 2, Header: "Punkte", Field: "attribute:Score"}}
+				b.Definitions, b.Format = map[string]int{"web-101": 3, "first-aid": 1}, "xlsx"
+			}},
 	}
 	want := b
 	for _, tc := range tests {

@@ -209,6 +209,12 @@ func testRowListFilters(t *testing.T, s credbatch.Store, _ Capabilities) {
 		{"status and code", credbatch.RowFilter{Status: credbatch.RowValid, Code: credbatch.CodeInvalidEmail}, []int{}},
 		{"code paged", credbatch.RowFilter{Code: credbatch.CodeInvalidEmail, Limit: 1}, []int{3, 4}},
 		{"status paged", credbatch.RowFilter{Status: credbatch.RowValid, Limit: 2}, []int{2, 5, 7}},
+		{"range", credbatch.RowFilter{FromNumber: 3, ToNumber: 6}, []int{3, 4, 5}},
+		{"range open end", credbatch.RowFilter{FromNumber: 5}, []int{5, 6, 7}},
+		{"range open start", credbatch.RowFilter{ToNumber: 4}, []int{2, 3}},
+		{"range and status", credbatch.RowFilter{FromNumber: 3, ToNumber: 8, Status: credbatch.RowValid}, []int{5, 7}},
+		{"range paged", credbatch.RowFilter{FromNumber: 3, ToNumber: 7, Limit: 1}, []int{3, 4, 5, 6}},
+		{"empty range", credbatch.RowFilter{FromNumber: 8, ToNumber: 20}, []int{}},
 	}
 	for _, tc := range tests {
 		got := collect(t, tc.name, tc.f.Limit, func(c string, l int) (credbatch.Page[credbatch.Row], error) {
