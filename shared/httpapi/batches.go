@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -150,6 +151,9 @@ func (a *API) createBatch(w http.ResponseWriter, r *http.Request, p auth.Princip
 		label = "API batch " + a.now().Format("2006-01-02 15:04")
 	}
 	header, records := rowsTable(req.DefinitionID, req.Rows)
+	if err := a.checkHeader(ctx, header, credbatch.Options{DefinitionID: req.DefinitionID, DateOrder: order}); err != nil {
+		return err
+	}
 	b := credbatch.Batch{ID: id, Label: label, Source: src, Uploader: p.Name(), Format: "json",
 		Options: credbatch.Options{DefinitionID: req.DefinitionID, DateOrder: order}}
 	b, err = a.ingest.IngestRows(ctx, b, header, records)
@@ -163,6 +167,26 @@ func (a *API) createBatch(w http.ResponseWriter, r *http.Request, p auth.Princip
 	}
 	w.Header().Set("Location", "/api/batches/"+b.ID)
 	writeJSON(w, http.StatusCreated, view(b))
+	return nil
+}
+
+// checkHeader refuses, before anything is stored, rows whose columns the definitions cannot
+// take (unknown definition, a required attribute missing from every row): the error is
+// KindInvalid with the file-level code and the finding in details.
+func (a *API) checkHeader(ctx context.Context, header []string, opts credbatch.Options) error {
+	defs, err := a.activeDefinitions(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = validate.New(validate.Config{Definitions: defs, Options: opts, Today: a.now().Format("2006-01-02")}, header, 1)
+	var e *credbatch.Error
+	if err != nil && errors.As(err, &e) && e.Kind == credbatch.KindInvalid {
+		return &credbatch.Error{Kind: credbatch.KindInvalid, Code: e.Code, Message: e.Message, Err: err,
+			Details: []credbatch.Finding{{Row: 1, Code: e.Code, Message: e.Message, Severity: credbatch.SeverityError}}}
+	}
+	if err != nil {
+		return fmt.Errorf("check columns: %w", err)
+	}
 	return nil
 }
 
@@ -458,7 +482,7 @@ func (a *API) resumeBatch(w http.ResponseWriter, r *http.Request, _ auth.Princip
 
 func (a *API) batchResult(w http.ResponseWriter, b credbatch.Batch, err error, op string) error {
 	if err != nil {
-		return fmt.Errorf("%s batch %s: %w", op, b.ID, err)
+		return fmt.Errorf("%s batch: %w", op, err)
 	}
 	writeJSON(w, http.StatusOK, view(b))
 	return nil

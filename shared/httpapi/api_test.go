@@ -1,0 +1,300 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"mime/multipart"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/httpapi"
+	"github.com/credbatch/credbatch/shared/ingest"
+)
+
+// TestEveryRoute walks a batch through its life and calls every route once on its happy
+// path; it fails when a route of httpapi.Routes was not exercised.
+func TestEveryRoute(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	hit := map[string]bool{}
+	do := func(pattern, method, path, user string, body any, want int, v any, headers ...string) *httptest.ResponseRecorder {
+		t.Helper()
+		w := e.call(method, path, user, body, headers...)
+		must(t, w, want, v)
+		hit[method+" "+pattern] = true
+		return w
+	}
+
+	// Definitions.
+	var def credbatch.Definition
+	do("/api/definitions", "POST", "/api/definitions", "issuer", course(true), 201, &def)
+	if def.Version != 1 || def.Duplicates != credbatch.DuplicatesReject {
+		t.Fatalf("created definition %+v", def)
+	}
+	var defs struct{ Items []credbatch.Definition }
+	do("/api/definitions", "GET", "/api/definitions", "approver", nil, 200, &defs)
+	if len(defs.Items) != 1 {
+		t.Fatalf("listed %d definitions", len(defs.Items))
+	}
+	do("/api/definitions/{id}", "GET", "/api/definitions/course?version=1", "issuer", nil, 200, &def)
+	def.Description = "Finished the course"
+	do("/api/definitions/{id}", "PUT", "/api/definitions/course", "issuer", def, 200, &def)
+	if def.Version != 2 {
+		t.Fatalf("updated version %d, want 2", def.Version)
+	}
+	w := do("/api/definitions/{id}/template", "GET", "/api/definitions/course/template?format=csv", "issuer", nil, 200, nil)
+	if !strings.Contains(w.Body.String(), "Score") || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/csv") {
+		t.Errorf("csv template %q (%s)", w.Body.String(), w.Header().Get("Content-Type"))
+	}
+	must(t, e.call("POST", "/api/definitions", "issuer", credbatch.Definition{ID: "badge", Name: "Badge"}), 201, nil)
+	w = do("/api/templates", "GET", "/api/templates?ids=course,badge&format=xlsx", "issuer", nil, 200, nil)
+	if w.Header().Get("Content-Type") != ingest.ContentTypeXLSX || !bytes.HasPrefix(w.Body.Bytes(), []byte("PK")) {
+		t.Errorf("xlsx template: %s, %d bytes", w.Header().Get("Content-Type"), w.Body.Len())
+	}
+	do("/api/definitions/{id}", "DELETE", "/api/definitions/badge", "issuer", nil, 200, &def)
+	if !def.Archived {
+		t.Errorf("archived definition %+v", def)
+	}
+
+	// Uploads.
+	var up struct {
+		URL     string            `json:"url"`
+		Key     string            `json:"key"`
+		Headers map[string]string `json:"headers"`
+	}
+	do("/api/uploads", "POST", "/api/uploads", "issuer", map[string]any{"definition_id": "course", "filename": "C:\\data\\spring.xlsx",
+		"label": "Spring", "date_order": "dmy", "mapping": map[string]string{"Mail": "email"}}, 201, &up)
+	if !strings.HasPrefix(up.Key, "uploads/course/") || !strings.HasSuffix(up.Key, "-spring.xlsx") {
+		t.Errorf("upload key %q", up.Key)
+	}
+	wantHeaders := map[string]string{"x-amz-meta-" + ingest.MetaUploader: "issuer@localhost", "x-amz-meta-" + ingest.MetaLabel: "Spring",
+		"x-amz-meta-" + ingest.MetaDateOrder: "DMY", "x-amz-meta-" + ingest.MetaMapping: `{"Mail":"email"}`, "Content-Type": ingest.ContentTypeXLSX}
+	for k, v := range wantHeaders {
+		if up.Headers[k] != v {
+			t.Errorf("upload header %s = %q, want %q", k, up.Headers[k], v)
+		}
+	}
+	if opts, warns := ingest.OptionsFromMetadata(up.Key, metaOf(up.Headers)); opts.DefinitionID != "course" || opts.DateOrder != credbatch.DateOrderDMY || len(warns) > 0 {
+		t.Errorf("ingest reads the upload as %+v %v", opts, warns)
+	}
+
+	// Validate (dry run): a file and JSON rows.
+	var res ingest.Result
+	body, ctype := multipartFile(t, "list.csv", "First Name,Last Name,Email,Score\nAda,Lovelace,ada@example.org,90\nBob,B,bob@,x\n",
+		map[string]string{"definition_id": "course"})
+	do("/api/validate", "POST", "/api/validate", "issuer", body, 200, &res, "Content-Type", ctype)
+	if res.Rows != 2 || res.Valid != 1 || res.Invalid != 1 || !hasCode(res.Errors, credbatch.CodeInvalidEmail) {
+		t.Errorf("validate file: %+v", res)
+	}
+	// Batches.
+	var b batchOut
+	do("/api/batches", "POST", "/api/batches", "issuer", batchBody(2, 0, true), 201, &b)
+	if b.Status != credbatch.BatchParsed || b.Counts.Valid != 2 || b.ExecutionID == "" || !b.ApprovalRequired {
+		t.Fatalf("created batch %+v", b)
+	}
+	var page struct{ Items []batchOut }
+	do("/api/batches", "GET", "/api/batches?label=spring&limit=10", "approver", nil, 200, &page)
+	if len(page.Items) != 1 || page.Items[0].ID != b.ID {
+		t.Errorf("listed %+v", page.Items)
+	}
+	do("/api/batches/{id}", "GET", "/api/batches/"+b.ID, "issuer", nil, 200, &b)
+	var rows struct{ Items []credbatch.Row }
+	do("/api/batches/{id}/rows", "GET", "/api/batches/"+b.ID+"/rows?status=valid", "issuer", nil, 200, &rows)
+	if len(rows.Items) != 2 || rows.Items[0].Number != 2 {
+		t.Errorf("rows %+v", rows.Items)
+	}
+	var amended struct {
+		Row   credbatch.Row
+		Batch batchOut
+	}
+	do("/api/batches/{id}/rows/{row}", "PATCH", "/api/batches/"+b.ID+"/rows/3", "issuer",
+		map[string]any{"values": map[string]string{"Score": "88"}}, 200, &amended)
+	if amended.Row.Attributes["Score"] != "88" || amended.Row.Status != credbatch.RowValid {
+		t.Errorf("amended row %+v", amended.Row)
+	}
+	e.awaitApproval(b.ID)
+	do("/api/batches/{id}/approve", "POST", "/api/batches/"+b.ID+"/approve", "approver", nil, 200, &b)
+	if b.Status != credbatch.BatchApproved || b.ApprovedBy != "approver@localhost" {
+		t.Errorf("approved %+v", b)
+	}
+	if _, err := e.store.TransitionBatch(ctx, b.ID, credbatch.BatchApproved, credbatch.BatchIssuing, credbatch.BatchChange{}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.issue(b.ID, 2)
+	e.issue(b.ID, 3)
+	do("/api/batches/{id}", "GET", "/api/batches/"+b.ID, "issuer", nil, 200, &b)
+	if b.Progress != 1 {
+		t.Errorf("progress %v, want 1", b.Progress)
+	}
+
+	// Credentials.
+	var got credbatch.Credential
+	do("/api/credentials/{id}", "GET", "/api/credentials/"+c.ID, "approver", nil, 200, &got)
+	var creds struct{ Items []credbatch.Credential }
+	do("/api/credentials", "GET", "/api/credentials?email=ADAA@example.org", "issuer", nil, 200, &creds)
+	if len(creds.Items) != 1 || creds.Items[0].ID != c.ID {
+		t.Errorf("credentials by email %+v", creds.Items)
+	}
+	w = do("/credentials/{id}/jwt", "GET", "/credentials/"+c.ID+"/jwt", "", nil, 200, nil)
+	if w.Body.String() != c.JWT || w.Header().Get("Content-Type") != "application/vc+jwt" {
+		t.Errorf("jwt route: %s", w.Header().Get("Content-Type"))
+	}
+	var doc map[string]any
+	do("/credentials/{id}/json", "GET", "/credentials/"+c.ID+"/json", "", nil, 200, &doc)
+	if doc["id"] != baseURL+"/credentials/"+c.ID {
+		t.Errorf("document id %v", doc["id"])
+	}
+	var ver struct {
+		Valid      bool
+		Status     string
+		Credential map[string]any
+	}
+	do("/verify", "POST", "/verify", "", map[string]string{"jwt": c.JWT}, 200, &ver)
+	if !ver.Valid || ver.Status != "valid" || ver.Credential["id"] != doc["id"] {
+		t.Errorf("verify %+v", ver)
+	}
+	var resent struct {
+		SentTo    string `json:"sent_to"`
+		MessageID string `json:"message_id"`
+	}
+	do("/api/credentials/{id}/resend", "POST", "/api/credentials/"+c.ID+"/resend", "issuer", map[string]string{"email": "Ada.New@Example.org"}, 200, &resent)
+	if resent.SentTo != "ada.new@example.org" || len(e.mailer.sent) != 1 || !strings.Contains(e.mailer.sent[0].Text, c.ID) {
+		t.Errorf("resend %+v, sent %+v", resent, e.mailer.sent)
+	}
+	do("/api/credentials/{id}/revoke", "POST", "/api/credentials/"+c.ID+"/revoke", "issuer", map[string]string{"reason": "issued in error"}, 200, &got)
+	if got.Status != credbatch.CredentialRevoked {
+		t.Errorf("revoked %+v", got)
+	}
+	do("/verify", "POST", "/verify", "", c.JWT, 200, &ver, "Content-Type", "application/vc+jwt")
+	if ver.Valid || ver.Status != "revoked" {
+		t.Errorf("verify after revoke %+v", ver)
+	}
+	do("/verify", "POST", "/verify", "", map[string]string{"url": baseURL + "/credentials/" + c.ID}, 200, &ver)
+	if ver.Status != "revoked" {
+		t.Errorf("verify by url %+v", ver)
+	}
+	w = do("/status/1", "GET", "/status/1", "", nil, 200, nil)
+	if w.Header().Get("Content-Type") != "application/vc+jwt" || strings.Count(w.Body.String(), ".") != 2 {
+		t.Errorf("status list %s %q", w.Header().Get("Content-Type"), w.Body.String())
+	}
+	var revoked struct{ Revoked int }
+	do("/api/batches/{id}/revoke", "POST", "/api/batches/"+b.ID+"/revoke", "admin", map[string]string{"reason": "course withdrawn"}, 200, &revoked)
+	if revoked.Revoked != 1 {
+		t.Errorf("batch revoke revoked %d, want 1 (one was revoked already)", revoked.Revoked)
+	}
+	var delivery struct {
+		Counts credbatch.Counts
+		Emails map[string]int
+	}
+	do("/api/batches/{id}/delivery", "GET", "/api/batches/"+b.ID+"/delivery", "issuer", nil, 200, &delivery)
+	if delivery.Counts.Revoked != 2 || delivery.Emails["sent"] != 2 {
+		t.Errorf("delivery %+v", delivery)
+	}
+
+	// A second batch: invalid rows, report, request changes, submit, reject, cancel.
+	var b2 batchOut
+	do("/api/batches", "POST", "/api/batches", "issuer", batchBody(1, 1, false), 201, &b2)
+	if b2.Status != credbatch.BatchRejected || b2.ReportKey == "" {
+		t.Fatalf("batch with an invalid row %+v", b2)
+	}
+	w = do("/api/batches/{id}/report", "GET", "/api/batches/"+b2.ID+"/report", "issuer", nil, 302, nil)
+	if loc := w.Header().Get("Location"); !strings.Contains(loc, "/files/reports/") {
+		t.Errorf("report redirect %q", loc)
+	}
+	do("/api/batches/{id}/submit", "POST", "/api/batches/"+b2.ID+"/submit", "issuer", map[string]bool{"skip_invalid": true}, 200, &b2)
+	var b3 batchOut
+	must(t, e.call("POST", "/api/batches", "issuer", batchBody(1, 0, false)), 201, &b3)
+	e.awaitApproval(b3.ID)
+	do("/api/batches/{id}/request-changes", "POST", "/api/batches/"+b3.ID+"/request-changes", "approver", map[string]string{"reason": "wrong date"}, 200, &b3)
+	if b3.Status != credbatch.BatchRejected {
+		t.Errorf("changes requested: %s", b3.Status)
+	}
+	do("/api/batches/{id}/cancel", "POST", "/api/batches/"+b3.ID+"/cancel", "issuer", map[string]string{"reason": "duplicate"}, 200, &b3)
+	if b3.Status != credbatch.BatchCancelled {
+		t.Errorf("cancelled: %s", b3.Status)
+	}
+	var b4 batchOut
+	must(t, e.call("POST", "/api/batches", "issuer", batchBody(1, 0, false)), 201, &b4)
+	e.awaitApproval(b4.ID)
+	do("/api/batches/{id}/reject", "POST", "/api/batches/"+b4.ID+"/reject", "approver", map[string]string{"reason": "not eligible"}, 200, &b4)
+	if b4.Status != credbatch.BatchCancelled || !slices.Contains(e.workflow.failed, "task-"+b4.ID+":BatchRejected") {
+		t.Errorf("rejected %s, workflow failures %v", b4.Status, e.workflow.failed)
+	}
+	var b5 batchOut
+	must(t, e.call("POST", "/api/batches", "issuer", batchBody(1, 0, false)), 201, &b5)
+	for _, step := range [][2]credbatch.BatchStatus{{credbatch.BatchParsed, credbatch.BatchApproved}, {credbatch.BatchApproved, credbatch.BatchIssuing}, {credbatch.BatchIssuing, credbatch.BatchPaused}} {
+		if _, err := e.store.TransitionBatch(ctx, b5.ID, step[0], step[1], credbatch.BatchChange{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do("/api/batches/{id}/resume", "POST", "/api/batches/"+b5.ID+"/resume", "issuer", nil, 200, &b5)
+	if b5.Status != credbatch.BatchIssuing {
+		t.Errorf("resumed: %s", b5.Status)
+	}
+
+	// Suppressions.
+	if err := e.store.PutSuppression(ctx, credbatch.Suppression{Email: "gone@example.org", Reason: "bounce", At: e.now}); err != nil {
+		t.Fatal(err)
+	}
+	var sup credbatch.Suppression
+	do("/api/suppressions/{email}", "GET", "/api/suppressions/gone@example.org", "admin", nil, 200, &sup)
+	do("/api/suppressions/{email}", "DELETE", "/api/suppressions/gone@example.org", "admin", nil, 204, nil)
+
+	// Public documents.
+	var jwks struct{ Keys []map[string]any }
+	do("/.well-known/jwks.json", "GET", "/.well-known/jwks.json", "", nil, 200, &jwks)
+	if len(jwks.Keys) != 1 || jwks.Keys[0]["kid"] != e.signer.KeyID() {
+		t.Errorf("jwks %+v", jwks)
+	}
+	var did map[string]any
+	do("/.well-known/did.json", "GET", "/.well-known/did.json", "", nil, 200, &did)
+	if did["id"] != "did:web:creds.example.org" {
+		t.Errorf("did %v", did["id"])
+	}
+	do("/openapi.json", "GET", "/openapi.json", "", nil, 200, nil)
+	do("/healthz", "GET", "/healthz", "", nil, 200, nil)
+
+	for _, rt := range httpapi.Routes() {
+		if !hit[rt.Method+" "+rt.Path] {
+			t.Errorf("route %s %s was not exercised", rt.Method, rt.Path)
+		}
+	}
+}
+
+func metaOf(headers map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range headers {
+		if name, ok := strings.CutPrefix(k, "x-amz-meta-"); ok {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+func multipartFile(t *testing.T, name, content string, fields map[string]string) ([]byte, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		if err := mw.WriteField(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fw, err := mw.CreateFormFile("file", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write([]byte(content))
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), mw.FormDataContentType()
+}
+
+func hasCode(fs []credbatch.Finding, code string) bool {
+	return slices.ContainsFunc(fs, func(f credbatch.Finding) bool { return f.Code == code })
+}
+
