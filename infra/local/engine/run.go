@@ -528,6 +528,9 @@ loop:
 		x.event("MapFailed", st.name, nil, "")
 		return nil, firstErr
 	}
-	x.event("MapSucceeded", st.name, nil, "")
+	x.event("MapSucceeded", st.name, results, "")
+	if size := x.e.observe(st.name, results); size > maxPayload {
+		return nil, &StateError{Name: ErrDataLimitExceeded, Cause: fmt.Sprintf("state %q: Map result of %d bytes is over the 256 KiB limit", st.name, size)}
+	}
 	return results, nil
 }
