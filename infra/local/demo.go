@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"flag"
@@ -8,11 +9,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
+	"github.com/credbatch/credbatch/infra/local/stack"
 	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/credential"
 	"github.com/credbatch/credbatch/shared/ingest"
-	"github.com/credbatch/credbatch/shared/sheet"
+	"github.com/credbatch/credbatch/shared/issuance"
 )
 
 //go:embed sample/definitions.json sample/northwind-awards.xlsx
@@ -23,6 +28,16 @@ const (
 	sampleDefinitions = "sample/definitions.json"
 	sampleWorkbook    = "sample/northwind-awards.xlsx"
 )
+
+// The demo's people.
+const (
+	demoIssuer   = "issuer@northwind.example"
+	demoApprover = "approver@northwind.example"
+	demoAdmin    = "admin@northwind.example"
+)
+
+// defaultBaseURL is where `serve` listens; credential links in the demo point there.
+const defaultBaseURL = "http://127.0.0.1:8080"
 
 // writeSample copies a bundled sample file into dir and returns its path.
 func writeSample(dir, name string) (string, error) {
@@ -37,7 +52,7 @@ func writeSample(dir, name string) (string, error) {
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("data", "demo-data", "data directory (created; emptied first)")
+	dir := fs.String("data", "demo-data", "data directory (emptied first)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -48,72 +63,213 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// demo writes the templates of the sample definitions, validates the sample workbook and
-// writes its error report, printing where everything went.
+// demoConfig is the local stack configuration of the demo and of `serve`.
+func demoConfig(dir, baseURL string) stack.Config {
+	return stack.Config{
+		DataDir: dir,
+		Issuer:  credential.Issuer{BaseURL: baseURL, Name: "Northwind Training Academy", URL: "https://training.northwind.example", Email: "certificates@northwind.example"},
+		From:    "certificates@northwind.example",
+		Flow:    issuance.Config{Approvers: []string{demoApprover}, Admins: []string{demoAdmin}},
+	}
+}
+
+// demo runs the whole job on the bundled sample: definitions, templates, a dropped workbook
+// with a few bad rows, the findings, issuing the valid rows, approval by a second person,
+// issuance through the local engine running the real state machine, and a summary.
 func demo(ctx context.Context, dir string, out io.Writer) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	for _, sub := range []string{"templates", "reports"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			return err
-		}
+	st, err := stack.Open(ctx, demoConfig(dir, defaultBaseURL))
+	if err != nil {
+		return err
 	}
+	defer st.Close()
+	p := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
+	start := time.Now()
+
+	p("credbatch demo — data directory %s\n", dir)
 	defsPath, err := writeSample(dir, sampleDefinitions)
 	if err != nil {
 		return err
 	}
-	byID, defs, err := loadDefinitions(defsPath)
+	_, defs, err := loadDefinitions(defsPath)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "credbatch demo — data directory %s\n\n", dir)
-	fmt.Fprintf(out, "1. Loaded %d credential definitions from %s\n", len(defs), defsPath)
+	if err := st.LoadDefinitions(ctx, defs); err != nil {
+		return err
+	}
+	p("1. Loaded %d credential definitions from %s", len(defs), defsPath)
 	for _, d := range defs {
-		fmt.Fprintf(out, "   - %-12s %s\n", d.ID, d.Name)
+		approval := "no approval needed"
+		if d.ApprovalRequired {
+			approval = "needs approval"
+		}
+		p("   - %-12s %s (%s)", d.ID, d.Name, approval)
 	}
 
-	fmt.Fprintln(out, "\n2. Templates for issuers to fill in:")
+	p("\n2. Templates for issuers to fill in (%s):", filepath.Join(dir, "templates"))
+	if err := os.MkdirAll(filepath.Join(dir, "templates"), 0o755); err != nil {
+		return err
+	}
+	var names []string
 	for _, d := range defs {
 		for _, format := range []string{"xlsx", "csv"} {
-			p := filepath.Join(dir, "templates", d.ID+"."+format)
-			if err := writeTemplate(p, format, []credbatch.Definition{d}); err != nil {
-				return fmt.Errorf("template %s: %w", p, err)
+			name := d.ID + "." + format
+			if err := writeTemplate(filepath.Join(dir, "templates", name), format, []credbatch.Definition{d}); err != nil {
+				return fmt.Errorf("template %s: %w", name, err)
 			}
-			fmt.Fprintf(out, "   %s\n", p)
+			names = append(names, name)
 		}
 	}
-	combined := filepath.Join(dir, "templates", "combined.xlsx")
-	if err := writeTemplate(combined, "xlsx", defs); err != nil {
+	if err := writeTemplate(filepath.Join(dir, "templates", "combined.xlsx"), "xlsx", defs); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "   %s (all definitions, ID column first)\n", combined)
+	p("   %s, and combined.xlsx (all definitions, ID column first)", strings.Join(names, ", "))
 
-	input, err := writeSample(dir, sampleWorkbook)
+	wb, err := sample.ReadFile(sampleWorkbook)
 	if err != nil {
 		return err
 	}
-	report := filepath.Join(dir, "reports", "northwind-awards-errors.xlsx")
-	res, err := validateFile(ctx, ingest.Input{Path: input, Name: filepath.Base(input), Definitions: byID,
-		Today: time.Now().Format(time.DateOnly), Limits: sheet.DefaultLimits(), TmpDir: os.TempDir()}, report, newProgress(io.Discard))
+	key := ingest.UploadsPrefix + "northwind-awards.xlsx"
+	if _, err := st.Bucket.Put(ctx, key, bytes.NewReader(wb), ingest.ContentTypeXLSX,
+		map[string]string{ingest.MetaLabel: "Autumn 2026 awards", ingest.MetaUploader: demoIssuer}); err != nil {
+		return err
+	}
+	w := &stack.Watcher{Stack: st, Settle: 100 * time.Millisecond}
+	var b credbatch.Batch
+	for i := 0; b.ID == ""; i++ {
+		got, err := w.Scan(ctx)
+		if err != nil {
+			return err
+		}
+		if len(got) > 0 {
+			b = got[0]
+		} else if i > 100 {
+			return fmt.Errorf("the drop folder watcher did not pick up %s", key)
+		} else {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	p("\n3. %s dropped into %s by %s", filepath.Base(key), filepath.Join(st.Config.BucketDir(), "uploads"), demoIssuer)
+	p("   batch %s: %s — %d rows, %d valid, %d invalid", b.ID, b.Status, b.Counts.Rows, b.Counts.Valid, b.Counts.Invalid)
+	for id, n := range b.Definitions {
+		_ = n
+		p("   uses definition %s", id)
+	}
+	invalid, err := st.Store.ListRows(ctx, b.ID, credbatch.RowFilter{Status: credbatch.RowInvalid})
 	if err != nil {
 		return err
 	}
-	if res.Error != nil {
-		return fmt.Errorf("the sample workbook was rejected: %s", res.Error.Message)
+	p("   Findings:")
+	for _, r := range invalid.Items {
+		for _, f := range r.Findings {
+			if f.Severity != credbatch.SeverityWarning {
+				p("   row %-3d %-20s %-17s %s", f.Row, f.Column, f.Code, f.Message)
+			}
+		}
 	}
-	fmt.Fprintf(out, "\n3. Validated %s: %d rows, %d valid, %d invalid\n", input, res.Rows, res.Valid, res.Invalid)
-	for id, n := range res.Definitions {
-		fmt.Fprintf(out, "   %-12s %d rows\n", id, n)
+	if b.ReportKey != "" {
+		p("   Error report for the issuer (bad cells highlighted): %s", filepath.Join(st.Config.BucketDir(), b.ReportKey))
 	}
-	fmt.Fprintln(out, "   Findings:")
-	for _, f := range res.Errors {
-		fmt.Fprintf(out, "   row %-3d %-26s %-20s %s\n", f.Row, f.Column, f.Code, f.Message)
+
+	p("\n4. The issuer chooses to issue the %d valid rows now (submit with skip_invalid)", b.Counts.Valid)
+	if b, err = st.Actions.Submit(ctx, b.ID, true); err != nil {
+		return err
 	}
-	for _, f := range res.Warnings {
-		fmt.Fprintf(out, "   row %-3d %-26s %-20s %s (warning)\n", f.Row, f.Column, f.Code, f.Message)
+	if b, err = waitFor(ctx, st, b.ID, func(b credbatch.Batch) bool { return b.TaskToken != "" || b.Status.Terminal() }); err != nil {
+		return err
 	}
-	fmt.Fprintf(out, "\n4. Error report for the issuer (invalid cells highlighted): %s\n", report)
-	fmt.Fprintln(out, "\nDone.")
+	p("   batch is %s; the approvers were emailed a review link (%s/review/%s)", b.Status, defaultBaseURL, b.ID)
+	if _, err := st.Actions.Approve(ctx, b.ID, demoIssuer); err != nil {
+		p("   %s tries to approve their own batch: refused (%s)", demoIssuer, credbatch.ErrorMessage(err))
+	}
+	if b, err = st.Actions.Approve(ctx, b.ID, demoApprover); err != nil {
+		return err
+	}
+	p("   %s approves it", demoApprover)
+
+	p("\n5. Issuing through the local engine (infra/statemachine/issuance.asl.json):")
+	last := -1
+	if b, err = waitFor(ctx, st, b.ID, func(b credbatch.Batch) bool {
+		if n := b.Counts.Issued + b.Counts.Failed; n != last {
+			last = n
+			p("   %-24s issued %d of %d", b.Status, b.Counts.Issued, b.Counts.Valid)
+		}
+		return b.Status.Terminal() || b.Status == credbatch.BatchPaused
+	}); err != nil {
+		return err
+	}
+	settleFeedback(ctx, st)
+	if b, err = st.Store.GetBatch(ctx, b.ID); err != nil {
+		return err
+	}
+	return demoSummary(ctx, st, b, time.Since(start), p)
+}
+
+// waitFor polls a batch until cond holds (at most two minutes).
+func waitFor(ctx context.Context, st *stack.Stack, id string, cond func(credbatch.Batch) bool) (credbatch.Batch, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		b, err := st.Store.GetBatch(ctx, id)
+		if err != nil {
+			return b, err
+		}
+		if cond(b) {
+			return b, nil
+		}
+		select {
+		case <-ctx.Done():
+			return b, fmt.Errorf("batch %s stayed %s: %w", id, b.Status, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// settleFeedback gives the simulated SES feedback a moment to arrive.
+func settleFeedback(ctx context.Context, st *stack.Stack) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+func demoSummary(ctx context.Context, st *stack.Stack, b credbatch.Batch, took time.Duration, p func(string, ...any)) error {
+	creds, err := st.Store.ListCredentialsByBatch(ctx, b.ID, "", credbatch.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	byEmail := map[credbatch.EmailStatus]int{}
+	var sample credbatch.Credential
+	for _, c := range creds.Items {
+		byEmail[c.EmailStatus]++
+		if sample.ID == "" && strings.HasPrefix(c.Email, "success") {
+			sample = c
+		}
+	}
+	emls, _ := filepath.Glob(filepath.Join(st.Config.OutboxDir(), "*.eml"))
+	p("\n6. Summary (%s)", took.Round(time.Millisecond))
+	p("   batch           %s (%s)", b.ID, b.Status)
+	p("   rows            %d", b.Counts.Rows)
+	p("   issued          %d", b.Counts.Issued)
+	p("   rejected        %d (invalid rows, left out by the issuer)", b.Counts.Invalid)
+	p("   failed          %d", b.Counts.Failed)
+	var parts []string
+	for s, n := range byEmail {
+		parts = append(parts, fmt.Sprintf("%s %d", s, n))
+	}
+	sort.Strings(parts)
+	p("   emails          %s", strings.Join(parts, ", "))
+	p("   outbox          %s (%d messages)", st.Config.OutboxDir(), len(emls))
+	if sample.ID != "" {
+		res, err := credential.NewVerifier(st.Keys, nil).Verify(ctx, sample.JWT, time.Now())
+		if err != nil {
+			return err
+		}
+		p("   credential page %s/credentials/%s (signature %s; open it with `make serve`)", defaultBaseURL, sample.ID, res.Status)
+	}
+	p("\nDone.")
 	return nil
 }
