@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,9 @@ var substitutions = map[string]string{
 	"IssueFunctionArn":    "arn:aws:lambda:us-east-1:000000000000:function:credbatch-issue",
 }
 
+// quiet drops the flow's logs: the tests check outcomes, not log lines.
+var quiet = slog.New(slog.DiscardHandler)
+
 var epoch = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
 const (
@@ -38,7 +42,7 @@ const (
 // harness is one local stack: store, outbox, signer, issuance service and actions, and the
 // engine running the real definition.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	store   *sqlite.Store
 	outbox  *outbox.Outbox
@@ -68,7 +72,7 @@ func withOnSend(f func(ctx context.Context, msg credbatch.Message)) option {
 	return func(_ *harness, c *harnessConfig) { c.onSend = f }
 }
 
-func newHarness(t *testing.T, cfg issuance.Config, opts ...option) *harness {
+func newHarness(t testing.TB, cfg issuance.Config, opts ...option) *harness {
 	t.Helper()
 	ctx := context.Background()
 	h := &harness{t: t, dir: t.TempDir(), clock: engine.NewVirtualClock(epoch, 10*time.Minute)}
@@ -104,7 +108,7 @@ func newHarness(t *testing.T, cfg issuance.Config, opts ...option) *harness {
 	cfg.From = "credentials@example.org"
 	cfg.Approvers = []string{approver}
 	cfg.Admins = []string{admin}
-	h.svc = &issuance.Service{Store: h.store, Mailer: h.outbox, Signer: signer, Clock: h.clock.Now, Config: cfg}
+	h.svc = &issuance.Service{Store: h.store, Mailer: h.outbox, Signer: signer, Clock: h.clock.Now, Config: cfg, Log: quiet}
 	issue := engine.Typed(h.svc.IssueChunk)
 	if hc.wrapIssue != nil {
 		issue = hc.wrapIssue(issue)
@@ -125,7 +129,7 @@ func newHarness(t *testing.T, cfg issuance.Config, opts ...option) *harness {
 // open starts an engine on the harness's engine.db (again, after restart).
 func (h *harness) open() {
 	h.t.Helper()
-	e, err := engine.Open(context.Background(), filepath.Join(h.dir, "engine.db"), h.machine, engine.Options{Clock: h.clock, Rand: func() float64 { return 1 }})
+	e, err := engine.Open(context.Background(), filepath.Join(h.dir, "engine.db"), h.machine, engine.Options{Clock: h.clock, Rand: func() float64 { return 1 }, Log: quiet})
 	if err != nil {
 		h.t.Fatalf("engine.Open: %v", err)
 	}
@@ -143,7 +147,7 @@ func (h *harness) restart() {
 	h.open()
 }
 
-func readRepoFile(t *testing.T, rel string) []byte {
+func readRepoFile(t testing.TB, rel string) []byte {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
