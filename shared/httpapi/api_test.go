@@ -297,4 +297,3 @@ func multipartFile(t *testing.T, name, content string, fields map[string]string)
 func hasCode(fs []credbatch.Finding, code string) bool {
 	return slices.ContainsFunc(fs, func(f credbatch.Finding) bool { return f.Code == code })
 }
-

@@ -84,7 +84,7 @@ type env struct {
 
 const baseURL = "https://creds.example.org"
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...func(*httpapi.Deps)) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/credbatch.db")
@@ -120,13 +120,20 @@ func newEnv(t *testing.T) *env {
 		e.tokens[tk.Subject] = tk.Token
 	}
 	clock := func() time.Time { return e.now }
-	e.api = httpapi.New(httpapi.Deps{
+	d := httpapi.Deps{
 		Store: st, Blob: blob, Keys: set, Signer: signer, Issuer: e.issuer, Mailer: e.mailer, From: "noreply@example.org",
 		Actions: &issuance.Actions{Store: st, Workflow: e.workflow, Clock: clock},
 		Auth:    authn, DID: "did:web:creds.example.org", Clock: clock, TmpDir: t.TempDir(),
-		IDs: func() string { e.ids++; return strings.Repeat("0", 30) + string(rune('a'+e.ids%26)) + string(rune('a'+e.ids/26%26)) },
+		IDs: func() string {
+			e.ids++
+			return strings.Repeat("0", 30) + string(rune('a'+e.ids%26)) + string(rune('a'+e.ids/26%26))
+		},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	for _, o := range opts {
+		o(&d)
+	}
+	e.api = httpapi.New(d)
 	return e
 }
 
