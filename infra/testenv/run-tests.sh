@@ -18,6 +18,7 @@ CACHE="$ROOT/.cache"
 VENV="$ROOT/.venv"
 DDB_DIR="$CACHE/dynamodb-local"
 STATE="$CACHE/backends"
+PIP_VERSION=26.0.1
 export SAM_CLI_TELEMETRY=0
 
 section() { printf '\n==== %s [%ds] ====\n' "$*" "$SECONDS"; }
@@ -58,7 +59,7 @@ python_bin() {
 setup_python() {
 	section "setup: Python tools (aws-sam-cli, cfn-lint, moto) in .venv"
 	local want have=""
-	want="$(hash_of "$TESTENV/requirements.txt" "$TESTENV/constraints.txt")"
+	want="$(hash_of "$TESTENV/requirements.txt" "$TESTENV/constraints.txt" <(echo "$PIP_VERSION"))"
 	[ -f "$VENV/.credbatch-stamp" ] && have="$(cat "$VENV/.credbatch-stamp")"
 	if [ "$want" = "$have" ] && [ -x "$VENV/bin/sam" ] && [ -x "$VENV/bin/moto_server" ]; then
 		echo "up to date ($("$VENV/bin/sam" --version))"
@@ -73,7 +74,10 @@ setup_python() {
 		rm -rf "$VENV"
 		"$py" -m venv "$VENV"
 	fi
-	"$VENV/bin/pip" install --quiet --disable-pip-version-check --no-input \
+	# The pip that venv bundles (23.x) can crash resolving this set; use a current one.
+	"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+		--cache-dir "$CACHE/pip" "pip==$PIP_VERSION"
+	"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
 		--cache-dir "$CACHE/pip" \
 		-r "$TESTENV/requirements.txt" -c "$TESTENV/constraints.txt"
 	echo "$want" >"$VENV/.credbatch-stamp"
@@ -93,9 +97,12 @@ setup_dynamodb() {
 	need mvn maven
 	rm -rf "$DDB_DIR"
 	mkdir -p "$DDB_DIR/native"
-	mvn -q -B -Dstyle.color=never -f "$TESTENV/dynamodb-local/pom.xml" \
+	if ! mvn -q -B -Dstyle.color=never -f "$TESTENV/dynamodb-local/pom.xml" \
 		-Dmaven.repo.local="$CACHE/m2" \
-		dependency:copy-dependencies -DoutputDirectory="$DDB_DIR/lib"
+		dependency:copy-dependencies -DoutputDirectory="$DDB_DIR/lib" >"$CACHE/mvn.log" 2>&1; then
+		cat "$CACHE/mvn.log" >&2
+		die "mvn could not resolve DynamoDB Local"
+	fi
 	# sqlite4java loads its JNI library from java.library.path.
 	cp "$DDB_DIR"/lib/*.so "$DDB_DIR/native/" 2>/dev/null || true
 	cp "$DDB_DIR"/lib/*.dylib "$DDB_DIR/native/" 2>/dev/null || true
