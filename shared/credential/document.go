@@ -30,8 +30,9 @@ var Contexts = []string{
 // Types are the types of an OpenBadgeCredential.
 var Types = []string{"VerifiableCredential", "OpenBadgeCredential"}
 
-// StatusListPath is the path, under the base URL, of the one status list credential.
-const StatusListPath = "/status/1"
+// StatusListPath is the path, under the base URL, of the status list credentials: list n
+// (1-based) is at StatusListPath + "/" + n.
+const StatusListPath = "/status"
 
 // Issuer is the deployment's issuer configuration. A definition's Issuer overrides Name,
 // URL, Email and Image field by field.
@@ -65,8 +66,20 @@ func (iss Issuer) AchievementURL(definitionID string) string {
 	return iss.base() + "/definitions/" + definitionID
 }
 
-// StatusListURL returns the URL (and id) of the status list credential: <base>/status/1.
-func (iss Issuer) StatusListURL() string { return iss.base() + StatusListPath }
+// StatusListURL returns the URL (and id) of the first status list credential: <base>/status/1.
+func (iss Issuer) StatusListURL() string { return iss.StatusListURLFor(1) }
+
+// StatusListURLFor returns the URL (and id) of status list n (1-based): <base>/status/<n>.
+func (iss Issuer) StatusListURLFor(n int) string {
+	return iss.base() + StatusListPath + "/" + strconv.Itoa(n)
+}
+
+// StatusPosition splits a credential's status index (global across the deployment, as the
+// store allocates them) into its list number (1-based) and its index within that list. A
+// list holds statuslist.Size entries, so a deployment is not capped at one list.
+func StatusPosition(global int) (list, index int) {
+	return global/statuslist.Size + 1, global % statuslist.Size
+}
 
 // Document is an OpenBadgeCredential; it marshals to the JSON-LD that is signed.
 type Document struct {
@@ -169,6 +182,24 @@ func (e StatusEntry) Index() (int, error) {
 	return i, nil
 }
 
+// Global returns the entry's deployment-wide status index: its list number (the last path
+// segment of statusListCredential) and its index within that list.
+func (e StatusEntry) Global() (int, error) {
+	i, err := e.Index()
+	if err != nil {
+		return 0, err
+	}
+	if i >= statuslist.Size {
+		return 0, credbatch.Errorf(credbatch.KindInvalid, "statusListIndex %d is beyond a list of %d entries", i, statuslist.Size)
+	}
+	seg := e.StatusListCredential[strings.LastIndex(e.StatusListCredential, "/")+1:]
+	n, err := strconv.Atoi(seg)
+	if err != nil || n < 1 {
+		return 0, credbatch.Errorf(credbatch.KindInvalid, "statusListCredential %q does not end in a list number", e.StatusListCredential)
+	}
+	return (n-1)*statuslist.Size + i, nil
+}
+
 // Build returns the OpenBadgeCredential for an issued credential of a definition.
 //
 //   - id is <base>/credentials/<c.ID>; the achievement id is <base>/definitions/<d.ID>.
@@ -199,8 +230,8 @@ func Build(iss Issuer, d credbatch.Definition, c credbatch.Credential) (Document
 		return Document{}, invalid("the credential has no recipient email")
 	case d.ID == "" || d.Name == "":
 		return Document{}, invalid("the definition has no id or name")
-	case c.StatusListIndex < 0 || c.StatusListIndex >= statuslist.Size:
-		return Document{}, invalid("status list index %d is outside 0..%d", c.StatusListIndex, statuslist.Size-1)
+	case c.StatusListIndex < 0:
+		return Document{}, invalid("status list index %d is negative", c.StatusListIndex)
 	}
 	from, err := parseDate(c.IssueDate, false)
 	if err != nil {
@@ -236,8 +267,9 @@ func Build(iss Issuer, d credbatch.Definition, c credbatch.Credential) (Document
 	results, descs := attributes(achievementID, d, c.Attributes)
 	achievement.ResultDescription = descs
 
-	listURL := iss.StatusListURL()
-	index := strconv.Itoa(c.StatusListIndex)
+	listN, idx := StatusPosition(c.StatusListIndex)
+	listURL := iss.StatusListURLFor(listN)
+	index := strconv.Itoa(idx)
 	return Document{
 		Context:     Contexts,
 		ID:          iss.CredentialURL(c.ID),

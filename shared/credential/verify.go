@@ -130,7 +130,7 @@ func (v *Verifier) Verify(ctx context.Context, token string, now time.Time) (Res
 		if st.Type != "BitstringStatusListEntry" || st.StatusPurpose != "revocation" {
 			return fail(StatusInvalid, fmt.Sprintf("unsupported credentialStatus %s/%s", st.Type, st.StatusPurpose))
 		}
-		index, err := st.Index()
+		index, err := st.Global()
 		if err != nil {
 			return fail(StatusInvalid, credbatch.ErrorMessage(err))
 		}

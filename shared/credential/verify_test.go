@@ -91,6 +91,10 @@ func TestVerify(t *testing.T) {
 
 	noExpiry := testCredential()
 	noExpiry.ExpiryDate = ""
+	// A credential in the second status list: global index 131072+42 is entry 42 of list 2.
+	second := testCredential()
+	second.StatusListIndex = 131072 + 42
+	inSecond := mustSign(t, signer, mustBuild(t, testIssuer, testDefinition(), second))
 
 	tests := []struct {
 		name       string
@@ -108,6 +112,8 @@ func TestVerify(t *testing.T) {
 		{"expired", good, &fakeStatus{}, time.Date(2028, 5, 1, 0, 0, 0, 0, time.UTC), StatusExpired, "expired on 2028-04-30"},
 		{"not yet valid", good, &fakeStatus{}, time.Date(2026, 4, 30, 23, 0, 0, 0, time.UTC), StatusNotYetValid, "valid from 2026-05-01"},
 		{"revoked", good, &fakeStatus{revoked: map[int]bool{42: true}}, during, StatusRevoked, "revoked"},
+		{"revoked in the second list", inSecond, &fakeStatus{revoked: map[int]bool{131072 + 42: true}}, during, StatusRevoked, "revoked"},
+		{"same entry of another list", inSecond, &fakeStatus{revoked: map[int]bool{42: true}}, during, StatusValid, ""},
 		{"revoked wins over expired", good, &fakeStatus{revoked: map[int]bool{42: true}}, during.AddDate(5, 0, 0), StatusRevoked, "revoked"},
 		{"another index revoked", good, &fakeStatus{revoked: map[int]bool{41: true, 43: true}}, during, StatusValid, ""},
 		{"tampered name", tamper(t, good, func(m map[string]any) { m["name"] = "Brain Surgeon Licence" }), &fakeStatus{}, during, StatusInvalid, "signature does not match"},
@@ -147,8 +153,12 @@ func TestVerify(t *testing.T) {
 				if got.Document.ID != doc.ID || !strings.HasSuffix(got.KeyID, active.ID) {
 					t.Errorf("document id %q, kid %q; want %q, %q", got.Document.ID, got.KeyID, doc.ID, active.ID)
 				}
-				if tc.status != nil && (len(tc.status.asked) != 1 || tc.status.asked[0] != 42) {
-					t.Errorf("status indexes asked = %v, want [42]", tc.status.asked)
+				wantAsked := 42
+				if tc.token == inSecond {
+					wantAsked = 131072 + 42 // the global index: entry 42 of list 2
+				}
+				if tc.status != nil && (len(tc.status.asked) != 1 || tc.status.asked[0] != wantAsked) {
+					t.Errorf("status indexes asked = %v, want [%d]", tc.status.asked, wantAsked)
 				}
 			}
 		})

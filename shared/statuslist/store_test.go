@@ -3,6 +3,8 @@ package statuslist
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 	"strconv"
 	"testing"
 
@@ -58,7 +60,6 @@ func TestFromStoreErrors(t *testing.T) {
 		want  credbatch.Kind
 	}{
 		{"store down", &pagedStore{err: down}, credbatch.KindUnavailable},
-		{"index beyond the list", &pagedStore{indexes: []int{1, Size}}, credbatch.KindInternal},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,4 +72,62 @@ func TestFromStoreErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestFromStoreListSplitsByList(t *testing.T) {
+	store := &pagedStore{indexes: []int{3, Size, Size + 7, 2*Size - 1, 2 * Size}}
+	tests := []struct {
+		list int
+		want []int // revoked positions within the list
+	}{
+		{1, []int{3}},
+		{2, []int{0, 7, Size - 1}},
+		{3, []int{0}},
+		{4, nil},
+	}
+	for _, tt := range tests {
+		l, err := FromStoreList(context.Background(), store, tt.list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int
+		for i := 0; i < l.Len(); i++ {
+			if on, _ := l.Get(i); on {
+				got = append(got, i)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("list %d: revoked %v, want %v", tt.list, got, tt.want)
+		}
+	}
+	if _, err := FromStoreList(context.Background(), store, 0); credbatch.ErrorKind(err) != credbatch.KindNotFound {
+		t.Errorf("list 0: %v, want not found", err)
+	}
+}
+
+func TestListsCacheAndGlobalIndexes(t *testing.T) {
+	store := &pagedStore{indexes: []int{Size + 7}}
+	now := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	lists := &Lists{Store: store, TTL: time.Minute, Now: func() time.Time { return now }}
+	ctx := context.Background()
+	check := func(global int, want bool) {
+		t.Helper()
+		got, err := lists.Revoked(ctx, global)
+		if err != nil || got != want {
+			t.Errorf("Revoked(%d) = %v, %v; want %v", global, got, err, want)
+		}
+	}
+	check(Size+7, true)
+	check(7, false)
+	calls := store.calls
+	check(Size+8, false) // list 2 again: cached
+	if store.calls != calls {
+		t.Errorf("a fresh cached list was rebuilt")
+	}
+	store.indexes = append(store.indexes, Size+8)
+	lists.Forget()
+	check(Size+8, true)
+	store.indexes = append(store.indexes, Size+9)
+	now = now.Add(2 * time.Minute)
+	check(Size+9, true)
 }
