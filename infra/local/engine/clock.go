@@ -8,12 +8,12 @@ import (
 )
 
 // Clock is the engine's time: Now stamps history and deadlines, Sleep waits out Retry
-// intervals and Wait states, Timer runs task timeouts. Tests inject a VirtualClock so nothing
-// really waits.
+// intervals and Wait states, Timer runs task timeouts (stop releases a timer that is no
+// longer needed). Tests inject a VirtualClock so nothing really waits.
 type Clock interface {
 	Now() time.Time
 	Sleep(d time.Duration) <-chan time.Time
-	Timer(d time.Duration) <-chan time.Time
+	Timer(d time.Duration) (c <-chan time.Time, stop func())
 }
 
 // RealClock is the wall clock.
@@ -25,8 +25,11 @@ func (RealClock) Now() time.Time { return time.Now() }
 // Sleep returns time.After(d).
 func (RealClock) Sleep(d time.Duration) <-chan time.Time { return time.After(d) }
 
-// Timer returns time.After(d).
-func (RealClock) Timer(d time.Duration) <-chan time.Time { return time.After(d) }
+// Timer returns a time.Timer's channel and its Stop.
+func (RealClock) Timer(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTimer(d)
+	return t.C, func() { t.Stop() }
+}
 
 // VirtualClock is a clock for tests. Sleeps up to instant long end at once (moving the clock
 // forward), so Retry back-offs and short Wait states take no time; longer sleeps and every
@@ -60,10 +63,24 @@ func (c *VirtualClock) Now() time.Time {
 // virtual time moves d forward), else once Advance has moved the time d forward.
 func (c *VirtualClock) Sleep(d time.Duration) <-chan time.Time { return c.after(d, true) }
 
-// Timer returns a channel that receives once Advance has moved the time d forward.
-func (c *VirtualClock) Timer(d time.Duration) <-chan time.Time { return c.after(d, false) }
+// Timer returns a channel that receives once Advance has moved the time d forward; stop
+// removes the timer.
+func (c *VirtualClock) Timer(d time.Duration) (<-chan time.Time, func()) {
+	ch := c.after(d, false)
+	return ch, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for i, t := range c.timers {
+			if t.ch == ch {
+				c.timers = append(c.timers[:i], c.timers[i+1:]...)
+				c.notify()
+				return
+			}
+		}
+	}
+}
 
-func (c *VirtualClock) after(d time.Duration, sleep bool) <-chan time.Time {
+func (c *VirtualClock) after(d time.Duration, sleep bool) chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch := make(chan time.Time, 1)

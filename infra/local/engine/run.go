@@ -357,12 +357,14 @@ func (x *execution) task(ctx context.Context, st *state, eff any, key string, en
 	x.event("TaskScheduled", st.name, nil, st.function+" "+strconv.Itoa(len(payload))+" bytes")
 
 	var timer <-chan time.Time
+	stop := func() {}
 	switch {
 	case st.waitToken && !tok.deadline.IsZero():
-		timer = x.e.clock.Timer(max(0, tok.deadline.Sub(x.e.clock.Now())))
+		timer, stop = x.e.clock.Timer(max(0, tok.deadline.Sub(x.e.clock.Now())))
 	case timeout > 0:
-		timer = x.e.clock.Timer(timeout)
+		timer, stop = x.e.clock.Timer(timeout)
 	}
+	defer stop()
 	var notify <-chan struct{}
 	if st.waitToken {
 		notify = x.e.watch(tok.token)
