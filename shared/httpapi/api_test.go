@@ -185,12 +185,16 @@ func TestEveryRoute(t *testing.T) {
 	if revoked.Revoked != 1 {
 		t.Errorf("batch revoke revoked %d, want 1 (one was revoked already)", revoked.Revoked)
 	}
+	do("/api/batches/{id}", "GET", "/api/batches/"+b.ID, "issuer", nil, 200, &b)
+	if b.Progress != 1 {
+		t.Errorf("progress after revoking %v, want 1", b.Progress)
+	}
 	var delivery struct {
 		Counts credbatch.Counts
 		Emails map[string]int
 	}
 	do("/api/batches/{id}/delivery", "GET", "/api/batches/"+b.ID+"/delivery", "issuer", nil, 200, &delivery)
-	if delivery.Counts.Revoked != 2 || delivery.Emails["sent"] != 2 {
+	if delivery.Counts.Revoked != 2 || delivery.Counts.Issued != 0 || delivery.Emails["sent"] != 2 {
 		t.Errorf("delivery %+v", delivery)
 	}
 

@@ -64,8 +64,9 @@ func (a *API) revokeCredential(w http.ResponseWriter, r *http.Request, p auth.Pr
 	return nil
 }
 
-// revoke revokes a credential, marks its row revoked, counts it on its batch and clears the
-// cached status list. KindConflict when it was revoked already.
+// revoke revokes a credential, marks its row revoked, moves it from issued to revoked in its
+// batch's counts (as the issuance recount does) and clears the cached status list.
+// KindConflict when it was revoked already.
 func (a *API) revoke(ctx context.Context, c credbatch.Credential, reason string) (credbatch.Credential, error) {
 	c, err := a.d.Store.RevokeCredential(ctx, c.ID, reason, a.now())
 	if err != nil {
@@ -76,7 +77,7 @@ func (a *API) revoke(ctx context.Context, c credbatch.Credential, reason string)
 	if err == nil && row.Status == credbatch.RowIssued && row.CredentialID == c.ID {
 		row.Status, row.UpdatedAt = credbatch.RowRevoked, a.now()
 		if _, err := a.d.Store.UpdateRow(ctx, row, credbatch.RowIssued); err == nil {
-			if err := a.d.Store.AddCounts(ctx, c.BatchID, credbatch.Counts{Revoked: 1}); err != nil {
+			if err := a.d.Store.AddCounts(ctx, c.BatchID, credbatch.Counts{Issued: -1, Revoked: 1}); err != nil {
 				a.d.Log.Warn("count revocation", "batch_id", c.BatchID, "credential_id", c.ID, "err", err)
 			}
 		} else if !credbatch.IsKind(err, credbatch.KindConflict) {
