@@ -442,7 +442,7 @@ func (x *execution) task(ctx context.Context, st *state, eff any, key string, en
 		case <-timer:
 			if x.e.finishToken(tok.token, "timed_out") {
 				x.event("TaskTimedOut", st.name, nil, "")
-				return nil, &StateError{Name: ErrTimeout, Cause: fmt.Sprintf("state %q: no answer to the task token within %s", st.name, timeout)}
+				return nil, &StateError{Name: ErrTimeout, Cause: fmt.Sprintf("state %q timed out after %s", st.name, timeout)}
 			}
 			timer = nil // answered meanwhile: read it
 		case <-ctx.Done():

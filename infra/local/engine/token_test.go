@@ -80,7 +80,7 @@ func TestTaskToken(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.Advance(week * time.Second)
-		}, `{"error":{"Cause":"state \"Ask\": no answer to the task token within 168h0m0s","Error":"States.Timeout"},"id":"b1","outcome":"expired","timeout":604800}`},
+		}, `{"error":{"Cause":"state \"Ask\" timed out after 168h0m0s","Error":"States.Timeout"},"id":"b1","outcome":"expired","timeout":604800}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
