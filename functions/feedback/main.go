@@ -1,0 +1,51 @@
+// Command feedback is the Lambda subscribed to the SES event topic: it records bounces, complaints and deliveries.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/credbatch/credbatch/shared/dynamo"
+	"github.com/credbatch/credbatch/shared/feedback"
+	"github.com/credbatch/credbatch/shared/logging"
+)
+
+// env is the function's configuration (see README, "Environment variables").
+type env struct {
+	Table string // TABLE_NAME
+}
+
+func readEnv() (env, error) {
+	e := env{Table: os.Getenv("TABLE_NAME")}
+	if e.Table == "" {
+		return e, fmt.Errorf("TABLE_NAME must be set")
+	}
+	return e, nil
+}
+
+func run() error {
+	log := logging.New(os.Stdout)
+	e, err := readEnv()
+	if err != nil {
+		return err
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		return fmt.Errorf("load AWS config: %w", err)
+	}
+	svc := &feedback.Service{Store: dynamo.New(dynamodb.NewFromConfig(cfg), e.Table), Log: log}
+	lambda.Start(svc.Handle)
+	return nil
+}
+
+func main() {
+	if err := run(); err != nil {
+		logging.New(os.Stderr).Error("feedback cannot start", "err", err)
+		os.Exit(1)
+	}
+}
