@@ -29,19 +29,20 @@ hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
 # need CMD DEBIAN-PACKAGE...: make CMD available, installing the packages when root.
 APT_UPDATED=""
+apt_install() {
+	[ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 1
+	echo "installing $* from Debian"
+	if [ -z "$APT_UPDATED" ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq
+		APT_UPDATED=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
 need() {
 	local cmd="$1"
 	shift
 	command -v "$cmd" >/dev/null 2>&1 && return 0
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "installing $* (for $cmd) from Debian"
-		if [ -z "$APT_UPDATED" ]; then
-			DEBIAN_FRONTEND=noninteractive apt-get update -qq
-			APT_UPDATED=1
-		fi
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-		command -v "$cmd" >/dev/null 2>&1 && return 0
-	fi
+	apt_install "$@" && command -v "$cmd" >/dev/null 2>&1 && return 0
 	die "$cmd is missing; install $* and retry"
 }
 
@@ -70,8 +71,8 @@ setup_python() {
 	py="$(python_bin)"
 	rm -rf "$VENV"
 	if ! "$py" -m venv "$VENV"; then
-		need python3 python3-venv
 		rm -rf "$VENV"
+		apt_install python3-venv || die "$py cannot create a virtualenv; install python3-venv and retry"
 		"$py" -m venv "$VENV"
 	fi
 	# The pip that venv bundles (23.x) can crash resolving this set; use a current one.
@@ -204,6 +205,9 @@ export AWS_ENDPOINT_URL_S3=$moto
 export AWS_ENDPOINT_URL_SESV2=$moto
 export AWS_ENDPOINT_URL_SFN=$moto
 export AWS_ENDPOINT_URL_SNS=$moto
+export AWS_ENDPOINT_URL_SECRETS_MANAGER=$moto
+export AWS_ENDPOINT_URL_SSM=$moto
+export AWS_ENDPOINT_URL_SCHEDULER=$moto
 export AWS_ACCESS_KEY_ID=test
 export AWS_SECRET_ACCESS_KEY=test
 export AWS_REGION=us-east-1
