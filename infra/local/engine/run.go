@@ -354,7 +354,7 @@ func (x *execution) task(ctx context.Context, st *state, eff any, key string, en
 		return nil, runtimeErr(st, "Payload: %v", err)
 	}
 	x.e.observeSize(st.name, len(payload))
-	x.event("TaskScheduled", st.name, nil, st.function+" "+strconv.Itoa(len(payload))+" bytes")
+	x.eventSize("TaskScheduled", st.name, len(payload), st.function)
 
 	var timer <-chan time.Time
 	stop := func() {}
@@ -413,7 +413,7 @@ func (x *execution) task(ctx context.Context, st *state, eff any, key string, en
 		if len(a.out) > maxPayload {
 			return nil, &StateError{Name: ErrDataLimitExceeded, Cause: fmt.Sprintf("state %q: task result of %d bytes is over the 256 KiB limit", st.name, len(a.out))}
 		}
-		x.event("TaskSucceeded", st.name, nil, strconv.Itoa(len(a.out))+" bytes")
+		x.eventSize("TaskSucceeded", st.name, len(a.out), "")
 		return map[string]any{"Payload": out, "StatusCode": 200, "ExecutedVersion": "$LATEST"}, nil
 	}
 	x.event("TaskWaiting", st.name, nil, "")
@@ -429,7 +429,7 @@ func (x *execution) task(ctx context.Context, st *state, eff any, key string, en
 			if err != nil {
 				return nil, &StateError{Name: ErrTaskFailed, Cause: "the task output is not JSON"}
 			}
-			x.event("TaskSucceeded", st.name, nil, strconv.Itoa(len(res.output))+" bytes")
+			x.eventSize("TaskSucceeded", st.name, len(res.output), "")
 			return out, nil
 		case "failed":
 			x.e.finishToken(tok.token, "")

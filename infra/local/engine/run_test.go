@@ -317,3 +317,37 @@ func TestDataLimit(t *testing.T) {
 		t.Errorf("Stats().LargestPayload = %d, want > %d", got, maxPayload)
 	}
 }
+
+func TestHistory(t *testing.T) {
+	def := `{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":5,"Next":"T"},"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"` + fn + `","Payload":{"a":"xyz"}},"End":true}}}`
+	e, _ := mustOpen(t, def, map[string]Handler{fn: echo})
+	if st, _, err := run(t, e, "h", `{}`); err != nil || st != StatusSucceeded {
+		t.Fatalf("run: %s, %v", st, err)
+	}
+	h, err := e.History("h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for i, ev := range h {
+		types = append(types, ev.Type)
+		if ev.Seq != int64(i+1) {
+			t.Errorf("event %d has Seq %d", i, ev.Seq)
+		}
+		if i > 0 && ev.At.Before(h[i-1].At) {
+			t.Errorf("event %d (%s) at %s is before the previous one", i, ev.Type, ev.At)
+		}
+		if ev.Type == "TaskScheduled" || ev.Type == "TaskSucceeded" {
+			if ev.Size != len(`{"a":"xyz"}`) {
+				t.Errorf("%s size = %d, want %d", ev.Type, ev.Size, len(`{"a":"xyz"}`))
+			}
+		}
+	}
+	want := "ExecutionStarted StateEntered WaitStarted StateExited StateEntered TaskScheduled TaskSucceeded StateExited ExecutionSucceeded"
+	if got := strings.Join(types, " "); got != want {
+		t.Errorf("history\n got %s\nwant %s", got, want)
+	}
+	if d := h[len(h)-1].At.Sub(h[0].At); d != 5*time.Second {
+		t.Errorf("the execution took %s of virtual time, want the 5 s wait", d)
+	}
+}

@@ -197,7 +197,7 @@ func (e *Engine) checkpoint(id, stateName string, input any) {
 	}
 }
 
-// event appends a history event.
+// event appends a history event carrying payload (its size is recorded).
 func (x *execution) event(typ, stateName string, payload any, detail string) {
 	size := 0
 	if payload != nil {
@@ -205,6 +205,11 @@ func (x *execution) event(typ, stateName string, payload any, detail string) {
 			size = len(b)
 		}
 	}
+	x.eventSize(typ, stateName, size, detail)
+}
+
+// eventSize appends a history event whose payload has size bytes.
+func (x *execution) eventSize(typ, stateName string, size int, detail string) {
 	seq := x.seq.Add(1)
 	if _, err := x.e.db.Exec(`INSERT INTO history (execution_id, seq, type, state, at, size, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		x.id, seq, typ, stateName, x.e.clock.Now().UnixNano(), size, detail); err != nil && !x.e.closed() {
