@@ -1,0 +1,235 @@
+package pages
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/credential"
+)
+
+// credentialView is the public credential page.
+type credentialView struct {
+	ID          string
+	URL         string
+	Recipient   string
+	Achievement string
+	Description string
+	Criteria    string
+	Image       string
+	IssuerName  string
+	IssuerURL   string
+	IssueDate   string // YYYY-MM-DD
+	ExpiryDate  string // YYYY-MM-DD, "" = never
+	Attributes  []attrView
+
+	Status        string // valid, expired, revoked, not_yet_valid, invalid
+	StatusText    string
+	RevokedReason string
+	RevokedAt     string
+
+	Verified     bool
+	KeyID        string
+	VerifyReason string
+
+	JWTURL      string
+	JSONURL     string
+	LinkedInURL string
+}
+
+type attrView struct {
+	Name  string
+	Value string
+}
+
+// credential serves GET /credentials/{id}: the recipient's public page.
+func (h *handler) credential(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	c, err := h.d.Store.GetCredential(ctx, id)
+	if credbatch.IsKind(err, credbatch.KindNotFound) || credbatch.IsKind(err, credbatch.KindInvalid) {
+		h.notFound(w, r)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("load credential %s: %w", id, err))
+		return
+	}
+	v, err := h.credentialView(ctx, c)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("Referrer-Policy", "strict-origin-when-cross-origin")
+	title := v.Achievement + " — " + v.Recipient
+	desc := fmt.Sprintf("%s earned %s from %s on %s.", v.Recipient, v.Achievement, v.IssuerName, humanDate(v.IssueDate))
+	if v.Description != "" {
+		desc += " " + v.Description
+	}
+	meta := []metaTag{
+		{Property: "og:title", Content: title},
+		{Property: "og:description", Content: desc},
+		{Property: "og:url", Content: v.URL},
+		{Property: "og:type", Content: "website"},
+		{Property: "og:site_name", Content: v.IssuerName},
+		{Name: "twitter:card", Content: "summary"},
+		{Name: "twitter:title", Content: title},
+		{Name: "twitter:description", Content: desc},
+		{Name: "description", Content: desc},
+	}
+	if v.Image != "" {
+		meta = append(meta, metaTag{Property: "og:image", Content: v.Image}, metaTag{Name: "twitter:image", Content: v.Image})
+	}
+	h.render(w, r, http.StatusOK, "credential", page{Title: title, Meta: meta, V: v})
+}
+
+func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
+	h.message(w, r, http.StatusNotFound, "Credential not found",
+		"There is no credential at this address. Check that the link is complete, or ask the issuer for a new one.")
+}
+
+// credentialView verifies the credential and gathers what its page shows.
+func (h *handler) credentialView(ctx context.Context, c credbatch.Credential) (credentialView, error) {
+	iss := h.d.Issuer
+	v := credentialView{
+		ID: c.ID, URL: iss.CredentialURL(c.ID), Recipient: c.Name,
+		IssueDate: c.IssueDate, ExpiryDate: c.ExpiryDate,
+		JWTURL: iss.CredentialURL(c.ID) + "/jwt", JSONURL: iss.CredentialURL(c.ID) + "/json",
+	}
+	def, derr := h.d.Store.GetDefinition(ctx, c.DefinitionID, c.DefinitionVer)
+	if derr != nil && !credbatch.IsKind(derr, credbatch.KindNotFound) {
+		return v, fmt.Errorf("load definition %s v%d: %w", c.DefinitionID, c.DefinitionVer, derr)
+	}
+	if derr == nil {
+		iss = issuerFor(iss, def)
+		v.Achievement, v.Description, v.Criteria, v.Image = def.Name, def.Description, def.Criteria, def.Image
+		v.Attributes = attributes(def, c.Attributes)
+	}
+	v.IssuerName, v.IssuerURL = iss.Name, iss.URL
+
+	now := h.d.Clock()
+	res, err := h.verify(ctx, c.JWT, now)
+	if err != nil {
+		return v, err
+	}
+	if res.Status != credential.StatusInvalid {
+		// The signature verified: show what was signed.
+		doc := res.Document
+		a := doc.CredentialSubject.Achievement
+		v.Achievement, v.Description, v.Criteria = a.Name, a.Description, a.Criteria.Narrative
+		if a.Image != nil {
+			v.Image = a.Image.ID
+		}
+		if doc.Issuer.Name != "" {
+			v.IssuerName, v.IssuerURL = doc.Issuer.Name, doc.Issuer.URL
+		}
+		v.Verified, v.KeyID = true, keyID(res.KeyID)
+	} else {
+		v.VerifyReason = res.Reason
+	}
+	if derr != nil && !v.Verified {
+		v.Achievement = c.DefinitionID
+	}
+
+	switch {
+	case c.Status == credbatch.CredentialRevoked || res.Status == credential.StatusRevoked:
+		v.Status, v.StatusText = "revoked", "Revoked"
+		v.RevokedReason = c.RevokedReason
+		if !c.RevokedAt.IsZero() {
+			v.RevokedAt = c.RevokedAt.UTC().Format(time.DateOnly)
+		}
+	case res.Status == credential.StatusExpired || (c.ExpiryDate != "" && c.ExpiryDate < now.UTC().Format(time.DateOnly)):
+		v.Status, v.StatusText = "expired", "Expired"
+	case res.Status == credential.StatusNotYetValid:
+		v.Status, v.StatusText = "not_yet_valid", "Not yet valid"
+	case res.Status == credential.StatusInvalid:
+		v.Status, v.StatusText = "invalid", "Cannot be verified"
+	default:
+		v.Status, v.StatusText = "valid", "Valid"
+	}
+	if v.Status == "valid" || v.Status == "expired" {
+		v.LinkedInURL = linkedInURL(v, c.ID)
+	}
+	return v, nil
+}
+
+// verify checks the credential against the published keys and the status list; when the
+// status list cannot be read, it still checks the signature and dates (the store's own
+// revocation flag is shown either way).
+func (h *handler) verify(ctx context.Context, token string, now time.Time) (credential.Result, error) {
+	status, err := h.statusChecker(ctx)
+	if err != nil {
+		h.d.Log.WarnContext(ctx, "status list unavailable; verifying without it", "err", err)
+		status = nil
+	}
+	res, err := credential.NewVerifier(h.d.Keys, status).Verify(ctx, token, now)
+	if err != nil {
+		return res, fmt.Errorf("verify credential: %w", err)
+	}
+	return res, nil
+}
+
+// keyID strips a DID URL down to its fragment, the key's thumbprint.
+func keyID(kid string) string {
+	if i := strings.LastIndex(kid, "#"); i >= 0 {
+		return kid[i+1:]
+	}
+	return kid
+}
+
+// attributes lists a credential's attribute values in definition order.
+func attributes(d credbatch.Definition, values map[string]string) []attrView {
+	var out []attrView
+	for _, a := range d.Attributes {
+		if val := values[a.Name]; val != "" {
+			if a.Type == credbatch.AttrDate {
+				val = humanDate(val)
+			}
+			out = append(out, attrView{Name: a.Name, Value: val})
+		}
+	}
+	return out
+}
+
+// linkedInURL is LinkedIn's "Add to profile" link for a certification.
+func linkedInURL(v credentialView, id string) string {
+	q := []string{
+		"startTask=CERTIFICATION_NAME",
+		"name=" + url.QueryEscape(v.Achievement),
+		"organizationName=" + url.QueryEscape(v.IssuerName),
+	}
+	if t, err := time.Parse(time.DateOnly, v.IssueDate); err == nil {
+		q = append(q, fmt.Sprintf("issueYear=%d", t.Year()), fmt.Sprintf("issueMonth=%d", int(t.Month())))
+	}
+	if t, err := time.Parse(time.DateOnly, v.ExpiryDate); err == nil {
+		q = append(q, fmt.Sprintf("expirationYear=%d", t.Year()), fmt.Sprintf("expirationMonth=%d", int(t.Month())))
+	}
+	q = append(q, "certUrl="+url.QueryEscape(v.URL), "certId="+url.QueryEscape(id))
+	return "https://www.linkedin.com/profile/add?" + strings.Join(q, "&")
+}
+
+// issuerFor applies a definition's own issuer profile over the deployment's (as the issue
+// worker does when it builds the credential).
+func issuerFor(base credential.Issuer, d credbatch.Definition) credential.Issuer {
+	if d.Issuer == nil {
+		return base
+	}
+	if d.Issuer.Name != "" {
+		base.Name = d.Issuer.Name
+	}
+	if d.Issuer.URL != "" {
+		base.URL = d.Issuer.URL
+	}
+	if d.Issuer.Email != "" {
+		base.Email = d.Issuer.Email
+	}
+	if d.Issuer.Image != "" {
+		base.Image = d.Issuer.Image
+	}
+	return base
+}

@@ -1,0 +1,130 @@
+package pages_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/credential"
+	"github.com/credbatch/credbatch/shared/keys"
+)
+
+// issue stores a signed credential of web-101 (signed by signer, or the stack's signer).
+func (e *env) issue(t *testing.T, c credbatch.Credential, signer *credential.Signer) credbatch.Credential {
+	t.Helper()
+	ctx := context.Background()
+	def, err := e.st.Store.GetDefinition(ctx, "web-101", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := e.st.Store.AllocateStatusIndexes(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.BatchID, c.DefinitionID, c.DefinitionVer, c.StatusListIndex = "batch-1", def.ID, def.Version, idx
+	c.Status, c.EmailStatus, c.IssuedAt = credbatch.CredentialIssued, credbatch.EmailSent, time.Now()
+	doc, err := credential.Build(e.st.Config.Issuer, def, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if signer == nil {
+		signer = e.st.Signer
+	}
+	if c.JWT, err = signer.Sign(doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.Store.CreateCredential(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestCredentialPage(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	other, err := keys.New(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := credential.NewSigner(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := e.issue(t, credbatch.Credential{ID: "0123456789abcdef0123456789abcdef", Email: "ann@example.com", Name: "Ann Lee",
+		IssueDate: "2025-01-15", ExpiryDate: "2099-12-31", Attributes: map[string]string{"Score": "87"}}, nil)
+	expired := e.issue(t, credbatch.Credential{ID: "1123456789abcdef0123456789abcdef", Email: "bo@example.com", Name: "Bo Ng",
+		IssueDate: "2019-03-01", ExpiryDate: "2020-12-31", Attributes: map[string]string{"Score": "70"}}, nil)
+	revoked := e.issue(t, credbatch.Credential{ID: "2123456789abcdef0123456789abcdef", Email: "cy@example.com", Name: "Cy Oh",
+		IssueDate: "2025-02-01", Attributes: map[string]string{"Score": "90"}}, nil)
+	if _, err := e.st.Store.RevokeCredential(ctx, revoked.ID, "Issued in error", time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	forged := e.issue(t, credbatch.Credential{ID: "3123456789abcdef0123456789abcdef", Email: "dee@example.com", Name: "Dee Ray",
+		IssueDate: "2025-02-01", Attributes: map[string]string{"Score": "99"}}, foreign)
+	kid := e.st.Signer.KeyID()
+
+	og := []string{`<meta property="og:title"`, `<meta property="og:description"`, `<meta property="og:type" content="website">`,
+		`<meta name="twitter:card" content="summary">`}
+	tests := []struct {
+		name     string
+		id       string
+		wantCode int
+		want     []string // in the page's text
+		wantHTML []string // in the markup
+		lacks    []string // in the markup
+	}{
+		{"valid", valid.ID, http.StatusOK,
+			[]string{"Test Academy certifies that", "Ann Lee earned Web Fundamentals", "Valid until 31 December 2099.",
+				"Verified: Signature verified with key " + kid, "Issued 15 January 2025", "Score 87", "Criteria Pass the final assessment."},
+			append([]string{`<meta property="og:url" content="` + baseURL + `/credentials/` + valid.ID + `">`,
+				`href="` + baseURL + `/credentials/` + valid.ID + `/jwt"`, `href="` + baseURL + `/credentials/` + valid.ID + `/json"`,
+				`href="https://www.linkedin.com/profile/add?startTask=CERTIFICATION_NAME&amp;name=Web&#43;Fundamentals&amp;organizationName=Test&#43;Academy&amp;issueYear=2025&amp;issueMonth=1&amp;expirationYear=2099&amp;expirationMonth=12&amp;certUrl=https%3A%2F%2Fcreds.test%2Fcredentials%2F` + valid.ID + `&amp;certId=` + valid.ID + `"`},
+				og...),
+			[]string{"ann@example.com", "noindex"}},
+		{"expired", expired.ID, http.StatusOK,
+			[]string{"Expired: this credential expired on 31 December 2020.", "Verified: Signature verified with key " + kid, "Bo Ng earned"},
+			append([]string{"status-expired", "linkedin.com"}, og...), nil},
+		{"revoked", revoked.ID, http.StatusOK,
+			[]string{"Revoked: this credential was revoked on 4 March 2025 (Issued in error).", "Verified: Signature verified with key", "Expires Never"},
+			append([]string{"status-revoked"}, og...), []string{"linkedin.com"}},
+		{"signed by a key the issuer does not publish", forged.ID, http.StatusOK,
+			[]string{"Cannot be verified", "Not verified: signing key " + foreign.KeyID() + " is not published by this issuer"},
+			nil, []string{"Verified</strong>", "linkedin.com"}},
+		{"unknown", "ffffffffffffffffffffffffffffffff", http.StatusNotFound, []string{"Credential not found"}, []string{"noindex"},
+			[]string{"og:title", "Web Fundamentals"}},
+		{"malformed id", "..%2f..%2fetc", http.StatusNotFound, []string{"not found"}, nil, []string{"og:title"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := e.do(t, request{path: "/credentials/" + tc.id})
+			if got.code != tc.wantCode {
+				t.Fatalf("status = %d, want %d\n%s", got.code, tc.wantCode, got.body)
+			}
+			wantContains(t, text(got.body), tc.want...)
+			wantContains(t, got.body, tc.wantHTML...)
+			wantLacks(t, got.body, tc.lacks...)
+			if ct := got.hdr.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			if csp := got.hdr.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "style-src 'sha256-") {
+				t.Errorf("Content-Security-Policy = %q", csp)
+			}
+		})
+	}
+}
+
+func TestCredentialPageHasNoScriptAndInlinesItsStyle(t *testing.T) {
+	e := newEnv(t)
+	c := e.issue(t, credbatch.Credential{ID: "4123456789abcdef0123456789abcdef", Email: "ann@example.com", Name: "Ann <b>Lee</b>",
+		IssueDate: "2025-01-15", Attributes: map[string]string{"Score": "87"}}, nil)
+	got := e.do(t, request{path: "/credentials/" + c.ID})
+	if got.code != http.StatusOK {
+		t.Fatalf("status %d", got.code)
+	}
+	wantLacks(t, got.body, "<script", "<b>Lee</b>")
+	wantContains(t, got.body, "Ann &lt;b&gt;Lee&lt;/b&gt;", "<style>:root{", `<html lang="en">`, "@media print")
+}
+

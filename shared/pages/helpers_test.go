@@ -1,0 +1,227 @@
+package pages_test
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/credbatch/credbatch/infra/local/stack"
+	"github.com/credbatch/credbatch/shared/auth"
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/credential"
+	"github.com/credbatch/credbatch/shared/ingest"
+	"github.com/credbatch/credbatch/shared/issuance"
+	"github.com/credbatch/credbatch/shared/pages"
+)
+
+const baseURL = "https://creds.test"
+
+// Bearer tokens of the test principals.
+const (
+	tokApprover = "approver-token-0123456789"
+	tokIssuer   = "issuer-token-0123456789"
+	tokAdmin    = "admin-token-0123456789"
+	tokUploader = "uploader-approver-token" // an approver who uploads batches (four-eyes)
+	uploader    = "uploader@example.com"
+)
+
+const definitions = `{"definitions":[{"id":"web-101","name":"Web Fundamentals",
+	"description":"Completed the Web Fundamentals course.","criteria":"Pass the final assessment.",
+	"attributes":[{"name":"Score","type":"number","required":true,"min":0,"max":100}],
+	"expiry":{"policy":"optional"},"approval_required":true,"four_eyes":true,"duplicates":"allow"}]}`
+
+// env is a local stack with the pages in front of it.
+type env struct {
+	st *stack.Stack
+	h  http.Handler
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	st, err := stack.Open(ctx, stack.Config{DataDir: t.TempDir(),
+		Issuer: credential.Issuer{BaseURL: baseURL, Name: "Test Academy", URL: "https://academy.test"},
+		Flow:   issuance.Config{Approvers: []string{"approver@example.com"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f, err := credbatch.ParseDefinitions(strings.NewReader(definitions))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.LoadDefinitions(ctx, f.Definitions); err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := auth.NewTokens([]auth.Token{
+		{Token: tokApprover, Subject: "approver", Email: "approver@example.com", Roles: []auth.Role{auth.RoleApprover}},
+		{Token: tokIssuer, Subject: "issuer", Email: "issuer@example.com", Roles: []auth.Role{auth.RoleIssuer}},
+		{Token: tokAdmin, Subject: "admin", Email: "admin@example.com", Roles: []auth.Role{auth.RoleAdmin}},
+		{Token: tokUploader, Subject: "uploader", Email: uploader, Roles: []auth.Role{auth.RoleIssuer, auth.RoleApprover}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := pages.New(pages.Deps{Store: st.Store, Actions: st.Actions, Keys: st.Keys, Issuer: st.Config.Issuer, Auth: tokens})
+	return &env{st: st, h: h}
+}
+
+// csvRows returns a CSV of n rows for web-101; the rows numbered in bad (spreadsheet
+// numbering, header = 1) get a score out of range.
+func csvRows(n int, bad ...int) string {
+	var b strings.Builder
+	b.WriteString("First Name,Last Name,Email,Score,Issue Date\n")
+	for i := 0; i < n; i++ {
+		score := 50 + i%50
+		for _, r := range bad {
+			if r == i+2 {
+				score = 150
+			}
+		}
+		fmt.Fprintf(&b, "Person%d,Tester,person%d@example.com,%d,2026-01-15\n", i+2, i+2, score)
+	}
+	return b.String()
+}
+
+// awaitingBatch drops a CSV for web-101 (uploaded by `uploader`) and waits until the batch
+// awaits approval with a task token; invalid rows are skipped on submit.
+func (e *env) awaitingBatch(t *testing.T, name, csv string) credbatch.Batch {
+	t.Helper()
+	ctx := context.Background()
+	key := ingest.UploadsPrefix + "web-101/" + name + ".csv"
+	if _, err := e.st.Bucket.Put(ctx, key, strings.NewReader(csv), "text/csv",
+		map[string]string{ingest.MetaLabel: "Cohort " + name, ingest.MetaUploader: uploader}); err != nil {
+		t.Fatal(err)
+	}
+	w := &stack.Watcher{Stack: e.st, Settle: 20 * time.Millisecond}
+	var b credbatch.Batch
+	for i := 0; b.ID == ""; i++ {
+		got, err := w.Scan(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) > 0 {
+			b = got[0]
+		} else if i > 200 {
+			t.Fatalf("the watcher did not pick up %s", key)
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if b.Status == credbatch.BatchRejected {
+		var err error
+		if b, err = e.st.Actions.Submit(ctx, b.ID, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e.waitBatch(t, b.ID, func(b credbatch.Batch) bool { return b.TaskToken != "" })
+}
+
+// waitBatch polls a batch until cond holds (at most 30 seconds).
+func (e *env) waitBatch(t *testing.T, id string, cond func(credbatch.Batch) bool) credbatch.Batch {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, err := e.st.Store.GetBatch(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cond(b) {
+			return b
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("batch %s stayed %s (counts %+v)", id, b.Status, b.Counts)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// request is one request to the pages.
+type request struct {
+	method string
+	path   string
+	form   url.Values
+	cookie string // session token sent as the cookie
+	bearer string // token sent in an Authorization header
+	header map[string]string
+}
+
+type response struct {
+	code int
+	body string
+	hdr  http.Header
+}
+
+func (e *env) do(t *testing.T, rq request) response {
+	t.Helper()
+	method := rq.method
+	if method == "" {
+		method = http.MethodGet
+	}
+	var body io.Reader
+	if rq.form != nil {
+		body = strings.NewReader(rq.form.Encode())
+	}
+	r := httptest.NewRequest(method, baseURL+rq.path, body)
+	if rq.form != nil {
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if rq.cookie != "" {
+		r.AddCookie(&http.Cookie{Name: pages.SessionCookie, Value: rq.cookie})
+	}
+	if rq.bearer != "" {
+		r.Header.Set("Authorization", "Bearer "+rq.bearer)
+	}
+	for k, v := range rq.header {
+		r.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	return response{code: w.Code, body: w.Body.String(), hdr: w.Result().Header}
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrf reads the CSRF token from a review page.
+func csrf(t *testing.T, body string) string {
+	t.Helper()
+	m := csrfRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no csrf field in the page:\n%s", body)
+	}
+	return html.UnescapeString(m[1])
+}
+
+// text strips tags and collapses space, for matching sentences across markup.
+func text(body string) string {
+	s := regexp.MustCompile(`(?s)<style>.*?</style>|<[^>]+>`).ReplaceAllString(body, " ")
+	s = strings.Join(strings.Fields(html.UnescapeString(s)), " ")
+	return strings.NewReplacer(" :", ":", " .", ".", " ,", ",", "( ", "(", " )", ")").Replace(s)
+}
+
+func wantContains(t *testing.T, body string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(body, w) {
+			t.Errorf("page lacks %q", w)
+		}
+	}
+}
+
+func wantLacks(t *testing.T, body string, nots ...string) {
+	t.Helper()
+	for _, n := range nots {
+		if strings.Contains(body, n) {
+			t.Errorf("page contains %q", n)
+		}
+	}
+}
+

@@ -1,0 +1,228 @@
+// Package pages serves credbatch's server-rendered HTML: the public credential page and the approver's review page.
+package pages
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/credbatch/credbatch/shared/auth"
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/credential"
+	"github.com/credbatch/credbatch/shared/issuance"
+	"github.com/credbatch/credbatch/shared/statuslist"
+)
+
+//go:embed templates/*.html static/pages.css
+var files embed.FS
+
+// Paths the handler serves. An embedding API mounts the handler on each of them:
+// httpapi.Deps.Pages covers the first two; LoginPath must be mounted separately.
+const (
+	CredentialPattern = "GET /credentials/{id}"
+	ReviewPrefix      = "/review/"
+	LoginPath         = "/login"
+)
+
+// RowsPerPage is how many rows one page of the review table shows.
+const RowsPerPage = 50
+
+// Deps is what the pages need. Store, Actions, Keys, Issuer and Auth are required.
+type Deps struct {
+	Store   credbatch.Store
+	Actions *issuance.Actions      // approve, reject, request changes (four-eyes is enforced there)
+	Keys    credential.KeyResolver // the published keys (keys.Set) that verify credentials
+	Issuer  credential.Issuer      // BaseURL (public URL of the pages) and the deployment's issuer profile
+	Auth    auth.Authenticator     // identifies approvers; a session cookie is passed to it as a bearer token
+
+	// Status returns the revocation list credentials are checked against. Default: the list
+	// built from the store (statuslist.FromStore), cached for StatusTTL.
+	Status    func(ctx context.Context) (credential.StatusChecker, error)
+	StatusTTL time.Duration   // default 30 seconds
+	Clock     credbatch.Clock // default time.Now
+	Log       *slog.Logger    // default slog.Default
+	// SecureCookies sets the Secure attribute on cookies; default: when Issuer.BaseURL is https.
+	SecureCookies *bool
+}
+
+// handler serves the pages.
+type handler struct {
+	d       Deps
+	mux     *http.ServeMux
+	tmpl    map[string]*template.Template
+	css     template.CSS
+	csp     string
+	secure  bool
+	statusM sync.Mutex
+	status  *statuslist.List
+	statusT time.Time
+}
+
+// New returns the pages handler. It serves GET /credentials/{id}, GET /review/{id},
+// POST /review/{id}/approve|reject|request-changes, and GET/POST /login.
+func New(d Deps) http.Handler {
+	if d.Clock == nil {
+		d.Clock = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.StatusTTL == 0 {
+		d.StatusTTL = 30 * time.Second
+	}
+	h := &handler{d: d, mux: http.NewServeMux(), tmpl: map[string]*template.Template{}}
+	if d.SecureCookies != nil {
+		h.secure = *d.SecureCookies
+	} else {
+		h.secure = strings.HasPrefix(strings.ToLower(d.Issuer.BaseURL), "https://")
+	}
+	css, err := files.ReadFile("static/pages.css")
+	if err != nil { // cannot happen: the file is embedded
+		css = nil
+	}
+	h.css = template.CSS(css)
+	sum := sha256.Sum256(css)
+	h.csp = "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
+		"img-src https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	for _, name := range []string{"credential", "review", "login", "message"} {
+		h.tmpl[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+name+".html"))
+	}
+	h.mux.HandleFunc(CredentialPattern, h.credential)
+	h.mux.HandleFunc("GET /review/{id}", h.review)
+	h.mux.HandleFunc("POST /review/{id}/{action}", h.decide)
+	h.mux.HandleFunc("GET "+LoginPath, h.loginForm)
+	h.mux.HandleFunc("POST "+LoginPath, h.login)
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.message(w, r, http.StatusNotFound, "Page not found", "There is no page at this address.")
+	})
+	return h
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", h.csp)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	h.mux.ServeHTTP(w, r)
+}
+
+// page is what every template gets: the layout's needs and the page's own view.
+type page struct {
+	Title   string
+	CSS     template.CSS
+	Noindex bool
+	Refresh string // a local URL to reload at once (meta refresh)
+	Meta    []metaTag
+	V       any
+}
+
+type metaTag struct {
+	Property string // og:… (property attribute)
+	Name     string // twitter:… (name attribute)
+	Content  string
+}
+
+// render writes a template with a status, buffering so a template error becomes a 500 page.
+func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	p.CSS = h.css
+	var buf bytes.Buffer
+	if err := h.tmpl[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+		h.d.Log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
+		status = http.StatusInternalServerError
+		buf.Reset()
+		if err := h.tmpl["message"].ExecuteTemplate(&buf, "layout", page{Title: "Something went wrong", CSS: h.css, Noindex: true,
+			V: messageView{Heading: "Something went wrong", Text: "The page could not be shown. Try again in a moment."}}); err != nil {
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+type messageView struct {
+	Heading  string
+	Text     string
+	Link     string
+	LinkText string
+}
+
+// message renders a short page with a heading and a sentence.
+func (h *handler) message(w http.ResponseWriter, r *http.Request, status int, heading, text string) {
+	h.render(w, r, status, "message", page{Title: heading, Noindex: true, V: messageView{Heading: heading, Text: text}})
+}
+
+// fail renders the page for an error: its kind picks the status, and internal errors are
+// logged and shown only as "something went wrong".
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := statusOf(err)
+	if status >= 500 {
+		h.d.Log.ErrorContext(r.Context(), "page failed", "path", r.URL.Path, "err", err)
+		h.message(w, r, status, "Something went wrong", "The page could not be shown. Try again in a moment.")
+		return
+	}
+	h.message(w, r, status, http.StatusText(status), credbatch.ErrorMessage(err))
+}
+
+// statusOf maps an error kind to an HTTP status.
+func statusOf(err error) int {
+	switch credbatch.ErrorKind(err) {
+	case credbatch.KindInvalid:
+		return http.StatusBadRequest
+	case credbatch.KindUnauthorized:
+		return http.StatusUnauthorized
+	case credbatch.KindForbidden:
+		return http.StatusForbidden
+	case credbatch.KindNotFound:
+		return http.StatusNotFound
+	case credbatch.KindConflict:
+		return http.StatusConflict
+	case credbatch.KindUnavailable:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// statusChecker returns the revocation list, from Deps.Status or the cached store list.
+func (h *handler) statusChecker(ctx context.Context) (credential.StatusChecker, error) {
+	if h.d.Status != nil {
+		return h.d.Status(ctx)
+	}
+	h.statusM.Lock()
+	defer h.statusM.Unlock()
+	now := h.d.Clock()
+	if h.status != nil && now.Sub(h.statusT) < h.d.StatusTTL {
+		return h.status, nil
+	}
+	l, err := statuslist.FromStore(ctx, h.d.Store)
+	if err != nil {
+		return nil, err
+	}
+	h.status, h.statusT = l, now
+	return l, nil
+}
+
+var funcs = template.FuncMap{
+	"date":  humanDate,
+	"label": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"add":   func(a, b int) int { return a + b },
+}
+
+// humanDate turns YYYY-MM-DD into "2 January 2006"; anything else is returned as is.
+func humanDate(s string) string {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return s
+	}
+	return t.Format("2 January 2006")
+}
