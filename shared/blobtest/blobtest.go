@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +29,7 @@ func Run(t *testing.T, newBlob func(t *testing.T) credbatch.Blob) {
 		{"EmptyAndLarge", testSizes},
 		{"InvalidKeys", testInvalidKeys},
 		{"Presign", testPresign},
+		{"ConcurrentPuts", testConcurrentPuts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -258,5 +260,44 @@ func testPresign(t *testing.T, b credbatch.Blob) {
 	}
 	if _, err := b.PresignGet(ctx, key, 0); !credbatch.IsKind(err, credbatch.KindInvalid) {
 		t.Errorf("PresignGet with ttl 0: error = %v, want kind %s", err, credbatch.KindInvalid)
+	}
+}
+
+// Concurrent writers of one key never leave a torn object: the content is one writer's whole
+// payload, and Head reports the ETag that writer's Put returned.
+func testConcurrentPuts(t *testing.T, b credbatch.Blob) {
+	ctx := context.Background()
+	const writers = 6
+	key := "reports/concurrent.txt"
+	etags := make([]string, writers)
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			payload := strings.Repeat(string(rune('a'+i)), 64<<10+i)
+			info, err := b.Put(ctx, key, strings.NewReader(payload), "text/plain", nil)
+			if err != nil {
+				t.Errorf("writer %d: Put: %v", i, err)
+				return
+			}
+			etags[i] = info.ETag
+		}()
+	}
+	wg.Wait()
+	got, _ := MustGet(t, b, key)
+	if len(got) < 64<<10 {
+		t.Fatalf("content is %d bytes, want one writer's payload", len(got))
+	}
+	i := int(got[0] - 'a')
+	if i < 0 || i >= writers || string(got) != strings.Repeat(string(rune('a'+i)), 64<<10+i) {
+		t.Fatalf("content (%d bytes, starting %q) is not one writer's whole payload", len(got), got[:8])
+	}
+	head, err := b.Head(ctx, key)
+	if err != nil {
+		t.Fatalf("Head: %v", err)
+	}
+	if head.ETag != etags[i] {
+		t.Errorf("Head ETag = %q, want %q (the ETag of the writer whose content won)", head.ETag, etags[i])
 	}
 }
