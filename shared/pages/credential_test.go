@@ -127,4 +127,3 @@ func TestCredentialPageHasNoScriptAndInlinesItsStyle(t *testing.T) {
 	wantLacks(t, got.body, "<script", "<b>Lee</b>")
 	wantContains(t, got.body, "Ann &lt;b&gt;Lee&lt;/b&gt;", "<style>:root{", `<html lang="en">`, "@media print")
 }
-

@@ -108,13 +108,18 @@ func (e *env) awaitingBatch(t *testing.T, name, csv string) credbatch.Batch {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got) > 0 {
-			b = got[0]
-		} else if i > 200 {
-			t.Fatalf("the watcher did not pick up %s", key)
-		} else {
-			time.Sleep(20 * time.Millisecond)
+		for _, g := range got {
+			if g.Source.Key == key {
+				b = g
+			}
 		}
+		if b.ID != "" {
+			break
+		}
+		if i > 200 {
+			t.Fatalf("the watcher did not pick up %s", key)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if b.Status == credbatch.BatchRejected {
 		var err error
@@ -150,6 +155,7 @@ type request struct {
 	path   string
 	form   url.Values
 	cookie string // session token sent as the cookie
+	flash  string // flash cookie value
 	bearer string // token sent in an Authorization header
 	header map[string]string
 }
@@ -176,6 +182,9 @@ func (e *env) do(t *testing.T, rq request) response {
 	}
 	if rq.cookie != "" {
 		r.AddCookie(&http.Cookie{Name: pages.SessionCookie, Value: rq.cookie})
+	}
+	if rq.flash != "" {
+		r.AddCookie(&http.Cookie{Name: "credbatch_flash", Value: rq.flash})
 	}
 	if rq.bearer != "" {
 		r.Header.Set("Authorization", "Bearer "+rq.bearer)
@@ -225,3 +234,12 @@ func wantLacks(t *testing.T, body string, nots ...string) {
 	}
 }
 
+// cookieOf returns the cookie a response sets, or nil.
+func cookieOf(r response, name string) *http.Cookie {
+	for _, c := range (&http.Response{Header: r.hdr}).Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
