@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -234,5 +235,40 @@ func TestRestartKeepsDeadline(t *testing.T) {
 	var got struct{ Outcome string }
 	if err := json.Unmarshal(out, &got); err != nil || got.Outcome != "expired" {
 		t.Errorf("outcome = %q (%v), want expired after the remaining day", got.Outcome, err)
+	}
+}
+
+func TestTokenOfEndedExecution(t *testing.T) {
+	// A Map whose second iteration fails once the first waits on its token: the execution
+	// fails, and the waiting token can no longer be answered.
+	const fn2 = fn + "-2"
+	def := `{"StartAt":"M","States":{"M":{"Type":"Map","ItemProcessor":{"StartAt":"C","States":{
+		"C":{"Type":"Choice","Choices":[{"Variable":"$","NumericEquals":0,"Next":"Ask"}],"Default":"Boom"},
+		"Ask":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken","Parameters":{"FunctionName":"` + fn + `","Payload":{"token.$":"$$.Task.Token"}},"End":true},
+		"Boom":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"` + fn2 + `","Payload":{}},"End":true}}},"End":true}}}`
+	seen := make(chan string, 1)
+	ask := func(ctx context.Context, p json.RawMessage) (json.RawMessage, error) {
+		var in struct{ Token string }
+		_ = json.Unmarshal(p, &in)
+		seen <- in.Token
+		return nil, nil
+	}
+	var tok string
+	boom := func(ctx context.Context, p json.RawMessage) (json.RawMessage, error) {
+		tok = <-seen
+		return nil, FatalError{}
+	}
+	e, _ := mustOpen(t, def, map[string]Handler{fn: ask, fn2: boom})
+	ctx := context.Background()
+	id, err := e.Start(ctx, "ended", json.RawMessage(`[0,1]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := e.Wait(ctx, id)
+	if se := (*StateError)(nil); st != StatusFailed || !errors.As(err, &se) || se.Name != "FatalError" {
+		t.Fatalf("Wait = %s, %v; want FAILED with FatalError", st, err)
+	}
+	if err := e.Succeed(ctx, tok, nil); !credbatch.IsKind(err, credbatch.KindConflict) {
+		t.Errorf("Succeed on the token of a failed execution: err = %v, want KindConflict", err)
 	}
 }

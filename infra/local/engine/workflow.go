@@ -239,6 +239,10 @@ func (e *Engine) stop(id string, status Status, output, errName, cause string) {
 		string(status), output, errName, cause, e.clock.Now().UnixNano(), id); err != nil {
 		e.log.Error("engine: record execution end", "execution", id, "err", err)
 	}
+	// Tokens of an ended execution can no longer be answered.
+	if _, err := e.db.Exec(`UPDATE tokens SET status = 'closed', consumed = 1 WHERE execution_id = ? AND status = 'waiting'`, id); err != nil {
+		e.log.Error("engine: close task tokens", "execution", id, "err", err)
+	}
 }
 
 // Succeed completes a waiting task with output. Errors: KindNotFound for an unknown token,
