@@ -135,6 +135,8 @@ setup() {
 	setup_python
 	setup_dynamodb
 	setup_node
+	section "setup: Go modules"
+	(cd "$ROOT" && go mod download)
 }
 
 free_port() {
