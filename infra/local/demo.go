@@ -201,9 +201,29 @@ func demo(ctx context.Context, dir string, out io.Writer) error {
 	}); err != nil {
 		return err
 	}
-	settleFeedback(ctx, st)
+	st.Relay.Wait() // the simulated SES events of every message sent so far
 	if b, err = st.Store.GetBatch(ctx, b.ID); err != nil {
 		return err
+	}
+
+	p("\n6. SES mailbox simulator feedback, then the delivery report to %s:", demoAdmin)
+	rep, err := st.Report.Run(ctx)
+	if err != nil {
+		return err
+	}
+	for _, bs := range rep.Batches {
+		p("   %s: sent %d, delivered %d, bounced %d, complained %d, suppressed %d (bounce rate %.1f%%, complaint rate %.1f%%)",
+			bs.Label, bs.Sent, bs.Delivered, bs.Bounced, bs.Complained, bs.Suppressed, bs.BounceRate*100, bs.ComplaintRate*100)
+		for _, w := range bs.Warnings {
+			p("   warning: %s", w)
+		}
+	}
+	p("   failed recipients (also in the attached workbook):")
+	for _, f := range rep.Failed {
+		p("   row %-3d %-44s %s", f.Row, f.Email, f.Reason)
+	}
+	if !rep.Sent {
+		return fmt.Errorf("the delivery report was not sent: %s", rep.Skipped)
 	}
 	return demoSummary(ctx, st, b, time.Since(start), p)
 }
@@ -228,14 +248,6 @@ func waitFor(ctx context.Context, st *stack.Stack, id string, cond func(credbatc
 	}
 }
 
-// settleFeedback gives the simulated SES feedback a moment to arrive.
-func settleFeedback(ctx context.Context, st *stack.Stack) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(300 * time.Millisecond):
-	}
-}
-
 func demoSummary(ctx context.Context, st *stack.Stack, b credbatch.Batch, took time.Duration, p func(string, ...any)) error {
 	creds, err := st.Store.ListCredentialsByBatch(ctx, b.ID, "", credbatch.MaxPageSize)
 	if err != nil {
@@ -250,7 +262,7 @@ func demoSummary(ctx context.Context, st *stack.Stack, b credbatch.Batch, took t
 		}
 	}
 	emls, _ := filepath.Glob(filepath.Join(st.Config.OutboxDir(), "*.eml"))
-	p("\n6. Summary (%s)", took.Round(time.Millisecond))
+	p("\n7. Summary (%s)", took.Round(time.Millisecond))
 	p("   batch           %s (%s)", b.ID, b.Status)
 	p("   rows            %d", b.Counts.Rows)
 	p("   issued          %d", b.Counts.Issued)

@@ -16,10 +16,13 @@ import (
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
 	"github.com/credbatch/credbatch/shared/dirblob"
+	"github.com/credbatch/credbatch/shared/feedback"
 	"github.com/credbatch/credbatch/shared/ingest"
 	"github.com/credbatch/credbatch/shared/issuance"
 	"github.com/credbatch/credbatch/shared/keys"
 	"github.com/credbatch/credbatch/shared/outbox"
+	"github.com/credbatch/credbatch/shared/report"
+	"github.com/credbatch/credbatch/shared/sesim"
 	"github.com/credbatch/credbatch/shared/sheet"
 	"github.com/credbatch/credbatch/shared/sqlite"
 )
@@ -42,33 +45,29 @@ type Config struct {
 	Flow    issuance.Config   // approvers, admins, timeouts, send rate, chunk size (Issuer and From are filled in)
 	Clock   engine.Clock      // engine clock (default real time); tests pass a virtual one
 	Log     *slog.Logger
-	// OnSend is called (asynchronously, like SES feedback arriving) for every message the
-	// outbox writes; the feedback simulator hooks in here.
-	OnSend func(ctx context.Context, msg credbatch.Message, messageID string)
+	// ReportSendEmpty sends the delivery report even when nothing happened.
+	ReportSendEmpty bool
 	// WrapIssue, when set, wraps the chunk worker's handler (tests inject failures).
 	WrapIssue func(engine.Handler) engine.Handler
 }
 
 // Stack is a running local stack.
 type Stack struct {
-	Config  Config
-	Store   *sqlite.Store
-	Bucket  *dirblob.Store
-	Outbox  *outbox.Outbox
-	Keys    keys.Set
-	Signer  *credential.Signer
-	Engine  *engine.Engine
-	Flow    *issuance.Service
-	Actions *issuance.Actions
-	Ingest  *ingest.Service
+	Config   Config
+	Store    *sqlite.Store
+	Bucket   *dirblob.Store
+	Outbox   *outbox.Outbox
+	Keys     keys.Set
+	Signer   *credential.Signer
+	Engine   *engine.Engine
+	Flow     *issuance.Service
+	Actions  *issuance.Actions
+	Ingest   *ingest.Service
+	Feedback *feedback.Service
+	Relay    *sesim.Relay // the SES mailbox simulator: outbox sends → SES events → Feedback
+	Report   *report.Service
 
-	feedback chan sent
-	done     chan struct{}
-}
-
-type sent struct {
-	msg credbatch.Message
-	id  string
+	closed bool
 }
 
 // Paths inside the data directory.
@@ -95,7 +94,7 @@ func Open(ctx context.Context, cfg Config) (*Stack, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, err
 	}
-	s := &Stack{Config: cfg, feedback: make(chan sent, 1024), done: make(chan struct{})}
+	s := &Stack{Config: cfg}
 	var err error
 	defer func() {
 		if err != nil {
@@ -108,7 +107,9 @@ func Open(ctx context.Context, cfg Config) (*Stack, error) {
 	if s.Bucket, err = dirblob.New(cfg.BucketDir(), dirblob.WithBucket(Bucket), dirblob.WithBaseURL(cfg.Issuer.BaseURL+"/local-bucket")); err != nil {
 		return nil, fmt.Errorf("open bucket folder: %w", err)
 	}
-	if s.Outbox, err = outbox.New(cfg.OutboxDir(), outbox.Options{From: cfg.From, OnSend: s.queueFeedback}); err != nil {
+	s.Feedback = &feedback.Service{Store: s.Store, Log: cfg.Log}
+	s.Relay = &sesim.Relay{Handle: s.Feedback.Handle, Log: cfg.Log}
+	if s.Outbox, err = outbox.New(cfg.OutboxDir(), outbox.Options{From: cfg.From, OnSend: s.Relay.OnSend}); err != nil {
 		return nil, fmt.Errorf("open outbox: %w", err)
 	}
 	if s.Keys, err = keys.LoadFile(cfg.path("keys.json")); err != nil {
@@ -121,7 +122,8 @@ func Open(ctx context.Context, cfg Config) (*Stack, error) {
 	flow.Issuer = cfg.Issuer
 	flow.From = cfg.From
 	if flow.SendRate == 0 {
-		flow.SendRate = 200 // the outbox has no quota; keep a realistic pace anyway
+		// The outbox has no sending quota: the chunk workers go as fast as the machine.
+		flow.SendRate = 10_000
 	}
 	if flow.MaxConcurrency == 0 {
 		flow.MaxConcurrency = 4
@@ -150,31 +152,9 @@ func Open(ctx context.Context, cfg Config) (*Stack, error) {
 	s.Actions = &issuance.Actions{Store: s.Store, Workflow: s.Engine}
 	s.Ingest = &ingest.Service{Store: s.Store, Blob: s.Bucket, Submitter: s.Actions, Limits: sheet.DefaultLimits(),
 		TmpDir: os.TempDir(), Log: cfg.Log}
-	go s.deliverFeedback()
+	s.Report = &report.Service{Store: s.Store, Mailer: s.Outbox, Log: cfg.Log, Config: report.Config{
+		From: cfg.From, Admins: flow.Admins, SendEmpty: cfg.ReportSendEmpty, BaseURL: cfg.Issuer.BaseURL, Lag: -1}}
 	return s, nil
-}
-
-// queueFeedback hands a sent message to the feedback goroutine, as SES would publish its
-// events a moment after accepting it.
-func (s *Stack) queueFeedback(_ context.Context, msg credbatch.Message, id string) {
-	if s.Config.OnSend == nil {
-		return
-	}
-	select {
-	case s.feedback <- sent{msg, id}:
-	case <-s.done:
-	}
-}
-
-func (s *Stack) deliverFeedback() {
-	for {
-		select {
-		case m := <-s.feedback:
-			s.Config.OnSend(context.Background(), m.msg, m.id)
-		case <-s.done:
-			return
-		}
-	}
 }
 
 // LoadDefinitions stores definitions that are new or changed (a new version each time one
@@ -206,17 +186,18 @@ func same(a, b credbatch.Definition) bool {
 	return fmt.Sprintf("%#v", a) == fmt.Sprintf("%#v", b)
 }
 
-// Close stops the stack.
+// Close stops the stack, after the simulated feedback in flight has been delivered.
 func (s *Stack) Close() error {
-	select {
-	case <-s.done:
+	if s.closed {
 		return nil
-	default:
-		close(s.done)
 	}
+	s.closed = true
 	var errs []error
 	if s.Engine != nil {
 		errs = append(errs, s.Engine.Close())
+	}
+	if s.Relay != nil {
+		s.Relay.Wait()
 	}
 	if s.Store != nil {
 		errs = append(errs, s.Store.Close())
