@@ -135,6 +135,10 @@ setup() {
 	setup_python
 	setup_dynamodb
 	setup_node
+	if grep -rqs --include='*_test.go' 'github.com/chromedp/chromedp' "$ROOT/functions" "$ROOT/infra" "$ROOT/shared"; then
+		section "setup: Chromium for the browser tests"
+		bash "$TESTENV/browser.sh"
+	fi
 	section "setup: Go modules"
 	(cd "$ROOT" && go mod download)
 }
