@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 TESTENV := infra/testenv/run-tests.sh
+export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help test setup backends backends-env backends-stop demo bench fmt vet lint build sam-build clean
 
