@@ -32,7 +32,7 @@ var batchTransitions = map[BatchStatus][]BatchStatus{
 	BatchNeedsMapping:     {BatchCancelled},
 	BatchRejected:         {BatchParsed, BatchAwaitingApproval, BatchApproved, BatchCancelled},
 	BatchAwaitingApproval: {BatchApproved, BatchCancelled, BatchExpired, BatchRejected},
-	BatchApproved:         {BatchIssuing, BatchCancelled},
+	BatchApproved:         {BatchIssuing, BatchCancelled, BatchExpired}, // expired: an approval that lost the race with the timeout
 	BatchIssuing:          {BatchCompleted, BatchCompletedFailed, BatchPaused},
 	BatchPaused:           {BatchIssuing, BatchCompletedFailed, BatchCancelled},
 }

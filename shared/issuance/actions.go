@@ -44,6 +44,16 @@ func (a *Actions) Approve(ctx context.Context, id, approver string) (credbatch.B
 	}
 	out, _ := json.Marshal(map[string]string{"approved_by": approver})
 	if err := a.Workflow.Succeed(ctx, b.TaskToken, out); err != nil {
+		if credbatch.IsKind(err, credbatch.KindConflict) || credbatch.IsKind(err, credbatch.KindNotFound) {
+			// The approval window closed (the task timed out) between the check and the
+			// answer: the flow has moved on to expire the batch, so this approval must not
+			// leave it approved with nothing to issue it.
+			reason := "the approval arrived after the approval window closed"
+			if _, terr := a.Store.TransitionBatch(ctx, id, credbatch.BatchApproved, credbatch.BatchExpired, credbatch.BatchChange{Reason: &reason}); terr != nil {
+				return b, fmt.Errorf("expire batch %s after a late approval: %w", id, terr)
+			}
+			return b, credbatch.Conflict("batch %s expired: %s", id, reason)
+		}
 		return b, fmt.Errorf("resume workflow of %s: %w", id, err)
 	}
 	return b, nil
@@ -114,9 +124,17 @@ func (a *Actions) Submit(ctx context.Context, id string, skipInvalid bool) (cred
 	return a.start(ctx, b)
 }
 
-// Resume continues a batch paused for its bounce rate.
+// Resume continues a batch paused for its bounce rate. The bounce rate is measured afresh
+// from here (the send and bounce counters restart; Finalize recounts them from the
+// credentials), or the first check after resuming would pause the batch again.
 func (a *Actions) Resume(ctx context.Context, id string) (credbatch.Batch, error) {
-	b, err := a.Store.TransitionBatch(ctx, id, credbatch.BatchPaused, credbatch.BatchIssuing, credbatch.BatchChange{Reason: ptr("")})
+	b, err := a.Store.GetBatch(ctx, id)
+	if err != nil {
+		return b, err
+	}
+	c := b.Counts
+	c.Sent, c.Bounced = 0, 0
+	b, err = a.Store.TransitionBatch(ctx, id, credbatch.BatchPaused, credbatch.BatchIssuing, credbatch.BatchChange{Reason: ptr(""), Counts: &c})
 	if err != nil {
 		return b, err
 	}

@@ -2,6 +2,7 @@ package issuance_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -328,5 +329,38 @@ func TestPlanChunks(t *testing.T) {
 				t.Errorf("workers together send %.1f/s, above the account's %.1f/s", p.Rate*float64(p.MaxConcurrency), tt.cfg.SendRate)
 			}
 		})
+	}
+}
+
+// lateWorkflow answers every Succeed as Step Functions does for a task that timed out.
+type lateWorkflow struct{ credbatch.Workflow }
+
+func (lateWorkflow) Succeed(context.Context, string, json.RawMessage) error {
+	return credbatch.Conflict("task timed out")
+}
+
+// TestApproveAfterTheWindowClosed: an approval that loses the race with the approval timeout
+// must not leave the batch approved with no flow to issue it.
+func TestApproveAfterTheWindowClosed(t *testing.T) {
+	h := newHarness(t, 1)
+	ctx := context.Background()
+	b := credbatch.Batch{ID: "b2", Status: credbatch.BatchReceived, Definitions: map[string]int{"web-101": 1}, CreatedAt: time.Now()}
+	if err := h.store.CreateBatch(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	tok := "token-1"
+	for _, step := range [][2]credbatch.BatchStatus{{credbatch.BatchReceived, credbatch.BatchParsed}, {credbatch.BatchParsed, credbatch.BatchAwaitingApproval}} {
+		if _, err := h.store.TransitionBatch(ctx, "b2", step[0], step[1], credbatch.BatchChange{TaskToken: &tok}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := &issuance.Actions{Store: h.store, Workflow: lateWorkflow{}}
+	_, err := a.Approve(ctx, "b2", "approver@example.com")
+	if credbatch.ErrorKind(err) != credbatch.KindConflict {
+		t.Fatalf("late approval: %v, want a conflict", err)
+	}
+	got, _ := h.store.GetBatch(ctx, "b2")
+	if got.Status != credbatch.BatchExpired {
+		t.Errorf("batch is %s, want expired", got.Status)
 	}
 }

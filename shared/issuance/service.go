@@ -102,10 +102,16 @@ func (s *Service) cfg() Config { return s.Config.withDefaults() }
 
 // Task is the payload the state machine sends to the workflow and approval functions.
 type Task struct {
-	Action    string `json:"action"` // prepare, request_approval, plan, expire, cancel, finalize
+	Action    string `json:"action"` // prepare, request_approval, plan, expire, cancel, chunk_failed, finalize
 	BatchID   string `json:"batch_id"`
 	TaskToken string `json:"task_token,omitempty"`
+	Error     string `json:"error,omitempty"` // chunk_failed: the chunk's error name
 	Cause     string `json:"cause,omitempty"`
+	// chunk_failed: the chunk that failed.
+	Chunk      int `json:"chunk,omitempty"`
+	FirstRow   int `json:"first_row,omitempty"`
+	ChunkSize  int `json:"chunk_size,omitempty"`
+	ChunkCount int `json:"chunk_count,omitempty"`
 }
 
 // Prepared is Prepare's output.
@@ -148,6 +154,9 @@ func (s *Service) Handle(ctx context.Context, t Task) (any, error) {
 		out = map[string]string{}
 	case "cancel":
 		err = s.cancelled(ctx, t.BatchID, t.Cause)
+		out = map[string]string{}
+	case "chunk_failed":
+		err = s.ChunkFailed(ctx, Chunk{BatchID: t.BatchID, Chunk: t.Chunk, FirstRow: t.FirstRow, ChunkSize: t.ChunkSize, ChunkCount: t.ChunkCount}, t.Error, t.Cause)
 		out = map[string]string{}
 	case "finalize":
 		out, err = s.Finalize(ctx, t.BatchID)
@@ -318,6 +327,32 @@ func (s *Service) cancelled(ctx context.Context, id, cause string) error {
 		return nil
 	}
 	return err
+}
+
+// ChunkFailed marks the rows a chunk left unissued (valid or issuing) as failed with the
+// chunk's error, after its retries ran out.
+func (s *Service) ChunkFailed(ctx context.Context, c Chunk, errName, cause string) error {
+	reason := fmt.Sprintf("not issued: chunk %d failed (%s): %s; submit the batch again to retry", c.Chunk, errName, cause)
+	from, to := c.rows()
+	f := credbatch.RowFilter{FromNumber: from, ToNumber: to, Limit: credbatch.MaxPageSize}
+	for {
+		page, err := s.Store.ListRows(ctx, c.BatchID, f)
+		if err != nil {
+			return err
+		}
+		for _, r := range page.Items {
+			if r.Status != credbatch.RowValid && r.Status != credbatch.RowIssuing {
+				continue
+			}
+			if _, err := s.failRow(ctx, r, reason); err != nil && !credbatch.IsKind(err, credbatch.KindConflict) {
+				return err
+			}
+		}
+		if page.Next == "" {
+			return nil
+		}
+		f.Cursor = page.Next
+	}
 }
 
 // Finalize counts rows and emails, marks rows that no chunk issued as failed, and moves the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 
@@ -13,21 +12,10 @@ import (
 	"github.com/credbatch/credbatch/shared/issuance"
 )
 
-// knownIssue skips a test of a known defect in shared/issuance unless
-// CREDBATCH_KNOWN_ISSUES=1: these tests fail until the fixes in the engine report land, and
-// must not turn the whole suite red meanwhile.
-func knownIssue(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("CREDBATCH_KNOWN_ISSUES") != "1" {
-		t.Skipf("known issue (run with CREDBATCH_KNOWN_ISSUES=1): %s", what)
-	}
-}
-
-// TestKnownIssueResumeRepauses: Resume of a batch paused for its bounce rate re-pauses at
-// once, because the worker's check reads the batch's cumulative counters, which Resume
-// leaves above the threshold (the rows already issued count towards the 25-row check).
-func TestKnownIssueResumeRepauses(t *testing.T) {
-	knownIssue(t, "Resume re-pauses a batch whose cumulative bounce rate is still high")
+// TestRegressionResumeRepauses: Resume of a batch paused for its bounce rate must not pause
+// it again at once. It did, because the worker's check read the batch's cumulative counters,
+// which stayed above the threshold; Resume now restarts the send and bounce counters.
+func TestRegressionResumeRepauses(t *testing.T) {
 	ctx := context.Background()
 	cfg := issuance.Config{ChunkSize: 30, MaxConcurrency: 1, SendRate: 1000, BounceMinSends: 10, BounceRate: 0.05}
 	var h *harness
@@ -53,11 +41,9 @@ func TestKnownIssueResumeRepauses(t *testing.T) {
 	}
 }
 
-// TestKnownIssueChunkErrorOnRows: the rows of a chunk that failed permanently are failed
-// with a generic reason, not the chunk's error, although the definition's ChunkFailed state
-// says "Finalize marks the rows this chunk left unissued as failed, with the error".
-func TestKnownIssueChunkErrorOnRows(t *testing.T) {
-	knownIssue(t, "failed chunk rows do not carry the chunk's error")
+// TestRegressionChunkErrorOnRows: the rows of a chunk that failed permanently carry the
+// chunk's error (the ChunkFailed state records it), not only a generic reason.
+func TestRegressionChunkErrorOnRows(t *testing.T) {
 	h := newHarness(t, small, withIssueWrapper(func(next engine.Handler) engine.Handler {
 		return func(ctx context.Context, p json.RawMessage) (json.RawMessage, error) {
 			if chunkOf(p) == 1 {
