@@ -2,6 +2,8 @@ package pages_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -126,4 +128,14 @@ func TestCredentialPageHasNoScriptAndInlinesItsStyle(t *testing.T) {
 	}
 	wantLacks(t, got.body, "<script", "<b>Lee</b>")
 	wantContains(t, got.body, "Ann &lt;b&gt;Lee&lt;/b&gt;", "<style>:root{", `<html lang="en">`, "@media print")
+	// The inline stylesheet is allowed by the hash in the Content-Security-Policy.
+	start, end := strings.Index(got.body, "<style>"), strings.Index(got.body, "</style>")
+	if start < 0 || end < start {
+		t.Fatal("no <style> element")
+	}
+	sum := sha256.Sum256([]byte(got.body[start+len("<style>") : end]))
+	want := "style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+	if csp := got.hdr.Get("Content-Security-Policy"); !strings.Contains(csp, want) {
+		t.Errorf("Content-Security-Policy = %q; want %q", csp, want)
+	}
 }

@@ -2,13 +2,17 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,13 +69,24 @@ const cohort = "First Name,Last Name,Email,Score,Issue Date\n" +
 type server struct {
 	st  *stack.Stack
 	url string
+	// crossSiteNoCookie counts review requests that came from another site without the
+	// session cookie (SameSite=Strict at work).
+	crossSiteNoCookie atomic.Int32
 }
 
 func startServer(t *testing.T) *server {
 	t.Helper()
 	ctx := context.Background()
 	var h http.Handler = http.NotFoundHandler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	s := &server{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, pages.ReviewPrefix) && r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			if _, err := r.Cookie(pages.SessionCookie); err != nil {
+				s.crossSiteNoCookie.Add(1)
+			}
+		}
+		h.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -102,8 +117,15 @@ func startServer(t *testing.T) *server {
 	api := httpapi.New(httpapi.Deps{Store: st.Store, Blob: st.Bucket, Actions: st.Actions, Keys: st.Keys, Signer: st.Signer,
 		Issuer: st.Config.Issuer, Mailer: st.Outbox, From: st.Config.From, Auth: tokens, Log: log, Pages: pg})
 	api.Handle(pages.LoginPath, pg)
+	// A stand-in for a webmail page on another site (localhost is not the same site as
+	// 127.0.0.1) that links to a review page.
+	api.Handle("GET /e2e/webmail", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>mail</title><a id="mail-link" href="%s">Review the batch</a>`, html.EscapeString(r.URL.Query().Get("to")))
+	}))
 	h = api
-	return &server{st: st, url: srv.URL}
+	s.st, s.url = st, srv.URL
+	return s
 }
 
 // awaitingBatch drops the cohort into the bucket folder, submits its valid rows and waits
@@ -281,6 +303,21 @@ func TestReviewApproveAndVerifyInBrowser(t *testing.T) {
 	}
 	if row = waitChange(t, ctx, "#preview-row", row); row != "4" {
 		t.Errorf("Previous from row 6 went to row %s, want 4", row)
+	}
+
+	// Following the review link from a page on another site: the SameSite=Strict cookie is
+	// not sent on that navigation, so the page reloads itself same-site and the session works.
+	reviewURL := s.url + "/review/" + b.ID
+	other := strings.Replace(s.url, "127.0.0.1", "localhost", 1) + "/e2e/webmail?to=" + url.QueryEscape(reviewURL)
+	if err := chromedp.Do(ctx, chromedp.Navigate(other), chromedp.Click(chromedp.CSS("#mail-link")),
+		chromedp.WaitVisible(chromedp.CSS("#approve"))); err != nil {
+		t.Fatalf("review link from another site: %v", err)
+	}
+	if n := s.crossSiteNoCookie.Load(); n != 1 {
+		t.Errorf("%d cross-site review requests without the cookie, want 1 (the scenario was not exercised)", n)
+	}
+	if loc, err := chromedp.Run(ctx, chromedp.Location()); err != nil || loc != reviewURL {
+		t.Errorf("after the cross-site link the browser is at %q (%v), want %s", loc, err, reviewURL)
 	}
 
 	// Approve.
