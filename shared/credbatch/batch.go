@@ -128,8 +128,6 @@ type Batch struct {
 	Options          Options        `json:"options"`
 	Columns          []Column       `json:"columns,omitempty"`
 	Definitions      map[string]int `json:"definitions,omitempty"` // definition id → version validated against
-	ApprovalRequired bool           `json:"approval_required"`
-	FourEyes         bool           `json:"four_eyes,omitempty"`
 	SkipInvalid      bool           `json:"skip_invalid,omitempty"` // issue the valid rows only
 	Counts           Counts         `json:"counts"`
 	Findings         []Finding      `json:"findings,omitempty"` // file-level findings (warnings)

@@ -179,7 +179,7 @@ func (h *harness) batch(id string, n int, approval bool, prefix string) credbatc
 		h.t.Fatalf("PutDefinition: %v", err)
 	}
 	b := credbatch.Batch{ID: id, Label: "Spring " + id, Uploader: uploader, Status: credbatch.BatchReceived, Format: "csv",
-		Definitions: map[string]int{def.ID: def.Version}, ApprovalRequired: approval, CreatedAt: h.clock.Now()}
+		Definitions: map[string]int{def.ID: def.Version}, CreatedAt: h.clock.Now()}
 	if err := h.store.CreateBatch(ctx, b); err != nil {
 		h.t.Fatalf("CreateBatch: %v", err)
 	}

@@ -12,20 +12,31 @@ import (
 	"github.com/credbatch/credbatch/shared/auth"
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/ingest"
+	"github.com/credbatch/credbatch/shared/issuance"
 	"github.com/credbatch/credbatch/shared/validate"
 )
 
-// batchView is a batch as the API shows it: the stored batch plus its issuing progress.
+// batchView is a batch as the API shows it: the stored batch plus its issuing progress and
+// the approval policy of its definitions.
 type batchView struct {
 	credbatch.Batch
 	// Progress is (issued + failed) / valid, from 0 to 1.
-	Progress float64 `json:"progress"`
+	Progress         float64 `json:"progress"`
+	ApprovalRequired bool    `json:"approval_required"`
+	FourEyes         bool    `json:"four_eyes"`
 }
 
-func view(b credbatch.Batch) batchView {
+// view derives the batch's progress and approval policy (from the definition versions it was
+// validated against; a batch still being read has none yet).
+func (a *API) view(ctx context.Context, b credbatch.Batch) batchView {
 	v := batchView{Batch: b}
 	if b.Counts.Valid > 0 {
 		v.Progress = min(1, float64(b.Counts.Issued+b.Counts.Failed+b.Counts.Revoked)/float64(b.Counts.Valid))
+	}
+	if pol, err := issuance.PolicyOf(ctx, a.d.Store, b); err == nil {
+		v.ApprovalRequired, v.FourEyes = pol.ApprovalRequired, pol.FourEyes
+	} else {
+		a.d.Log.Warn("approval policy of batch", "batch_id", b.ID, "err", err)
 	}
 	return v
 }
@@ -121,7 +132,7 @@ func (a *API) createBatch(w http.ResponseWriter, r *http.Request, p auth.Princip
 			if existing.Uploader != p.Name() {
 				return credbatch.E(credbatch.KindConflict, "idempotency_key_reused", "this Idempotency-Key was used by another caller; use a new key")
 			}
-			writeJSON(w, http.StatusOK, view(existing))
+			writeJSON(w, http.StatusOK, a.view(r.Context(), existing))
 			return nil
 		}
 		if !credbatch.IsKind(err, credbatch.KindNotFound) {
@@ -166,7 +177,7 @@ func (a *API) createBatch(w http.ResponseWriter, r *http.Request, p auth.Princip
 		}
 	}
 	w.Header().Set("Location", "/api/batches/"+b.ID)
-	writeJSON(w, http.StatusCreated, view(b))
+	writeJSON(w, http.StatusCreated, a.view(r.Context(), b))
 	return nil
 }
 
@@ -203,7 +214,7 @@ func (a *API) listBatches(w http.ResponseWriter, r *http.Request, _ auth.Princip
 	}
 	out := credbatch.Page[batchView]{Items: make([]batchView, len(page.Items)), Next: page.Next}
 	for i, b := range page.Items {
-		out.Items[i] = view(b)
+		out.Items[i] = a.view(r.Context(), b)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -214,7 +225,7 @@ func (a *API) getBatch(w http.ResponseWriter, r *http.Request, _ auth.Principal)
 	if err != nil {
 		return fmt.Errorf("load batch %s: %w", r.PathValue("id"), err)
 	}
-	writeJSON(w, http.StatusOK, view(b))
+	writeJSON(w, http.StatusOK, a.view(r.Context(), b))
 	return nil
 }
 
@@ -353,7 +364,7 @@ func (a *API) amendRow(w http.ResponseWriter, r *http.Request, _ auth.Principal)
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"row": saved, "batch": view(b)})
+	writeJSON(w, http.StatusOK, map[string]any{"row": saved, "batch": a.view(r.Context(), b)})
 	return nil
 }
 
@@ -430,7 +441,7 @@ func (a *API) submitBatch(w http.ResponseWriter, r *http.Request, _ auth.Princip
 		return err
 	}
 	b, err := a.d.Actions.Submit(r.Context(), r.PathValue("id"), req.SkipInvalid)
-	return a.batchResult(w, b, err, "submit")
+	return a.batchResult(w, r, b, err, "submit")
 }
 
 func (a *API) approveBatch(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -438,7 +449,7 @@ func (a *API) approveBatch(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return err
 	}
 	b, err := a.d.Actions.Approve(r.Context(), r.PathValue("id"), p.Name())
-	return a.batchResult(w, b, err, "approve")
+	return a.batchResult(w, r, b, err, "approve")
 }
 
 func (a *API) rejectBatch(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -447,7 +458,7 @@ func (a *API) rejectBatch(w http.ResponseWriter, r *http.Request, p auth.Princip
 		return err
 	}
 	b, err := a.d.Actions.Reject(r.Context(), r.PathValue("id"), p.Name(), req.Reason)
-	return a.batchResult(w, b, err, "reject")
+	return a.batchResult(w, r, b, err, "reject")
 }
 
 func (a *API) requestChanges(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -456,7 +467,7 @@ func (a *API) requestChanges(w http.ResponseWriter, r *http.Request, p auth.Prin
 		return err
 	}
 	b, err := a.d.Actions.RequestChanges(r.Context(), r.PathValue("id"), p.Name(), req.Reason)
-	return a.batchResult(w, b, err, "request changes to")
+	return a.batchResult(w, r, b, err, "request changes to")
 }
 
 func (a *API) cancelBatch(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -469,7 +480,7 @@ func (a *API) cancelBatch(w http.ResponseWriter, r *http.Request, p auth.Princip
 		reason = "cancelled"
 	}
 	b, err := a.d.Actions.Cancel(r.Context(), r.PathValue("id"), p.Name()+": "+reason)
-	return a.batchResult(w, b, err, "cancel")
+	return a.batchResult(w, r, b, err, "cancel")
 }
 
 func (a *API) resumeBatch(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
@@ -477,14 +488,14 @@ func (a *API) resumeBatch(w http.ResponseWriter, r *http.Request, _ auth.Princip
 		return err
 	}
 	b, err := a.d.Actions.Resume(r.Context(), r.PathValue("id"))
-	return a.batchResult(w, b, err, "resume")
+	return a.batchResult(w, r, b, err, "resume")
 }
 
-func (a *API) batchResult(w http.ResponseWriter, b credbatch.Batch, err error, op string) error {
+func (a *API) batchResult(w http.ResponseWriter, r *http.Request, b credbatch.Batch, err error, op string) error {
 	if err != nil {
 		return fmt.Errorf("%s batch: %w", op, err)
 	}
-	writeJSON(w, http.StatusOK, view(b))
+	writeJSON(w, http.StatusOK, a.view(r.Context(), b))
 	return nil
 }
 
@@ -530,6 +541,6 @@ func (a *API) revokeBatch(w http.ResponseWriter, r *http.Request, p auth.Princip
 	if err != nil {
 		return fmt.Errorf("load batch %s: %w", id, err)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"revoked": revoked, "batch": view(b)})
+	writeJSON(w, http.StatusOK, map[string]any{"revoked": revoked, "batch": a.view(r.Context(), b)})
 	return nil
 }

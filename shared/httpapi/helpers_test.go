@@ -223,7 +223,9 @@ func batchBody(n, bad int, submit bool) map[string]any {
 
 type batchOut struct {
 	credbatch.Batch
-	Progress float64 `json:"progress"`
+	Progress         float64 `json:"progress"`
+	ApprovalRequired bool    `json:"approval_required"`
+	FourEyes         bool    `json:"four_eyes"`
 }
 
 // setup stores the definition and creates a batch; it returns the batch.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
@@ -38,8 +37,6 @@ func (s *Service) IngestRows(ctx context.Context, b credbatch.Batch, header []st
 		now := s.now()
 		b.Status, b.CreatedAt, b.UpdatedAt = credbatch.BatchReceived, now, now
 		b.Counts = credbatch.Counts{}
-		// BatchChange cannot set these later, so they are decided before the batch is created.
-		b.ApprovalRequired, b.FourEyes = approvalOf(defs, b.Options.DefinitionID, header, records)
 		if b.Format == "" {
 			b.Format = "json"
 		}
@@ -167,36 +164,4 @@ func (s *Service) complete(ctx context.Context, b credbatch.Batch, res Result, d
 		return s.Submitter.Submit(ctx, b.ID, false)
 	}
 	return b, nil
-}
-
-// approvalOf reports whether any definition the rows name (the upload's definition, or the
-// values of an ID column) requires approval, and whether any requires four eyes.
-func approvalOf(defs map[string]credbatch.Definition, defID string, header []string, records [][]string) (approval, fourEyes bool) {
-	named := map[string]bool{}
-	if defID != "" {
-		named[defID] = true
-	}
-	idHeaders := map[string]bool{}
-	if bf, ok := credbatch.Builtin(credbatch.FieldDefinition); ok {
-		for _, h := range bf.Headers {
-			idHeaders[credbatch.NormalizeHeader(h)] = true
-		}
-	}
-	for i, h := range header {
-		if !idHeaders[credbatch.NormalizeHeader(h)] {
-			continue
-		}
-		for _, rec := range records {
-			if i < len(rec) {
-				named[strings.TrimSpace(rec[i])] = true
-			}
-		}
-	}
-	for id := range named {
-		if d, ok := defs[id]; ok {
-			approval = approval || d.ApprovalRequired
-			fourEyes = fourEyes || d.FourEyes
-		}
-	}
-	return approval, fourEyes
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/ingest"
+	"github.com/credbatch/credbatch/shared/issuance"
 )
 
 // rowsService returns a service over the backend with one definition "course" (a required
@@ -87,8 +88,12 @@ func TestIngestRowsApprovalFromDefinition(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !got.ApprovalRequired || !got.FourEyes {
-			t.Errorf("approval %v four eyes %v, want both", got.ApprovalRequired, got.FourEyes)
+		pol, err := issuance.PolicyOf(context.Background(), e.store, got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !pol.ApprovalRequired || !pol.FourEyes {
+			t.Errorf("approval %v four eyes %v, want both (from the definition the batch was validated against)", pol.ApprovalRequired, pol.FourEyes)
 		}
 	})
 }

@@ -106,7 +106,7 @@ type column struct {
 }
 
 const batchCols = `id, label, status, source, uploader, format, options, columns, definitions,
-	approval_required, four_eyes, skip_invalid, counts, findings, report_key, task_token,
+	skip_invalid, counts, findings, report_key, task_token,
 	execution_id, approved_by, reason, created_at, updated_at, completed_at`
 
 func scanBatch(sc interface{ Scan(...any) error }) (credbatch.Batch, error) {
@@ -116,7 +116,7 @@ func scanBatch(sc interface{ Scan(...any) error }) (credbatch.Batch, error) {
 		created, updated, completed                      int64
 	)
 	err := sc.Scan(&b.ID, &b.Label, &b.Status, &source, &b.Uploader, &b.Format, &options, &columns, &defs,
-		&b.ApprovalRequired, &b.FourEyes, &b.SkipInvalid, &counts, &findings, &b.ReportKey, &b.TaskToken,
+		&b.SkipInvalid, &counts, &findings, &b.ReportKey, &b.TaskToken,
 		&b.ExecutionID, &b.ApprovedBy, &b.Reason, &created, &updated, &completed)
 	if err != nil {
 		return b, err
@@ -157,9 +157,9 @@ func (s *Store) CreateBatch(ctx context.Context, b credbatch.Batch) error {
 		}
 	}
 	n, err := affected(s.w.ExecContext(ctx, `INSERT INTO batches (`+batchCols+`, label_fold)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		b.ID, b.Label, b.Status, js[0], b.Uploader, b.Format, js[1], js[2], js[3],
-		b.ApprovalRequired, b.FourEyes, b.SkipInvalid, js[4], js[5], b.ReportKey, b.TaskToken,
+		b.SkipInvalid, js[4], js[5], b.ReportKey, b.TaskToken,
 		b.ExecutionID, b.ApprovedBy, b.Reason, nanos(b.CreatedAt), nanos(b.UpdatedAt), nanos(b.CompletedAt),
 		strings.ToLower(b.Label)))
 	if err != nil {

@@ -52,8 +52,6 @@ func newBatch(id string, created time.Time) credbatch.Batch {
 			{Index: 3, Header: "Score", Field: credbatch.AttributeField("Score")},
 		},
 		Definitions:      map[string]int{"course": 3},
-		ApprovalRequired: true,
-		FourEyes:         true,
 		Counts:           credbatch.Counts{Rows: 3, Valid: 2, Invalid: 1},
 		Findings: []credbatch.Finding{{Row: 0, Column: "Extra", Code: credbatch.CodeUnknownColumns,
 			Message: "column Extra is ignored", Severity: credbatch.SeverityWarning}},
