@@ -119,26 +119,26 @@ func (c Counts) Add(d Counts) Counts {
 
 // Batch is one upload (a file or an API request) and its progress.
 type Batch struct {
-	ID               string         `json:"id"`
-	Label            string         `json:"label,omitempty"`
-	Source           Source         `json:"source"`
-	Uploader         string         `json:"uploader,omitempty"`
-	Status           BatchStatus    `json:"status"`
-	Format           string         `json:"format,omitempty"` // xlsx, csv, json
-	Options          Options        `json:"options"`
-	Columns          []Column       `json:"columns,omitempty"`
-	Definitions      map[string]int `json:"definitions,omitempty"` // definition id → version validated against
-	SkipInvalid      bool           `json:"skip_invalid,omitempty"` // issue the valid rows only
-	Counts           Counts         `json:"counts"`
-	Findings         []Finding      `json:"findings,omitempty"` // file-level findings (warnings)
-	ReportKey        string         `json:"report_key,omitempty"`
-	TaskToken        string         `json:"-"`
-	ExecutionID      string         `json:"execution_id,omitempty"`
-	ApprovedBy       string         `json:"approved_by,omitempty"`
-	Reason           string         `json:"reason,omitempty"` // why cancelled, rejected, paused or changes requested
-	CreatedAt        time.Time      `json:"created_at"`
-	UpdatedAt        time.Time      `json:"updated_at"`
-	CompletedAt      time.Time      `json:"completed_at,omitzero"`
+	ID          string         `json:"id"`
+	Label       string         `json:"label,omitempty"`
+	Source      Source         `json:"source"`
+	Uploader    string         `json:"uploader,omitempty"`
+	Status      BatchStatus    `json:"status"`
+	Format      string         `json:"format,omitempty"` // xlsx, csv, json
+	Options     Options        `json:"options"`
+	Columns     []Column       `json:"columns,omitempty"`
+	Definitions map[string]int `json:"definitions,omitempty"`  // definition id → version validated against
+	SkipInvalid bool           `json:"skip_invalid,omitempty"` // issue the valid rows only
+	Counts      Counts         `json:"counts"`
+	Findings    []Finding      `json:"findings,omitempty"` // file-level findings (warnings)
+	ReportKey   string         `json:"report_key,omitempty"`
+	TaskToken   string         `json:"-"`
+	ExecutionID string         `json:"execution_id,omitempty"`
+	ApprovedBy  string         `json:"approved_by,omitempty"`
+	Reason      string         `json:"reason,omitempty"` // why cancelled, rejected, paused or changes requested
+	CreatedAt   time.Time      `json:"created_at"`
+	UpdatedAt   time.Time      `json:"updated_at"`
+	CompletedAt time.Time      `json:"completed_at,omitzero"`
 }
 
 // RowStatus is a step of a row's lifecycle.

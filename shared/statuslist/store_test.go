@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 )
