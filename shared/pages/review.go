@@ -12,11 +12,13 @@ import (
 	"github.com/credbatch/credbatch/shared/auth"
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
+	"github.com/credbatch/credbatch/shared/issuance"
 )
 
 // reviewView is the approver's review page.
 type reviewView struct {
 	Batch     credbatch.Batch
+	Policy    issuance.Policy
 	Defs      []defView
 	Session   session
 	CanDecide bool
@@ -126,7 +128,11 @@ func (h *handler) requireApprover(w http.ResponseWriter, r *http.Request) (sessi
 			if hasCookie {
 				msg = "Your session is no longer valid. Sign in again."
 			}
-			h.loginPage(w, r, http.StatusUnauthorized, r.URL.RequestURI(), msg)
+			next := r.URL.RequestURI()
+			if r.Method != http.MethodGet { // a form post: come back to the page, not the action
+				next = ReviewPrefix + url.PathEscape(r.PathValue("id"))
+			}
+			h.loginPage(w, r, http.StatusUnauthorized, next, msg)
 		default:
 			h.fail(w, r, err)
 		}
@@ -158,6 +164,10 @@ func (h *handler) showReview(w http.ResponseWriter, r *http.Request, status int,
 	defs, err := h.definitions(ctx, b)
 	if err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	if v.Policy, err = issuance.PolicyOf(ctx, h.d.Store, b); err != nil {
+		h.fail(w, r, fmt.Errorf("approval policy of %s: %w", b.ID, err))
 		return
 	}
 	for _, id := range sortedKeys(b.Definitions) {

@@ -140,6 +140,7 @@ func TestReviewFormsNeedCSRF(t *testing.T) {
 		if got.code != http.StatusUnauthorized {
 			t.Fatalf("status = %d, want 401", got.code)
 		}
+		wantContains(t, got.body, `name="next" value="/review/`+b.ID+`"`)
 	})
 }
 
@@ -252,7 +253,7 @@ func TestReviewRowsAndPreviews(t *testing.T) {
 		lacks       []string
 		wantPreview string
 	}{
-		{"first page", "", []string{"Page 1: spreadsheet rows 2 to 51", "120 rows: 117 valid, 3 invalid", "Web Fundamentals (web-101, version 1)",
+		{"first page", "", []string{"Page 1: spreadsheet rows 2 to 51", "120 rows: 117 valid, 3 invalid", "Web Fundamentals (web-101, version 1)", "Approval Needs a second person: the uploader may not approve it.",
 			"out_of_range in “Score”"},
 			[]string{`<tr class="invalid" id="row-3">`, `<tr class="invalid" id="row-4">`, `<tr class="" id="row-51">`, `id="next-page"`,
 				`href="/review/` + b.ID + `?page=2&amp;preview=2#rows"`, `href="/review/` + b.ID + `?page=1&amp;preview=5#preview"`},
