@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -109,5 +111,42 @@ func TestErrorKinds(t *testing.T) {
 				t.Errorf("Get error %v does not wrap %v", err, tc.err)
 			}
 		})
+	}
+}
+
+// TestPresignedUploadWithMetadata: a browser or LMS uploads through a presigned URL with the
+// metadata headers it was signed for, and the object arrives with that metadata.
+func TestPresignedUploadWithMetadata(t *testing.T) {
+	b := newBucket(t).(*s3blob.Store)
+	ctx := context.Background()
+	meta := map[string]string{"label": "Spring cohort", "uploader": "staff@example.com"}
+	url, err := b.PresignPutMetadata(ctx, "uploads/web-101/cohort.csv", "text/csv", meta, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, strings.NewReader("First Name,Last Name,Email\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "text/csv")
+	for k, v := range meta {
+		req.Header.Set("x-amz-meta-"+k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT through the presigned URL: %s", resp.Status)
+	}
+	info, err := b.Head(ctx, "uploads/web-101/cohort.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range meta {
+		if info.Metadata[k] != v {
+			t.Errorf("metadata %s = %q, want %q (all: %v)", k, info.Metadata[k], v, info.Metadata)
+		}
 	}
 }
