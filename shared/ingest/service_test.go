@@ -423,3 +423,41 @@ func TestIngestIgnoresOtherEvents(t *testing.T) {
 		t.Errorf("a delete event created %d batches", len(page.Items))
 	}
 }
+
+// recordingMailer keeps every message.
+type recordingMailer struct{ sent []credbatch.Message }
+
+func (m *recordingMailer) Send(_ context.Context, msg credbatch.Message) (string, error) {
+	m.sent = append(m.sent, msg)
+	return "m1", nil
+}
+
+func TestIngestEmailsTheUploaderAboutRejectedRows(t *testing.T) {
+	tests := []struct {
+		name, file, content string
+		want                []string
+	}{
+		{"invalid rows", "bad.csv", invalidCSV, []string{"2 of the 3 rows", "row 3, Email", "reports/", "skip_invalid"}},
+		{"rejected file", "cols.csv", "Given,Family\nAnn,Lee\n", []string{"was not accepted", "missing_columns"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := backends[0].open(t)
+			svc := setup(t, e)
+			m := &recordingMailer{}
+			svc.Notifier = &ingest.MailNotifier{Mailer: m, Blob: e.blob, Store: e.store, From: "certs@example.com"}
+			ev := upload(t, e, "uploads/web-101/"+tt.file, []byte(tt.content), map[string]string{"uploader": "staff@example.com"})
+			if err := svc.HandleS3(context.Background(), ev); err != nil {
+				t.Fatal(err)
+			}
+			if len(m.sent) != 1 || m.sent[0].To[0] != "staff@example.com" {
+				t.Fatalf("sent %+v", m.sent)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(m.sent[0].Text, w) {
+					t.Errorf("email does not mention %q:\n%s", w, m.sent[0].Text)
+				}
+			}
+		})
+	}
+}
