@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -77,7 +78,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
-	set, err := keys.FromSecret(ctx, secretsmanager.NewFromConfig(cfg), e.KeysSecret)
+	set, err := keys.EnsureSecret(ctx, secretsmanager.NewFromConfig(cfg), e.KeysSecret, time.Now())
 	if err != nil {
 		return fmt.Errorf("load signing keys: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -37,7 +38,7 @@ func run() error {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
 	// Key material is read once per cold start and never logged.
-	set, err := keys.FromSecret(ctx, secretsmanager.NewFromConfig(cfg), secretID)
+	set, err := keys.EnsureSecret(ctx, secretsmanager.NewFromConfig(cfg), secretID, time.Now())
 	if err != nil {
 		return err
 	}
