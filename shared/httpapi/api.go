@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/credbatch/credbatch/shared/auth"
@@ -23,6 +22,7 @@ import (
 	"github.com/credbatch/credbatch/shared/issuance"
 	"github.com/credbatch/credbatch/shared/keys"
 	"github.com/credbatch/credbatch/shared/sheet"
+	"github.com/credbatch/credbatch/shared/statuslist"
 )
 
 // Deps is what the API needs. Store, Blob, Actions, Keys, Signer, Issuer and Auth are
@@ -54,6 +54,9 @@ type Deps struct {
 	// StatusTTL is how long the signed status list is cached (default 1 minute); revocations
 	// through this API clear the cache at once.
 	StatusTTL time.Duration
+	// StatusLists serves the revocation lists and checks credentials against them; share one
+	// with the pages so a revocation clears both caches. Default: a new one over Store.
+	StatusLists *statuslist.Lists
 	// MaxBodyBytes bounds JSON request bodies (default 16 MiB); uploads to /api/validate are
 	// bounded by Limits.MaxFileBytes.
 	MaxBodyBytes int64
@@ -65,10 +68,7 @@ type API struct {
 	mux    *http.ServeMux
 	ingest *ingest.Service
 
-	statusMu      sync.Mutex
-	statusJWT     string
-	statusChecker credential.StatusChecker
-	statusAt      time.Time
+	status *statuslist.Lists
 }
 
 var _ http.Handler = (*API)(nil)
@@ -99,7 +99,10 @@ func New(d Deps) *API {
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 16 << 20
 	}
-	a := &API{d: d, mux: http.NewServeMux()}
+	a := &API{d: d, mux: http.NewServeMux(), status: d.StatusLists}
+	if a.status == nil {
+		a.status = &statuslist.Lists{Store: d.Store, TTL: d.StatusTTL, Now: d.Clock}
+	}
 	a.ingest = &ingest.Service{Store: d.Store, Blob: d.Blob, Clock: d.Clock, Limits: d.Limits, TmpDir: d.TmpDir, Log: d.Log}
 	for _, rt := range a.routes() {
 		a.mux.Handle(rt.Method+" "+rt.Path, a.wrap(rt))
@@ -222,7 +225,7 @@ func (a *API) routes() []Route {
 		{Method: "POST", Path: "/verify", Public: true, h: a.verify},
 		{Method: "GET", Path: "/.well-known/jwks.json", Public: true, h: a.jwks},
 		{Method: "GET", Path: "/.well-known/did.json", Public: true, h: a.didDocument},
-		{Method: "GET", Path: "/status/1", Public: true, h: a.statusList},
+		{Method: "GET", Path: "/status/{n}", Public: true, h: a.statusList},
 		{Method: "GET", Path: "/openapi.json", Public: true, h: a.openAPI},
 		{Method: "GET", Path: "/healthz", Public: true, h: a.healthz},
 	}

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/credbatch/credbatch/shared/auth"
@@ -165,11 +166,25 @@ func (a *API) didDocument(w http.ResponseWriter, _ *http.Request, _ auth.Princip
 	return nil
 }
 
-// statusList serves the signed BitstringStatusListCredential, cached for StatusTTL.
+// statusList serves status list n as a signed BitstringStatusListCredential. The lists are
+// rebuilt from the store at most once per StatusTTL (statuslist.Lists).
 func (a *API) statusList(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
-	token, err := a.signedStatusList(r.Context())
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil || n < 1 || n > maxStatusLists {
+		return credbatch.E(credbatch.KindNotFound, "not_found", fmt.Sprintf("status list %q does not exist", r.PathValue("n")))
+	}
+	list, err := a.status.List(r.Context(), n)
 	if err != nil {
-		return err
+		return fmt.Errorf("build status list %d: %w", n, err)
+	}
+	enc, err := list.Encode()
+	if err != nil {
+		return fmt.Errorf("encode status list %d: %w", n, err)
+	}
+	doc := statuslist.Credential(a.d.Issuer.ID(), a.d.Issuer.StatusListURLFor(n), enc, a.now())
+	token, err := a.d.Signer.Sign(doc)
+	if err != nil {
+		return fmt.Errorf("sign status list %d: %w", n, err)
 	}
 	w.Header().Set("Content-Type", ContentTypeVCJWT)
 	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(a.d.StatusTTL.Seconds())))
@@ -177,54 +192,16 @@ func (a *API) statusList(w http.ResponseWriter, r *http.Request, _ auth.Principa
 	return nil
 }
 
-// refreshStatus rebuilds the list from the store when the cache is older than StatusTTL.
-// The caller holds statusMu.
-func (a *API) refreshStatus(ctx context.Context) error {
-	if a.statusJWT != "" && a.now().Sub(a.statusAt) < a.d.StatusTTL {
-		return nil
-	}
-	list, err := statuslist.FromStore(ctx, a.d.Store)
-	if err != nil {
-		return fmt.Errorf("build status list: %w", err)
-	}
-	enc, err := list.Encode()
-	if err != nil {
-		return fmt.Errorf("encode status list: %w", err)
-	}
-	now := a.now()
-	doc := statuslist.Credential(a.d.Issuer.ID(), a.d.Issuer.StatusListURL(), enc, now)
-	token, err := a.d.Signer.Sign(doc)
-	if err != nil {
-		return fmt.Errorf("sign status list: %w", err)
-	}
-	a.statusJWT, a.statusChecker, a.statusAt = token, list, now
-	return nil
+// maxStatusLists bounds the list numbers served (131,072 credentials each).
+const maxStatusLists = 100_000
+
+// currentStatusList is the revocation checker of verifications (global status indexes).
+func (a *API) currentStatusList(context.Context) (credential.StatusChecker, error) {
+	return a.status, nil
 }
 
-func (a *API) signedStatusList(ctx context.Context) (string, error) {
-	a.statusMu.Lock()
-	defer a.statusMu.Unlock()
-	if err := a.refreshStatus(ctx); err != nil {
-		return "", err
-	}
-	return a.statusJWT, nil
-}
-
-func (a *API) currentStatusList(ctx context.Context) (credential.StatusChecker, error) {
-	a.statusMu.Lock()
-	defer a.statusMu.Unlock()
-	if err := a.refreshStatus(ctx); err != nil {
-		return nil, err
-	}
-	return a.statusChecker, nil
-}
-
-// clearStatus drops the cached list after a revocation through this API.
-func (a *API) clearStatus() {
-	a.statusMu.Lock()
-	a.statusJWT, a.statusChecker = "", nil
-	a.statusMu.Unlock()
-}
+// clearStatus drops the cached lists after a revocation through this API.
+func (a *API) clearStatus() { a.status.Forget() }
 
 func (a *API) openAPI(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
 	w.Header().Set("Content-Type", "application/json")

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/credbatch/credbatch/shared/auth"
@@ -43,27 +42,24 @@ type Deps struct {
 	Issuer  credential.Issuer      // BaseURL (public URL of the pages) and the deployment's issuer profile
 	Auth    auth.Authenticator     // identifies approvers; a session cookie is passed to it as a bearer token
 
-	// Status returns the revocation list credentials are checked against. Default: the list
-	// built from the store (statuslist.FromStore), cached for StatusTTL.
-	Status    func(ctx context.Context) (credential.StatusChecker, error)
-	StatusTTL time.Duration   // default 30 seconds
-	Clock     credbatch.Clock // default time.Now
-	Log       *slog.Logger    // default slog.Default
+	// StatusLists are the revocation lists credentials are checked against (share the API's,
+	// so a revocation clears both caches). Default: new lists over Store, cached for StatusTTL.
+	StatusLists *statuslist.Lists
+	StatusTTL   time.Duration   // default 30 seconds
+	Clock       credbatch.Clock // default time.Now
+	Log         *slog.Logger    // default slog.Default
 	// SecureCookies sets the Secure attribute on cookies; default: when Issuer.BaseURL is https.
 	SecureCookies *bool
 }
 
 // handler serves the pages.
 type handler struct {
-	d       Deps
-	mux     *http.ServeMux
-	tmpl    map[string]*template.Template
-	css     template.CSS
-	csp     string
-	secure  bool
-	statusM sync.Mutex
-	status  *statuslist.List
-	statusT time.Time
+	d      Deps
+	mux    *http.ServeMux
+	tmpl   map[string]*template.Template
+	css    template.CSS
+	csp    string
+	secure bool
 }
 
 // New returns the pages handler. It serves GET /credentials/{id}, GET /review/{id},
@@ -77,6 +73,9 @@ func New(d Deps) http.Handler {
 	}
 	if d.StatusTTL == 0 {
 		d.StatusTTL = 30 * time.Second
+	}
+	if d.StatusLists == nil {
+		d.StatusLists = &statuslist.Lists{Store: d.Store, TTL: d.StatusTTL, Now: d.Clock}
 	}
 	h := &handler{d: d, mux: http.NewServeMux(), tmpl: map[string]*template.Template{}}
 	if d.SecureCookies != nil {
@@ -193,23 +192,9 @@ func statusOf(err error) int {
 	}
 }
 
-// statusChecker returns the revocation list, from Deps.Status or the cached store list.
-func (h *handler) statusChecker(ctx context.Context) (credential.StatusChecker, error) {
-	if h.d.Status != nil {
-		return h.d.Status(ctx)
-	}
-	h.statusM.Lock()
-	defer h.statusM.Unlock()
-	now := h.d.Clock()
-	if h.status != nil && now.Sub(h.statusT) < h.d.StatusTTL {
-		return h.status, nil
-	}
-	l, err := statuslist.FromStore(ctx, h.d.Store)
-	if err != nil {
-		return nil, err
-	}
-	h.status, h.statusT = l, now
-	return l, nil
+// statusChecker returns the revocation lists (global status indexes).
+func (h *handler) statusChecker(context.Context) (credential.StatusChecker, error) {
+	return h.d.StatusLists, nil
 }
 
 var funcs = template.FuncMap{
