@@ -4,7 +4,7 @@ GO ?= go
 TESTENV := infra/testenv/run-tests.sh
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help test setup backends backends-env backends-stop demo bench fmt vet lint build sam-build clean
+.PHONY: help test setup backends backends-env backends-stop demo serve bench fmt vet lint build sam-build clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z%_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 22
@@ -26,6 +26,9 @@ backends-stop: ## stop the backends started by `make backends`
 
 demo: ## run the whole flow locally on the bundled sample
 	$(GO) run ./infra/local demo
+
+serve: ## the local stack on 127.0.0.1:8080 (API, pages, drop folder, engine, outbox) with demo-data
+	$(GO) run ./infra/local serve
 
 bench: ## run the benchmarks
 	bash infra/testenv/bench.sh

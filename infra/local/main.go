@@ -1,5 +1,5 @@
-// Command local is credbatch's local stack: validate and template today; the HTTP API, the
-// drop folder and the local engine as they land.
+// Command local is credbatch's local stack and CLI: validate, template, demo, serve, report
+// and history.
 package main
 
 import (
@@ -35,6 +35,10 @@ commands:
             [--mapping FILE.json] [--sheet NAME] [--report OUT.xlsx] INPUT
   template  --definitions FILE.json --format xlsx|csv -o OUT ID...
   demo      run the whole job on the bundled sample (what make demo runs)
+  serve     [--data DIR] [--addr 127.0.0.1:8080] [--definitions FILE] [--report-every 24h]
+            the local stack: API, pages, drop folder, engine, outbox, report schedule
+  report    --now [--data DIR]   send the delivery report now
+  history   [--data DIR] BATCH   print a batch's execution history
 `)
 }
 
@@ -52,6 +56,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdTemplate(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, args[1:], stdout, stderr)
+	case "serve":
+		return cmdServe(ctx, args[1:], stdout, stderr)
+	case "report":
+		return cmdReport(ctx, args[1:], stdout, stderr)
+	case "history":
+		return cmdHistory(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return exitOK

@@ -104,7 +104,7 @@ func Open(ctx context.Context, cfg Config) (*Stack, error) {
 	if s.Store, err = sqlite.Open(ctx, cfg.path("credbatch.db")); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if s.Bucket, err = dirblob.New(cfg.BucketDir(), dirblob.WithBucket(Bucket), dirblob.WithBaseURL(cfg.Issuer.BaseURL+"/local-bucket")); err != nil {
+	if s.Bucket, err = dirblob.New(cfg.BucketDir(), dirblob.WithBucket(Bucket), dirblob.WithBaseURL(cfg.Issuer.BaseURL+BucketPath)); err != nil {
 		return nil, fmt.Errorf("open bucket folder: %w", err)
 	}
 	s.Feedback = &feedback.Service{Store: s.Store, Log: cfg.Log}

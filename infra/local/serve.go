@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/credbatch/credbatch/infra/local/stack"
+	"github.com/credbatch/credbatch/shared/auth"
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/logging"
+)
+
+// stackFlags are the flags every command that opens the local stack takes.
+type stackFlags struct {
+	data, addr, definitions string
+}
+
+func (f *stackFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.data, "data", "demo-data", "data directory")
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to serve on (loopback only by default)")
+	fs.StringVar(&f.definitions, "definitions", "", "definitions file to load (default: the bundled sample the first time)")
+}
+
+// open opens the local stack in the data directory and loads definitions.
+func (f *stackFlags) open(ctx context.Context, log *slog.Logger) (*stack.Stack, error) {
+	cfg := demoConfig(f.data, "http://"+f.addr)
+	cfg.Log = log
+	st, err := stack.Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	path := f.definitions
+	if path == "" {
+		if existing, err := st.Store.ListDefinitions(ctx, true); err != nil || len(existing) > 0 {
+			return st, err
+		}
+		if path, err = writeSample(f.data, sampleDefinitions); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	_, defs, err := loadDefinitions(path)
+	if err == nil {
+		err = st.LoadDefinitions(ctx, defs)
+	}
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("definitions %s: %w", path, err)
+	}
+	return st, nil
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf stackFlags
+	sf.register(fs)
+	reportEvery := fs.Duration("report-every", 24*time.Hour, "how often the delivery report runs (0 = never)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	log := logging.New(stderr)
+	if err := serve(ctx, sf, *reportEvery, stdout, log); err != nil {
+		fmt.Fprintf(stderr, "serve: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// serve runs the local stack until ctx ends: HTTP API and pages, the drop folder, the local
+// engine, the outbox with simulated SES feedback, and the report schedule.
+func serve(ctx context.Context, sf stackFlags, reportEvery time.Duration, out io.Writer, log *slog.Logger) error {
+	st, err := sf.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tokensPath := filepath.Join(sf.data, "tokens.json")
+	tokens, created, err := auth.LoadTokens(tokensPath)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", sf.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: st.Handler(tokens), ReadHeaderTimeout: 10 * time.Second}
+	base := "http://" + sf.addr
+	fmt.Fprintf(out, "credbatch local stack on %s (data in %s)\n", base, sf.data)
+	fmt.Fprintf(out, "  API:          %s/api (bearer tokens in %s%s)\n", base, tokensPath, map[bool]string{true: ", created now", false: ""}[created])
+	fmt.Fprintf(out, "  OpenAPI:      %s/openapi.json\n", base)
+	fmt.Fprintf(out, "  drop folder:  %s (files under uploads/<definition-id>/ or with an ID column)\n", filepath.Join(st.Config.BucketDir(), "uploads"))
+	fmt.Fprintf(out, "  outbox:       %s\n", st.Config.OutboxDir())
+	fmt.Fprintf(out, "  review pages: %s/review/<batch-id>, sign in at %s/login with the approver token\n", base, base)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- (&stack.Watcher{Stack: st}).Run(ctx, 500*time.Millisecond) }()
+	if reportEvery > 0 {
+		go func() {
+			t := time.NewTicker(reportEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					if rep, err := st.Report.Run(ctx); err != nil {
+						log.Error("delivery report", "err", err)
+					} else {
+						log.Info("delivery report", "events", rep.Events, "sent", rep.Sent)
+					}
+				}
+			}
+		}()
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	_ = srv.Shutdown(sctx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// cmdReport sends the delivery report now (report --now).
+func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf stackFlags
+	sf.register(fs)
+	fs.Bool("now", true, "send the report now (the only mode; the schedule runs inside serve)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	st, err := sf.open(ctx, logging.New(stderr))
+	if err != nil {
+		fmt.Fprintf(stderr, "report: %v\n", err)
+		return exitFailure
+	}
+	defer st.Close()
+	rep, err := st.Report.Run(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "report: %v\n", err)
+		return exitFailure
+	}
+	if !rep.Sent {
+		fmt.Fprintf(stdout, "no report sent: %s\n", rep.Skipped)
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "delivery report for %s – %s sent to the outbox (%s): %d events, %d batches, %d failed recipients\n",
+		rep.From.Format(time.RFC3339), rep.To.Format(time.RFC3339), st.Config.OutboxDir(), rep.Events, len(rep.Batches), len(rep.Failed))
+	return exitOK
+}
+
+// cmdHistory prints a batch's execution history from the local engine.
+func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("history", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf stackFlags
+	sf.register(fs)
+	if err := fs.Parse(interleave(args)); err != nil || fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "history needs a batch id (or an execution name)")
+		return exitUsage
+	}
+	st, err := sf.open(ctx, logging.New(io.Discard))
+	if err != nil {
+		fmt.Fprintf(stderr, "history: %v\n", err)
+		return exitFailure
+	}
+	defer st.Close()
+	name := fs.Arg(0)
+	if b, err := st.Store.GetBatch(ctx, name); err == nil && b.ExecutionID != "" {
+		name = b.ExecutionID
+	} else if err != nil && !credbatch.IsKind(err, credbatch.KindNotFound) {
+		fmt.Fprintf(stderr, "history: %v\n", err)
+		return exitFailure
+	}
+	events, err := st.Engine.History(name)
+	if err != nil {
+		fmt.Fprintf(stderr, "history: %v\n", err)
+		return exitFailure
+	}
+	for _, e := range events {
+		fmt.Fprintf(stdout, "%4d  %s  %-22s %-18s %6dB  %s\n", e.Seq, e.At.Format("15:04:05.000"), e.Type, e.State, e.Size, e.Detail)
+	}
+	return exitOK
+}

@@ -1,0 +1,71 @@
+package stack
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/credbatch/credbatch/shared/auth"
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/httpapi"
+	"github.com/credbatch/credbatch/shared/ingest"
+	"github.com/credbatch/credbatch/shared/pages"
+	"github.com/credbatch/credbatch/shared/statuslist"
+)
+
+// BucketPath is where the local server answers the folder bucket's "presigned" URLs.
+const BucketPath = "/local-bucket"
+
+// Handler serves the local stack over HTTP: the JSON API, the pages (credential, review,
+// login), and the folder bucket's upload and download URLs, as the API on AWS would with S3.
+func (s *Stack) Handler(a auth.Authenticator) *httpapi.API {
+	lists := &statuslist.Lists{Store: s.Store, TTL: 30 * time.Second}
+	pg := pages.New(pages.Deps{Store: s.Store, Actions: s.Actions, Keys: s.Keys, Issuer: s.Config.Issuer, Auth: a,
+		Log: s.Config.Log, StatusLists: lists})
+	api := httpapi.New(httpapi.Deps{Store: s.Store, Blob: s.Bucket, Actions: s.Actions, Keys: s.Keys, Signer: s.Signer,
+		Issuer: s.Config.Issuer, Mailer: s.Outbox, From: s.Config.From, Auth: a, Pages: pg, StatusLists: lists,
+		Log: s.Config.Log})
+	api.Handle(pages.LoginPath, pg)
+	api.Handle("PUT "+BucketPath+"/{key...}", http.HandlerFunc(s.bucketPut))
+	api.Handle("GET "+BucketPath+"/{key...}", http.HandlerFunc(s.bucketGet))
+	return api
+}
+
+// bucketPut stores an upload sent to a presigned PUT URL, with its x-amz-meta-* headers as
+// metadata, like S3. Only uploads/ can be written; the drop-folder watcher ingests it.
+func (s *Stack) bucketPut(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	if !strings.HasPrefix(key, ingest.UploadsPrefix) {
+		http.Error(w, "only uploads/ can be written", http.StatusForbidden)
+		return
+	}
+	meta := map[string]string{}
+	for name, v := range r.Header {
+		if m, ok := strings.CutPrefix(strings.ToLower(name), "x-amz-meta-"); ok && len(v) > 0 {
+			meta[m] = v[0]
+		}
+	}
+	info, err := s.Bucket.Put(r.Context(), key, http.MaxBytesReader(w, r.Body, 200<<20), r.Header.Get("Content-Type"), meta)
+	if err != nil {
+		http.Error(w, credbatch.ErrorMessage(err), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("ETag", `"`+info.ETag+`"`)
+	w.WriteHeader(http.StatusOK)
+}
+
+// bucketGet serves a presigned download (error reports).
+func (s *Stack) bucketGet(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	if !strings.HasPrefix(key, ingest.ReportsPrefix) {
+		http.NotFound(w, r)
+		return
+	}
+	path, err := s.Bucket.Path(key)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(key[len(ingest.ReportsPrefix):], `"`, "")+`"`)
+	http.ServeFile(w, r, path)
+}
