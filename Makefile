@@ -30,8 +30,8 @@ demo: ## run the whole flow locally on the bundled sample
 serve: ## the local stack on 127.0.0.1:8080 (API, pages, drop folder, engine, outbox) with demo-data
 	$(GO) run ./infra/local serve
 
-bench: ## run the benchmarks
-	bash infra/testenv/bench.sh
+bench: ## print the speed figures against same-run baselines (BENCH_ARGS="-sizes 20000 sheet" for a subset)
+	bash $(TESTENV) bench $(BENCH_ARGS)
 
 fmt: ## gofmt the code
 	gofmt -w $$(git ls-files '*.go')

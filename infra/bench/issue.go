@@ -109,30 +109,18 @@ func benchIssue(ctx context.Context, work string) error {
 	return nil
 }
 
-// benchPayload runs a 100,000-row batch through the local engine at a production send rate
-// (14/s: SES's default production quota) and prints the largest state payload the engine saw.
-// The chunk worker is replaced by one that issues nothing (the payload depends on the plan,
-// not on issuing), and a 100-row batch is measured in the same run as the baseline.
+// benchPayload prints the largest state payload the local engine measured while running the
+// real state machine over a 100,000-row batch (shared/flowtest's BenchmarkFlow100k, whose
+// chunk worker issues nothing: the payload depends on the plan, not on issuing).
 func benchPayload(ctx context.Context, work string) error {
-	fmt.Println("\n== state payload: largest state input/output/task payload seen by the local engine")
-	for _, n := range []int{100, 100_000} {
-		dir, err := os.MkdirTemp(work, "payload-")
-		if err != nil {
-			return err
-		}
-		_ = dir
-		b, took, st, err := runBatch(ctx, work, n, issuance.Config{SendRate: 14, MaxConcurrency: 10})
-		if st == nil {
-			return err
-		}
-		stats := st.Engine.Stats()
-		st.Close()
-		if err != nil {
-			return err
-		}
-		fmt.Printf("  %7d rows: largest payload %6d bytes (%.1f KiB) in state %s; batch %s, %.1fs\n",
-			n, stats.LargestPayload, float64(stats.LargestPayload)/1024, stats.LargestPayloadState, b.Status, took.Seconds())
+	fmt.Println("\n== state payload: largest state input/output/task payload seen by the local engine, 100,000-row batch")
+	res, err := goBench("Flow100k", "1x", "./shared/flowtest")
+	if err != nil {
+		return err
 	}
-	fmt.Println("target: under 32 KiB for a 100,000-row batch (Step Functions allows 256 KiB)")
+	for name, m := range res {
+		fmt.Printf("  %-40s %6.0f bytes (%.1f KiB) over %.0f chunks\n", name, m["max-state-bytes"], m["max-state-bytes"]/1024, m["chunks"])
+	}
+	fmt.Println("target: under 32 KiB (Step Functions allows 256 KiB)")
 	return nil
 }

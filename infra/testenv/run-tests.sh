@@ -290,8 +290,24 @@ run_tests() {
 	section "all checks passed"
 }
 
+# run_bench prints the speed figures (infra/bench) with DynamoDB Local running, so the store
+# benchmarks include it; extra arguments go to the bench program.
+run_bench() {
+	setup
+	trap 'section "backends: stopping"; stop_backends' EXIT
+	start_backends
+	# shellcheck disable=SC1091
+	. "$STATE/env"
+	section "benchmarks (go run ./infra/bench $*)"
+	go run ./infra/bench "$@"
+}
+
 case "${1:-test}" in
 setup) setup ;;
+bench)
+	shift
+	run_bench "$@"
+	;;
 backends)
 	setup
 	start_backends
@@ -301,5 +317,5 @@ backends)
 env) [ -f "$STATE/env" ] && cat "$STATE/env" || die "no backends running (make backends)" ;;
 stop) stop_backends ;;
 test) run_tests ;;
-*) die "usage: $0 setup|backends|env|stop|test" ;;
+*) die "usage: $0 setup|backends|env|stop|test|bench [bench args]" ;;
 esac
