@@ -178,7 +178,7 @@ func (w *chunkWorker) row(ctx context.Context, r credbatch.Row) error {
 	if err != nil {
 		return err
 	}
-	cred, err := w.credential(ctx, def, r)
+	cred, fresh, err := w.credential(ctx, def, r)
 	if err != nil {
 		if credbatch.IsKind(err, credbatch.KindUnavailable) {
 			return err
@@ -187,7 +187,13 @@ func (w *chunkWorker) row(ctx context.Context, r credbatch.Row) error {
 		_, ferr := s.failRow(ctx, r, "could not issue the credential: "+credbatch.ErrorMessage(err))
 		return ferr
 	}
-	if err := w.email(ctx, def, cred); err != nil {
+	if fresh && cred.EmailStatus == credbatch.EmailSending {
+		// Created already claimed for sending: no other run can hold it.
+		err = w.send(ctx, def, cred)
+	} else {
+		err = w.email(ctx, def, cred)
+	}
+	if err != nil {
 		return err
 	}
 	next := r
@@ -204,41 +210,53 @@ func (w *chunkWorker) row(ctx context.Context, r credbatch.Row) error {
 	return nil
 }
 
-// credential returns the row's credential, creating and signing it the first time.
-func (w *chunkWorker) credential(ctx context.Context, def credbatch.Definition, r credbatch.Row) (credbatch.Credential, error) {
+// credential returns the row's credential, creating and signing it the first time (fresh).
+// A new credential is created with its email already claimed (sending), or suppressed when
+// the address is on the suppression list: one write instead of two.
+func (w *chunkWorker) credential(ctx context.Context, def credbatch.Definition, r credbatch.Row) (c credbatch.Credential, fresh bool, err error) {
 	s := w.s
-	c, err := s.Store.GetCredential(ctx, r.CredentialID)
+	c, err = s.Store.GetCredential(ctx, r.CredentialID)
 	if err == nil || !credbatch.IsKind(err, credbatch.KindNotFound) {
-		return c, err
+		return c, false, err
 	}
 	idx, err := w.statusIndex(ctx)
 	if err != nil {
-		return c, err
+		return c, false, err
 	}
 	now := s.now()
 	c = credbatch.Credential{ID: r.CredentialID, BatchID: r.BatchID, RowNumber: r.Number, DefinitionID: def.ID,
 		DefinitionVer: def.Version, Email: strings.ToLower(r.Email), Name: strings.TrimSpace(r.FirstName + " " + r.LastName),
 		IssueDate: r.IssueDate, ExpiryDate: r.ExpiryDate, Attributes: r.Attributes, StatusListIndex: idx,
-		Status: credbatch.CredentialIssued, EmailStatus: credbatch.EmailPending, IssuedAt: now, UpdatedAt: now}
+		Status: credbatch.CredentialIssued, EmailStatus: credbatch.EmailSending, IssuedAt: now, UpdatedAt: now}
+	switch _, err := s.Store.GetSuppression(ctx, c.Email); {
+	case err == nil:
+		c.EmailStatus, c.LastError = credbatch.EmailSuppressed, "address is on the suppression list"
+	case !credbatch.IsKind(err, credbatch.KindNotFound):
+		return c, false, err
+	}
 	doc, err := credential.Build(issuerFor(s.cfg().Issuer, def), def, c)
 	if err != nil {
-		return c, err
+		return c, false, err
 	}
 	if c.JWT, err = s.Signer.Sign(doc); err != nil {
-		return c, err
+		return c, false, err
 	}
 	if def.Duplicates == credbatch.DuplicatesReplace {
 		if err := w.supersede(ctx, def, c); err != nil {
-			return c, err
+			return c, false, err
 		}
 	}
 	if err := s.Store.CreateCredential(ctx, c); err != nil {
 		if credbatch.IsKind(err, credbatch.KindConflict) {
-			return s.Store.GetCredential(ctx, c.ID)
+			c, err = s.Store.GetCredential(ctx, c.ID)
+			return c, false, err
 		}
-		return c, err
+		return c, false, err
 	}
-	return c, nil
+	if c.EmailStatus == credbatch.EmailSuppressed {
+		w.res.Suppressed++
+	}
+	return c, true, nil
 }
 
 // supersede revokes the recipient's earlier active credential of a "replace" definition.
@@ -319,6 +337,12 @@ func (w *chunkWorker) email(ctx context.Context, def credbatch.Definition, c cre
 	default:
 		return nil
 	}
+	return w.send(ctx, def, c)
+}
+
+// send sends a credential email this run has claimed (status sending) and records the result.
+func (w *chunkWorker) send(ctx context.Context, def credbatch.Definition, c credbatch.Credential) error {
+	s := w.s
 	msg, err := w.message(def, c)
 	if err != nil {
 		_, serr := s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{credbatch.EmailSending}, credbatch.EmailFailed,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
@@ -166,12 +167,21 @@ func Check(t credbatch.EmailTemplates, attributes ...string) error {
 // bring into the subject are folded into single spaces, since a header cannot hold them.
 // Errors are KindInvalid with code CodeInvalidTemplate.
 func Render(t credbatch.EmailTemplates, d Data) (subject, text, html string, err error) {
+	if v, ok := parsed.Load(t); ok {
+		return v.(*templates).render(d)
+	}
 	ts, err := parse(t, "zero")
 	if err != nil {
 		return "", "", "", err
 	}
+	parsed.Store(t, ts)
 	return ts.render(d)
 }
+
+// parsed caches Render's parsed templates by their text: a batch renders the same templates
+// for every row, and parsed templates are safe to execute concurrently. Definitions are few,
+// so the cache stays small.
+var parsed sync.Map // credbatch.EmailTemplates → *templates
 
 func (ts *templates) render(d Data) (subject, text, html string, err error) {
 	if d.Attributes == nil {
