@@ -25,9 +25,11 @@ import (
 	"github.com/credbatch/credbatch/shared/issuance"
 	"github.com/credbatch/credbatch/shared/keys"
 	"github.com/credbatch/credbatch/shared/logging"
+	"github.com/credbatch/credbatch/shared/pages"
 	"github.com/credbatch/credbatch/shared/s3blob"
 	"github.com/credbatch/credbatch/shared/ses"
 	"github.com/credbatch/credbatch/shared/sfn"
+	"github.com/credbatch/credbatch/shared/statuslist"
 )
 
 // env is the function's configuration (see README, "Environment variables").
@@ -43,13 +45,15 @@ type env struct {
 	IssuerName       string // ISSUER_NAME
 	IssuerURL        string // ISSUER_URL
 	UseDID           bool   // USE_DID_WEB=true: sign as did:web of PUBLIC_BASE_URL and serve did.json
+	AuthIssuer       string // AUTH_ISSUER: the OIDC issuer whose tokens the review pages accept
+	AuthAudience     string // AUTH_AUDIENCE: the client id those tokens carry
 }
 
 func readEnv() (env, error) {
 	e := env{Table: os.Getenv("TABLE_NAME"), Bucket: os.Getenv("BUCKET_NAME"), KeysSecret: os.Getenv("KEYS_SECRET_ID"),
 		BaseURL: strings.TrimRight(os.Getenv("PUBLIC_BASE_URL"), "/"), RolesClaim: os.Getenv("ROLES_CLAIM"),
 		From: os.Getenv("MAIL_FROM"), ConfigurationSet: os.Getenv("SES_CONFIGURATION_SET"),
-		StateMachine: os.Getenv("STATE_MACHINE_ARN"), IssuerName: os.Getenv("ISSUER_NAME"), IssuerURL: os.Getenv("ISSUER_URL"),
+		StateMachine: os.Getenv("STATE_MACHINE_ARN"), AuthIssuer: os.Getenv("AUTH_ISSUER"), AuthAudience: os.Getenv("AUTH_AUDIENCE"), IssuerName: os.Getenv("ISSUER_NAME"), IssuerURL: os.Getenv("ISSUER_URL"),
 		UseDID: os.Getenv("USE_DID_WEB") == "true"}
 	var missing []string
 	for name, v := range map[string]string{"TABLE_NAME": e.Table, "BUCKET_NAME": e.Bucket, "KEYS_SECRET_ID": e.KeysSecret,
@@ -96,20 +100,29 @@ func run() error {
 	s3c := s3.NewFromConfig(cfg)
 	mailer := ses.New(sesv2.NewFromConfig(cfg), ses.Options{ConfigurationSet: e.ConfigurationSet, From: e.From, Logger: log})
 	workflow := sfn.New(awssfn.NewFromConfig(cfg), e.StateMachine)
+	actions := &issuance.Actions{Store: store, Workflow: workflow}
+	lists := &statuslist.Lists{Store: store}
+	// The review pages are not behind the authorizer (browsers send the token in a cookie),
+	// so they verify the same OIDC tokens themselves.
+	pg := pages.New(pages.Deps{Store: store, Actions: actions, Keys: set, Issuer: issuer, StatusLists: lists, Log: log,
+		Auth: &auth.OIDC{Issuer: e.AuthIssuer, Audience: e.AuthAudience, RolesClaim: e.RolesClaim}})
 	api := httpapi.New(httpapi.Deps{
-		Store:   store,
-		Blob:    s3blob.New(s3c, s3.NewPresignClient(s3c), e.Bucket),
-		Actions: &issuance.Actions{Store: store, Workflow: workflow},
-		Keys:    set,
-		Signer:  signer,
-		Issuer:  issuer,
-		Mailer:  mailer,
-		From:    e.From,
-		Auth:    auth.APIGateway{RolesClaim: e.RolesClaim},
-		DID:     issuer.DID,
-		TmpDir:  os.TempDir(),
-		Log:     log,
+		Store:       store,
+		Blob:        s3blob.New(s3c, s3.NewPresignClient(s3c), e.Bucket),
+		Actions:     actions,
+		Keys:        set,
+		Signer:      signer,
+		Issuer:      issuer,
+		Mailer:      mailer,
+		From:        e.From,
+		Auth:        auth.APIGateway{RolesClaim: e.RolesClaim},
+		Pages:       pg,
+		StatusLists: lists,
+		DID:         issuer.DID,
+		TmpDir:      os.TempDir(),
+		Log:         log,
 	})
+	api.Handle(pages.LoginPath, pg)
 	lambda.Start(httpadapter.NewV2(api).ProxyWithContext)
 	return nil
 }

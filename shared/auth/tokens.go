@@ -58,15 +58,10 @@ func NewTokens(list []Token) (*Tokens, error) {
 
 // Authenticate implements Authenticator.
 func (t *Tokens) Authenticate(r *http.Request) (Principal, error) {
-	h := r.Header.Get("Authorization")
-	scheme, tok, ok := strings.Cut(h, " ")
-	if h == "" {
-		return Principal{}, unauthorized("send an Authorization: Bearer <token> header")
+	tok, err := bearer(r)
+	if err != nil {
+		return Principal{}, err
 	}
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-		return Principal{}, unauthorized("the Authorization header must be Bearer <token>")
-	}
-	tok = strings.TrimSpace(tok)
 	var found *Token
 	for i := range t.tokens {
 		// Compare against every token so the time taken does not say which one matched.
@@ -159,4 +154,17 @@ func SaveTokens(path string, f TokensFile) error {
 		return fmt.Errorf("write tokens file: %w", err)
 	}
 	return nil
+}
+
+// bearer returns the token of an "Authorization: Bearer <token>" header.
+func bearer(r *http.Request) (string, error) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if h == "" {
+		return "", unauthorized("send an Authorization: Bearer <token> header")
+	}
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return "", unauthorized("the Authorization header must be Bearer <token>")
+	}
+	return strings.TrimSpace(tok), nil
 }
