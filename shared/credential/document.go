@@ -66,6 +66,18 @@ func (iss Issuer) AchievementURL(definitionID string) string {
 	return iss.base() + "/definitions/" + definitionID
 }
 
+// For returns the issuer profile of a definition's credentials: the definition's own issuer
+// fields over the deployment's.
+func (iss Issuer) For(d credbatch.Definition) Issuer {
+	if o := d.Issuer; o != nil {
+		iss.Name = firstNonEmpty(o.Name, iss.Name)
+		iss.URL = firstNonEmpty(o.URL, iss.URL)
+		iss.Email = firstNonEmpty(o.Email, iss.Email)
+		iss.Image = firstNonEmpty(o.Image, iss.Image)
+	}
+	return iss
+}
+
 // StatusListURL returns the URL (and id) of the first status list credential: <base>/status/1.
 func (iss Issuer) StatusListURL() string { return iss.StatusListURLFor(1) }
 
@@ -249,12 +261,7 @@ func Build(iss Issuer, d credbatch.Definition, c credbatch.Credential) (Document
 		until = u.Format(time.RFC3339)
 	}
 
-	if o := d.Issuer; o != nil {
-		iss.Name = firstNonEmpty(o.Name, iss.Name)
-		iss.URL = firstNonEmpty(o.URL, iss.URL)
-		iss.Email = firstNonEmpty(o.Email, iss.Email)
-		iss.Image = firstNonEmpty(o.Image, iss.Image)
-	}
+	iss = iss.For(d)
 	achievementID := iss.AchievementURL(d.ID)
 	achievement := Achievement{
 		ID:          achievementID,

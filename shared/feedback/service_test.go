@@ -147,14 +147,14 @@ func TestHandleRecordedEvents(t *testing.T) {
 			wantEvents: []credbatch.EventType{credbatch.EventBounce}},
 	}
 	for _, be := range backends {
-		t.Run(be.name, func(t *testing.T) {
+		t.Run(be.Name, func(t *testing.T) {
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {
 					email := tc.email
 					if email == "" {
 						email = addr
 					}
-					s := fixture(t, be.open, email, credbatch.EmailSent)
+					s := fixture(t, be.Open, email, credbatch.EmailSent)
 					svc := newService(s)
 					for _, name := range tc.events {
 						if err := svc.Handle(t.Context(), snsEvent(t, name)); err != nil {
@@ -215,9 +215,9 @@ func show(v any) string {
 // and an event that overtakes the sender's own "sent" write.
 func TestHandleJoins(t *testing.T) {
 	for _, be := range backends {
-		t.Run(be.name, func(t *testing.T) {
+		t.Run(be.Name, func(t *testing.T) {
 			t.Run("by credential_id tag", func(t *testing.T) {
-				s := fixture(t, be.open, "recipient@example.com", credbatch.EmailSent)
+				s := fixture(t, be.Open, "recipient@example.com", credbatch.EmailSent)
 				ctx := t.Context()
 				// c2 has another message id: only the tag can find it.
 				if err := s.CreateCredential(ctx, credbatch.Credential{ID: "c2", BatchID: "b1", RowNumber: 8, Email: "recipient@example.com",
@@ -235,7 +235,7 @@ func TestHandleJoins(t *testing.T) {
 				}
 			})
 			t.Run("unknown credential", func(t *testing.T) {
-				s := be.open(t)
+				s := be.Open(t)
 				if err := newService(s).Handle(t.Context(), snsEvent(t, "bounce")); err != nil {
 					t.Fatalf("handle: %v", err)
 				}
@@ -248,7 +248,7 @@ func TestHandleJoins(t *testing.T) {
 				}
 			})
 			t.Run("malformed messages are skipped", func(t *testing.T) {
-				s := fixture(t, be.open, "recipient@example.com", credbatch.EmailSent)
+				s := fixture(t, be.Open, "recipient@example.com", credbatch.EmailSent)
 				ev := events.SNSEvent{Records: []events.SNSEventRecord{
 					{SNS: events.SNSEntity{MessageID: "m1", Message: "not json"}},
 					{SNS: events.SNSEntity{MessageID: "m2", Message: `{"mail":{"messageId":"x"}}`}},
@@ -264,7 +264,7 @@ func TestHandleJoins(t *testing.T) {
 				}
 			})
 			t.Run("event before the send is recorded is retried", func(t *testing.T) {
-				s := fixture(t, be.open, "recipient@example.com", credbatch.EmailSending)
+				s := fixture(t, be.Open, "recipient@example.com", credbatch.EmailSending)
 				ctx := t.Context()
 				svc := newService(s)
 				ev := withTags(t, snsEvent(t, "delivery"), "c1", "b1")

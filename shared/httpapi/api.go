@@ -266,9 +266,9 @@ type errorDetail struct {
 	Details any    `json:"details,omitempty"`
 }
 
-// status maps an error kind to its HTTP status.
-func status(k credbatch.Kind) int {
-	switch k {
+// StatusOf is the one mapping of error kinds to HTTP statuses, used by the API and the pages.
+func StatusOf(err error) int {
+	switch credbatch.ErrorKind(err) {
 	case credbatch.KindInvalid:
 		return http.StatusBadRequest
 	case credbatch.KindUnauthorized:
@@ -304,7 +304,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case credbatch.KindUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="credbatch"`)
 	}
-	writeJSON(w, status(kind), body)
+	writeJSON(w, StatusOf(err), body)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

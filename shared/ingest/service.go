@@ -232,38 +232,7 @@ func (s *Service) process(ctx context.Context, b credbatch.Batch, log *slog.Logg
 		return b, err
 	}
 
-	counts := credbatch.Counts{Rows: res.Rows, Valid: res.Valid, Invalid: res.Invalid}
-	versions := map[string]int{}
-	for id := range res.Definitions {
-		versions[id] = defs[id].Version
-	}
-	findings := append(b.Findings, fileWarnings(res.Warnings)...)
-	ch := credbatch.BatchChange{Counts: &counts, Columns: &res.Columns, Definitions: &versions, Format: &res.Format, Findings: &findings}
-	to := credbatch.BatchParsed
-	if res.Invalid > 0 {
-		to = credbatch.BatchRejected
-	}
-	b, err = s.Store.TransitionBatch(ctx, b.ID, credbatch.BatchReceived, to, ch)
-	if err != nil {
-		return b, fmt.Errorf("ingest %s: finish: %w", b.ID, err)
-	}
-	log.Info("batch ingested", "status", b.Status, "rows", res.Rows, "valid", res.Valid, "invalid", res.Invalid)
-	if res.Invalid > 0 {
-		key, err := s.WriteReport(ctx, b)
-		if err != nil {
-			return b, err
-		}
-		if s.Notifier != nil {
-			if err := s.Notifier.Rejected(ctx, b, key); err != nil {
-				log.Error("notify uploader", "err", err)
-			}
-		}
-		return s.Store.GetBatch(ctx, b.ID)
-	}
-	if s.Submitter != nil {
-		return s.Submitter.Submit(ctx, b.ID, false)
-	}
-	return b, nil
+	return s.complete(ctx, b, res, defs, log)
 }
 
 // fileWarnings keeps the file-level warnings (row findings stay on their rows).

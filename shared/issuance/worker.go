@@ -234,7 +234,7 @@ func (w *chunkWorker) credential(ctx context.Context, def credbatch.Definition, 
 	case !credbatch.IsKind(err, credbatch.KindNotFound):
 		return c, false, err
 	}
-	doc, err := credential.Build(issuerFor(s.cfg().Issuer, def), def, c)
+	doc, err := credential.Build(s.cfg().Issuer, def, c)
 	if err != nil {
 		return c, false, err
 	}
@@ -273,26 +273,6 @@ func (w *chunkWorker) supersede(ctx context.Context, def credbatch.Definition, c
 		return nil
 	}
 	return err
-}
-
-// issuerFor applies a definition's own issuer profile over the deployment's.
-func issuerFor(base credential.Issuer, d credbatch.Definition) credential.Issuer {
-	if d.Issuer == nil {
-		return base
-	}
-	if d.Issuer.Name != "" {
-		base.Name = d.Issuer.Name
-	}
-	if d.Issuer.URL != "" {
-		base.URL = d.Issuer.URL
-	}
-	if d.Issuer.Email != "" {
-		base.Email = d.Issuer.Email
-	}
-	if d.Issuer.Image != "" {
-		base.Image = d.Issuer.Image
-	}
-	return base
 }
 
 // CredentialURL is the public page of a credential.
@@ -417,7 +397,7 @@ func (w *chunkWorker) revert(ctx context.Context, c credbatch.Credential) {
 func (w *chunkWorker) message(def credbatch.Definition, c credbatch.Credential) (credbatch.Message, error) {
 	cfg := w.s.cfg()
 	first, last, _ := strings.Cut(c.Name, " ")
-	iss := issuerFor(cfg.Issuer, def)
+	iss := cfg.Issuer.For(def)
 	d := mail.Data{FirstName: first, LastName: last, FullName: c.Name, Email: c.Email, CredentialName: def.Name,
 		CredentialURL: CredentialURL(cfg.Issuer.BaseURL, c.ID), IssuerName: iss.Name, IssueDate: c.IssueDate,
 		ExpiryDate: c.ExpiryDate, Attributes: c.Attributes, BatchID: c.BatchID, CredentialID: c.ID}

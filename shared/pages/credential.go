@@ -106,7 +106,7 @@ func (h *handler) credentialView(ctx context.Context, c credbatch.Credential) (c
 		return v, fmt.Errorf("load definition %s v%d: %w", c.DefinitionID, c.DefinitionVer, derr)
 	}
 	if derr == nil {
-		iss = issuerFor(iss, def)
+		iss = iss.For(def)
 		v.Achievement, v.Description, v.Criteria, v.Image = def.Name, def.Description, def.Criteria, def.Image
 		v.Attributes = attributes(def, c.Attributes)
 	}
@@ -211,25 +211,4 @@ func linkedInURL(v credentialView, id string) string {
 	}
 	q = append(q, "certUrl="+url.QueryEscape(v.URL), "certId="+url.QueryEscape(id))
 	return "https://www.linkedin.com/profile/add?" + strings.Join(q, "&")
-}
-
-// issuerFor applies a definition's own issuer profile over the deployment's (as the issue
-// worker does when it builds the credential).
-func issuerFor(base credential.Issuer, d credbatch.Definition) credential.Issuer {
-	if d.Issuer == nil {
-		return base
-	}
-	if d.Issuer.Name != "" {
-		base.Name = d.Issuer.Name
-	}
-	if d.Issuer.URL != "" {
-		base.URL = d.Issuer.URL
-	}
-	if d.Issuer.Email != "" {
-		base.Email = d.Issuer.Email
-	}
-	if d.Issuer.Image != "" {
-		base.Image = d.Issuer.Image
-	}
-	return base
 }

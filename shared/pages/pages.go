@@ -16,6 +16,7 @@ import (
 	"github.com/credbatch/credbatch/shared/auth"
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
+	"github.com/credbatch/credbatch/shared/httpapi"
 	"github.com/credbatch/credbatch/shared/issuance"
 	"github.com/credbatch/credbatch/shared/statuslist"
 )
@@ -163,33 +164,13 @@ func (h *handler) message(w http.ResponseWriter, r *http.Request, status int, he
 // fail renders the page for an error: its kind picks the status, and internal errors are
 // logged and shown only as "something went wrong".
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status := statusOf(err)
+	status := httpapi.StatusOf(err)
 	if status >= 500 {
 		h.d.Log.ErrorContext(r.Context(), "page failed", "path", r.URL.Path, "err", err)
 		h.message(w, r, status, "Something went wrong", "The page could not be shown. Try again in a moment.")
 		return
 	}
 	h.message(w, r, status, http.StatusText(status), credbatch.ErrorMessage(err))
-}
-
-// statusOf maps an error kind to an HTTP status.
-func statusOf(err error) int {
-	switch credbatch.ErrorKind(err) {
-	case credbatch.KindInvalid:
-		return http.StatusBadRequest
-	case credbatch.KindUnauthorized:
-		return http.StatusUnauthorized
-	case credbatch.KindForbidden:
-		return http.StatusForbidden
-	case credbatch.KindNotFound:
-		return http.StatusNotFound
-	case credbatch.KindConflict:
-		return http.StatusConflict
-	case credbatch.KindUnavailable:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
-	}
 }
 
 // statusChecker returns the revocation lists (global status indexes).

@@ -12,6 +12,7 @@ import (
 	"github.com/credbatch/credbatch/shared/auth"
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
+	"github.com/credbatch/credbatch/shared/httpapi"
 	"github.com/credbatch/credbatch/shared/issuance"
 )
 
@@ -95,7 +96,7 @@ func (h *handler) reviewLink(w http.ResponseWriter, r *http.Request, tok string)
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	s, err := h.authenticateToken(r, tok)
 	if err != nil {
-		if statusOf(err) >= 500 {
+		if httpapi.StatusOf(err) >= 500 {
 			h.fail(w, r, err)
 			return
 		}
@@ -371,7 +372,7 @@ func (h *handler) preview(b credbatch.Batch, defs map[string]credbatch.Definitio
 	def := defs[defOf(b, r)]
 	p := &previewView{Row: r.Number, Recipient: strings.TrimSpace(r.FirstName + " " + r.LastName), Email: r.Email,
 		IssueDate: r.IssueDate, ExpiryDate: r.ExpiryDate, Attributes: attributes(def, r.Attributes)}
-	iss := issuerFor(h.d.Issuer, def)
+	iss := h.d.Issuer.For(def)
 	p.Achievement, p.Description, p.Criteria, p.IssuerName = def.Name, def.Description, def.Criteria, iss.Name
 	id := r.CredentialID
 	if id == "" {
@@ -429,7 +430,7 @@ func (h *handler) decide(w http.ResponseWriter, r *http.Request) {
 		flash = "changes_requested"
 	}
 	if err != nil {
-		status := statusOf(err)
+		status := httpapi.StatusOf(err)
 		if status >= 500 {
 			h.fail(w, r, fmt.Errorf("%s batch %s: %w", action, id, err))
 			return

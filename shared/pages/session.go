@@ -12,6 +12,7 @@ import (
 
 	"github.com/credbatch/credbatch/shared/auth"
 	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/httpapi"
 )
 
 // Cookies. The session cookie holds the bearer token the approver pasted or followed a
@@ -148,7 +149,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	s, err := h.authenticateToken(r, r.PostForm.Get("token"))
 	if err != nil {
-		if statusOf(err) >= 500 {
+		if httpapi.StatusOf(err) >= 500 {
 			h.fail(w, r, err)
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/credbatch/credbatch/shared/storetest/stores"
 	"io"
 	"log/slog"
 	"strings"
@@ -115,8 +116,8 @@ func attachmentRows(t *testing.T, msg credbatch.Message) [][]string {
 
 func TestRunCountsAndAttachment(t *testing.T) {
 	for _, be := range backends {
-		t.Run(be.name, func(t *testing.T) {
-			w := newWorld(t, be.open)
+		t.Run(be.Name, func(t *testing.T) {
+			w := newWorld(t, be.Open)
 			at := t0.Add(time.Hour)
 			w.send(2, "success@simulator.amazonses.com", at)
 			bounced := w.send(3, "bounce@simulator.amazonses.com", at)
@@ -185,9 +186,9 @@ func TestRunCountsAndAttachment(t *testing.T) {
 
 func TestRunWatermark(t *testing.T) {
 	for _, be := range backends {
-		t.Run(be.name, func(t *testing.T) {
+		t.Run(be.Name, func(t *testing.T) {
 			ctx := t.Context()
-			w := newWorld(t, be.open)
+			w := newWorld(t, be.Open)
 			mb := &mailbox{}
 			w.send(2, "bounce+one@simulator.amazonses.com", t0.Add(time.Hour))
 			run1 := t0.Add(2 * time.Hour)
@@ -248,7 +249,7 @@ func TestRunEmpty(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			store := openSQLite(t)
+			store := stores.SQLite(t)
 			mb := &mailbox{}
 			s := &report.Service{Store: store, Mailer: mb, Clock: func() time.Time { return t0 }, Log: quiet,
 				Config: report.Config{From: "r@example.org", Admins: []string{"a@example.org"}, SendEmpty: tc.sendEmpty}}
