@@ -63,7 +63,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		// A file: URI, so the path's %, ? and # are escaped (SQLite decodes them).
 		return "file:" + uriPath.Replace(path) + "?" + q.Encode()
 	}
-	w, err := sql.Open("sqlite", dsn("_txlock", "immediate", "_pragma", "cache_size(-65536)"))
+	w, err := sql.Open("sqlite", dsn("_txlock", "immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}

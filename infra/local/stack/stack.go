@@ -47,6 +47,9 @@ type Config struct {
 	Log     *slog.Logger
 	// ReportSendEmpty sends the delivery report even when nothing happened.
 	ReportSendEmpty bool
+	// NoFeedback turns the SES simulator off: no events are made up for sent messages
+	// (benchmarks of issuance alone).
+	NoFeedback bool
 	// WrapIssue, when set, wraps the chunk worker's handler (tests inject failures).
 	WrapIssue func(engine.Handler) engine.Handler
 }
@@ -109,7 +112,11 @@ func Open(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	s.Feedback = &feedback.Service{Store: s.Store, Log: cfg.Log}
 	s.Relay = &sesim.Relay{Handle: s.Feedback.Handle, Log: cfg.Log}
-	if s.Outbox, err = outbox.New(cfg.OutboxDir(), outbox.Options{From: cfg.From, OnSend: s.Relay.OnSend}); err != nil {
+	onSend := s.Relay.OnSend
+	if cfg.NoFeedback {
+		onSend = nil
+	}
+	if s.Outbox, err = outbox.New(cfg.OutboxDir(), outbox.Options{From: cfg.From, OnSend: onSend}); err != nil {
 		return nil, fmt.Errorf("open outbox: %w", err)
 	}
 	if s.Keys, err = keys.LoadFile(cfg.path("keys.json")); err != nil {
