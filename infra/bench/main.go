@@ -12,6 +12,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +34,10 @@ func run(args []string) error {
 	if len(args) > 0 && args[0] == "bare" {
 		// Child mode: the baseline loop, run in its own process so its peak RSS is its own.
 		return bareLoop(args[1])
+	}
+	if len(args) > 1 && args[0] == "peak" {
+		// Trampoline mode: run a command and report its peak RSS (see runChild).
+		return peak(args[1], args[2:])
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	sizes := fs.String("sizes", "20000,100000,1000000", "spreadsheet sizes (rows)")
@@ -73,6 +78,8 @@ func run(args []string) error {
 	if len(sections) == 0 {
 		sections = []string{"sheet", "store", "sign", "issue", "payload"}
 	}
+	// The local stack logs every feedback event at INFO; the figures are what matter here.
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	ctx := context.Background()
 	for _, s := range sections {
 		var err error
@@ -104,15 +111,28 @@ type measured struct {
 	out    []byte
 }
 
-// runChild runs a command and reports its wall time and peak RSS.
+// runChild runs a command and reports its wall time and peak RSS. The command is started by
+// a fresh, small copy of this program (peak mode): Linux folds the RSS high-water mark of the
+// process that spawns a child into the child's ru_maxrss at exec, so spawning from this
+// process, which has just generated a large file, would report its memory, not the child's.
 func runChild(name string, args ...string) (measured, error) {
-	cmd := exec.Command(name, args...)
+	self, err := os.Executable()
+	if err != nil {
+		return measured{}, err
+	}
+	rss, err := os.CreateTemp("", "peak-rss-")
+	if err != nil {
+		return measured{}, err
+	}
+	rss.Close()
+	defer os.Remove(rss.Name())
+	cmd := exec.Command(self, append([]string{"peak", rss.Name(), name}, args...)...)
 	cmd.Stderr = os.Stderr
 	start := time.Now()
 	out, err := cmd.Output()
 	m := measured{wall: time.Since(start), out: out}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		m.maxRSS = ru.Maxrss * 1024
+	if data, rerr := os.ReadFile(rss.Name()); rerr == nil {
+		fmt.Sscan(string(data), &m.maxRSS)
 	}
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 {
@@ -121,6 +141,21 @@ func runChild(name string, args ...string) (measured, error) {
 		return m, fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
 	}
 	return m, nil
+}
+
+// peak runs a command with this process's stdout, writes the command's peak RSS in bytes to
+// the file, and exits with the command's status.
+func peak(file string, argv []string) error {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	err := cmd.Run()
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		_ = os.WriteFile(file, []byte(fmt.Sprint(ru.Maxrss*1024)), 0o644)
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		os.Exit(ee.ExitCode())
+	}
+	return err
 }
 
 // buildLocal builds the local CLI once, so timings do not include compilation.

@@ -23,20 +23,28 @@ func benchStore(ctx context.Context, work string) error {
 			return err
 		}
 		fmt.Printf("  %s\n", pkg)
-		naive := 0.0
+		// Pair each size with the naive loop's figure for the same size (the naive loop may
+		// run only the smallest size; then that one is the baseline for all).
+		naive := map[string]float64{}
+		var anyNaive float64
 		for name, m := range res {
-			if contains(name, "Naive") {
-				naive = m["rows/s"]
+			if strings.Contains(name, "Naive") {
+				naive[sizeOf(name)] = m["rows/s"]
+				anyNaive = m["rows/s"]
 				fmt.Printf("    %-40s %10.0f rows/s (baseline)\n", name, m["rows/s"])
 			}
 		}
 		for name, m := range res {
-			if contains(name, "Naive") {
+			if strings.Contains(name, "Naive") {
 				continue
 			}
+			base, ok := naive[sizeOf(name)]
+			if !ok {
+				base = anyNaive
+			}
 			ratio := "-"
-			if naive > 0 {
-				ratio = fmt.Sprintf("%.1fx the naive loop", m["rows/s"]/naive)
+			if base > 0 {
+				ratio = fmt.Sprintf("%.1fx the naive loop", m["rows/s"]/base)
 			}
 			fmt.Printf("    %-40s %10.0f rows/s  %s\n", name, m["rows/s"], ratio)
 		}
@@ -60,4 +68,10 @@ func benchSign() error {
 		}
 	}
 	return nil
+}
+
+// sizeOf returns a benchmark's size suffix: "BenchmarkPutRows/rows=20000" → "20000".
+func sizeOf(name string) string {
+	name = name[strings.LastIndex(name, "/")+1:]
+	return strings.TrimPrefix(name, "rows=")
 }

@@ -100,6 +100,7 @@ func TestEveryCodeFromAFile(t *testing.T) {
 		defID   string // the upload's definition (no ID column)
 		limits  func(*sheet.Limits)
 		sheet   string
+		opts    func(*credbatch.Options) // upload options beyond the definition and sheet
 		code    string
 		row     int // 0 = file level
 		column  string
@@ -120,6 +121,12 @@ func TestEveryCodeFromAFile(t *testing.T) {
 		{name: "missing columns", file: "a.csv", content: []byte("First Name,Last Name,Score\nAnn,Lee,85\n"), defID: "web-101", code: credbatch.CodeMissingColumns},
 		{name: "duplicate columns", file: "a.csv", content: []byte("First Name,Last Name,Email,E-mail,Score\nAnn,Lee,a@example.com,a@example.com,85\n"), defID: "web-101", code: credbatch.CodeDuplicateColumns},
 		{name: "no definition named", file: "a.csv", content: []byte(hdr + ok), code: credbatch.CodeUnknownDefinition},
+		{name: "mapping names a missing column", file: "a.csv", content: []byte(hdr + ok), defID: "web-101",
+			opts: func(o *credbatch.Options) { o.Mapping = map[string]credbatch.Field{"Mail": credbatch.FieldEmail} }, code: credbatch.CodeInvalidMapping},
+		{name: "mapping names an unknown field", file: "a.csv", content: []byte(hdr + ok), defID: "web-101",
+			opts: func(o *credbatch.Options) { o.Mapping = map[string]credbatch.Field{"Email": "telephone"} }, code: credbatch.CodeInvalidMapping},
+		{name: "bad date order", file: "a.csv", content: []byte(hdr + ok), defID: "web-101",
+			opts: func(o *credbatch.Options) { o.DateOrder = "YMD" }, code: credbatch.CodeInvalidDateOrder},
 
 		{name: "row: unknown definition", file: "a.csv", content: []byte("ID," + hdr + "nope," + ok), code: credbatch.CodeUnknownDefinition, row: 2, column: "ID"},
 		{name: "row: missing value", file: "a.csv", content: []byte(hdr + strings.Replace(ok, "Ann,", ",", 1)), defID: "web-101", code: credbatch.CodeMissingValue, row: 2, column: "First Name"},
@@ -147,8 +154,12 @@ func TestEveryCodeFromAFile(t *testing.T) {
 			if tt.limits != nil {
 				tt.limits(&limits)
 			}
+			opts := credbatch.Options{DefinitionID: tt.defID, Sheet: tt.sheet}
+			if tt.opts != nil {
+				tt.opts(&opts)
+			}
 			in := ingest.Input{Path: writeFile(t, tt.file, tt.content), Name: tt.file, Definitions: defs,
-				Options: credbatch.Options{DefinitionID: tt.defID, Sheet: tt.sheet}, Today: "2026-11-02", Limits: limits, TmpDir: t.TempDir()}
+				Options: opts, Today: "2026-11-02", Limits: limits, TmpDir: t.TempDir()}
 			res, _, err := ingest.Run(context.Background(), in, nil)
 			if err != nil {
 				t.Fatalf("Run: %v", err)

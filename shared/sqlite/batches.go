@@ -66,7 +66,7 @@ func (s *Store) GetDefinition(ctx context.Context, id string, version int) (cred
 		q = `SELECT version, created_at, body FROM definitions WHERE id = ? ORDER BY version DESC LIMIT 1`
 		args = args[:1]
 	}
-	d, err := scanDefinition(s.r.QueryRowContext(ctx, q, args...))
+	d, err := scanDefinition(s.queryRow(ctx, q, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		if version == 0 {
 			return d, credbatch.NotFound("definition", id)
@@ -78,7 +78,7 @@ func (s *Store) GetDefinition(ctx context.Context, id string, version int) (cred
 
 // ListDefinitions returns the latest version of every definition, ordered by id.
 func (s *Store) ListDefinitions(ctx context.Context, includeArchived bool) ([]credbatch.Definition, error) {
-	rows, err := s.r.QueryContext(ctx, `
+	rows, err := s.queryRows(ctx, `
 		SELECT d.version, d.created_at, d.body FROM definitions d
 		JOIN (SELECT id, MAX(version) AS v FROM definitions GROUP BY id) m ON d.id = m.id AND d.version = m.v
 		WHERE ? OR d.archived = 0
@@ -156,7 +156,7 @@ func (s *Store) CreateBatch(ctx context.Context, b credbatch.Batch) error {
 			return dbErr("create batch "+b.ID, err)
 		}
 	}
-	n, err := affected(s.w.ExecContext(ctx, `INSERT INTO batches (`+batchCols+`, label_fold)
+	n, err := affected(s.exec(ctx, `INSERT INTO batches (`+batchCols+`, label_fold)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		b.ID, b.Label, b.Status, js[0], b.Uploader, b.Format, js[1], js[2], js[3],
 		b.SkipInvalid, js[4], js[5], b.ReportKey, b.TaskToken,
@@ -173,7 +173,7 @@ func (s *Store) CreateBatch(ctx context.Context, b credbatch.Batch) error {
 
 // GetBatch returns a batch; KindNotFound.
 func (s *Store) GetBatch(ctx context.Context, id string) (credbatch.Batch, error) {
-	b, err := scanBatch(s.r.QueryRowContext(ctx, `SELECT `+batchCols+` FROM batches WHERE id = ?`, id))
+	b, err := scanBatch(s.queryRow(ctx, `SELECT `+batchCols+` FROM batches WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, credbatch.NotFound("batch", id)
 	}
@@ -344,7 +344,7 @@ func (s *Store) ListBatches(ctx context.Context, f credbatch.BatchFilter) (credb
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY created_at DESC, id DESC LIMIT ?"
-	rows, err := s.r.QueryContext(ctx, q, append(args, n+1)...)
+	rows, err := s.queryRows(ctx, q, append(args, n+1)...)
 	if err != nil {
 		return p, dbErr("list batches", err)
 	}

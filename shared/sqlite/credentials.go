@@ -36,7 +36,7 @@ func scanCredential(sc interface{ Scan(...any) error }) (credbatch.Credential, e
 
 // queryCredentials runs a query selecting credentialCols.
 func (s *Store) queryCredentials(ctx context.Context, op, q string, args ...any) ([]credbatch.Credential, error) {
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.queryRows(ctx, q, args...)
 	if err != nil {
 		return nil, dbErr(op, err)
 	}
@@ -68,7 +68,7 @@ func (s *Store) CreateCredential(ctx context.Context, c credbatch.Credential) er
 	if err != nil {
 		return dbErr(op, err)
 	}
-	n, err := affected(s.w.ExecContext(ctx, `INSERT INTO credentials (`+credentialCols+`)
+	n, err := affected(s.exec(ctx, `INSERT INTO credentials (`+credentialCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		c.ID, c.BatchID, c.RowNumber, c.DefinitionID, c.DefinitionVer, strings.ToLower(c.Email), c.Name,
 		c.IssueDate, c.ExpiryDate, attrs, c.JWT, c.StatusListIndex, c.Status, c.RevokedReason, nanos(c.RevokedAt),
@@ -84,7 +84,7 @@ func (s *Store) CreateCredential(ctx context.Context, c credbatch.Credential) er
 
 // GetCredential returns a credential; KindNotFound.
 func (s *Store) GetCredential(ctx context.Context, id string) (credbatch.Credential, error) {
-	c, err := scanCredential(s.r.QueryRowContext(ctx, `SELECT `+credentialCols+` FROM credentials WHERE id = ?`, id))
+	c, err := scanCredential(s.queryRow(ctx, `SELECT `+credentialCols+` FROM credentials WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, credbatch.NotFound("credential", id)
 	}
@@ -96,7 +96,7 @@ func (s *Store) GetCredentialByMessageID(ctx context.Context, messageID string) 
 	if messageID == "" {
 		return credbatch.Credential{}, credbatch.NotFound("credential with message id", messageID)
 	}
-	c, err := scanCredential(s.r.QueryRowContext(ctx, `SELECT `+credentialCols+` FROM credentials WHERE message_id = ? ORDER BY issued_at DESC LIMIT 1`, messageID))
+	c, err := scanCredential(s.queryRow(ctx, `SELECT `+credentialCols+` FROM credentials WHERE message_id = ? ORDER BY issued_at DESC LIMIT 1`, messageID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, credbatch.NotFound("credential with message id", messageID)
 	}
@@ -154,7 +154,7 @@ func (s *Store) ListCredentialsByBatch(ctx context.Context, batchID, cursorText 
 // FindActiveCredential returns the newest issued credential of the definition held by the email.
 func (s *Store) FindActiveCredential(ctx context.Context, definitionID, email string) (credbatch.Credential, error) {
 	email = strings.ToLower(email)
-	c, err := scanCredential(s.r.QueryRowContext(ctx, `SELECT `+credentialCols+` FROM credentials
+	c, err := scanCredential(s.queryRow(ctx, `SELECT `+credentialCols+` FROM credentials
 		WHERE definition_id = ? AND email = ? AND status = ? ORDER BY issued_at DESC, id DESC LIMIT 1`,
 		definitionID, email, credbatch.CredentialIssued))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -21,7 +21,7 @@ func (s *Store) RecordDelivery(ctx context.Context, d credbatch.Delivery) (bool,
 	if err != nil {
 		return false, dbErr(op, err)
 	}
-	n, err := affected(s.w.ExecContext(ctx, `INSERT INTO deliveries (id, recorded_at, body) VALUES (?, ?, ?)
+	n, err := affected(s.exec(ctx, `INSERT INTO deliveries (id, recorded_at, body) VALUES (?, ?, ?)
 		ON CONFLICT (id) DO NOTHING`, d.ID, nanos(d.RecordedAt), body))
 	if err != nil {
 		return false, dbErr(op, err)
@@ -46,7 +46,7 @@ func (s *Store) ListDeliveries(ctx context.Context, since, until time.Time, curs
 		q += ` AND (recorded_at > ? OR (recorded_at = ? AND id > ?))`
 		args = append(args, cur.N, cur.N, cur.ID)
 	}
-	rows, err := s.r.QueryContext(ctx, q+` ORDER BY recorded_at, id LIMIT ?`, append(args, n+1)...)
+	rows, err := s.queryRows(ctx, q+` ORDER BY recorded_at, id LIMIT ?`, append(args, n+1)...)
 	if err != nil {
 		return p, dbErr("list deliveries", err)
 	}
@@ -76,7 +76,7 @@ func (s *Store) PutSuppression(ctx context.Context, sup credbatch.Suppression) e
 	if email == "" {
 		return credbatch.E(credbatch.KindInvalid, "invalid", "suppression: the email is empty")
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT OR REPLACE INTO suppressions (email, reason, message_id, at) VALUES (?, ?, ?, ?)`,
+	_, err := s.exec(ctx, `INSERT OR REPLACE INTO suppressions (email, reason, message_id, at) VALUES (?, ?, ?, ?)`,
 		email, sup.Reason, sup.MessageID, nanos(sup.At))
 	return dbErr("put suppression", err)
 }
@@ -86,7 +86,7 @@ func (s *Store) GetSuppression(ctx context.Context, email string) (credbatch.Sup
 	email = strings.ToLower(strings.TrimSpace(email))
 	sup := credbatch.Suppression{Email: email}
 	var at int64
-	err := s.r.QueryRowContext(ctx, `SELECT reason, message_id, at FROM suppressions WHERE email = ?`, email).
+	err := s.queryRow(ctx, `SELECT reason, message_id, at FROM suppressions WHERE email = ?`, email).
 		Scan(&sup.Reason, &sup.MessageID, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return credbatch.Suppression{}, credbatch.NotFound("suppressed address", email)
@@ -101,7 +101,7 @@ func (s *Store) GetSuppression(ctx context.Context, email string) (credbatch.Sup
 // DeleteSuppression removes an address; KindNotFound.
 func (s *Store) DeleteSuppression(ctx context.Context, email string) error {
 	email = strings.ToLower(strings.TrimSpace(email))
-	n, err := affected(s.w.ExecContext(ctx, `DELETE FROM suppressions WHERE email = ?`, email))
+	n, err := affected(s.exec(ctx, `DELETE FROM suppressions WHERE email = ?`, email))
 	if err != nil {
 		return dbErr("delete suppression", err)
 	}
@@ -114,7 +114,7 @@ func (s *Store) DeleteSuppression(ctx context.Context, email string) error {
 // GetMark returns a named watermark; KindNotFound when never set.
 func (s *Store) GetMark(ctx context.Context, name string) (time.Time, error) {
 	var at int64
-	err := s.r.QueryRowContext(ctx, `SELECT at FROM marks WHERE name = ?`, name).Scan(&at)
+	err := s.queryRow(ctx, `SELECT at FROM marks WHERE name = ?`, name).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, credbatch.NotFound("mark", name)
 	}
@@ -130,9 +130,9 @@ func (s *Store) SetMark(ctx context.Context, name string, from, to time.Time) er
 	var n int64
 	var err error
 	if from.IsZero() {
-		n, err = affected(s.w.ExecContext(ctx, `INSERT INTO marks (name, at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, nanos(to)))
+		n, err = affected(s.exec(ctx, `INSERT INTO marks (name, at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, nanos(to)))
 	} else {
-		n, err = affected(s.w.ExecContext(ctx, `UPDATE marks SET at = ? WHERE name = ? AND at = ?`, nanos(to), name, nanos(from)))
+		n, err = affected(s.exec(ctx, `UPDATE marks SET at = ? WHERE name = ? AND at = ?`, nanos(to), name, nanos(from)))
 	}
 	if err != nil {
 		return dbErr(op, err)

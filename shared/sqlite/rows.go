@@ -80,7 +80,7 @@ func (s *Store) PutRows(ctx context.Context, rows []credbatch.Row) error {
 
 // DeleteRows removes every row of a batch.
 func (s *Store) DeleteRows(ctx context.Context, batchID string) error {
-	_, err := s.w.ExecContext(ctx, `DELETE FROM rows WHERE batch_id = ?`, batchID)
+	_, err := s.exec(ctx, `DELETE FROM rows WHERE batch_id = ?`, batchID)
 	return dbErr("delete rows of batch "+batchID, err)
 }
 
@@ -95,7 +95,7 @@ func decodeRow(body string) (credbatch.Row, error) {
 // GetRow returns one row; KindNotFound.
 func (s *Store) GetRow(ctx context.Context, batchID string, number int) (credbatch.Row, error) {
 	var body string
-	err := s.r.QueryRowContext(ctx, `SELECT body FROM rows WHERE batch_id = ? AND number = ?`, batchID, number).Scan(&body)
+	err := s.queryRow(ctx, `SELECT body FROM rows WHERE batch_id = ? AND number = ?`, batchID, number).Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return credbatch.Row{}, credbatch.NotFound("row", fmt.Sprintf("%s/%d", batchID, number))
 	}
@@ -132,7 +132,7 @@ func (s *Store) ListRows(ctx context.Context, batchID string, f credbatch.RowFil
 		args = append(args, " "+f.Code+" ")
 	}
 	q += ` ORDER BY number LIMIT ?`
-	rows, err := s.r.QueryContext(ctx, q, append(args, n+1)...)
+	rows, err := s.queryRows(ctx, q, append(args, n+1)...)
 	if err != nil {
 		return p, dbErr("list rows of batch "+batchID, err)
 	}

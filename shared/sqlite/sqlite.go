@@ -34,9 +34,10 @@ var migrations embed.FS
 
 // Store is a credbatch.Store in a SQLite file.
 type Store struct {
-	w   *sql.DB // writer: one connection, BEGIN IMMEDIATE
-	r   *sql.DB // readers
-	now func() time.Time
+	w     *sql.DB // writer: one connection, BEGIN IMMEDIATE
+	r     *sql.DB // readers
+	now   func() time.Time
+	stmts stmts
 }
 
 var _ credbatch.Store = (*Store)(nil)
@@ -94,6 +95,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.stmts.close()
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -141,7 +143,7 @@ func (s *Store) migrate(ctx context.Context) error {
 // SchemaVersion returns the version of the last applied migration.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
-	err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v)
+	err := s.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v)
 	return v, dbErr("schema version", err)
 }
 
