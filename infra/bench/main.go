@@ -6,6 +6,7 @@
 // Sections: sheet (validate vs a bare excelize loop, CSV, peak RSS), store (PutRows vs a naive
 // one-write-per-row loop, SQLite and DynamoDB Local), sign, issue (20,000 credentials end to
 // end into the outbox), payload (largest state payload of a 100,000-row batch).
+// BENCH_NO_SIMULATOR=1 skips the issuance run with the SES simulator (for profiling).
 package main
 
 import (
