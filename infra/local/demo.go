@@ -154,10 +154,12 @@ func demo(ctx context.Context, dir string, out io.Writer) error {
 	}
 	p("\n3. %s dropped into %s by %s", filepath.Base(key), filepath.Join(st.Config.BucketDir(), "uploads"), demoIssuer)
 	p("   batch %s: %s — %d rows, %d valid, %d invalid", b.ID, b.Status, b.Counts.Rows, b.Counts.Valid, b.Counts.Invalid)
-	for id, n := range b.Definitions {
-		_ = n
-		p("   uses definition %s", id)
+	ids := make([]string, 0, len(b.Definitions))
+	for id := range b.Definitions {
+		ids = append(ids, id)
 	}
+	sort.Strings(ids)
+	p("   definitions used: %s", strings.Join(ids, ", "))
 	invalid, err := st.Store.ListRows(ctx, b.ID, credbatch.RowFilter{Status: credbatch.RowInvalid})
 	if err != nil {
 		return err
