@@ -3,8 +3,11 @@ package credbatch
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // ObjectInfo describes a stored object.
@@ -17,6 +20,39 @@ type ObjectInfo struct {
 	ContentType  string            `json:"content_type,omitempty"`
 	Metadata     map[string]string `json:"metadata,omitempty"` // user metadata, keys lower-case without x-amz-meta-
 	LastModified time.Time         `json:"last_modified,omitzero"`
+}
+
+// CheckKey returns a KindInvalid error unless key is a clean relative slash path, the rule
+// every Blob applies so that keys behave alike on S3 and in a folder: not empty, at most 1024
+// bytes, no leading or trailing slash, no empty, "." or ".." segment, no backslash or control
+// character.
+func CheckKey(key string) error {
+	bad := func(why string) error {
+		return &Error{Kind: KindInvalid, Code: "invalid_key", Message: fmt.Sprintf("object key %q is not allowed: %s", key, why)}
+	}
+	switch {
+	case key == "":
+		return bad("it is empty")
+	case len(key) > 1024:
+		return bad("it is longer than 1024 bytes")
+	case strings.HasPrefix(key, "/"):
+		return bad("it is an absolute path")
+	case strings.HasSuffix(key, "/"):
+		return bad("it ends with a slash")
+	case strings.ContainsRune(key, '\\'):
+		return bad("it contains a backslash")
+	case strings.IndexFunc(key, unicode.IsControl) >= 0:
+		return bad("it contains a control character")
+	}
+	for _, seg := range strings.Split(key, "/") {
+		switch seg {
+		case "":
+			return bad("it has an empty path segment")
+		case ".", "..":
+			return bad("it has a . or .. segment")
+		}
+	}
+	return nil
 }
 
 // Blob stores uploads, reports and templates (S3 on AWS, a directory locally). Errors:

@@ -24,7 +24,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unicode"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 )
@@ -84,37 +83,15 @@ func (s *Store) Path(key string) (string, error) {
 	return filepath.Join(s.root, filepath.FromSlash(key)), nil
 }
 
-// CheckKey returns a KindInvalid error unless key is a clean relative slash path: not empty,
-// no leading or trailing slash, no empty, "." or ".." segment, no backslash or control
-// character, at most 1024 bytes, and not inside MetaDir.
+// CheckKey applies credbatch.CheckKey and also refuses keys inside MetaDir, the folder that
+// holds the store's sidecar and temporary files.
 func CheckKey(key string) error {
-	bad := func(why string) error {
+	if err := credbatch.CheckKey(key); err != nil {
+		return err
+	}
+	if first, _, _ := strings.Cut(key, "/"); first == MetaDir {
 		return &credbatch.Error{Kind: credbatch.KindInvalid, Code: "invalid_key",
-			Message: fmt.Sprintf("object key %q is not allowed: %s", key, why)}
-	}
-	switch {
-	case key == "":
-		return bad("it is empty")
-	case len(key) > 1024:
-		return bad("it is longer than 1024 bytes")
-	case strings.HasPrefix(key, "/"):
-		return bad("it is an absolute path")
-	case strings.HasSuffix(key, "/"):
-		return bad("it ends with a slash")
-	case strings.ContainsRune(key, '\\'):
-		return bad("it contains a backslash")
-	case strings.IndexFunc(key, unicode.IsControl) >= 0:
-		return bad("it contains a control character")
-	}
-	for i, seg := range strings.Split(key, "/") {
-		switch {
-		case seg == "":
-			return bad("it has an empty path segment")
-		case seg == "." || seg == "..":
-			return bad("it has a . or .. segment")
-		case i == 0 && seg == MetaDir:
-			return bad("it is inside the reserved " + MetaDir + " directory")
-		}
+			Message: fmt.Sprintf("object key %q is not allowed: it is inside the reserved %s directory", key, MetaDir)}
 	}
 	return nil
 }

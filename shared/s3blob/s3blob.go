@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -60,40 +59,9 @@ func New(client API, presign PresignAPI, bucket string) *Store {
 // Bucket returns the bucket name.
 func (s *Store) Bucket() string { return s.bucket }
 
-// CheckKey returns a KindInvalid error unless key is a clean relative slash path (the same
-// rule as the directory store, so that keys behave alike on both): not empty, at most 1024
-// bytes, no leading or trailing slash, no empty, "." or ".." segment, no backslash or control
-// character.
-func CheckKey(key string) error {
-	bad := func(why string) error {
-		return &credbatch.Error{Kind: credbatch.KindInvalid, Code: "invalid_key",
-			Message: fmt.Sprintf("object key %q is not allowed: %s", key, why)}
-	}
-	switch {
-	case key == "":
-		return bad("it is empty")
-	case len(key) > 1024:
-		return bad("it is longer than 1024 bytes")
-	case strings.HasPrefix(key, "/"):
-		return bad("it is an absolute path")
-	case strings.HasSuffix(key, "/"):
-		return bad("it ends with a slash")
-	case strings.ContainsRune(key, '\\'):
-		return bad("it contains a backslash")
-	case strings.IndexFunc(key, unicode.IsControl) >= 0:
-		return bad("it contains a control character")
-	}
-	for _, seg := range strings.Split(key, "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return bad("it has an empty, . or .. path segment")
-		}
-	}
-	return nil
-}
-
 // Head returns the object's info. Errors: KindInvalid, KindNotFound, KindUnavailable.
 func (s *Store) Head(ctx context.Context, key string) (credbatch.ObjectInfo, error) {
-	if err := CheckKey(key); err != nil {
+	if err := credbatch.CheckKey(key); err != nil {
 		return credbatch.ObjectInfo{}, err
 	}
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
@@ -106,7 +74,7 @@ func (s *Store) Head(ctx context.Context, key string) (credbatch.ObjectInfo, err
 // Get opens the object; the caller closes the reader. Errors: KindInvalid, KindNotFound,
 // KindUnavailable.
 func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, credbatch.ObjectInfo, error) {
-	if err := CheckKey(key); err != nil {
+	if err := credbatch.CheckKey(key); err != nil {
 		return nil, credbatch.ObjectInfo{}, err
 	}
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
@@ -121,7 +89,7 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, credbatch.O
 // templates of a few MiB; uploads reach S3 through presigned URLs). Metadata keys are
 // lower-cased. Errors: KindInvalid, KindUnavailable.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, contentType string, metadata map[string]string) (credbatch.ObjectInfo, error) {
-	if err := CheckKey(key); err != nil {
+	if err := credbatch.CheckKey(key); err != nil {
 		return credbatch.ObjectInfo{}, err
 	}
 	if contentType == "" {
@@ -211,7 +179,7 @@ func (s *Store) PresignPutMetadata(ctx context.Context, key, contentType string,
 }
 
 func (s *Store) checkPresign(key string, ttl time.Duration) error {
-	if err := CheckKey(key); err != nil {
+	if err := credbatch.CheckKey(key); err != nil {
 		return err
 	}
 	if ttl <= 0 || ttl > MaxPresignTTL {
