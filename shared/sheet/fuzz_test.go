@@ -18,6 +18,18 @@ func checkInvariants(t *testing.T, name string, data []byte) {
 		t.Fatal(err)
 	}
 	got := readAll(t, path, name, Options{Limits: lim, TmpDir: t.TempDir()})
+	checkRecords(t, got, lim)
+	if got.Format != FormatXLSX && got.Format != "" {
+		return
+	}
+	// The two .xlsx readers are not compared here: on malformed XML excelize stops silently,
+	// drops cells or merges rows where the stream reader fails or keeps the cell (an invalid
+	// style index, say). TestFixtures compares them on real files.
+	checkRecords(t, readAll(t, path, name, Options{Limits: lim, TmpDir: t.TempDir(), forceStream: true}), lim)
+}
+
+func checkRecords(t *testing.T, got result, lim Limits) {
+	t.Helper()
 	prev := 0
 	for _, r := range got.Records {
 		if r.Number <= prev {

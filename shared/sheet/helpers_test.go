@@ -20,6 +20,13 @@ type result struct {
 	Code     string // code of the error that ended reading ("" = clean io.EOF)
 }
 
+// xlsxReaders are the two .xlsx readers: excelize for workbooks with a small shared-strings
+// table, streamReader for the others. Every .xlsx test runs with both.
+var xlsxReaders = []struct {
+	name   string
+	stream bool
+}{{"excelize", false}, {"stream", true}}
+
 // readAll opens the file and reads it to the end; a file-level error ends the result.
 // Any error that is not a *credbatch.Error of KindInvalid fails the test.
 func readAll(t testing.TB, path, name string, opts Options) result {

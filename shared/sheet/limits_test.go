@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -25,6 +26,10 @@ func TestLimitsAndHostileFiles(t *testing.T) {
 		limits   Limits
 		wantCode string
 		wantRecs int // records returned before the error
+		// streamCode, when set, is streamReader's code where it is stricter than excelize,
+		// which stops silently at an XML error or drops a cell it cannot resolve.
+		streamCode string
+		streamRecs int
 	}{
 		{name: "empty", file: "e.csv", data: text(""), wantCode: "empty_file"},
 		{name: "only blank lines", file: "e.csv", data: text("\n \n,,\n\t\n"), wantCode: "empty_file"},
@@ -37,7 +42,7 @@ func TestLimitsAndHostileFiles(t *testing.T) {
 		{name: "xlsx 1048576-row dimension", file: "d.xlsx", data: xlsx(sheetHead + `<dimension ref="A1:H1048576"/><sheetData>` + rowsXML(2) + `</sheetData></worksheet>`), wantCode: "too_many_rows"},
 		{name: "xlsx lying small dimension", file: "d.xlsx", data: xlsx(sheetHead + `<dimension ref="A1"/><sheetData>` + rowsXML(4) + `</sheetData></worksheet>`), limits: small, wantCode: "too_many_rows", wantRecs: 3},
 		{name: "xlsx row 1048576", file: "d.xlsx", data: xlsx(sheetXML(`<row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="A1048576"><v>2</v></c></row>`)), wantRecs: 2},
-		{name: "xlsx row beyond 1048576", file: "d.xlsx", data: xlsx(sheetXML(`<row r="1"><c r="A1"><v>1</v></c></row><row r="1048577"><c r="A1048577"><v>2</v></c></row>`)), wantCode: "corrupt_file"},
+		{name: "xlsx row beyond 1048576", file: "d.xlsx", data: xlsx(sheetXML(`<row r="1"><c r="A1"><v>1</v></c></row><row r="1048577"><c r="A1048577"><v>2</v></c></row>`)), wantCode: "corrupt_file", streamCode: "corrupt_file", streamRecs: 1},
 		{name: "csv too many columns", file: "c.csv", data: text("a,b,c,d,e,f\n"), limits: small, wantCode: "too_many_columns"},
 		{name: "csv trailing empty columns are fine", file: "c.csv", data: text("a,b,c,d,e,,,,,,,,,\n"), limits: small, wantRecs: 1},
 		{name: "xlsx 16384 columns", file: "c.xlsx", data: xlsx(sheetXML(`<row r="1"><c r="A1"><v>1</v></c><c r="XFD1"><v>2</v></c></row>`)), wantCode: "too_many_columns"},
@@ -55,32 +60,63 @@ func TestLimitsAndHostileFiles(t *testing.T) {
 		{name: "zip bomb by ratio", file: "bomb.xlsx", data: ratioBomb, wantCode: "corrupt_file"},
 		// archive/zip stops at the declared size and excelize ignores that error, so the
 		// sheet is cut short: memory stays bounded by the declared size.
-		{name: "zip bomb lying about its size", file: "bomb.xlsx", data: lyingBomb, wantCode: "empty_file"},
-		{name: "xml bomb", file: "x.xlsx", data: xlsx(billionLaughs), wantCode: "empty_file"},
+		{name: "zip bomb lying about its size", file: "bomb.xlsx", data: lyingBomb, wantCode: "empty_file", streamCode: "corrupt_file"},
+		{name: "xml bomb", file: "x.xlsx", data: xlsx(billionLaughs), wantCode: "empty_file", streamCode: "corrupt_file"},
 		{name: "xml bomb in shared strings", file: "x.xlsx", data: sstBomb, wantCode: "corrupt_file"},
 		{name: "xlsx rows without r attribute", file: "n.xlsx", data: xlsx(sheetXML(`<row><c><v>1</v></c></row><row/><row><c t="e"><v>#N/A</v></c><c t="b"><v>1</v></c><c t="str"><f>A1</f><v>cached</v></c></row>`)), wantRecs: 2},
 		// excelize drops a cell whose shared-string index is out of range.
-		{name: "xlsx bad shared string index", file: "s.xlsx", data: xlsx(sheetXML(`<row r="1"><c r="A1" t="s"><v>7</v></c></row>`)), wantCode: "empty_file"},
+		{name: "xlsx bad shared string index", file: "s.xlsx", data: xlsx(sheetXML(`<row r="1"><c r="A1" t="s"><v>7</v></c></row>`)), wantCode: "empty_file", streamCode: "corrupt_file"},
+		{name: "xlsx bad shared string index with a table", file: "s.xlsx", data: withSST(`<si><t>Name</t></si>`, `<row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="2"><c r="A2" t="s"><v>1</v></c></row>`), wantRecs: 1, streamCode: "corrupt_file", streamRecs: 1},
+		{name: "xlsx truncated sheet", file: "t.xlsx", data: xlsx(sheetHead + `<sheetData>` + rowsXML(3)), wantRecs: 4, streamCode: "corrupt_file", streamRecs: 4},
+		// excelize merges the second row into the first.
+		{name: "xlsx rows out of order", file: "o.xlsx", data: xlsx(sheetXML(`<row r="2"><c r="A2"><v>1</v></c></row><row r="1"><c r="A1"><v>2</v></c></row>`)), wantRecs: 1, streamCode: "corrupt_file", streamRecs: 1},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := writeFile(t, tt.file, tt.data(t))
-			got := readAll(t, path, tt.file, Options{Limits: tt.limits, TmpDir: t.TempDir()})
-			if got.Code != tt.wantCode || len(got.Records) != tt.wantRecs {
-				t.Errorf("got code %q after %d records %+v, want %q after %d", got.Code, len(got.Records), got.Records, tt.wantCode, tt.wantRecs)
-			}
-		})
+		for _, rd := range xlsxReaders {
+			t.Run(tt.name+"/"+rd.name, func(t *testing.T) {
+				path := writeFile(t, tt.file, tt.data(t))
+				got := readAll(t, path, tt.file, Options{Limits: tt.limits, TmpDir: t.TempDir(), forceStream: rd.stream})
+				wantCode, wantRecs := tt.wantCode, tt.wantRecs
+				if rd.stream && tt.streamCode != "" {
+					wantCode = tt.streamCode
+				}
+				if rd.stream && tt.streamCode != "" {
+					wantRecs = tt.streamRecs
+				}
+				if got.Code != wantCode || len(got.Records) != wantRecs {
+					t.Errorf("got code %q after %d records %+v, want %q after %d", got.Code, len(got.Records), got.Records, wantCode, wantRecs)
+				}
+			})
+		}
 	}
 }
 
-// TestRowNumbersWithoutRAttribute checks numbering and raw values of cell types.
+// TestRawCellTypes checks numbering and raw values of cell types with both readers.
 func TestRawCellTypes(t *testing.T) {
-	path := writeFile(t, "n.xlsx", minimalXLSX(t, sheetXML(
-		`<row><c><v>1</v></c></row><row/><row><c t="e"><v>#N/A</v></c><c t="b"><v>1</v></c><c t="str"><f>A1</f><v>cached</v></c><c t="inlineStr"><is><r><t>rich </t></r><r><t>text</t></r></is></c></row>`)))
-	got := readAll(t, path, "n.xlsx", Options{})
-	want := []Record{rec(1, "1"), rec(3, "#N/A", "1", "cached", "rich text")}
-	if fmt.Sprint(got.Records) != fmt.Sprint(want) || got.Code != "" {
-		t.Errorf("got %+v (%s), want %+v", got.Records, got.Code, want)
+	sheet := sheetXML(`<row><c><v>1</v></c></row><row/>` +
+		`<row><c t="e"><v>#N/A</v></c><c t="b"><v>1</v></c><c t="str"><f>A1</f><v>cached</v></c><c t="inlineStr"><is><r><t>rich </t></r><r><rPr><b/></rPr><t>text</t></r></is></c></row>` +
+		`<row r="5"><c r="B5" t="d"><v>2024-05-08T00:00:00Z</v></c><c r="D5" t="inlineStr"><is><t>a_x000D_b_x005F_x0041_</t><rPh><t>ふりがな</t></rPh></is></c><c r="E5" t="s"><v> 1 </v></c></row>` +
+		`<row r="6"><c r="A6" t="s"><v>0</v></c><c r="C6" t="s"/><c r="D6" t="inlineStr"><v>fallback</v></c><c r="E6" t="n"><v>1.0000000000000002</v></c><c r="F6"><v><![CDATA[4<5]]></v></c></row>`)
+	data := zipParts(t, map[string]string{
+		"[Content_Types].xml":        ctTypes,
+		"_rels/.rels":                rootRels,
+		"xl/workbook.xml":            workbook,
+		"xl/_rels/workbook.xml.rels": strings.Replace(wbRels, "</Relationships>", `<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="/xl/sharedStrings.xml"/></Relationships>`, 1),
+		"xl/sharedStrings.xml": `<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">` +
+			`<si><t>  plain &amp; simple </t></si><si><r><t>Zo</t></r><r><rPr><i/></rPr><t>ë</t></r><rPh sb="0" eb="1"><t>ゾエ</t></rPh><phoneticPr fontId="1"/></si></sst>`,
+		"xl/worksheets/sheet1.xml": sheet,
+	})
+	path := writeFile(t, "n.xlsx", data)
+	want := []Record{rec(1, "1"), rec(3, "#N/A", "1", "cached", "rich text"),
+		rec(5, "", "2024-05-08T00:00:00Z", "", "a\rb_x0041_", "Zoë"),
+		rec(6, "plain & simple", "", "", "fallback", "1.0000000000000002", "4<5")}
+	for _, rd := range xlsxReaders {
+		t.Run(rd.name, func(t *testing.T) {
+			got := readAll(t, path, "n.xlsx", Options{forceStream: rd.stream})
+			if !reflect.DeepEqual(got.Records, want) || got.Code != "" {
+				t.Errorf("got  %+v (%s)\nwant %+v", got.Records, got.Code, want)
+			}
+		})
 	}
 }
 
@@ -136,9 +172,9 @@ func TestMemoryFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	peak := func(path, name string) uint64 {
+	peak := func(path, name string, stream bool) uint64 {
 		t.Helper()
-		r, err := Open(path, name, Options{Limits: Limits{MaxRows: 1 << 30, UnzipXMLSizeLimit: 1 << 20}, TmpDir: t.TempDir()})
+		r, err := Open(path, name, Options{Limits: Limits{MaxRows: 1 << 30, UnzipXMLSizeLimit: 1 << 20}, TmpDir: t.TempDir(), forceStream: stream})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,12 +193,16 @@ func TestMemoryFlat(t *testing.T) {
 		}
 		return max
 	}
-	for _, format := range []string{"csv", "xlsx", "sst.xlsx"} {
-		t.Run(format, func(t *testing.T) {
+	for _, tc := range []struct {
+		format string
+		stream bool
+	}{{"csv", false}, {"xlsx", false}, {"sst.xlsx", false}, {"xlsx", true}, {"sst.xlsx", true}} {
+		format := tc.format
+		t.Run(fmt.Sprintf("%s/stream=%v", format, tc.stream), func(t *testing.T) {
 			var peaks []uint64
 			for _, n := range []int{2_000, 20_000} {
 				p := sample(t, format, n)
-				peaks = append(peaks, peak(p, "s."+strings.TrimPrefix(format, "sst.")))
+				peaks = append(peaks, peak(p, "s."+strings.TrimPrefix(format, "sst."), tc.stream))
 			}
 			t.Logf("peak heap in use: %d rows %d KiB, %d rows %d KiB", 2_000, peaks[0]>>10, 20_000, peaks[1]>>10)
 			if peaks[1] > 2*peaks[0]+8<<20 {
@@ -280,6 +320,20 @@ func lyingBomb(t testing.TB) []byte {
 
 const billionLaughs = `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;"><!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;"><!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;"><!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;"><!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;"><!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;"><!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">]><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row></sheetData></worksheet>`
 
+// withSST returns a one-sheet workbook with a shared-strings table of the given <si> items.
+func withSST(items, rows string) func(testing.TB) []byte {
+	return func(t testing.TB) []byte {
+		return zipParts(t, map[string]string{
+			"[Content_Types].xml":        ctTypes,
+			"_rels/.rels":                rootRels,
+			"xl/workbook.xml":            workbook,
+			"xl/_rels/workbook.xml.rels": strings.Replace(wbRels, "</Relationships>", `<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>`, 1),
+			"xl/sharedStrings.xml":       `<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">` + items + `</sst>`,
+			"xl/worksheets/sheet1.xml":   sheetXML(rows),
+		})
+	}
+}
+
 func sstBomb(t testing.TB) []byte {
 	sst := strings.Replace(billionLaughs, `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row></sheetData></worksheet>`,
 		`<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>&lol9;</t></si></sst>`, 1)
@@ -295,8 +349,8 @@ func sstBomb(t testing.TB) []byte {
 
 var _ = excelize.TotalRows
 
-// TestTempFilesRemoved checks that excelize's temporary files (large sheets and shared
-// strings go to disk) are gone after Close and after a failed open.
+// TestTempFilesRemoved checks that temporary files (excelize's large sheets, the stream
+// reader's shared-strings table) are used and gone after Close and after a failed open.
 func TestTempFilesRemoved(t *testing.T) {
 	lim := Limits{UnzipXMLSizeLimit: 1 << 10, UnzipSizeLimit: 64 << 20}
 	tests := []struct {
@@ -305,8 +359,12 @@ func TestTempFilesRemoved(t *testing.T) {
 		limits   Limits
 		wantCode string
 	}{
-		{"read to the end", sample(t, "sst.xlsx", 200), lim, ""},
-		{"failed open", sample(t, "sst.xlsx", 200), Limits{MaxRows: 10, UnzipXMLSizeLimit: 1 << 10}, "too_many_rows"},
+		// Inline strings: excelize spills the sheet to disk.
+		{"excelize read to the end", sample(t, "xlsx", 200), lim, ""},
+		{"excelize failed open", sample(t, "xlsx", 200), Limits{MaxRows: 10, UnzipXMLSizeLimit: 1 << 10}, "too_many_rows"},
+		// A shared-strings table over UnzipXMLSizeLimit: the stream reader.
+		{"stream read to the end", sample(t, "sst.xlsx", 200), lim, ""},
+		{"stream failed open", sample(t, "sst.xlsx", 200), Limits{MaxRows: 10, UnzipXMLSizeLimit: 1 << 10}, "too_many_rows"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -316,6 +374,9 @@ func TestTempFilesRemoved(t *testing.T) {
 			if err != nil {
 				code = fileCode(t, err)
 			} else {
+				if _, isStream := r.(*streamReader); isStream != strings.HasPrefix(tt.name, "stream") {
+					t.Errorf("reader %T", r)
+				}
 				n := 0
 				for ; ; n++ {
 					if _, err := r.Next(); err != nil {

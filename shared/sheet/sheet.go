@@ -1,4 +1,10 @@
 // Package sheet reads uploaded spreadsheets (.xlsx, .csv, .txt) as a stream of rows.
+//
+// An .xlsx is read with excelize's Rows, except when its shared-strings table is larger than
+// Limits.UnzipXMLSizeLimit: excelize would index that table at about 40 bytes a string, so
+// those workbooks (the very large ones) go to streamReader, which reads the sheet XML itself
+// and keeps the table on disk. Both give the same records (TestFixtures runs every workbook
+// through both).
 package sheet
 
 import (
@@ -23,7 +29,7 @@ type Limits struct {
 	MaxColumns        int   // non-empty columns in a row
 	MaxCellBytes      int   // bytes of one cell after trimming
 	UnzipSizeLimit    int64 // excelize.Options.UnzipSizeLimit: total uncompressed size of an .xlsx
-	UnzipXMLSizeLimit int64 // excelize.Options.UnzipXMLSizeLimit: larger sheets and shared strings go to disk
+	UnzipXMLSizeLimit int64 // excelize.Options.UnzipXMLSizeLimit: larger sheets go to disk; a larger shared-strings table sends the workbook to the stream reader
 }
 
 // The default UnzipXMLSizeLimit is 2 MiB, not 16: excelize parses an in-memory
@@ -73,7 +79,9 @@ func (l Limits) withDefaults() Limits {
 type Options struct {
 	Sheet  string // .xlsx only: the sheet to read; "" = the first visible sheet
 	Limits Limits
-	TmpDir string // where excelize unpacks large sheets and shared-strings tables
+	TmpDir string // where excelize unpacks large sheets and the stream reader keeps shared strings
+
+	forceStream bool // tests: read every .xlsx with streamReader
 }
 
 // Record is one non-blank row. Number is the spreadsheet row number as the user sees it
@@ -154,8 +162,15 @@ func Open(path, name string, opts Options) (Reader, error) {
 			"The file is an Excel 97-2003 workbook (.xls) or a password-protected workbook, which cannot be read. "+
 				"Remove any password, then "+lowerFirst(saveAs))
 	case bytes.HasPrefix(head, magicZip) || bytes.HasPrefix(head, magicZipE):
-		if err := checkZip(path, ext, opts.Limits); err != nil {
+		sst, err := checkZip(path, ext, opts.Limits)
+		if err != nil {
 			return nil, err
+		}
+		// excelize holds a shared-strings table of up to UnzipXMLSizeLimit in memory; a
+		// larger one it spills to disk but indexes at about 40 bytes a string, which is
+		// most of the memory of a large workbook. Those workbooks go to streamReader.
+		if opts.forceStream || sst > uint64(opts.Limits.UnzipXMLSizeLimit) {
+			return openStream(path, opts)
 		}
 		return openXLSX(path, opts)
 	}
@@ -183,11 +198,12 @@ func Open(path, name string, opts Options) (Reader, error) {
 
 // checkZip inspects a zip's directory without unpacking it: it must be an .xlsx workbook
 // (not OpenDocument or Numbers), and its declared sizes must respect the limits so that a
-// zip bomb is refused before excelize reads anything into memory.
-func checkZip(path, ext string, lim Limits) error {
+// zip bomb is refused before anything is read into memory. It returns the uncompressed size
+// of the shared-strings table.
+func checkZip(path, ext string, lim Limits) (sst uint64, _ error) {
 	zr, err := zip.OpenReader(path)
 	if err != nil {
-		return errCorrupt("The file is a damaged or incomplete zip archive (the upload may have been cut short).")
+		return 0, errCorrupt("The file is a damaged or incomplete zip archive (the upload may have been cut short).")
 	}
 	defer zr.Close()
 	var (
@@ -199,6 +215,8 @@ func checkZip(path, ext string, lim Limits) error {
 		switch {
 		case n == "xl/workbook.xml":
 			workbook = true
+		case n == "xl/sharedstrings.xml":
+			sst = zf.UncompressedSize64
 		case n == "mimetype":
 			ods = true
 		case strings.HasPrefix(n, "index/") && strings.HasSuffix(n, ".iwa"), n == "index.zip":
@@ -207,7 +225,7 @@ func checkZip(path, ext string, lim Limits) error {
 		size := zf.UncompressedSize64
 		total += size
 		if total > uint64(lim.UnzipSizeLimit) || size > uint64(lim.UnzipSizeLimit) {
-			return credbatch.FileError(credbatch.CodeFileTooLarge, fmt.Sprintf(
+			return 0, credbatch.FileError(credbatch.CodeFileTooLarge, fmt.Sprintf(
 				"The workbook unpacks to more than %s. Remove images and unused sheets, or save it as .csv (UTF-8), and upload it again.",
 				humanBytes(lim.UnzipSizeLimit)))
 		}
@@ -217,25 +235,25 @@ func checkZip(path, ext string, lim Limits) error {
 			inMemory += size
 		}
 		if zf.CompressedSize64 > 0 && size > 1<<20 && size/zf.CompressedSize64 > 1000 {
-			return errCorrupt("The workbook contains a part that is compressed suspiciously well (a zip bomb). Save the data as a new .xlsx or .csv (UTF-8) file and upload it again.")
+			return 0, errCorrupt("The workbook contains a part that is compressed suspiciously well (a zip bomb). Save the data as a new .xlsx or .csv (UTF-8) file and upload it again.")
 		}
 	}
 	if inMemory > maxInMemoryParts {
-		return credbatch.FileError(credbatch.CodeFileTooLarge, fmt.Sprintf(
+		return 0, credbatch.FileError(credbatch.CodeFileTooLarge, fmt.Sprintf(
 			"The workbook's styles, images and other parts take %s; the limit is %s. Remove images and unused sheets, or save it as .csv (UTF-8), and upload it again.",
 			humanBytes(int64(inMemory)), humanBytes(maxInMemoryParts)))
 	}
 	switch {
 	case workbook:
-		return nil
+		return sst, nil
 	case ods:
-		return credbatch.FileError(credbatch.CodeUnsupportedFormat,
+		return 0, credbatch.FileError(credbatch.CodeUnsupportedFormat,
 			"The file is an OpenDocument spreadsheet (.ods), which cannot be read. "+saveAs)
 	case numbers || ext == ".numbers":
-		return credbatch.FileError(credbatch.CodeUnsupportedFormat,
+		return 0, credbatch.FileError(credbatch.CodeUnsupportedFormat,
 			"The file is an Apple Numbers document, which cannot be read. Use File > Export To > Excel or CSV, then upload that file.")
 	default:
-		return credbatch.FileError(credbatch.CodeUnsupportedFormat,
+		return 0, credbatch.FileError(credbatch.CodeUnsupportedFormat,
 			"The file is a zip archive but not an Excel workbook. "+saveAs)
 	}
 }

@@ -89,11 +89,13 @@ func TestFixtures(t *testing.T) {
 		if name == "" {
 			name = tt.file
 		}
-		t.Run(tt.file+"/"+name+"/"+tt.sheet, func(t *testing.T) {
-			got := readAll(t, filepath.Join("testdata", tt.file), name, Options{Sheet: tt.sheet, TmpDir: t.TempDir()})
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got  %+v\nwant %+v", got, tt.want)
-			}
-		})
+		for _, rd := range xlsxReaders {
+			t.Run(tt.file+"/"+name+"/"+tt.sheet+"/"+rd.name, func(t *testing.T) {
+				got := readAll(t, filepath.Join("testdata", tt.file), name, Options{Sheet: tt.sheet, TmpDir: t.TempDir(), forceStream: rd.stream})
+				if !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("got  %+v\nwant %+v", got, tt.want)
+				}
+			})
+		}
 	}
 }

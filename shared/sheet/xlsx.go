@@ -77,10 +77,12 @@ func errFileTooLargeUnzip(limit int64) error {
 }
 
 func startXLSX(f *excelize.File, opts Options) (*xlsxReader, error) {
-	sheet, err := pickSheet(f, opts.Sheet)
+	list := excelizeSheets(f)
+	i, err := pickSheet(list, opts.Sheet)
 	if err != nil {
 		return nil, err
 	}
+	sheet := list[i].name
 	props, err := f.GetWorkbookProps()
 	if err != nil {
 		return nil, errCorrupt(fmt.Sprintf("The workbook's settings could not be read (%v). Open it in Excel, %s", err, lowerFirst(saveAs)))
@@ -100,32 +102,52 @@ func startXLSX(f *excelize.File, opts Options) (*xlsxReader, error) {
 	return r, nil
 }
 
-// pickSheet returns the named sheet (exact, then case-insensitive match) or the first
-// visible one.
-func pickSheet(f *excelize.File, want string) (string, error) {
-	list := f.GetSheetList()
+// sheetEntry is a sheet as the workbook lists it.
+type sheetEntry struct {
+	name    string
+	visible bool
+}
+
+// excelizeSheets lists the workbook's sheets.
+func excelizeSheets(f *excelize.File) []sheetEntry {
+	names := f.GetSheetList()
+	list := make([]sheetEntry, len(names))
+	for i, s := range names {
+		visible, err := f.GetSheetVisible(s)
+		list[i] = sheetEntry{name: s, visible: err == nil && visible}
+	}
+	return list
+}
+
+// pickSheet returns the index of the named sheet (exact, then case-insensitive match) or of
+// the first visible one.
+func pickSheet(list []sheetEntry, want string) (int, error) {
 	if len(list) == 0 {
-		return "", errCorrupt("The workbook has no sheets. Open it in Excel, " + lowerFirst(saveAs))
+		return 0, errCorrupt("The workbook has no sheets. Open it in Excel, " + lowerFirst(saveAs))
 	}
 	if want != "" {
-		for _, s := range list {
-			if s == want {
-				return s, nil
+		for i, s := range list {
+			if s.name == want {
+				return i, nil
 			}
 		}
-		for _, s := range list {
-			if strings.EqualFold(strings.TrimSpace(s), strings.TrimSpace(want)) {
-				return s, nil
+		for i, s := range list {
+			if strings.EqualFold(strings.TrimSpace(s.name), strings.TrimSpace(want)) {
+				return i, nil
 			}
 		}
-		return "", errUnknownSheet(want, list)
+		names := make([]string, len(list))
+		for i, s := range list {
+			names[i] = s.name
+		}
+		return 0, errUnknownSheet(want, names)
 	}
-	for _, s := range list {
-		if visible, err := f.GetSheetVisible(s); err == nil && visible {
-			return s, nil
+	for i, s := range list {
+		if s.visible {
+			return i, nil
 		}
 	}
-	return "", errCorrupt("Every sheet of the workbook is hidden. Unhide the sheet with the data (right-click a sheet tab > Unhide), save and upload it again.")
+	return 0, errCorrupt("Every sheet of the workbook is hidden. Unhide the sheet with the data (right-click a sheet tab > Unhide), save and upload it again.")
 }
 
 // dimensionRows returns the number of rows a dimension such as "A1:H1048576" spans
