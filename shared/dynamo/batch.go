@@ -16,8 +16,6 @@ const batchSK = "BATCH"
 
 func batchKey(id string) map[string]types.AttributeValue { return key(batchPK(id), batchSK) }
 
-func batchGSI2PK(st credbatch.BatchStatus) string { return "BSTATUS#" + string(st) }
-
 // CreateBatch stores a new batch; KindConflict when the id exists.
 func (s *Store) CreateBatch(ctx context.Context, b credbatch.Batch) error {
 	if b.ID == "" {
@@ -36,7 +34,6 @@ func (s *Store) CreateBatch(ctx context.Context, b credbatch.Batch) error {
 	created := timeKey(b.CreatedAt) + "#" + b.ID
 	item, err := marshal(b, attrPK, batchPK(b.ID), attrSK, batchSK,
 		attrGSI1PK, "BATCHES", attrGSI1SK, created,
-		attrGSI2PK, batchGSI2PK(b.Status), attrGSI2SK, created,
 		"LabelLower", strings.ToLower(b.Label))
 	if err != nil {
 		return err
@@ -65,7 +62,6 @@ func (s *Store) TransitionBatch(ctx context.Context, id string, from, to credbat
 	}
 	u := s.batchChange(ch)
 	u.set("Status", str(string(to)))
-	u.set(attrGSI2PK, str(batchGSI2PK(to)))
 	cond := "attribute_exists(PK) AND " + u.name("Status") + " = " + u.value(str(string(from)))
 	b, err := s.updateBatch(ctx, id, u, cond)
 	if credbatch.IsKind(err, credbatch.KindConflict) {
@@ -181,22 +177,27 @@ func (s *Store) AddCounts(ctx context.Context, id string, delta credbatch.Counts
 	return fail(fmt.Sprintf("add counts to batch %s", id), err)
 }
 
-// ListBatches lists batches newest first: GSI1 (all) or GSI2 (one status), with the label
-// prefix as a filter.
+// ListBatches lists batches newest first (GSI1), with the status and the label prefix as
+// filters.
 func (s *Store) ListBatches(ctx context.Context, f credbatch.BatchFilter) (credbatch.Page[credbatch.Batch], error) {
-	in := &dynamodb.QueryInput{ScanIndexForward: aws.Bool(false)}
-	if f.Status == "" {
-		in.IndexName = aws.String(gsi1)
-		in.KeyConditionExpression = aws.String("GSI1PK = :pk")
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str("BATCHES")}
-	} else {
-		in.IndexName = aws.String(gsi2)
-		in.KeyConditionExpression = aws.String("GSI2PK = :pk")
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str(batchGSI2PK(f.Status))}
+	in := &dynamodb.QueryInput{
+		ScanIndexForward:          aws.Bool(false),
+		IndexName:                 aws.String(gsi1),
+		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str("BATCHES")},
+	}
+	var filters []string
+	if f.Status != "" {
+		filters = append(filters, "#st = :st")
+		in.ExpressionAttributeNames = map[string]string{"#st": "Status"}
+		in.ExpressionAttributeValues[":st"] = str(string(f.Status))
 	}
 	if f.Label != "" {
-		in.FilterExpression = aws.String("begins_with(LabelLower, :label)")
+		filters = append(filters, "begins_with(LabelLower, :label)")
 		in.ExpressionAttributeValues[":label"] = str(strings.ToLower(f.Label))
+	}
+	if len(filters) > 0 {
+		in.FilterExpression = aws.String(strings.Join(filters, " AND "))
 	}
 	items, next, err := s.query(ctx, "list batches", in, f.Cursor, f.Limit)
 	if err != nil {

@@ -40,7 +40,11 @@ func benchStore(b *testing.B) *Store {
 	}
 	s := New(client, name, opts...)
 	// Warm DynamoDB Local's JIT so that whichever benchmark runs first is not penalised.
-	if err := s.PutRows(ctx, benchRows("warm-up", 3000)); err != nil {
+	n, _ := strconv.Atoi(os.Getenv("BENCH_WARM"))
+	if n == 0 {
+		n = 3000
+	}
+	if err := s.PutRows(ctx, benchRows("warm-up", n)); err != nil {
 		b.Fatalf("warm up: %v", err)
 	}
 	return s
@@ -98,6 +102,50 @@ func BenchmarkPutRowsNaive(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+// BenchmarkPutRowsPaired alternates PutRows and the naive loop (one PutItem per row,
+// sequentially) over slices of the same number of rows, so that the drift of a shared
+// machine and of DynamoDB Local's JIT weighs on both alike. It reports both rates and the
+// ratio (x-naive) that make bench prints.
+func BenchmarkPutRowsPaired(b *testing.B) {
+	const rounds = 10
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := benchStore(b)
+			ctx := context.Background()
+			var batch, naive time.Duration
+			b.ResetTimer()
+			for i := range b.N {
+				fast := benchRows(fmt.Sprintf("bench-%d", i), n)
+				slow := benchRows(fmt.Sprintf("naive-%d", i), n)
+				per := (n + rounds - 1) / rounds
+				for lo := 0; lo < n; lo += per {
+					hi := min(lo+per, n)
+					start := time.Now()
+					if err := s.PutRows(ctx, fast[lo:hi]); err != nil {
+						b.Fatalf("PutRows: %v", err)
+					}
+					batch += time.Since(start)
+					start = time.Now()
+					for _, r := range slow[lo:hi] {
+						r.UpdatedAt = time.Now()
+						item, err := rowItem(r)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+							b.Fatalf("PutItem row %d: %v", r.Number, err)
+						}
+					}
+					naive += time.Since(start)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/batch.Seconds(), "rows/s")
+			b.ReportMetric(float64(n*b.N)/naive.Seconds(), "naive-rows/s")
+			b.ReportMetric(naive.Seconds()/batch.Seconds(), "x-naive")
 		})
 	}
 }

@@ -18,22 +18,36 @@ const (
 	revokedPK  = "REVOKED"
 	counterPK  = "COUNTER#STATUSINDEX"
 	counterSK  = "COUNTER"
-	msgGSI2SK  = "CRED"
 	emailGSIPK = "EMAIL#"
+	msgSK      = "MSG"
 )
+
+// msgKey is the key of the item that points from an SES message id to its credential.
+func msgKey(messageID string) map[string]types.AttributeValue { return key("MSG#"+messageID, msgSK) }
 
 func credKey(id string) map[string]types.AttributeValue { return key("CRED#"+id, credSK) }
 
-// credItem encodes a credential with its keys: GSI1 by recipient (newest first), GSI2 by
-// SES message id once known, GSI3 by batch in row order.
+// credItem encodes a credential with its keys: GSI1 by recipient (newest first). A batch's
+// credentials and the SES message id are found through pointer items (putPointer).
 func credItem(c credbatch.Credential) (map[string]types.AttributeValue, error) {
-	kv := []string{attrPK, "CRED#" + c.ID, attrSK, credSK,
-		attrGSI1PK, emailGSIPK + strings.ToLower(c.Email), attrGSI1SK, timeKey(c.IssuedAt) + "#" + c.ID,
-		attrGSI3PK, "CBATCH#" + c.BatchID, attrGSI3SK, num(c.RowNumber) + "#" + c.ID}
-	if c.MessageID != "" {
-		kv = append(kv, attrGSI2PK, "MSG#"+c.MessageID, attrGSI2SK, msgGSI2SK)
-	}
-	return marshal(c, kv...)
+	return marshal(c, attrPK, "CRED#"+c.ID, attrSK, credSK,
+		attrGSI1PK, emailGSIPK+strings.ToLower(c.Email), attrGSI1SK, timeKey(c.IssuedAt)+"#"+c.ID)
+}
+
+// credInBatchKey is the key of the item that lists a credential in its batch's partition, in
+// row order.
+func credInBatchKey(c credbatch.Credential) map[string]types.AttributeValue {
+	return key(batchPK(c.BatchID), "CRED#"+num(c.RowNumber)+"#"+c.ID)
+}
+
+// putPointer writes an item (key k) that points to a credential. Pointers are written before
+// the credential or the field they index (so that whatever is stored can be found) and are
+// idempotent; a pointer left by a write that then failed is harmless, as readers check the
+// credential it leads to.
+func (s *Store) putPointer(ctx context.Context, k map[string]types.AttributeValue, credentialID string) error {
+	k["CredentialID"] = str(credentialID)
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: k})
+	return fail(fmt.Sprintf("index credential %s", credentialID), err)
 }
 
 // CreateCredential stores a new credential; KindConflict when the id exists.
@@ -58,6 +72,14 @@ func (s *Store) CreateCredential(ctx context.Context, c credbatch.Credential) er
 	if err != nil {
 		return err
 	}
+	if err := s.putPointer(ctx, credInBatchKey(c), c.ID); err != nil {
+		return err
+	}
+	if c.MessageID != "" {
+		if err := s.putPointer(ctx, msgKey(c.MessageID), c.ID); err != nil {
+			return err
+		}
+	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.table), Item: item,
 		ConditionExpression: aws.String("attribute_not_exists(PK)"),
@@ -75,23 +97,31 @@ func (s *Store) GetCredential(ctx context.Context, id string) (credbatch.Credent
 	return c, err
 }
 
-// GetCredentialByMessageID finds the credential through GSI2; KindNotFound.
+// GetCredentialByMessageID follows the message id's pointer item to the credential;
+// KindNotFound.
 func (s *Store) GetCredentialByMessageID(ctx context.Context, messageID string) (credbatch.Credential, error) {
+	notFound := credbatch.NotFound("credential with message id", messageID)
 	if messageID == "" {
-		return credbatch.Credential{}, credbatch.NotFound("credential with message id", messageID)
+		return credbatch.Credential{}, notFound
 	}
-	items, _, err := s.query(ctx, "get credential by message id", &dynamodb.QueryInput{
-		IndexName:                 aws.String(gsi2),
-		KeyConditionExpression:    aws.String("GSI2PK = :pk AND GSI2SK = :sk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str("MSG#" + messageID), ":sk": str(msgGSI2SK)},
-	}, "", 1)
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), Key: msgKey(messageID), ConsistentRead: aws.Bool(true),
+	})
 	if err != nil {
+		return credbatch.Credential{}, fail(fmt.Sprintf("get credential by message id %s", messageID), err)
+	}
+	if len(out.Item) == 0 {
+		return credbatch.Credential{}, notFound
+	}
+	var ptr struct{ CredentialID string }
+	if ptr, err = decodeOne[struct{ CredentialID string }](out.Item); err != nil {
 		return credbatch.Credential{}, err
 	}
-	if len(items) == 0 {
-		return credbatch.Credential{}, credbatch.NotFound("credential with message id", messageID)
+	c, err := s.GetCredential(ctx, ptr.CredentialID)
+	if credbatch.IsKind(err, credbatch.KindNotFound) || err == nil && c.MessageID != messageID {
+		return credbatch.Credential{}, notFound
 	}
-	return decodeOne[credbatch.Credential](items[0])
+	return c, err
 }
 
 // ListCredentialsByEmail lists a recipient's credentials newest first (GSI1).
@@ -104,14 +134,80 @@ func (s *Store) ListCredentialsByEmail(ctx context.Context, email, cursor string
 	}, cursor, limit)
 }
 
-// ListCredentialsByBatch lists a batch's credentials in row order (GSI3).
+// ListCredentialsByBatch lists a batch's credentials in row order: a page of the pointers in
+// the batch's partition, then the credentials themselves with BatchGetItem. A pointer whose
+// credential was never written (a crash between the two writes) is skipped.
 func (s *Store) ListCredentialsByBatch(ctx context.Context, batchID, cursor string, limit int) (credbatch.Page[credbatch.Credential], error) {
-	return s.listCreds(ctx, "list credentials by batch", &dynamodb.QueryInput{
-		IndexName:                 aws.String(gsi3),
-		KeyConditionExpression:    aws.String("GSI3PK = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str("CBATCH#" + batchID)},
-		ScanIndexForward:          aws.Bool(true),
+	const op = "list credentials by batch"
+	ptrs, next, err := s.query(ctx, op, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :cred)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(batchPK(batchID)), ":cred": str("CRED#")},
+		ConsistentRead:            aws.Bool(true),
 	}, cursor, limit)
+	if err != nil {
+		return credbatch.Page[credbatch.Credential]{}, err
+	}
+	ids := make([]string, 0, len(ptrs))
+	for _, p := range ptrs {
+		if v, ok := p["CredentialID"].(*types.AttributeValueMemberS); ok {
+			ids = append(ids, v.Value)
+		}
+	}
+	found, err := s.getCredentials(ctx, op, ids)
+	if err != nil {
+		return credbatch.Page[credbatch.Credential]{}, err
+	}
+	out := make([]credbatch.Credential, 0, len(ids))
+	for _, id := range ids {
+		if c, ok := found[id]; ok && c.BatchID == batchID {
+			out = append(out, c)
+		}
+	}
+	return credbatch.Page[credbatch.Credential]{Items: out, Next: next}, nil
+}
+
+// batchGetMax is the most keys one BatchGetItem request may carry.
+const batchGetMax = 100
+
+// getCredentials reads credentials by id with BatchGetItem (strongly consistent), retrying
+// UnprocessedKeys with backoff; missing ids are absent from the result.
+func (s *Store) getCredentials(ctx context.Context, op string, ids []string) (map[string]credbatch.Credential, error) {
+	found := make(map[string]credbatch.Credential, len(ids))
+	for lo := 0; lo < len(ids); lo += batchGetMax {
+		keys := make([]map[string]types.AttributeValue, 0, batchGetMax)
+		for _, id := range ids[lo:min(lo+batchGetMax, len(ids))] {
+			keys = append(keys, credKey(id))
+		}
+		for attempt := 0; len(keys) > 0; attempt++ {
+			if attempt >= s.attempts {
+				return nil, &credbatch.Error{Kind: credbatch.KindUnavailable, Code: string(credbatch.KindUnavailable), Op: op,
+					Message: fmt.Sprintf("DynamoDB is throttling: %d credentials still unread after %d attempts; retry later", len(keys), s.attempts)}
+			}
+			if attempt > 0 {
+				if err := s.sleep(ctx, s.backoff(attempt-1)); err != nil {
+					return nil, fail(op, err)
+				}
+			}
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+				s.table: {Keys: keys, ConsistentRead: aws.Bool(true)},
+			}})
+			if err != nil {
+				if !retryable(err) || ctx.Err() != nil {
+					return nil, fail(op, err)
+				}
+				continue
+			}
+			for _, it := range out.Responses[s.table] {
+				c, err := decodeOne[credbatch.Credential](it)
+				if err != nil {
+					return nil, err
+				}
+				found[c.ID] = c
+			}
+			keys = out.UnprocessedKeys[s.table].Keys
+		}
+	}
+	return found, nil
 }
 
 // ListRevoked lists the revoked credentials by id (the REVOKED partition).
@@ -161,9 +257,10 @@ func (s *Store) SetEmailStatus(ctx context.Context, id string, from []credbatch.
 	u.set("EmailStatus", str(string(to)))
 	u.set("UpdatedAt", mustValue(s.stamp()))
 	if ch.MessageID != "" {
+		if err := s.putPointer(ctx, msgKey(ch.MessageID), id); err != nil {
+			return credbatch.Credential{}, err
+		}
 		u.set("MessageID", str(ch.MessageID))
-		u.set(attrGSI2PK, str("MSG#"+ch.MessageID))
-		u.set(attrGSI2SK, str(msgGSI2SK))
 	}
 	if ch.LastError != "" {
 		u.set("LastError", str(ch.LastError))

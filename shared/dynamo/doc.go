@@ -1,10 +1,16 @@
-// Package dynamo is the DynamoDB adapter of credbatch.Store: one table, three overloaded GSIs.
+// Package dynamo is the DynamoDB adapter of credbatch.Store: one table, one overloaded GSI.
 //
 // # Table
 //
-// Keys (all strings): PK (hash) and SK (range); GSI1 (GSI1PK, GSI1SK), GSI2 (GSI2PK, GSI2SK)
-// and GSI3 (GSI3PK, GSI3SK), each projecting ALL. The indexes are sparse: an item only
-// appears in an index when it carries that index's key attributes. CreateTable creates this
+// Keys (all strings): PK (hash) and SK (range); one global secondary index GSI1 (GSI1PK,
+// GSI1SK), projecting ALL and sparse: an item appears in it only when it carries GSI1PK.
+// One index, not one per lookup: a write costs once more for each index the item is in, and
+// DynamoDB Local parses the table's schema (which grows with every index) twice for every
+// item it writes, so each index slowed row ingestion there by 10-15% (measured with 0-3
+// indexes). Lookups that would need a second index on the same item use pointer items in the
+// table instead: a credential's place in its batch and its SES message id. A pointer is
+// written before what it indexes and readers check what it leads to, so a crash between the
+// two writes leaves only a harmless pointer. CreateTable creates this
 // schema; template.yaml declares the same table for deployment and must be kept in step.
 // Domain objects are stored with attributevalue.MarshalMap (attribute names are the Go
 // field names) beside the key attributes; times are RFC 3339 strings, and times inside keys
@@ -19,16 +25,16 @@
 //	definitions, by id                       GSI1   GSI1PK=DEFS            GSI1SK=<id>                (heads only)
 //	batch by id / by source object           table  PK=BATCH#<id>          SK=BATCH   (id = credbatch.BatchIDFor(source))
 //	batches newest first                     GSI1   GSI1PK=BATCHES         GSI1SK=T#<id>, descending
-//	batches by status, newest first          GSI2   GSI2PK=BSTATUS#<st>    GSI2SK=T#<id>, descending
-//	batches by label prefix, newest first    GSI1 or GSI2 as above, FilterExpression begins_with(LabelLower, lower(prefix))
+//	batches by status, newest first          GSI1   as above, FilterExpression Status = st
+//	batches by label prefix, newest first    GSI1   as above, FilterExpression begins_with(LabelLower, lower(prefix))
 //	rows of a batch in order, paged          table  PK=BATCH#<id>          SK begins_with ROW#  (SK=ROW#<N>)
-//	rows of a batch by status                GSI2   GSI2PK=RSTATUS#<id>#<st> GSI2SK=<N>
-//	rows of a batch by finding code          table or GSI2 as above, FilterExpression contains(FindingCodes, code)
+//	rows of a batch by status                GSI1   GSI1PK=RSTATUS#<id>#<st> GSI1SK=<N>
+//	rows of a batch by finding code          table or GSI1 as above, FilterExpression contains(FindingCodes, code)
 //	credential by id                         table  PK=CRED#<id>           SK=CRED
 //	credentials by recipient, newest first   GSI1   GSI1PK=EMAIL#<lower>   GSI1SK=T#<id>, descending
 //	active credential of definition + email  GSI1   as above, FilterExpression DefinitionID = d AND Status = issued
-//	credential by SES message id             GSI2   GSI2PK=MSG#<message id> GSI2SK=CRED      (set once sent)
-//	credentials of a batch, row order        GSI3   GSI3PK=CBATCH#<batch>  GSI3SK=<N>#<id>
+//	credential by SES message id             table  PK=MSG#<message id>    SK=MSG  → CredentialID, then GetItem (must match)
+//	credentials of a batch, row order        table  PK=BATCH#<batch>       SK begins_with CRED#  (SK=CRED#<N>#<id> → CredentialID), then BatchGetItem
 //	revoked credentials                      table  PK=REVOKED             SK=<id>  (copy written in the revoking transaction)
 //	status-list index counter                table  PK=COUNTER#STATUSINDEX SK=COUNTER  (ADD Next :n)
 //	delivery event by id (idempotency)       table  PK=DELIVERY#<id>       SK=DELIVERY  (attribute_not_exists(PK))
@@ -37,9 +43,9 @@
 //	suppression by address                   table  PK=SUPP#<lower email>  SK=SUPP
 //	named watermark (mark)                   table  PK=MARK#<name>         SK=MARK
 //
-// Label search is a filtered query over the newest-first index: DynamoDB cannot order a
-// prefix match on one key by another, and batches are few (thousands), so the filter reads
-// little. Filtered listings keep reading pages until the page is full or the index ends, so
+// Label search and the status filter are filtered queries over the newest-first index:
+// DynamoDB cannot order a prefix match on one key by another, and batches are few
+// (thousands), so the filter reads little. Filtered listings keep reading pages until the page is full or the index ends, so
 // a page is never short while more matches exist, and Next is "" exactly at the end.
 // No request path uses Scan.
 //

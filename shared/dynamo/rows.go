@@ -20,23 +20,50 @@ func batchPK(id string) string { return "BATCH#" + id }
 func rowSK(n int) string       { return "ROW#" + num(n) }
 
 // rowItem encodes a row with its keys: the table key orders rows by number inside the
-// batch's partition, GSI2 groups them by status.
+// batch's partition, GSI1 groups them by status. Zero-valued fields are left out (a valid
+// row has no findings, error, credential or attempts yet): they decode to the same zero
+// values, and every attribute costs on each write (DynamoDB Local converts and sizes each).
 func rowItem(r credbatch.Row) (map[string]types.AttributeValue, error) {
 	item, err := marshal(r,
 		attrPK, batchPK(r.BatchID), attrSK, rowSK(r.Number),
-		attrGSI2PK, "RSTATUS#"+r.BatchID+"#"+string(r.Status), attrGSI2SK, num(r.Number))
+		attrGSI1PK, "RSTATUS#"+r.BatchID+"#"+string(r.Status), attrGSI1SK, num(r.Number))
 	if err != nil {
 		return nil, err
 	}
-	codes := make([]string, 0, len(r.Findings))
-	for _, f := range r.Findings {
-		codes = append(codes, f.Code)
+	if len(r.Findings) > 0 {
+		codes := make([]string, 0, len(r.Findings))
+		for _, f := range r.Findings {
+			codes = append(codes, f.Code)
+		}
+		item["FindingCodes"] = mustValue(codes)
 	}
-	item["FindingCodes"] = mustValue(codes)
+	dropZero(item)
 	if err := packRow(r, item); err != nil {
 		return nil, err
 	}
 	return item, nil
+}
+
+// dropZero removes attributes holding a zero value: NULL, "", 0, an empty list or map.
+func dropZero(item map[string]types.AttributeValue) {
+	for k, v := range item {
+		var zero bool
+		switch v := v.(type) {
+		case *types.AttributeValueMemberNULL:
+			zero = true
+		case *types.AttributeValueMemberS:
+			zero = v.Value == ""
+		case *types.AttributeValueMemberN:
+			zero = v.Value == "0"
+		case *types.AttributeValueMemberL:
+			zero = len(v.Value) == 0
+		case *types.AttributeValueMemberM:
+			zero = len(v.Value) == 0
+		}
+		if zero {
+			delete(item, k)
+		}
+	}
 }
 
 func checkRow(r credbatch.Row) error {
@@ -209,7 +236,7 @@ func (s *Store) GetRow(ctx context.Context, batchID string, number int) (credbat
 	return decodeRow(out.Item)
 }
 
-// ListRows lists a batch's rows in number order: the batch partition, or GSI2 for one
+// ListRows lists a batch's rows in number order: the batch partition, or GSI1 for one
 // status; a finding code is a filter.
 func (s *Store) ListRows(ctx context.Context, batchID string, f credbatch.RowFilter) (credbatch.Page[credbatch.Row], error) {
 	in := &dynamodb.QueryInput{ScanIndexForward: aws.Bool(true)}
@@ -224,8 +251,8 @@ func (s *Store) ListRows(ctx context.Context, batchID string, f credbatch.RowFil
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str(batchPK(batchID)), ":lo": str("ROW#" + lo), ":hi": str("ROW#" + hi)}
 		in.ConsistentRead = aws.Bool(true)
 	} else {
-		in.IndexName = aws.String(gsi2)
-		in.KeyConditionExpression = aws.String("GSI2PK = :pk AND GSI2SK BETWEEN :lo AND :hi")
+		in.IndexName = aws.String(gsi1)
+		in.KeyConditionExpression = aws.String("GSI1PK = :pk AND GSI1SK BETWEEN :lo AND :hi")
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str("RSTATUS#" + batchID + "#" + string(f.Status)), ":lo": str(lo), ":hi": str(hi)}
 	}
 	if f.Code != "" {

@@ -20,12 +20,12 @@ type TableAPI interface {
 // not set it today (nothing it writes expires on its own).
 const TTLAttribute = "ExpiresAt"
 
-// CreateTable creates the store's table (keys PK/SK, indexes GSI1-GSI3, all string keys,
+// CreateTable creates the store's table (keys PK/SK, index GSI1, all string keys,
 // projection ALL, on-demand billing) and waits until it is active. The same schema is
 // declared in template.yaml (the Table resource); change both together.
 func CreateTable(ctx context.Context, client TableAPI, name string) error {
 	attrs := []types.AttributeDefinition{}
-	for _, a := range []string{attrPK, attrSK, attrGSI1PK, attrGSI1SK, attrGSI2PK, attrGSI2SK, attrGSI3PK, attrGSI3SK} {
+	for _, a := range []string{attrPK, attrSK, attrGSI1PK, attrGSI1SK} {
 		attrs = append(attrs, types.AttributeDefinition{AttributeName: aws.String(a), AttributeType: types.ScalarAttributeTypeS})
 	}
 	gsi := func(name, pk, sk string) types.GlobalSecondaryIndex {
@@ -47,8 +47,6 @@ func CreateTable(ctx context.Context, client TableAPI, name string) error {
 		},
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
 			gsi(gsi1, attrGSI1PK, attrGSI1SK),
-			gsi(gsi2, attrGSI2PK, attrGSI2SK),
-			gsi(gsi3, attrGSI3PK, attrGSI3SK),
 		},
 		BillingMode: types.BillingModePayPerRequest,
 	})

@@ -30,6 +30,7 @@ type API interface {
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
@@ -118,17 +119,11 @@ const (
 	attrSK     = "SK"
 	attrGSI1PK = "GSI1PK"
 	attrGSI1SK = "GSI1SK"
-	attrGSI2PK = "GSI2PK"
-	attrGSI2SK = "GSI2SK"
-	attrGSI3PK = "GSI3PK"
-	attrGSI3SK = "GSI3SK"
 )
 
 // Index names.
 const (
 	gsi1 = "GSI1"
-	gsi2 = "GSI2"
-	gsi3 = "GSI3"
 )
 
 // indexKeys lists the key attributes of the table (index "") and of each GSI, as they
@@ -136,8 +131,6 @@ const (
 var indexKeys = map[string][]string{
 	"":   {attrPK, attrSK},
 	gsi1: {attrPK, attrSK, attrGSI1PK, attrGSI1SK},
-	gsi2: {attrPK, attrSK, attrGSI2PK, attrGSI2SK},
-	gsi3: {attrPK, attrSK, attrGSI3PK, attrGSI3SK},
 }
 
 const timeKeyLayout = "2006-01-02T15:04:05.000000000Z"

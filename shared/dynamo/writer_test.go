@@ -285,24 +285,24 @@ func TestPutRowsCancelled(t *testing.T) {
 }
 
 func TestCursorRoundTrip(t *testing.T) {
-	lek := map[string]types.AttributeValue{attrPK: str("BATCH#b"), attrSK: str("ROW#0000000002"), attrGSI2PK: str("RSTATUS#b#valid"), attrGSI2SK: str("0000000002")}
+	lek := map[string]types.AttributeValue{attrPK: str("BATCH#b"), attrSK: str("ROW#0000000002"), attrGSI1PK: str("RSTATUS#b#valid"), attrGSI1SK: str("0000000002")}
 	c, err := encodeCursor(lek)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := decodeCursor(c, gsi2)
+	got, err := decodeCursor(c, gsi1)
 	if err != nil {
 		t.Fatalf("decode: %v", err)
 	}
-	if keyOf(got) != keyOf(lek) || got[attrGSI2SK].(*types.AttributeValueMemberS).Value != "0000000002" {
+	if keyOf(got) != keyOf(lek) || got[attrGSI1SK].(*types.AttributeValueMemberS).Value != "0000000002" {
 		t.Errorf("round trip = %v, want %v", got, lek)
 	}
 	for _, bad := range []string{"!!", "e30", c + "x"} {
-		if _, err := decodeCursor(bad, gsi2); credbatch.ErrorKind(err) != credbatch.KindInvalid {
+		if _, err := decodeCursor(bad, gsi1); credbatch.ErrorKind(err) != credbatch.KindInvalid {
 			t.Errorf("decodeCursor(%q) err = %v, want invalid", bad, err)
 		}
 	}
 	if _, err := decodeCursor(c, ""); credbatch.ErrorKind(err) != credbatch.KindInvalid {
-		t.Errorf("GSI2 cursor accepted for the table: err = %v", err)
+		t.Errorf("GSI1 cursor accepted for the table: err = %v", err)
 	}
 }
