@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -76,12 +77,21 @@ func benchStoreSequential(pkg string) error {
 	return nil
 }
 
+// sortedKeys orders benchmark names by name, then by size: …/20000 before …/100000.
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	sort.Slice(keys, func(i, j int) bool {
+		bi, bj := keys[i][:strings.LastIndex(keys[i], "/")+1], keys[j][:strings.LastIndex(keys[j], "/")+1]
+		if bi != bj {
+			return bi < bj
+		}
+		ni, _ := strconv.Atoi(sizeOf(keys[i]))
+		nj, _ := strconv.Atoi(sizeOf(keys[j]))
+		return ni < nj
+	})
 	return keys
 }
 

@@ -1,10 +1,11 @@
 // Package sheet reads uploaded spreadsheets (.xlsx, .csv, .txt) as a stream of rows.
 //
-// An .xlsx is read with excelize's Rows, except when its shared-strings table is larger than
-// Limits.UnzipXMLSizeLimit: excelize would index that table at about 40 bytes a string, so
-// those workbooks (the very large ones) go to streamReader, which reads the sheet XML itself
-// and keeps the table on disk. Both give the same records (TestFixtures runs every workbook
-// through both).
+// An .xlsx is read with excelize's Rows, except when a worksheet or the shared-strings table
+// is larger than Limits.UnzipXMLSizeLimit (2 MiB, about 10,000 rows): excelize would copy
+// such a sheet to a temporary file before reading it and index such a table at about 40 bytes
+// a string, so those large workbooks go to streamReader, which reads the sheet XML from the
+// zip as it goes and keeps the table on disk. Both give the same records (TestFixtures runs
+// every workbook through both).
 package sheet
 
 import (
@@ -29,7 +30,7 @@ type Limits struct {
 	MaxColumns        int   // non-empty columns in a row
 	MaxCellBytes      int   // bytes of one cell after trimming
 	UnzipSizeLimit    int64 // excelize.Options.UnzipSizeLimit: total uncompressed size of an .xlsx
-	UnzipXMLSizeLimit int64 // excelize.Options.UnzipXMLSizeLimit: larger sheets go to disk; a larger shared-strings table sends the workbook to the stream reader
+	UnzipXMLSizeLimit int64 // excelize.Options.UnzipXMLSizeLimit; a larger worksheet or shared-strings table sends the workbook to the stream reader
 }
 
 // The default UnzipXMLSizeLimit is 2 MiB, not 16: excelize parses an in-memory
@@ -162,14 +163,15 @@ func Open(path, name string, opts Options) (Reader, error) {
 			"The file is an Excel 97-2003 workbook (.xls) or a password-protected workbook, which cannot be read. "+
 				"Remove any password, then "+lowerFirst(saveAs))
 	case bytes.HasPrefix(head, magicZip) || bytes.HasPrefix(head, magicZipE):
-		sst, err := checkZip(path, ext, opts.Limits)
+		largest, err := checkZip(path, ext, opts.Limits)
 		if err != nil {
 			return nil, err
 		}
-		// excelize holds a shared-strings table of up to UnzipXMLSizeLimit in memory; a
-		// larger one it spills to disk but indexes at about 40 bytes a string, which is
-		// most of the memory of a large workbook. Those workbooks go to streamReader.
-		if opts.forceStream || sst > uint64(opts.Limits.UnzipXMLSizeLimit) {
+		// excelize holds parts of up to UnzipXMLSizeLimit in memory. A larger worksheet it
+		// first copies to a temporary file, and a larger shared-strings table it indexes at
+		// about 40 bytes a string (most of the memory of a large workbook): large workbooks
+		// go to streamReader, which reads the sheet from the zip as it goes.
+		if opts.forceStream || largest > uint64(opts.Limits.UnzipXMLSizeLimit) {
 			return openStream(path, opts)
 		}
 		return openXLSX(path, opts)
@@ -199,8 +201,8 @@ func Open(path, name string, opts Options) (Reader, error) {
 // checkZip inspects a zip's directory without unpacking it: it must be an .xlsx workbook
 // (not OpenDocument or Numbers), and its declared sizes must respect the limits so that a
 // zip bomb is refused before anything is read into memory. It returns the uncompressed size
-// of the shared-strings table.
-func checkZip(path, ext string, lim Limits) (sst uint64, _ error) {
+// of the largest worksheet or shared-strings table.
+func checkZip(path, ext string, lim Limits) (largest uint64, _ error) {
 	zr, err := zip.OpenReader(path)
 	if err != nil {
 		return 0, errCorrupt("The file is a damaged or incomplete zip archive (the upload may have been cut short).")
@@ -215,8 +217,6 @@ func checkZip(path, ext string, lim Limits) (sst uint64, _ error) {
 		switch {
 		case n == "xl/workbook.xml":
 			workbook = true
-		case n == "xl/sharedstrings.xml":
-			sst = zf.UncompressedSize64
 		case n == "mimetype":
 			ods = true
 		case strings.HasPrefix(n, "index/") && strings.HasSuffix(n, ".iwa"), n == "index.zip":
@@ -229,9 +229,11 @@ func checkZip(path, ext string, lim Limits) (sst uint64, _ error) {
 				"The workbook unpacks to more than %s. Remove images and unused sheets, or save it as .csv (UTF-8), and upload it again.",
 				humanBytes(lim.UnzipSizeLimit)))
 		}
-		// excelize streams worksheets and the shared-strings table from disk when they are
-		// large; every other part is held in memory, so it gets the in-memory budget.
-		if !strings.HasPrefix(n, "xl/worksheets/sheet") && n != "xl/sharedstrings.xml" {
+		// Large worksheets and shared-strings tables are streamed; every other part is held
+		// in memory, so it gets the in-memory budget.
+		if strings.HasPrefix(n, "xl/worksheets/sheet") || n == "xl/sharedstrings.xml" {
+			largest = max(largest, size)
+		} else {
 			inMemory += size
 		}
 		if zf.CompressedSize64 > 0 && size > 1<<20 && size/zf.CompressedSize64 > 1000 {
@@ -245,7 +247,7 @@ func checkZip(path, ext string, lim Limits) (sst uint64, _ error) {
 	}
 	switch {
 	case workbook:
-		return sst, nil
+		return largest, nil
 	case ods:
 		return 0, credbatch.FileError(credbatch.CodeUnsupportedFormat,
 			"The file is an OpenDocument spreadsheet (.ods), which cannot be read. "+saveAs)
