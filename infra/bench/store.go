@@ -95,7 +95,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-
 // benchSign prints credentials signed per second.
 func benchSign() error {
 	fmt.Println("\n== signing: Open Badges 3.0 credentials as EdDSA compact JWS")
