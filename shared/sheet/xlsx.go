@@ -16,13 +16,11 @@ type xlsxReader struct {
 	f        *excelize.File
 	tmpDir   string // private directory for excelize's temporary files, removed by Close
 	rows     *excelize.Rows
-	lim      Limits
 	sheet    string
 	date1904 bool
 
-	rowNum   int // excelize's row iteration count = the spreadsheet row number
-	nonBlank int
-	done     bool
+	rowNum int // excelize's row iteration count = the spreadsheet row number
+	rowGate
 }
 
 var _ Reader = (*xlsxReader)(nil)
@@ -87,7 +85,7 @@ func startXLSX(f *excelize.File, opts Options) (*xlsxReader, error) {
 	if err != nil {
 		return nil, errCorrupt(fmt.Sprintf("The workbook's settings could not be read (%v). Open it in Excel, %s", err, lowerFirst(saveAs)))
 	}
-	r := &xlsxReader{f: f, lim: opts.Limits, sheet: sheet, date1904: props.Date1904 != nil && *props.Date1904}
+	r := &xlsxReader{f: f, rowGate: rowGate{lim: opts.Limits}, sheet: sheet, date1904: props.Date1904 != nil && *props.Date1904}
 	// The dimension is cheap to read (it precedes the rows) but untrusted: it only lets us
 	// refuse an obviously oversized sheet early; Next counts rows anyway.
 	if dim, err := f.GetSheetDimension(sheet); err == nil && dim != "" {
@@ -215,23 +213,9 @@ func (x *xlsxReader) Next() (rec Record, err error) {
 			x.done = true
 			return Record{}, errCorrupt(fmt.Sprintf("Row %d of the workbook could not be read (%v). Open it in Excel, %s", x.rowNum, err, lowerFirst(saveAs)))
 		}
-		if len(cols) == 0 {
-			continue
+		if rec, ok, err := x.accept(cols, x.rowNum); ok || err != nil {
+			return rec, err
 		}
-		cells, err := cleanRow(cols, x.rowNum, &x.lim)
-		if err != nil {
-			x.done = true
-			return Record{}, err
-		}
-		if cells == nil {
-			continue
-		}
-		if x.nonBlank > x.lim.MaxRows {
-			x.done = true
-			return Record{}, errTooManyRows(x.lim.MaxRows)
-		}
-		x.nonBlank++
-		return Record{Number: x.rowNum, Cells: cells}, nil
 	}
 	x.done = true
 	if err := x.rows.Error(); err != nil {
@@ -240,10 +224,45 @@ func (x *xlsxReader) Next() (rec Record, err error) {
 		}
 		return Record{}, errCorrupt(fmt.Sprintf("The sheet could not be read to the end (%v). Open it in Excel, %s", err, lowerFirst(saveAs)))
 	}
-	if x.nonBlank == 0 {
-		return Record{}, errEmpty()
+	return Record{}, x.end()
+}
+
+// rowGate turns a sheet's rows into records for both .xlsx readers: it cleans them, skips
+// blank ones and enforces the row limit.
+type rowGate struct {
+	lim      Limits
+	nonBlank int
+	done     bool // set when reading has ended (Next then returns io.EOF)
+}
+
+// accept cleans row rowNum's cells; ok is false for a blank row. An error ends reading.
+func (g *rowGate) accept(cells []string, rowNum int) (_ Record, ok bool, _ error) {
+	if len(cells) == 0 {
+		return Record{}, false, nil
 	}
-	return Record{}, io.EOF
+	cells, err := cleanRow(cells, rowNum, &g.lim)
+	if err != nil {
+		g.done = true
+		return Record{}, false, err
+	}
+	if cells == nil {
+		return Record{}, false, nil
+	}
+	if g.nonBlank > g.lim.MaxRows {
+		g.done = true
+		return Record{}, false, errTooManyRows(g.lim.MaxRows)
+	}
+	g.nonBlank++
+	return Record{Number: rowNum, Cells: cells}, true, nil
+}
+
+// end ends reading after the last row: empty_file when no row had a value, else io.EOF.
+func (g *rowGate) end() error {
+	g.done = true
+	if g.nonBlank == 0 {
+		return errEmpty()
+	}
+	return io.EOF
 }
 
 func errBeyondMaxRows() error {

@@ -24,12 +24,10 @@ type streamReader struct {
 	dec      *xmlTokens
 	sst      *sharedStrings
 	tmpDir   string
-	lim      Limits
 	date1904 bool
 
-	rowNum   int
-	nonBlank int
-	done     bool
+	rowNum int
+	rowGate
 
 	width int // cells in the previous row, to size the next one
 	vbuf  []byte
@@ -73,7 +71,7 @@ type relsXML struct {
 
 // openStream opens the workbook at path for streamReader.
 func openStream(path string, opts Options) (_ Reader, err error) {
-	r := &streamReader{lim: opts.Limits}
+	r := &streamReader{rowGate: rowGate{lim: opts.Limits}}
 	defer func() {
 		if p := recover(); p != nil {
 			slog.Warn("the xlsx reader panicked on an upload", "panic", fmt.Sprint(p))
@@ -280,31 +278,12 @@ func (r *streamReader) Next() (rec Record, err error) {
 			return Record{}, err
 		}
 		if !more {
-			break
+			return Record{}, r.end()
 		}
-		if len(cells) == 0 {
-			continue
+		if rec, ok, err := r.accept(cells, r.rowNum); ok || err != nil {
+			return rec, err
 		}
-		cells, err = cleanRow(cells, r.rowNum, &r.lim)
-		if err != nil {
-			r.done = true
-			return Record{}, err
-		}
-		if cells == nil {
-			continue
-		}
-		if r.nonBlank > r.lim.MaxRows {
-			r.done = true
-			return Record{}, errTooManyRows(r.lim.MaxRows)
-		}
-		r.nonBlank++
-		return Record{Number: r.rowNum, Cells: cells}, nil
 	}
-	r.done = true
-	if r.nonBlank == 0 {
-		return Record{}, errEmpty()
-	}
-	return Record{}, io.EOF
 }
 
 // row reads the next <row> element's cells (more is false after </sheetData>). Cells are
