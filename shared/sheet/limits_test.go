@@ -449,3 +449,33 @@ func TestCSVRowNumbers(t *testing.T) {
 		})
 	}
 }
+
+// TestHugeTextBoundedMemory reads a 24 MiB cell, in the sheet and in the shared-strings
+// table: the stream reader refuses it without holding it in memory.
+func TestHugeTextBoundedMemory(t *testing.T) {
+	big := noise(24 << 20)
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"inline string", minimalXLSX(t, sheetXML(`<row r="1"><c r="A1" t="inlineStr"><is><t>`+big+`</t></is></c></row>`))},
+		{"number", minimalXLSX(t, sheetXML(`<row r="1"><c r="A1"><v>`+big+`</v></c></row>`))},
+		{"shared string", withSST(`<si><t>`+big+`</t></si>`, `<row r="1"><c r="A1" t="s"><v>0</v></c></row>`)(t)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, "big.xlsx", tt.data)
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			got := readAll(t, path, "big.xlsx", Options{TmpDir: t.TempDir()})
+			runtime.ReadMemStats(&after)
+			if got.Code != "cell_too_large" || len(got.Records) != 0 {
+				t.Errorf("got code %q after %d records, want cell_too_large after 0", got.Code, len(got.Records))
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+				t.Errorf("allocated %d MiB reading a 24 MiB cell; the text was buffered", alloc>>20)
+			}
+		})
+	}
+}

@@ -62,6 +62,9 @@ func readSharedStrings(r io.Reader, dir string) (_ *sharedStrings, err error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		if errors.As(err, new(errTextRun)) {
+			return nil, err // the caller words it
+		}
 		if err != nil {
 			return nil, errCorrupt(fmt.Sprintf("The workbook's shared-strings table is damaged (%v). Open it in Excel, %s", err, lowerFirst(saveAs)))
 		}

@@ -3,6 +3,7 @@ package sheet
 import (
 	"archive/zip"
 	"bufio"
+	"bytes"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/credbatch/credbatch/shared/credbatch"
 )
 
 // streamReader reads one worksheet straight out of the zip with encoding/xml, looking shared
@@ -134,8 +137,12 @@ func openStream(path string, opts Options) (_ Reader, err error) {
 		if err != nil {
 			return nil, errCorrupt(fmt.Sprintf("The workbook's shared-strings table could not be read (%v). Open it in Excel, %s", err, lowerFirst(saveAs)))
 		}
-		r.sst, err = readSharedStrings(bufio.NewReaderSize(rc, 64<<10), r.tmpDir)
+		r.sst, err = readSharedStrings(bufio.NewReaderSize(newRunGuard(rc, r.lim), 64<<10), r.tmpDir)
 		rc.Close()
+		var long errTextRun
+		if errors.As(err, &long) {
+			return nil, long.fileError("of the shared-strings table", r.lim)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -144,7 +151,7 @@ func openStream(path string, opts Options) (_ Reader, err error) {
 	if r.part, err = zf.Open(); err != nil {
 		return nil, errCorrupt(fmt.Sprintf("The sheet %q could not be read (%v). Open the workbook in Excel, %s", list[i].name, err, lowerFirst(saveAs)))
 	}
-	r.dec = newXMLTokens(bufio.NewReaderSize(r.part, 64<<10))
+	r.dec = newXMLTokens(bufio.NewReaderSize(newRunGuard(r.part, r.lim), 64<<10))
 	if err := r.toSheetData(); err != nil {
 		return nil, err
 	}
@@ -218,6 +225,10 @@ func attr(se xml.StartElement, local string) string {
 
 func (r *streamReader) xmlError(err error) error {
 	r.done = true
+	var long errTextRun
+	if errors.As(err, &long) {
+		return long.fileError(fmt.Sprintf("near row %d", max(r.rowNum, 1)), r.lim)
+	}
 	if r.rowNum > 0 {
 		return errCorrupt(fmt.Sprintf("The workbook is damaged near row %d (%v). Open it in Excel, %s", r.rowNum, err, lowerFirst(saveAs)))
 	}
@@ -397,6 +408,47 @@ func (r *streamReader) value(c *cellState) (string, error) {
 	default:
 		return string(r.vbuf), nil
 	}
+}
+
+// errTextRun is runGuard's error: more than limit bytes of XML without a tag.
+type errTextRun struct{ limit int }
+
+func (e errTextRun) Error() string {
+	return fmt.Sprintf("more than %s of text between two tags", humanBytes(int64(e.limit)))
+}
+
+// fileError is the file-level error for a text run found where (a phrase: "near row 7").
+func (e errTextRun) fileError(where string, lim Limits) error {
+	return credbatch.FileError(credbatch.CodeValueTooLarge, fmt.Sprintf(
+		"A cell %s holds more than %s of text; a cell may hold at most %s. Shorten it and upload the file again.",
+		where, humanBytes(int64(e.limit)), humanBytes(int64(lim.MaxCellBytes))))
+}
+
+// runGuard fails a read once more than limit bytes have passed without a '<'. encoding/xml
+// holds each text node whole in memory, so without it one hostile cell of a gigabyte (which
+// deflate squeezes into a megabyte) would be read into memory before any cell limit applies.
+type runGuard struct {
+	r          io.Reader
+	limit, run int
+}
+
+// newRunGuard bounds text runs at 16 times the cell limit (escapes such as &amp; spend up to
+// 10 bytes on a character), and at least 1 MiB.
+func newRunGuard(r io.Reader, lim Limits) *runGuard {
+	return &runGuard{r: r, limit: max(16*lim.MaxCellBytes, 1<<20)}
+}
+
+func (g *runGuard) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	if i := bytes.LastIndexByte(p[:n], '<'); i >= 0 {
+		g.run = n - i - 1
+	} else {
+		g.run += n
+	}
+	if g.run > g.limit {
+		return n, errTextRun{g.limit}
+	}
+	return n, err
 }
 
 // refColumn returns the column of a cell reference such as "B3" (0 when it has no letters).
