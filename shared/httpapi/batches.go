@@ -514,28 +514,20 @@ func (a *API) revokeBatch(w http.ResponseWriter, r *http.Request, p auth.Princip
 		return fmt.Errorf("load batch %s: %w", id, err)
 	}
 	revoked := 0
-	cursor := ""
-	for {
-		page, err := a.d.Store.ListCredentialsByBatch(ctx, id, cursor, credbatch.MaxPageSize)
+	for c, err := range credbatch.BatchCredentials(ctx, a.d.Store, id) {
 		if err != nil {
 			return fmt.Errorf("list credentials of %s: %w", id, err)
 		}
-		for _, c := range page.Items {
-			if c.Status != credbatch.CredentialIssued {
-				continue
-			}
-			if _, err := a.revoke(ctx, c, p.Name()+": "+trim(req.Reason)); err != nil {
-				if credbatch.IsKind(err, credbatch.KindConflict) {
-					continue // revoked meanwhile
-				}
-				return err
-			}
-			revoked++
+		if c.Status != credbatch.CredentialIssued {
+			continue
 		}
-		if page.Next == "" {
-			break
+		if _, err := a.revoke(ctx, c, p.Name()+": "+trim(req.Reason)); err != nil {
+			if credbatch.IsKind(err, credbatch.KindConflict) {
+				continue // revoked meanwhile
+			}
+			return err
 		}
-		cursor = page.Next
+		revoked++
 	}
 	b, err := a.d.Store.GetBatch(ctx, id)
 	if err != nil {

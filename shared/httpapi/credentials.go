@@ -198,23 +198,15 @@ func (a *API) batchDelivery(w http.ResponseWriter, r *http.Request, _ auth.Princ
 		return fmt.Errorf("load batch %s: %w", id, err)
 	}
 	rep := deliveryReport{BatchID: id, Status: b.Status, Counts: b.Counts, Emails: map[string]int{}, Failed: []credbatch.Credential{}}
-	cursor := ""
-	for {
-		page, err := a.d.Store.ListCredentialsByBatch(ctx, id, cursor, credbatch.MaxPageSize)
+	for c, err := range credbatch.BatchCredentials(ctx, a.d.Store, id) {
 		if err != nil {
 			return fmt.Errorf("list credentials of %s: %w", id, err)
 		}
-		for _, c := range page.Items {
-			rep.Emails[string(c.EmailStatus)]++
-			switch c.EmailStatus {
-			case credbatch.EmailBounced, credbatch.EmailComplained, credbatch.EmailSuppressed, credbatch.EmailFailed, credbatch.EmailRejected:
-				rep.Failed = append(rep.Failed, c)
-			}
+		rep.Emails[string(c.EmailStatus)]++
+		switch c.EmailStatus {
+		case credbatch.EmailBounced, credbatch.EmailComplained, credbatch.EmailSuppressed, credbatch.EmailFailed, credbatch.EmailRejected:
+			rep.Failed = append(rep.Failed, c)
 		}
-		if page.Next == "" {
-			break
-		}
-		cursor = page.Next
 	}
 	writeJSON(w, http.StatusOK, rep)
 	return nil

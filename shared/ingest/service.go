@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"iter"
 	"log/slog"
 	"net/url"
 	"os"
@@ -318,7 +317,7 @@ func (s *Service) WriteReport(ctx context.Context, b credbatch.Batch) (string, e
 	for i, c := range b.Columns {
 		headers[i] = c.Header
 	}
-	if err := workbook.ErrorReport(&buf, headers, AllRows(ctx, s.Store, b.ID, credbatch.RowFilter{}), b.Findings); err != nil {
+	if err := workbook.ErrorReport(&buf, headers, credbatch.BatchRows(ctx, s.Store, b.ID, credbatch.RowFilter{}), b.Findings); err != nil {
 		return "", fmt.Errorf("error report for %s: %w", b.ID, err)
 	}
 	key := ReportKey(b.ID)
@@ -329,29 +328,6 @@ func (s *Service) WriteReport(ctx context.Context, b credbatch.Batch) (string, e
 		return "", fmt.Errorf("record error report for %s: %w", b.ID, err)
 	}
 	return key, nil
-}
-
-// AllRows iterates over every row of a batch that matches the filter, page by page.
-func AllRows(ctx context.Context, st credbatch.Store, batchID string, f credbatch.RowFilter) iter.Seq2[credbatch.Row, error] {
-	return func(yield func(credbatch.Row, error) bool) {
-		f.Limit = credbatch.MaxPageSize
-		for {
-			page, err := st.ListRows(ctx, batchID, f)
-			if err != nil {
-				yield(credbatch.Row{}, err)
-				return
-			}
-			for _, r := range page.Items {
-				if !yield(r, nil) {
-					return
-				}
-			}
-			if page.Next == "" {
-				return
-			}
-			f.Cursor = page.Next
-		}
-	}
 }
 
 // StoreLookup answers the validator's store-backed checks (already_issued,

@@ -334,25 +334,19 @@ func (s *Service) cancelled(ctx context.Context, id, cause string) error {
 func (s *Service) ChunkFailed(ctx context.Context, c Chunk, errName, cause string) error {
 	reason := fmt.Sprintf("not issued: chunk %d failed (%s): %s; submit the batch again to retry", c.Chunk, errName, cause)
 	from, to := c.rows()
-	f := credbatch.RowFilter{FromNumber: from, ToNumber: to, Limit: credbatch.MaxPageSize}
-	for {
-		page, err := s.Store.ListRows(ctx, c.BatchID, f)
+	f := credbatch.RowFilter{FromNumber: from, ToNumber: to}
+	for r, err := range credbatch.BatchRows(ctx, s.Store, c.BatchID, f) {
 		if err != nil {
 			return err
 		}
-		for _, r := range page.Items {
-			if r.Status != credbatch.RowValid && r.Status != credbatch.RowIssuing {
-				continue
-			}
-			if _, err := s.failRow(ctx, r, reason); err != nil && !credbatch.IsKind(err, credbatch.KindConflict) {
-				return err
-			}
+		if r.Status != credbatch.RowValid && r.Status != credbatch.RowIssuing {
+			continue
 		}
-		if page.Next == "" {
-			return nil
+		if _, err := s.failRow(ctx, r, reason); err != nil && !credbatch.IsKind(err, credbatch.KindConflict) {
+			return err
 		}
-		f.Cursor = page.Next
 	}
+	return nil
 }
 
 // Finalize counts rows and emails, marks rows that no chunk issued as failed, and moves the
@@ -397,70 +391,54 @@ func (s *Service) Finalize(ctx context.Context, id string) (Finalized, error) {
 // that are still valid or issuing (their chunk failed or stopped) become failed.
 func (s *Service) recount(ctx context.Context, b credbatch.Batch, markFailed bool) (credbatch.Counts, error) {
 	var c credbatch.Counts
-	f := credbatch.RowFilter{Limit: credbatch.MaxPageSize}
-	for {
-		page, err := s.Store.ListRows(ctx, b.ID, f)
+	for r, err := range credbatch.BatchRows(ctx, s.Store, b.ID, credbatch.RowFilter{}) {
 		if err != nil {
 			return c, err
 		}
-		for _, r := range page.Items {
-			if markFailed && (r.Status == credbatch.RowValid || r.Status == credbatch.RowIssuing) {
-				if r, err = s.failRow(ctx, r, "not issued: its chunk failed or sending stopped; submit the batch again to retry"); err != nil {
-					return c, err
-				}
-			}
-			c.Rows++
-			switch r.Status {
-			case credbatch.RowValid, credbatch.RowIssuing:
-				c.Valid++
-			case credbatch.RowInvalid, credbatch.RowSkipped:
-				c.Invalid++
-			case credbatch.RowIssued:
-				c.Valid++
-				c.Issued++
-			case credbatch.RowFailed:
-				c.Valid++
-				c.Failed++
-			case credbatch.RowRevoked:
-				c.Valid++
-				c.Revoked++
+		if markFailed && (r.Status == credbatch.RowValid || r.Status == credbatch.RowIssuing) {
+			if r, err = s.failRow(ctx, r, "not issued: its chunk failed or sending stopped; submit the batch again to retry"); err != nil {
+				return c, err
 			}
 		}
-		if page.Next == "" {
-			break
+		c.Rows++
+		switch r.Status {
+		case credbatch.RowValid, credbatch.RowIssuing:
+			c.Valid++
+		case credbatch.RowInvalid, credbatch.RowSkipped:
+			c.Invalid++
+		case credbatch.RowIssued:
+			c.Valid++
+			c.Issued++
+		case credbatch.RowFailed:
+			c.Valid++
+			c.Failed++
+		case credbatch.RowRevoked:
+			c.Valid++
+			c.Revoked++
 		}
-		f.Cursor = page.Next
 	}
-	cursor := ""
-	for {
-		page, err := s.Store.ListCredentialsByBatch(ctx, b.ID, cursor, credbatch.MaxPageSize)
+	for cr, err := range credbatch.BatchCredentials(ctx, s.Store, b.ID) {
 		if err != nil {
 			return c, err
 		}
-		for _, cr := range page.Items {
-			switch cr.EmailStatus {
-			case credbatch.EmailSent, credbatch.EmailDelayed, credbatch.EmailSoftBounce:
-				c.Sent++
-			case credbatch.EmailDelivered:
-				c.Sent++
-				c.Delivered++
-			case credbatch.EmailBounced, credbatch.EmailRejected:
-				c.Sent++
-				c.Bounced++
-			case credbatch.EmailComplained:
-				c.Sent++
-				c.Delivered++
-				c.Complained++
-			case credbatch.EmailSuppressed:
-				c.Suppressed++
-			case credbatch.EmailFailed:
-				c.Failed++
-			}
+		switch cr.EmailStatus {
+		case credbatch.EmailSent, credbatch.EmailDelayed, credbatch.EmailSoftBounce:
+			c.Sent++
+		case credbatch.EmailDelivered:
+			c.Sent++
+			c.Delivered++
+		case credbatch.EmailBounced, credbatch.EmailRejected:
+			c.Sent++
+			c.Bounced++
+		case credbatch.EmailComplained:
+			c.Sent++
+			c.Delivered++
+			c.Complained++
+		case credbatch.EmailSuppressed:
+			c.Suppressed++
+		case credbatch.EmailFailed:
+			c.Failed++
 		}
-		if page.Next == "" {
-			break
-		}
-		cursor = page.Next
 	}
 	return c, nil
 }

@@ -79,29 +79,23 @@ func (s *Service) issueChunk(ctx context.Context, c Chunk) (ChunkResult, error) 
 		}
 	}()
 	from, to := c.rows()
-	f := credbatch.RowFilter{FromNumber: from, ToNumber: to, Limit: credbatch.MaxPageSize}
+	f := credbatch.RowFilter{FromNumber: from, ToNumber: to}
 	n := 0
-	for {
-		page, err := s.Store.ListRows(ctx, b.ID, f)
+	for r, err := range credbatch.BatchRows(ctx, s.Store, b.ID, f) {
 		if err != nil {
 			return res, err
 		}
-		for _, r := range page.Items {
-			if n%bounceCheckEvery == 0 && n > 0 {
-				if err := w.checkBounces(ctx); err != nil {
-					return res, err
-				}
-			}
-			n++
-			if err := w.row(ctx, r); err != nil {
+		if n%bounceCheckEvery == 0 && n > 0 {
+			if err := w.checkBounces(ctx); err != nil {
 				return res, err
 			}
 		}
-		if page.Next == "" {
-			return res, nil
+		n++
+		if err := w.row(ctx, r); err != nil {
+			return res, err
 		}
-		f.Cursor = page.Next
 	}
+	return res, nil
 }
 
 // chunkWorker carries one chunk run's state.

@@ -147,58 +147,50 @@ func (s *Service) summarize(ctx context.Context, b credbatch.Batch, unsent bool)
 		sum.URL = trimSlash(s.Config.BaseURL) + "/batches/" + b.ID
 	}
 	var fails []Failure
-	cursor := ""
-	for {
-		p, err := s.Store.ListCredentialsByBatch(ctx, b.ID, cursor, credbatch.MaxPageSize)
+	for c, err := range credbatch.BatchCredentials(ctx, s.Store, b.ID) {
 		if err != nil {
 			return sum, nil, fmt.Errorf("credentials of batch %s: %w", b.ID, err)
 		}
-		for _, c := range p.Items {
-			sum.Issued++
-			sent := true
-			switch c.EmailStatus {
-			case credbatch.EmailDelivered:
-				sum.Delivered++
-			case credbatch.EmailComplained:
-				sum.Delivered++
-				sum.Complained++
-			case credbatch.EmailBounced:
-				sum.Bounced++
-				sum.BounceTypes[c.BounceType]++
-			case credbatch.EmailSoftBounce:
-				sum.SoftBounced++
-				sum.Pending++
-				sum.BounceTypes[c.BounceType]++
-			case credbatch.EmailSent, credbatch.EmailDelayed:
-				sum.Pending++
-			case credbatch.EmailRejected:
-				sum.Rejected++
-			case credbatch.EmailSuppressed:
-				sum.Suppressed++
-				sent = c.BounceType != "" // SES refused it: it was sent to SES
-				if !sent && unsent {
-					fails = append(fails, Failure{BatchID: b.ID, BatchLabel: b.Label, Row: c.RowNumber, Email: c.Email,
-						Reason: "suppressed", Diagnostic: c.LastError, CredentialID: c.ID, At: c.UpdatedAt})
-				}
-			case credbatch.EmailFailed:
-				sum.Failed++
-				sent = false
-				if unsent {
-					fails = append(fails, Failure{BatchID: b.ID, BatchLabel: b.Label, Row: c.RowNumber, Email: c.Email,
-						Reason: "failed", Diagnostic: c.LastError, CredentialID: c.ID, At: c.UpdatedAt})
-				}
-			default: // pending, sending
-				sent = false
-				sum.NotSent++
+		sum.Issued++
+		sent := true
+		switch c.EmailStatus {
+		case credbatch.EmailDelivered:
+			sum.Delivered++
+		case credbatch.EmailComplained:
+			sum.Delivered++
+			sum.Complained++
+		case credbatch.EmailBounced:
+			sum.Bounced++
+			sum.BounceTypes[c.BounceType]++
+		case credbatch.EmailSoftBounce:
+			sum.SoftBounced++
+			sum.Pending++
+			sum.BounceTypes[c.BounceType]++
+		case credbatch.EmailSent, credbatch.EmailDelayed:
+			sum.Pending++
+		case credbatch.EmailRejected:
+			sum.Rejected++
+		case credbatch.EmailSuppressed:
+			sum.Suppressed++
+			sent = c.BounceType != "" // SES refused it: it was sent to SES
+			if !sent && unsent {
+				fails = append(fails, Failure{BatchID: b.ID, BatchLabel: b.Label, Row: c.RowNumber, Email: c.Email,
+					Reason: "suppressed", Diagnostic: c.LastError, CredentialID: c.ID, At: c.UpdatedAt})
 			}
-			if sent {
-				sum.Sent++
+		case credbatch.EmailFailed:
+			sum.Failed++
+			sent = false
+			if unsent {
+				fails = append(fails, Failure{BatchID: b.ID, BatchLabel: b.Label, Row: c.RowNumber, Email: c.Email,
+					Reason: "failed", Diagnostic: c.LastError, CredentialID: c.ID, At: c.UpdatedAt})
 			}
+		default: // pending, sending
+			sent = false
+			sum.NotSent++
 		}
-		if p.Next == "" {
-			break
+		if sent {
+			sum.Sent++
 		}
-		cursor = p.Next
 	}
 	if len(sum.BounceTypes) == 0 {
 		sum.BounceTypes = nil

@@ -101,43 +101,37 @@ func (s *Service) Run(ctx context.Context) (Report, error) {
 func (s *Service) build(ctx context.Context, rep *Report) error {
 	window := map[string]map[credbatch.EventType]int{}
 	creds := map[string]credbatch.Credential{}
-	cursor := ""
-	for {
-		p, err := s.Store.ListDeliveries(ctx, rep.From, rep.To, cursor, credbatch.MaxPageSize)
+	for d, err := range credbatch.All(func(cursor string) (credbatch.Page[credbatch.Delivery], error) {
+		return s.Store.ListDeliveries(ctx, rep.From, rep.To, cursor, credbatch.MaxPageSize)
+	}) {
 		if err != nil {
 			return fmt.Errorf("list deliveries: %w", err)
 		}
-		for _, d := range p.Items {
-			rep.Events++
-			if d.BatchID != "" {
-				if window[d.BatchID] == nil {
-					window[d.BatchID] = map[credbatch.EventType]int{}
-				}
-				window[d.BatchID][d.Event]++
+		rep.Events++
+		if d.BatchID != "" {
+			if window[d.BatchID] == nil {
+				window[d.BatchID] = map[credbatch.EventType]int{}
 			}
-			reason := failureReason(d)
-			if reason == "" {
-				continue
-			}
-			f := Failure{BatchID: d.BatchID, Email: d.Email, Reason: reason, Diagnostic: d.Diagnostic,
-				CredentialID: d.CredentialID, At: d.At}
-			if d.CredentialID != "" {
-				c, ok := creds[d.CredentialID]
-				if !ok {
-					c, err = s.Store.GetCredential(ctx, d.CredentialID)
-					if err != nil && !credbatch.IsKind(err, credbatch.KindNotFound) {
-						return fmt.Errorf("load credential %s: %w", d.CredentialID, err)
-					}
-					creds[d.CredentialID] = c
-				}
-				f.Row = c.RowNumber
-			}
-			rep.Failed = append(rep.Failed, f)
+			window[d.BatchID][d.Event]++
 		}
-		if p.Next == "" {
-			break
+		reason := failureReason(d)
+		if reason == "" {
+			continue
 		}
-		cursor = p.Next
+		f := Failure{BatchID: d.BatchID, Email: d.Email, Reason: reason, Diagnostic: d.Diagnostic,
+			CredentialID: d.CredentialID, At: d.At}
+		if d.CredentialID != "" {
+			c, ok := creds[d.CredentialID]
+			if !ok {
+				c, err = s.Store.GetCredential(ctx, d.CredentialID)
+				if err != nil && !credbatch.IsKind(err, credbatch.KindNotFound) {
+					return fmt.Errorf("load credential %s: %w", d.CredentialID, err)
+				}
+				creds[d.CredentialID] = c
+			}
+			f.Row = c.RowNumber
+		}
+		rep.Failed = append(rep.Failed, f)
 	}
 	completed, err := s.completedIn(ctx, rep.From, rep.To)
 	if err != nil {

@@ -31,25 +31,20 @@ func FromStoreList(ctx context.Context, store RevokedLister, n int) (*List, erro
 	if err != nil {
 		return nil, err
 	}
-	cursor := ""
-	for {
-		page, err := store.ListRevoked(ctx, cursor, credbatch.MaxPageSize)
+	for c, err := range credbatch.All(func(cursor string) (credbatch.Page[credbatch.Credential], error) {
+		return store.ListRevoked(ctx, cursor, credbatch.MaxPageSize)
+	}) {
 		if err != nil {
 			return nil, fmt.Errorf("build status list: %w", err)
 		}
-		for _, c := range page.Items {
-			if c.StatusListIndex < first || c.StatusListIndex >= first+Size {
-				continue // another list's entry
-			}
-			if err := l.Set(c.StatusListIndex-first, true); err != nil {
-				return nil, credbatch.Errorf(credbatch.KindInternal, "build status list: credential %s: %s", c.ID, credbatch.ErrorMessage(err))
-			}
+		if c.StatusListIndex < first || c.StatusListIndex >= first+Size {
+			continue // another list's entry
 		}
-		if page.Next == "" {
-			return l, nil
+		if err := l.Set(c.StatusListIndex-first, true); err != nil {
+			return nil, credbatch.Errorf(credbatch.KindInternal, "build status list: credential %s: %s", c.ID, credbatch.ErrorMessage(err))
 		}
-		cursor = page.Next
 	}
+	return l, nil
 }
 
 // Lists serves every status list of a deployment from the store, rebuilding a list at most
