@@ -2,6 +2,7 @@ package credbatch
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -150,4 +151,17 @@ type Store interface {
 	// SetMark moves a watermark from `from` (zero = never set) to `to` in one conditional
 	// write; KindConflict when another writer moved it first.
 	SetMark(ctx context.Context, name string, from, to time.Time) error
+}
+
+// ActiveDefinitions returns the store's active definitions (latest versions) by id.
+func ActiveDefinitions(ctx context.Context, s Store) (map[string]Definition, error) {
+	list, err := s.ListDefinitions(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("load definitions: %w", err)
+	}
+	out := make(map[string]Definition, len(list))
+	for _, d := range list {
+		out[d.ID] = d
+	}
+	return out, nil
 }

@@ -185,7 +185,7 @@ func (a *API) createBatch(w http.ResponseWriter, r *http.Request, p auth.Princip
 // take (unknown definition, a required attribute missing from every row): the error is
 // KindInvalid with the file-level code and the finding in details.
 func (a *API) checkHeader(ctx context.Context, header []string, opts credbatch.Options) error {
-	defs, err := a.activeDefinitions(ctx)
+	defs, err := credbatch.ActiveDefinitions(ctx, a.d.Store)
 	if err != nil {
 		return err
 	}

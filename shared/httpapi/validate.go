@@ -41,7 +41,7 @@ func (a *API) validate(w http.ResponseWriter, r *http.Request, _ auth.Principal)
 	if err != nil {
 		return err
 	}
-	defs, err := a.activeDefinitions(ctx)
+	defs, err := credbatch.ActiveDefinitions(ctx, a.d.Store)
 	if err != nil {
 		return err
 	}
@@ -86,18 +86,6 @@ func dryRun(ctx context.Context, in ingest.Input, defs map[string]credbatch.Defi
 		}
 	}
 	return res, nil
-}
-
-func (a *API) activeDefinitions(ctx context.Context) (map[string]credbatch.Definition, error) {
-	list, err := a.d.Store.ListDefinitions(ctx, false)
-	if err != nil {
-		return nil, fmt.Errorf("load definitions: %w", err)
-	}
-	out := make(map[string]credbatch.Definition, len(list))
-	for _, d := range list {
-		out[d.ID] = d
-	}
-	return out, nil
 }
 
 // validateFileInput spools the multipart file to disk and reads the option fields.

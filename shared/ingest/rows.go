@@ -22,7 +22,7 @@ const rowsChunk = 500
 // rejected or needs_mapping, the finding on the batch), not returned as an error.
 func (s *Service) IngestRows(ctx context.Context, b credbatch.Batch, header []string, records [][]string) (credbatch.Batch, error) {
 	log := s.log().With("batch_id", b.ID)
-	defs, err := s.definitions(ctx)
+	defs, err := credbatch.ActiveDefinitions(ctx, s.Store)
 	if err != nil {
 		return b, err
 	}

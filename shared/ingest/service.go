@@ -185,7 +185,7 @@ func OptionsFromMetadata(key string, meta map[string]string) (credbatch.Options,
 
 // process reads the object, stores its rows and moves the batch out of received.
 func (s *Service) process(ctx context.Context, b credbatch.Batch, log *slog.Logger) (credbatch.Batch, error) {
-	defs, err := s.definitions(ctx)
+	defs, err := credbatch.ActiveDefinitions(ctx, s.Store)
 	if err != nil {
 		return b, err
 	}
@@ -292,19 +292,6 @@ func (s *Service) resolve(ctx context.Context, b credbatch.Batch, res *Result, v
 		return fmt.Errorf("ingest %s: check recipients: %w", b.ID, err)
 	}
 	return s.Store.PutRows(ctx, fixed)
-}
-
-// definitions loads every active definition by id.
-func (s *Service) definitions(ctx context.Context) (map[string]credbatch.Definition, error) {
-	list, err := s.Store.ListDefinitions(ctx, false)
-	if err != nil {
-		return nil, fmt.Errorf("load definitions: %w", err)
-	}
-	out := make(map[string]credbatch.Definition, len(list))
-	for _, d := range list {
-		out[d.ID] = d
-	}
-	return out, nil
 }
 
 // ReportKey is where a batch's error-report workbook is written.
