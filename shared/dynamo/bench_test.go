@@ -15,8 +15,8 @@ import (
 	"github.com/credbatch/credbatch/shared/credbatch"
 )
 
-// benchSizes are the row counts of the PutRows benchmarks; run one with
-// -bench 'PutRows.*/20000' -benchtime 1x.
+// benchSizes are the row counts of the PutRows benchmark; run one with
+// -bench 'PutRowsPaired/20000' -benchtime 1x.
 var benchSizes = []int{20_000, 100_000}
 
 // benchStore returns a store on a fresh DynamoDB Local table, or skips.
@@ -75,46 +75,6 @@ func benchRows(batch string, n int) []credbatch.Row {
 		}
 	}
 	return rows
-}
-
-// BenchmarkPutRows measures PutRows (BatchWriteItem, parallel writers).
-func BenchmarkPutRows(b *testing.B) {
-	for _, n := range benchSizes {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			s := benchStore(b)
-			b.ResetTimer()
-			for i := range b.N {
-				rows := benchRows(fmt.Sprintf("bench-%d", i), n)
-				if err := s.PutRows(context.Background(), rows); err != nil {
-					b.Fatalf("PutRows: %v", err)
-				}
-			}
-			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
-		})
-	}
-}
-
-// BenchmarkPutRowsNaive is the baseline: one PutItem per row, sequentially, same items.
-func BenchmarkPutRowsNaive(b *testing.B) {
-	for _, n := range benchSizes {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			s := benchStore(b)
-			ctx := context.Background()
-			b.ResetTimer()
-			for i := range b.N {
-				for _, r := range benchRows(fmt.Sprintf("bench-%d", i), n) {
-					item, err := rowItem(r)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
-						b.Fatalf("PutItem row %d: %v", r.Number, err)
-					}
-				}
-			}
-			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
-		})
-	}
 }
 
 // BenchmarkPutRowsPaired alternates PutRows and the naive loop (one PutItem per row,
