@@ -79,7 +79,9 @@ func readSharedStrings(r io.Reader, dir string) (_ *sharedStrings, err error) {
 			item.end(dec)
 			if t.Name.Local == "si" && len(dec.stack) == 1 {
 				cur := item.finish()
-				if s.n >= sstMemIndex || s.size+int64(len(cur)) > math.MaxUint32 {
+				// Offsets go to the file index from the first one that does not fit (size
+				// only grows, so every later one follows it there).
+				if s.n >= sstMemIndex || s.size > math.MaxUint32 {
 					if iw == nil {
 						if s.index, err = os.CreateTemp(dir, "sst-index-"); err != nil {
 							return nil, fmt.Errorf("shared strings: %w", err)
@@ -94,11 +96,10 @@ func readSharedStrings(r io.Reader, dir string) (_ *sharedStrings, err error) {
 				} else {
 					s.starts = append(s.starts, uint32(s.size))
 				}
-				v := cur
-				if _, err := w.Write(v); err != nil {
+				if _, err := w.Write(cur); err != nil {
 					return nil, fmt.Errorf("shared strings: %w", err)
 				}
-				s.size += int64(len(v))
+				s.size += int64(len(cur))
 				s.n++
 			}
 		case xml.CharData:
