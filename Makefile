@@ -4,13 +4,16 @@ GO ?= go
 TESTENV := infra/testenv/run-tests.sh
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help test setup backends backends-env backends-stop demo serve bench fmt vet lint build sam-build clean
+.PHONY: help test translate setup backends backends-env backends-stop demo serve bench fmt vet lint build sam-build clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z%_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 22
 
 test: ## install test tools, start the backends, go test + fuzz, sam validate/build, stop
 	bash $(TESTENV) test
+
+translate: ## SAM translator on template.yaml (as CloudFormation runs it) -> bin/template.cfn.json, cfn-lint it
+	bash $(TESTENV) translate
 
 setup: ## install the test tools only (.venv, .cache)
 	bash $(TESTENV) setup

@@ -5,7 +5,8 @@
 #   run-tests.sh setup      install only (Python venv, DynamoDB Local, npm packages)
 #   run-tests.sh backends   start DynamoDB Local and moto server, print the exports, leave them running
 #   run-tests.sh stop       stop backends started by "backends"
-#   run-tests.sh test       setup, start backends, go test + fuzz, sam validate/build, stop
+#   run-tests.sh translate  SAM translator + cfn-lint on the transformed template (bin/template.cfn.json)
+#   run-tests.sh test       setup, start backends, translator, go test + fuzz, sam validate/build, stop
 #
 # Everything is installed under the checkout: ./.venv (PyPI), ./.cache/m2 and
 # ./.cache/dynamodb-local (Maven Central), infra/testenv/jsverify/node_modules (npm). Missing
@@ -266,6 +267,27 @@ fuzz_tests() {
 	done
 }
 
+# translate_checks runs the SAM translator as CloudFormation does: `sam validate` without
+# --lint on a copy of the template without samconfig.toml (whose `lint = true` would skip the
+# translator), then the translator itself into bin/template.cfn.json and cfn-lint on that
+# transformed template. A translator error fails.
+translate_checks() {
+	section "sam validate (SAM translator, no samconfig.toml)"
+	local dir
+	dir="$(mktemp -d)"
+	cp "$ROOT/template.yaml" "$dir/template.yaml"
+	(cd "$dir" && "$VENV/bin/sam" validate --region us-east-1 --template-file template.yaml) || {
+		rm -rf "$dir"
+		return 1
+	}
+	rm -rf "$dir"
+	section "SAM translator -> bin/template.cfn.json, cfn-lint on the transformed template"
+	mkdir -p "$ROOT/bin"
+	"$VENV/bin/python" "$TESTENV/transform.py" "$ROOT/template.yaml" "$ROOT/bin/template.cfn.json" || return 1
+	"$VENV/bin/cfn-lint" "$ROOT/bin/template.cfn.json" || return 1
+	echo "transformed template: $(grep -c '"Type": "AWS::' "$ROOT/bin/template.cfn.json") resources, cfn-lint clean"
+}
+
 sam_checks() {
 	section "sam validate --lint"
 	(cd "$ROOT" && "$VENV/bin/sam" validate --lint --region us-east-1 --template-file template.yaml)
@@ -282,6 +304,7 @@ run_tests() {
 	section "environment"
 	sed 's/^export //' "$STATE/env"
 	local failed=()
+	translate_checks || failed+=("translator")
 	go_tests || failed+=("go test")
 	fuzz_tests || failed+=("fuzz")
 	sam_checks || failed+=("sam")
@@ -318,6 +341,10 @@ backends)
 	;;
 env) [ -f "$STATE/env" ] && cat "$STATE/env" || die "no backends running (make backends)" ;;
 stop) stop_backends ;;
+translate)
+	setup_python
+	translate_checks
+	;;
 test) run_tests ;;
 *) die "usage: $0 setup|backends|env|stop|test|bench [bench args]" ;;
 esac
