@@ -9,13 +9,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/credbatch/credbatch/infra/local/engine"
 	"github.com/credbatch/credbatch/infra/local/stack"
 	"github.com/credbatch/credbatch/shared/auth"
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/logging"
+	"github.com/credbatch/credbatch/shared/sqlite"
 )
 
 // stackFlags are the flags every command that opens the local stack takes.
@@ -167,7 +170,9 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitOK
 }
 
-// cmdHistory prints a batch's execution history from the local engine.
+// cmdHistory prints a batch's execution history from the local engine. It reads the data
+// directory's files without opening the stack, so it neither resumes executions nor loads
+// definitions, and is safe to run next to a running serve.
 func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("history", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -177,20 +182,20 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "history needs a batch id (or an execution name)")
 		return exitUsage
 	}
-	st, err := sf.open(ctx, logging.New(io.Discard))
+	cfg := stack.Config{DataDir: sf.data}
+	if _, err := os.Stat(cfg.StorePath()); err != nil {
+		fmt.Fprintf(stderr, "history: no local stack in %s (%v)\n", sf.data, err)
+		return exitFailure
+	}
+	execution, err := executionOf(ctx, cfg.StorePath(), fs.Arg(0))
 	if err != nil {
 		fmt.Fprintf(stderr, "history: %v\n", err)
 		return exitFailure
 	}
-	defer st.Close()
-	name := fs.Arg(0)
-	if b, err := st.Store.GetBatch(ctx, name); err == nil && b.ExecutionID != "" {
-		name = b.ExecutionID
-	} else if err != nil && !credbatch.IsKind(err, credbatch.KindNotFound) {
-		fmt.Fprintf(stderr, "history: %v\n", err)
-		return exitFailure
+	events, err := engine.ReadHistory(ctx, cfg.EnginePath(), execution)
+	if credbatch.IsKind(err, credbatch.KindNotFound) && execution != fs.Arg(0) {
+		err = fmt.Errorf("batch %s has no execution in %s yet", fs.Arg(0), cfg.EnginePath())
 	}
-	events, err := st.Engine.History(name)
 	if err != nil {
 		fmt.Fprintf(stderr, "history: %v\n", err)
 		return exitFailure
@@ -199,4 +204,24 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stdout, "%4d  %s  %-22s %-18s %6dB  %s\n", e.Seq, e.At.Format("15:04:05.000"), e.Type, e.State, e.Size, e.Detail)
 	}
 	return exitOK
+}
+
+// executionOf returns the execution a batch id names (its latest execution), or arg itself
+// when it is not a batch id (an execution name or ARN).
+func executionOf(ctx context.Context, storePath, arg string) (string, error) {
+	st, err := sqlite.Open(ctx, storePath)
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	b, err := st.GetBatch(ctx, arg)
+	switch {
+	case err == nil && b.ExecutionID != "":
+		return b.ExecutionID, nil
+	case err == nil:
+		return "", fmt.Errorf("batch %s is %s and has not started an execution", arg, b.Status)
+	case credbatch.IsKind(err, credbatch.KindNotFound):
+		return arg, nil
+	}
+	return "", err
 }

@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
+	"os"
 	"sync"
 	"time"
 
@@ -298,18 +301,43 @@ func (e *Engine) Wait(ctx context.Context, id string) (Status, json.RawMessage, 
 	return Status(status), nil, nil
 }
 
-// History returns the events of the execution named name, oldest first. Errors:
-// KindNotFound for an unknown name.
-func (e *Engine) History(name string) ([]Event, error) {
-	var id string
-	if err := e.db.QueryRow(`SELECT id FROM executions WHERE name = ?`, name).Scan(&id); errors.Is(err, sql.ErrNoRows) {
-		return nil, credbatch.NotFound("execution", name)
-	} else if err != nil {
-		return nil, fmt.Errorf("history of %s: %w", name, err)
+// History returns the events of an execution, oldest first, given its name or its id (the
+// execution ARN that Start returns and a batch records). Errors: KindNotFound for an
+// unknown execution.
+func (e *Engine) History(execution string) ([]Event, error) {
+	return history(context.Background(), e.db, execution)
+}
+
+// ReadHistory returns an execution's events (as History) from the engine database at path
+// without opening an Engine: nothing is resumed or written, so it is safe while another
+// process runs the engine on the same file. Errors: KindNotFound for an unknown execution or
+// a missing database.
+func ReadHistory(ctx context.Context, path, execution string) ([]Event, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, credbatch.NotFound("execution", execution)
 	}
-	rows, err := e.db.Query(`SELECT seq, type, state, at, size, detail FROM history WHERE execution_id = ? ORDER BY seq`, id)
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "query_only(1)")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
-		return nil, fmt.Errorf("history of %s: %w", name, err)
+		return nil, fmt.Errorf("open engine database %s: %w", path, err)
+	}
+	defer db.Close()
+	return history(ctx, db, execution)
+}
+
+func history(ctx context.Context, db *sql.DB, execution string) ([]Event, error) {
+	var id string
+	err := db.QueryRowContext(ctx, `SELECT id FROM executions WHERE name = ? OR id = ?`, execution, execution).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, credbatch.NotFound("execution", execution)
+	} else if err != nil {
+		return nil, fmt.Errorf("history of %s: %w", execution, err)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT seq, type, state, at, size, detail FROM history WHERE execution_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("history of %s: %w", execution, err)
 	}
 	defer rows.Close()
 	var out []Event
@@ -317,7 +345,7 @@ func (e *Engine) History(name string) ([]Event, error) {
 		var ev Event
 		var at int64
 		if err := rows.Scan(&ev.Seq, &ev.Type, &ev.State, &at, &ev.Size, &ev.Detail); err != nil {
-			return nil, fmt.Errorf("history of %s: %w", name, err)
+			return nil, fmt.Errorf("history of %s: %w", execution, err)
 		}
 		ev.At = time.Unix(0, at)
 		out = append(out, ev)

@@ -3,7 +3,9 @@
 package stack
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,6 +83,12 @@ func (c Config) path(parts ...string) string {
 // OutboxDir is where the outbox writes .eml files.
 func (c Config) OutboxDir() string { return c.path("outbox") }
 
+// StorePath is the SQLite file of the store.
+func (c Config) StorePath() string { return c.path("credbatch.db") }
+
+// EnginePath is the SQLite file of the local engine (executions, task tokens, history).
+func (c Config) EnginePath() string { return c.path("engine.db") }
+
 // BucketDir is the folder that stands in for the bucket; files dropped under its uploads/
 // folder are ingested.
 func (c Config) BucketDir() string { return c.path("bucket") }
@@ -104,7 +112,7 @@ func Open(ctx context.Context, cfg Config) (*Stack, error) {
 			s.Close()
 		}
 	}()
-	if s.Store, err = sqlite.Open(ctx, cfg.path("credbatch.db")); err != nil {
+	if s.Store, err = sqlite.Open(ctx, cfg.StorePath()); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	if s.Bucket, err = dirblob.New(cfg.BucketDir(), dirblob.WithBucket(Bucket), dirblob.WithBaseURL(cfg.Issuer.BaseURL+BucketPath)); err != nil {
@@ -153,7 +161,7 @@ func Open(ctx context.Context, cfg Config) (*Stack, error) {
 	if clock == nil {
 		clock = engine.RealClock{}
 	}
-	if s.Engine, err = engine.Open(ctx, cfg.path("engine.db"), machine, engine.Options{Clock: clock, Log: cfg.Log}); err != nil {
+	if s.Engine, err = engine.Open(ctx, cfg.EnginePath(), machine, engine.Options{Clock: clock, Log: cfg.Log}); err != nil {
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
 	s.Actions = &issuance.Actions{Store: s.Store, Workflow: s.Engine}
@@ -187,11 +195,15 @@ func (s *Stack) LoadDefinitions(ctx context.Context, defs []credbatch.Definition
 	return nil
 }
 
-// same compares definitions ignoring store-assigned fields.
+// same compares definitions by value, ignoring store-assigned fields. It compares their JSON
+// documents (the form the definitions file and the API use): pointers (Issuer, an
+// attribute's Min and Max) count by what they point to, and a nil list equals an empty one.
 func same(a, b credbatch.Definition) bool {
 	a.Version, b.Version = 0, 0
 	a.CreatedAt, b.CreatedAt = time.Time{}, time.Time{}
-	return fmt.Sprintf("%#v", a) == fmt.Sprintf("%#v", b)
+	ja, erra := json.Marshal(a)
+	jb, errb := json.Marshal(b)
+	return erra == nil && errb == nil && bytes.Equal(ja, jb)
 }
 
 // Close stops the stack, after the simulated feedback in flight has been delivered.
