@@ -32,6 +32,7 @@ const (
 	CodeInvalidURL          = "invalid_url"
 	CodeValueTooLong        = "value_too_long"
 	CodeUnsafeValue         = "unsafe_value"
+	CodeInvalidEncoding     = "invalid_encoding" // a cell's bytes contradict the text file's encoding (a warning on the header row)
 	CodeDuplicateRow        = "duplicate_row"
 	CodeAlreadyIssued       = "already_issued"
 	CodeSuppressedRecipient = "suppressed_recipient" // warning

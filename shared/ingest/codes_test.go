@@ -145,6 +145,8 @@ func TestEveryCodeFromAFile(t *testing.T) {
 		{name: "row: duplicate row", file: "a.csv", content: []byte(hdr + ok + strings.Replace(ok, "Ann", "Anne", 1)), defID: "web-101", code: credbatch.CodeDuplicateRow, row: 3, column: "Email"},
 		{name: "row: expiry required", file: "a.csv", content: []byte("ID," + hdr + "first-aid," + ok), code: credbatch.CodeMissingValue, row: 2, column: "Trainer"},
 		{name: "warning: unknown column", file: "a.csv", content: []byte("Notes," + hdr + "hello," + ok), defID: "web-101", code: credbatch.CodeUnknownColumns, row: 1, column: "Notes"},
+		{name: "row: invalid encoding", file: "a.csv", content: []byte(hdr + "José,Müller,jose@example.com,2026-03-04,,85,,,\n" + strings.Replace(ok, "Ann,", "Ren\xE9e,", 1)), defID: "web-101", code: credbatch.CodeInvalidEncoding, row: 3, column: "First Name"},
+		{name: "warning: invalid encoding in the header", file: "a.csv", content: []byte("Not\xE9s,Zoë," + hdr + "a,b," + ok), defID: "web-101", code: credbatch.CodeInvalidEncoding, row: 1, column: "Not\uFFFDs"},
 		{name: "row number after blank rows", file: "a.csv", content: []byte(hdr + ok + ",,,,,,,,\n\n" + strings.Replace(ok, "ann@example.com", "bad", 1)), defID: "web-101", code: credbatch.CodeInvalidEmail, row: 5, column: "Email"},
 	}
 	defs := testDefinitions(t)

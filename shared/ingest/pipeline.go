@@ -150,6 +150,9 @@ func Run(ctx context.Context, in Input, sink Sink) (Result, *validate.Validator,
 				drain()
 				return fail(err)
 			}
+			for _, fl := range h.Flaws {
+				v.HeaderUndecodable(fl.Column-1, fl.Encoding, fl.Detail)
+			}
 			res.Columns = v.Columns()
 			if in.OnColumns != nil {
 				in.OnColumns(res.Columns)
@@ -163,7 +166,11 @@ func Run(ctx context.Context, in Input, sink Sink) (Result, *validate.Validator,
 					rec.Cells[i] = workbook.Restore(c)
 				}
 			}
-			out = append(out, v.Row(rec.Number, rec.Cells))
+			r := v.Row(rec.Number, rec.Cells)
+			for _, fl := range rec.Flaws {
+				v.Undecodable(&r, fl.Column-1, fl.Encoding, fl.Detail)
+			}
+			out = append(out, r)
 		}
 		if len(out) == 0 {
 			continue

@@ -238,7 +238,7 @@ func (s *Service) process(ctx context.Context, b credbatch.Batch, log *slog.Logg
 func fileWarnings(ws []credbatch.Finding) []credbatch.Finding {
 	var out []credbatch.Finding
 	for _, w := range ws {
-		if w.Code == credbatch.CodeUnknownColumns || w.Row == 0 {
+		if w.Code == credbatch.CodeUnknownColumns || w.Code == credbatch.CodeInvalidEncoding || w.Row == 0 {
 			out = append(out, w)
 		}
 	}

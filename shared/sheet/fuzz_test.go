@@ -54,7 +54,8 @@ func checkRecords(t *testing.T, got result, lim Limits) {
 }
 
 func FuzzCSV(f *testing.F) {
-	for _, name := range []string{"utf8.csv", "utf8_bom.csv", "utf16le.csv", "utf16be.csv", "cp1252.csv", "semicolon.csv", "tab.txt", "quoted_newlines.csv", "blank_whitespace.csv", "lazy_quotes.csv", "lo_export.csv"} {
+	for _, name := range []string{"utf8.csv", "utf8_bom.csv", "utf16le.csv", "utf16be.csv", "cp1252.csv", "semicolon.csv", "tab.txt", "quoted_newlines.csv", "blank_whitespace.csv", "lazy_quotes.csv", "lo_export.csv",
+		"mostly_utf8.csv", "cp1252_stray_utf8.csv", "lone_cr.csv", "pipe.txt"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
@@ -70,7 +71,7 @@ func FuzzCSV(f *testing.F) {
 }
 
 func FuzzXLSX(f *testing.F) {
-	for _, name := range []string{"unicode_sst.xlsx", "blank_rows.xlsx", "date1904.xlsx", "lo_formulas.xlsx", "hidden_first.xlsx"} {
+	for _, name := range []string{"unicode_sst.xlsx", "blank_rows.xlsx", "date1904.xlsx", "lo_formulas.xlsx", "hidden_first.xlsx", "chart_first.xlsx", "state_show.xlsx"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/xuri/excelize/v2"
 )
@@ -161,6 +162,9 @@ func TestSniffDelimiter(t *testing.T) {
 		{"\"a;b\",c\n\"1;2\",3\n", ','},
 		{"single\nvalue\n", ','},
 		{"Name;Note\nAna;\"x,y,z\"\n", ';'},
+		{"Name|Email\nAna|a@example.com\n", '|'},
+		{"Name,Note\nAna,a|b\nBo,c\n", ','},
+		{"Name|Note\nAna|\"a,b\"\nBo|c,d,e\n", '|'},
 	}
 	for _, tt := range tests {
 		if got := sniffDelimiter([]byte(tt.in)); got != tt.want {
@@ -417,11 +421,14 @@ func hasFiles(dir string) bool {
 	return found
 }
 
+// TestInvalidUTF8AfterBOM: a BOM says UTF-8, so a stray byte is flagged, never decoded
+// another way.
 func TestInvalidUTF8AfterBOM(t *testing.T) {
 	path := writeFile(t, "b.csv", []byte("\xEF\xBB\xBFName\nJos\xE9\n"))
 	got := readAll(t, path, "b.csv", Options{})
-	want := []Record{rec(1, "Name"), rec(2, "Jos\uFFFD")}
-	if fmt.Sprint(got.Records) != fmt.Sprint(want) || got.Code != "" {
+	want := []Record{rec(1, "Name"), {Number: 2, Cells: []string{"Jos\uFFFD"}, Flaws: []Flaw{{Column: 1, Encoding: "UTF-8",
+		Detail: `a byte that is not UTF-8: 0xE9 after "Jos" ('é' in Windows-1252)`}}}}
+	if !reflect.DeepEqual(got.Records, want) || got.Code != "" {
 		t.Errorf("got %+v (%s), want %+v", got.Records, got.Code, want)
 	}
 }
@@ -439,6 +446,9 @@ func TestCSVRowNumbers(t *testing.T) {
 		{"two multi-line cells", "h\n\"a\nb\"\n\"c\n\nd\"\ne\n", []Record{rec(1, "h"), rec(2, "a\nb"), rec(3, "c\n\nd"), rec(4, "e")}},
 		{"excel sep hint", "sep=;\r\nName;Note\r\nAna;a,b\r\n", []Record{rec(1, "Name", "Note"), rec(2, "Ana", "a,b")}},
 		{"sep= as a value", "sep=x\nb\n", []Record{rec(1, "sep=x"), rec(2, "b")}},
+		{"lone CR", "a,b\r\"x\ry\",z\r\rq,r\r", []Record{rec(1, "a", "b"), rec(2, "x\ny", "z"), rec(4, "q", "r")}},
+		{"mixed line ends", "a\r\nb\rc\nd", []Record{rec(1, "a"), rec(2, "b"), rec(3, "c"), rec(4, "d")}},
+		{"sep hint then lone CR", "sep=|\rName|Note\rAna|a,b\r", []Record{rec(1, "Name", "Note"), rec(2, "Ana", "a,b")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -475,6 +485,46 @@ func TestHugeTextBoundedMemory(t *testing.T) {
 			}
 			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
 				t.Errorf("allocated %d MiB reading a 24 MiB cell; the text was buffered", alloc>>20)
+			}
+		})
+	}
+}
+
+// TestNewlines reads line breaks split across reads: CRLF stays one break, a lone CR is one.
+func TestNewlines(t *testing.T) {
+	in := "a\r\nb\rc\r\r\nd\r"
+	want := "a\nb\nc\n\nd\n"
+	for name, wrap := range map[string]func(io.Reader) io.Reader{
+		"whole": func(r io.Reader) io.Reader { return r }, "one byte": iotest.OneByteReader, "half": iotest.HalfReader} {
+		t.Run(name, func(t *testing.T) {
+			got, err := io.ReadAll(&newlines{r: wrap(strings.NewReader(in))})
+			if err != nil || string(got) != want {
+				t.Errorf("got %q, %v; want %q", got, err, want)
+			}
+		})
+	}
+}
+
+// TestEncodingEvidence checks how the bytes of a file without a BOM decide its encoding.
+func TestEncodingEvidence(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want textMode
+	}{
+		{"ascii", "Name\nAna\n", textUTF8},
+		{"utf-8", "Name\nJosé\n", textUTF8},
+		{"windows-1252", "Name\nJos\xE9\nFran\xE7ois\n", text1252},
+		{"utf-8 with one stray byte", "Name\nJosé\nZoë\nRen\xE9e\n", textUTF8Flawed},
+		{"one of each", "Name\nJosé\nRen\xE9e\n", textUTF8Flawed},
+		{"windows-1252 with one utf-8 name", "Name\nFran\xE7ois\nJ\xFCrgen\nJosé\n", text1252Flawed},
+		{"a rune split across the scan's chunks", strings.Repeat("x", 256<<10-1) + "é\n", textUTF8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := scanText(strings.NewReader(tt.in))
+			if err != nil || st.mode() != tt.want {
+				t.Errorf("mode = %v (%+v, %v), want %v", st.mode(), st, err, tt.want)
 			}
 		})
 	}

@@ -91,9 +91,23 @@ type Options struct {
 //
 // From .xlsx, cells hold raw values: dates arrive as serial numbers (see Reader.Date1904),
 // booleans as "1"/"0", formulas as their cached values, error cells as "#N/A" etc.
+//
+// Flaws lists the cells of a text file whose bytes contradict the file's encoding (see
+// Flaw); it is nil for a clean row.
 type Record struct {
 	Number int
 	Cells  []string
+	Flaws  []Flaw
+}
+
+// Flaw is a cell of a text file with bytes that the file's encoding, decided for the whole
+// file, does not read as intended: bytes that are not UTF-8 in a UTF-8 file (the cell holds
+// U+FFFD in their place), or UTF-8 characters in a Windows-1252 file (decoded as
+// Windows-1252, the way the rest of the file is). Such a row must not be issued as read.
+type Flaw struct {
+	Column   int    // 1-based
+	Encoding string // the file's encoding: "UTF-8" or "Windows-1252"
+	Detail   string // which bytes, where, and what they would read as in the other encoding
 }
 
 // Reader streams the non-blank rows of one sheet. The first record is the header as far as
@@ -212,8 +226,15 @@ func checkZip(path, ext string, lim Limits) (largest uint64, _ error) {
 		workbook, ods, numbers bool
 		total, inMemory        uint64
 	)
+	seen := make(map[string]bool, len(zr.File))
 	for _, zf := range zr.File {
-		n := strings.ToLower(strings.ReplaceAll(zf.Name, "\\", "/"))
+		n := partName(zf.Name)
+		// Two entries of one name are read differently by different readers (excelize
+		// keeps the last, others the first): which data is meant cannot be known.
+		if seen[n] {
+			return 0, errCorrupt(fmt.Sprintf("The workbook holds two parts named %q, so it is damaged or was made to mislead. Open it in Excel, %s", zf.Name, lowerFirst(saveAs)))
+		}
+		seen[n] = true
 		switch {
 		case n == "xl/workbook.xml":
 			workbook = true

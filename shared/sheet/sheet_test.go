@@ -1,6 +1,7 @@
 package sheet
 
 import (
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -8,6 +9,20 @@ import (
 
 func rec(n int, cells ...string) Record { return Record{Number: n, Cells: cells} }
 
+func flawed(r Record, flaws ...Flaw) Record { r.Flaws = flaws; return r }
+
+// numbered is nul_late.csv's records before its NUL byte.
+func numbered(n int) []Record {
+	out := []Record{rec(1, "Name", "Email")}
+	for i := 1; i <= n; i++ {
+		out = append(out, rec(i+1, fmt.Sprintf("Person %d", i), fmt.Sprintf("p%d@example.com", i)))
+	}
+	return out
+}
+
+// TestFixtures is the golden corpus: every file in testdata (written by
+// internal/fixturegen, or by LibreOffice for the lo_* files) and what the readers must give
+// for it, through both .xlsx readers.
 func TestFixtures(t *testing.T) {
 	tests := []struct {
 		file  string
@@ -83,6 +98,36 @@ func TestFixtures(t *testing.T) {
 		{file: "utf8.csv", name: "data.numbers", want: result{Code: "unsupported_format"}},
 		{file: "utf8.csv", name: "data.pdf", want: result{Code: "unsupported_format"}},
 		{file: "utf8.csv", name: "data", want: result{Code: "unsupported_format"}},
+
+		// Issue 14 item 12: a UTF-8 file with two stray Windows-1252 bytes stays UTF-8; the two
+		// cells are flagged with the bytes, never decoded whole as Windows-1252 (JosÃ©).
+		{file: "mostly_utf8.csv", want: result{Format: "csv", Records: []Record{
+			rec(1, "First Name", "Last Name", "Email"), rec(2, "José", "Müller", "jose@example.com"), rec(3, "Zoë", "O’Brien", "zoe@example.com"),
+			flawed(rec(4, "Ren\uFFFDe", "Dupont", "renee@example.com"), Flaw{1, "UTF-8", `a byte that is not UTF-8: 0xE9 after "Ren" ('é' in Windows-1252)`}),
+			flawed(rec(5, "Ana", "O\uFFFDNeil", "ana@example.com"), Flaw{2, "UTF-8", `a byte that is not UTF-8: 0x92 after "O" ('’' in Windows-1252)`}),
+			rec(6, "Åsa", "Ørsted", "asa@example.com")}}},
+		// ... and the other way round: a Windows-1252 file with one UTF-8 row.
+		{file: "cp1252_stray_utf8.csv", want: result{Format: "csv", Records: []Record{
+			rec(1, "First Name", "Last Name", "Email"), rec(2, "François", "Lefèvre", "francois@example.com"),
+			rec(3, "Jürgen", "Groß", "jurgen@example.com"), rec(4, "Anaïs", "Noël", "anais@example.com"),
+			flawed(rec(5, "JosÃ©", "NÃºÃ±ez", "jose@example.com"),
+				Flaw{1, "Windows-1252", `a UTF-8 character, in a file that is otherwise Windows-1252: 0xC3 0xA9 after "Jos" ('é' in UTF-8)`},
+				Flaw{2, "Windows-1252", `2 UTF-8 characters, in a file that is otherwise Windows-1252: 0xC3 0xBA after "N" ('ú' in UTF-8), 0xC3 0xB1 after "Nú" ('ñ' in UTF-8)`})}}},
+		// Item 13: lone CR line endings, in a quoted cell too.
+		{file: "lone_cr.csv", want: result{Format: "csv", Records: []Record{
+			rec(1, "First Name", "Last Name", "Email"), rec(2, "Ana", "Lima", "ana@example.com"),
+			rec(4, "Bo\nJr", "Berg", "bo@example.com"), rec(5, "Cy", "Dahl", "cy@example.com")}}},
+		// Item 16: pipe-delimited text without a sep=| line; a NUL byte after the first 8 KiB.
+		{file: "pipe.txt", want: result{Format: "csv", Records: []Record{
+			rec(1, "First Name", "Last Name", "Email", "Note"), rec(2, "Ana", "Lima", "ana@example.com", "a, b"),
+			rec(3, "Bo", "Berg", "bo@example.com", "x|y")}}},
+		{file: "nul_late.csv", want: result{Format: "csv", Records: numbered(400), Code: "corrupt_file"}},
+		// Item 14: a chart sheet first; the first visible worksheet is read.
+		{file: "chart_first.xlsx", want: result{Format: "xlsx", Records: []Record{rec(1, "Name", "Score"), rec(2, "Ana", "90"), rec(3, "Bo", "75")}}},
+		{file: "chart_first.xlsx", sheet: "Chart", want: result{Code: "unknown_sheet"}},
+		// Item 15: state="show" hides nothing; two zip entries of one name are refused.
+		{file: "state_show.xlsx", want: result{Format: "xlsx", Records: []Record{rec(1, "Name", "Level"), rec(2, "Ana", "Gold")}}},
+		{file: "duplicate_part.xlsx", want: result{Code: "corrupt_file"}},
 	}
 	for _, tt := range tests {
 		name := tt.name

@@ -1,6 +1,7 @@
 package sheet
 
 import (
+	"archive/zip"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/credbatch/credbatch/shared/credbatch"
 )
 
 // xlsxReader streams one worksheet of an .xlsx workbook with excelize.
@@ -60,7 +63,7 @@ func openXLSX(path string, opts Options) (_ Reader, err error) {
 		}
 		return nil, errCorrupt(fmt.Sprintf("The workbook is damaged and could not be read (%v). Open it in Excel, %s", err, lowerFirst(saveAs)))
 	}
-	r, err := startXLSX(f, opts)
+	r, err := startXLSX(f, path, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -74,13 +77,23 @@ func errFileTooLargeUnzip(limit int64) error {
 		humanBytes(limit)))
 }
 
-func startXLSX(f *excelize.File, opts Options) (*xlsxReader, error) {
-	list := excelizeSheets(f)
-	i, err := pickSheet(list, opts.Sheet)
+// startXLSX starts reading the sheet that readBook and pickSheet choose from the workbook at
+// path (the same choice as the stream reader's).
+func startXLSX(f *excelize.File, path string, opts Options) (*xlsxReader, error) {
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return nil, errCorrupt("The file is a damaged or incomplete zip archive (the upload may have been cut short).")
+	}
+	bk, err := readBook(partMap(&zr.Reader))
+	zr.Close()
 	if err != nil {
 		return nil, err
 	}
-	sheet := list[i].name
+	i, err := pickSheet(bk.sheets, opts.Sheet)
+	if err != nil {
+		return nil, err
+	}
+	sheet := bk.sheets[i].name
 	props, err := f.GetWorkbookProps()
 	if err != nil {
 		return nil, errCorrupt(fmt.Sprintf("The workbook's settings could not be read (%v). Open it in Excel, %s", err, lowerFirst(saveAs)))
@@ -102,50 +115,70 @@ func startXLSX(f *excelize.File, opts Options) (*xlsxReader, error) {
 
 // sheetEntry is a sheet as the workbook lists it.
 type sheetEntry struct {
-	name    string
-	visible bool
-}
-
-// excelizeSheets lists the workbook's sheets.
-func excelizeSheets(f *excelize.File) []sheetEntry {
-	names := f.GetSheetList()
-	list := make([]sheetEntry, len(names))
-	for i, s := range names {
-		visible, err := f.GetSheetVisible(s)
-		list[i] = sheetEntry{name: s, visible: err == nil && visible}
-	}
-	return list
+	name      string
+	visible   bool
+	worksheet bool   // a worksheet (rows and cells), not a chart, dialog or macro sheet
+	kind      string // the relationship type's last element, e.g. "chartsheet"
+	part      string // the sheet's part name, as partMap keys it
 }
 
 // pickSheet returns the index of the named sheet (exact, then case-insensitive match) or of
-// the first visible one.
+// the first visible worksheet: a chart sheet has no rows, so it is passed over.
 func pickSheet(list []sheetEntry, want string) (int, error) {
 	if len(list) == 0 {
 		return 0, errCorrupt("The workbook has no sheets. Open it in Excel, " + lowerFirst(saveAs))
 	}
 	if want != "" {
-		for i, s := range list {
+		i := -1
+		for j, s := range list {
 			if s.name == want {
-				return i, nil
+				i = j
+				break
 			}
 		}
-		for i, s := range list {
-			if strings.EqualFold(strings.TrimSpace(s.name), strings.TrimSpace(want)) {
-				return i, nil
+		for j, s := range list {
+			if i < 0 && strings.EqualFold(strings.TrimSpace(s.name), strings.TrimSpace(want)) {
+				i = j
 			}
 		}
-		names := make([]string, len(list))
-		for i, s := range list {
-			names[i] = s.name
+		if i < 0 {
+			names := make([]string, len(list))
+			for j, s := range list {
+				names[j] = s.name
+			}
+			return 0, errUnknownSheet(want, names)
 		}
-		return 0, errUnknownSheet(want, names)
+		if !list[i].worksheet {
+			return 0, credbatch.FileError(credbatch.CodeUnknownSheet, fmt.Sprintf(
+				"The sheet %q is a %s, not a worksheet with rows. Choose the sheet that holds the data, and upload again.", list[i].name, sheetKind(list[i].kind)))
+		}
+		return i, nil
 	}
+	worksheets := 0
 	for i, s := range list {
-		if s.visible {
-			return i, nil
+		if s.worksheet {
+			worksheets++
+			if s.visible {
+				return i, nil
+			}
 		}
 	}
-	return 0, errCorrupt("Every sheet of the workbook is hidden. Unhide the sheet with the data (right-click a sheet tab > Unhide), save and upload it again.")
+	if worksheets == 0 {
+		return 0, credbatch.FileError(credbatch.CodeEmptyFile,
+			"The workbook has no worksheet, only chart sheets, so it has no rows. Add a worksheet with a header row and one row per credential, then upload it again.")
+	}
+	return 0, errCorrupt("Every worksheet of the workbook is hidden. Unhide the sheet with the data (right-click a sheet tab > Unhide), save and upload it again.")
+}
+
+// sheetKind names a sheet's kind for a message.
+func sheetKind(kind string) string {
+	switch strings.ToLower(kind) {
+	case "chartsheet":
+		return "chart sheet"
+	case "dialogsheet":
+		return "dialog sheet"
+	}
+	return "macro sheet"
 }
 
 // dimensionRows returns the number of rows a dimension such as "A1:H1048576" spans

@@ -87,44 +87,18 @@ func openStream(path string, opts Options) (_ Reader, err error) {
 	if r.zr, err = zip.OpenReader(path); err != nil {
 		return nil, errCorrupt("The file is a damaged or incomplete zip archive (the upload may have been cut short).")
 	}
-	parts := make(map[string]*zip.File, len(r.zr.File))
-	for _, zf := range r.zr.File {
-		parts[strings.ToLower(strings.TrimPrefix(strings.ReplaceAll(zf.Name, "\\", "/"), "/"))] = zf
-	}
-	var wb workbookXML
-	if err := unmarshalPart(parts, "xl/workbook.xml", &wb); err != nil {
-		return nil, err
-	}
-	var rels relsXML
-	if err := unmarshalPart(parts, "xl/_rels/workbook.xml.rels", &rels); err != nil {
-		return nil, err
-	}
-	r.date1904 = wb.Props.Date1904 == "1" || strings.EqualFold(wb.Props.Date1904, "true")
-
-	targets := map[string]string{}
-	sstPart := "xl/sharedstrings.xml"
-	for _, rel := range rels.Rels {
-		target := relTarget(rel.Target)
-		targets[rel.ID] = target
-		if strings.HasSuffix(rel.Type, relSharedStrings) {
-			sstPart = target
-		}
-	}
-	list := make([]sheetEntry, len(wb.Sheets))
-	for i, s := range wb.Sheets {
-		list[i] = sheetEntry{name: s.Name, visible: s.State == "" || s.State == "visible"}
-	}
-	i, err := pickSheet(list, opts.Sheet)
+	parts := partMap(&r.zr.Reader)
+	bk, err := readBook(parts)
 	if err != nil {
 		return nil, err
 	}
-	var rid string
-	for _, a := range wb.Sheets[i].Attrs {
-		if a.Name.Local == "id" && a.Name.Space != "" {
-			rid = a.Value
-		}
+	r.date1904 = bk.date1904
+	i, err := pickSheet(bk.sheets, opts.Sheet)
+	if err != nil {
+		return nil, err
 	}
-	zf := parts[targets[rid]]
+	list := bk.sheets
+	zf := parts[list[i].part]
 	if zf == nil {
 		return nil, errCorrupt(fmt.Sprintf("The workbook has no data for the sheet %q. Open it in Excel, %s", list[i].name, lowerFirst(saveAs)))
 	}
@@ -132,7 +106,7 @@ func openStream(path string, opts Options) (_ Reader, err error) {
 	if r.tmpDir, err = os.MkdirTemp(opts.TmpDir, "sheet-"); err != nil {
 		return nil, fmt.Errorf("open xlsx: temporary directory: %w", err)
 	}
-	if sz := parts[sstPart]; sz != nil {
+	if sz := parts[bk.sstPart]; sz != nil {
 		rc, err := sz.Open()
 		if err != nil {
 			return nil, errCorrupt(fmt.Sprintf("The workbook's shared-strings table could not be read (%v). Open it in Excel, %s", err, lowerFirst(saveAs)))
@@ -156,6 +130,74 @@ func openStream(path string, opts Options) (_ Reader, err error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// partMap indexes a zip's parts by name as relTarget spells them (checkZip has refused two
+// parts with one name).
+func partMap(zr *zip.Reader) map[string]*zip.File {
+	parts := make(map[string]*zip.File, len(zr.File))
+	for _, zf := range zr.File {
+		parts[partName(zf.Name)] = zf
+	}
+	return parts
+}
+
+// partName is a zip entry's name as parts are compared: OPC part names are case-insensitive,
+// and some writers use backslashes or a leading slash.
+func partName(name string) string {
+	return strings.ToLower(strings.TrimPrefix(strings.ReplaceAll(name, "\\", "/"), "/"))
+}
+
+// book is what both .xlsx readers take from xl/workbook.xml and its relationships, so that
+// they read the same sheet.
+type book struct {
+	date1904 bool
+	sheets   []sheetEntry
+	sstPart  string
+}
+
+// readBook reads the workbook's sheet list, date system and shared-strings part.
+func readBook(parts map[string]*zip.File) (book, error) {
+	var wb workbookXML
+	if err := unmarshalPart(parts, "xl/workbook.xml", &wb); err != nil {
+		return book{}, err
+	}
+	var rels relsXML
+	if err := unmarshalPart(parts, "xl/_rels/workbook.xml.rels", &rels); err != nil {
+		return book{}, err
+	}
+	bk := book{date1904: wb.Props.Date1904 == "1" || strings.EqualFold(wb.Props.Date1904, "true"),
+		sstPart: "xl/sharedstrings.xml"}
+	type rel struct{ kind, target string }
+	byID := map[string]rel{}
+	for _, r := range rels.Rels {
+		target := relTarget(r.Target)
+		kind := r.Type[strings.LastIndexByte(r.Type, '/')+1:]
+		byID[r.ID] = rel{kind: kind, target: target}
+		if "/"+kind == relSharedStrings {
+			bk.sstPart = target
+		}
+	}
+	bk.sheets = make([]sheetEntry, len(wb.Sheets))
+	for i, s := range wb.Sheets {
+		var rid string
+		for _, a := range s.Attrs {
+			if a.Name.Local == "id" && a.Name.Space != "" {
+				rid = a.Value
+			}
+		}
+		r := byID[rid]
+		bk.sheets[i] = sheetEntry{name: s.Name, part: r.target,
+			// Only these two states hide a sheet; "visible", a missing state and anything
+			// else (such as "show", which some writers use) leave it visible.
+			visible: !strings.EqualFold(s.State, "hidden") && !strings.EqualFold(s.State, "veryHidden"),
+			// A sheet whose relationship is missing or of an unknown type is tried as a
+			// worksheet (reading it then says what is wrong).
+			worksheet: r.kind != "chartsheet" && r.kind != "dialogsheet" && !strings.EqualFold(r.kind, "xlMacrosheet") && !strings.EqualFold(r.kind, "xlIntlMacrosheet"),
+			kind:      r.kind,
+		}
+	}
+	return bk, nil
 }
 
 // relTarget resolves a relationship target of xl/_rels/workbook.xml.rels to a part name

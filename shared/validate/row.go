@@ -40,16 +40,45 @@ func (v *Validator) Row(number int, cells []string) credbatch.Row {
 	return r
 }
 
+// Undecodable adds an invalid_encoding error to r for a cell (0-based col) whose bytes
+// contradict the text file's encoding, as the reader found them (sheet.Flaw: encoding is
+// the file's, detail says which bytes and what they would read as). The cell's value is not
+// what the issuer typed, so the row must not be issued as read.
+func (v *Validator) Undecodable(r *credbatch.Row, col int, encoding, detail string) {
+	fail(r, v.columnLabel(col), credbatch.CodeInvalidEncoding, undecodableMessage(v.columnLabel(col), encoding, detail))
+	r.Status = status(r.Findings)
+}
+
+// HeaderUndecodable records an invalid_encoding warning for a header cell (0-based col)
+// whose bytes contradict the file's encoding; the column is mapped as it reads.
+func (v *Validator) HeaderUndecodable(col int, encoding, detail string) {
+	v.warnings = append(v.warnings, credbatch.Finding{Row: v.headerRow, Column: v.columnLabel(col), Code: credbatch.CodeInvalidEncoding,
+		Message: undecodableMessage(v.columnLabel(col), encoding, detail), Severity: credbatch.SeverityWarning})
+}
+
+func undecodableMessage(label, encoding, detail string) string {
+	return fmt.Sprintf("%s holds %s; the rest of the file is %s, so this value was probably pasted in from a file saved in another encoding. "+
+		"Retype it, or save the whole file as CSV UTF-8, and upload it again", label, detail, encoding)
+}
+
+// columnLabel is the header of a 0-based column as written, or its letter when it has none.
+func (v *Validator) columnLabel(col int) string {
+	if col >= 0 && col < len(v.columns) && strings.TrimSpace(v.columns[col].Header) != "" {
+		return v.columns[col].Header
+	}
+	return colName(col)
+}
+
 // Revalidate re-runs a row from r.Cells with the final date order of every column (call it
 // after Finish for the rows its Resolutions list). It changes no evidence and no counts, and
 // it keeps the findings that do not come from the row's own cells (duplicate_row,
-// already_issued, suppressed_recipient).
+// already_issued, suppressed_recipient, and invalid_encoding, which the reader found).
 func (v *Validator) Revalidate(r credbatch.Row) credbatch.Row {
 	out := credbatch.Row{BatchID: r.BatchID, Number: r.Number, Cells: r.Cells}
 	v.check(&out, true)
 	for _, f := range r.Findings {
 		switch f.Code {
-		case credbatch.CodeDuplicateRow, credbatch.CodeAlreadyIssued, credbatch.CodeSuppressedRecipient:
+		case credbatch.CodeDuplicateRow, credbatch.CodeAlreadyIssued, credbatch.CodeSuppressedRecipient, credbatch.CodeInvalidEncoding:
 			out.Findings = append(out.Findings, f)
 		}
 	}

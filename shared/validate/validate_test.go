@@ -463,6 +463,28 @@ func TestRevalidateKeepsOtherFindings(t *testing.T) {
 	}
 }
 
+// TestUndecodable: a cell the reader flagged makes the row invalid with invalid_encoding
+// under the column's header, and re-validation keeps it.
+func TestUndecodable(t *testing.T) {
+	v := mustNew(t, credbatch.Options{DefinitionID: "member"}, "First Name", "Last Name", "Email", "Issue Date")
+	r := v.Row(2, []string{"Ren\uFFFDe", "B", "a@example.com", "03/04/2025"})
+	v.Undecodable(&r, 0, "UTF-8", `a byte that is not UTF-8: 0xE9 after "Ren" ('é' in Windows-1252)`)
+	if r.Status != credbatch.RowInvalid || len(r.Findings) != 2 || r.Findings[1].Code != credbatch.CodeInvalidEncoding ||
+		r.Findings[1].Column != "First Name" || !strings.Contains(r.Findings[1].Message, "0xE9") {
+		t.Fatalf("row = %+v, want an invalid_encoding error on First Name naming 0xE9", r)
+	}
+	v.Row(3, []string{"C", "D", "c@example.com", "13/04/2025"})
+	v.Finish()
+	got := v.Revalidate(r)
+	if want := []string{credbatch.CodeInvalidEncoding}; !reflect.DeepEqual(codes(got.Findings), want) || got.Status != credbatch.RowInvalid {
+		t.Errorf("Revalidate = %+v, want only invalid_encoding, invalid", got)
+	}
+	v.HeaderUndecodable(7, "UTF-8", "a byte")
+	if w := v.Warnings(); len(w) != 1 || w[0].Code != credbatch.CodeInvalidEncoding || w[0].Column != "column H" || w[0].Row != 1 {
+		t.Errorf("Warnings = %+v, want an invalid_encoding warning on column H of row 1", w)
+	}
+}
+
 func TestDate1904Config(t *testing.T) {
 	v, err := New(Config{Definitions: testDefs(), Options: credbatch.Options{DefinitionID: "member"}, Today: "2025-03-04", Date1904: true},
 		[]string{"First Name", "Last Name", "Email", "Issue Date"}, 1)

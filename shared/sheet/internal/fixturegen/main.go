@@ -3,10 +3,14 @@
 package main
 
 import (
+	"archive/zip"
+	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 	"unicode/utf16"
 
@@ -51,6 +55,31 @@ func run(dir string) error {
 		{"hidden_first.xlsx", hiddenFirst},
 		{"named_sheets.xlsx", namedSheets},
 		{"formulas.xlsx", formulas},
+		// Issue 14, items 12-16: files found in other projects' test suites.
+		{"mostly_utf8.csv", bytesFile("First Name,Last Name,Email\nJosé,Müller,jose@example.com\nZoë,O’Brien,zoe@example.com\n" +
+			"Ren\xE9e,Dupont,renee@example.com\nAna,O\x92Neil,ana@example.com\nÅsa,Ørsted,asa@example.com\n")},
+		{"cp1252_stray_utf8.csv", func(p string) error {
+			b, err := charmap.Windows1252.NewEncoder().Bytes([]byte("First Name;Last Name;Email\r\nFrançois;Lefèvre;francois@example.com\r\n" +
+				"Jürgen;Groß;jurgen@example.com\r\nAnaïs;Noël;anais@example.com\r\n"))
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(p, append(b, "José;Núñez;jose@example.com\r\n"...), 0o644)
+		}},
+		{"lone_cr.csv", text("First Name,Last Name,Email\rAna,Lima,ana@example.com\r\r\"Bo\rJr\",Berg,bo@example.com\rCy,Dahl,cy@example.com")},
+		{"pipe.txt", text("First Name|Last Name|Email|Note\nAna|Lima|ana@example.com|a, b\nBo|Berg|bo@example.com|\"x|y\"\n")},
+		{"nul_late.csv", func(p string) error {
+			var b strings.Builder
+			b.WriteString("Name,Email\n")
+			for i := 1; i <= 400; i++ {
+				fmt.Fprintf(&b, "Person %d,p%d@example.com\n", i, i)
+			}
+			b.WriteString("Mal\x00lory,m@example.com\n")
+			return os.WriteFile(p, []byte(b.String()), 0o644)
+		}},
+		{"chart_first.xlsx", chartFirst},
+		{"state_show.xlsx", stateShow},
+		{"duplicate_part.xlsx", duplicatePart},
 	}
 	for _, s := range steps {
 		if err := s.fn(filepath.Join(dir, s.name)); err != nil {
@@ -59,6 +88,8 @@ func run(dir string) error {
 	}
 	return nil
 }
+
+func bytesFile(s string) func(string) error { return text(s) }
 
 func text(s string) func(string) error {
 	return func(p string) error { return os.WriteFile(p, []byte(s), 0o644) }
@@ -190,3 +221,118 @@ func formulas(p string) error {
 }
 
 func boolPtr(b bool) *bool { return &b }
+
+// chartFirst has a chart sheet before the worksheet with the data, as Excel saves a workbook
+// whose chart was moved to its own sheet and dragged to the front.
+func chartFirst(p string) error {
+	f := excelize.NewFile()
+	_ = f.SetSheetName("Sheet1", "Data")
+	_ = f.SetSheetRow("Data", "A1", &[]any{"Name", "Score"})
+	_ = f.SetSheetRow("Data", "A2", &[]any{"Ana", 90})
+	_ = f.SetSheetRow("Data", "A3", &[]any{"Bo", 75})
+	if err := f.AddChartSheet("Chart", &excelize.Chart{Type: excelize.Col,
+		Series: []excelize.ChartSeries{{Name: "Data!$B$1", Categories: "Data!$A$2:$A$3", Values: "Data!$B$2:$B$3"}}}); err != nil {
+		return err
+	}
+	if err := save(f, p); err != nil {
+		return err
+	}
+	// excelize's MoveSheet fails on a chart sheet: move its <sheet> element by hand.
+	return rezip(p, func(name string, data []byte) []byte {
+		if name != "xl/workbook.xml" {
+			return data
+		}
+		i := bytes.Index(data, []byte(`<sheet name="Chart"`))
+		end := []byte("</sheet>")
+		j := bytes.Index(data[i:], end) + len(end)
+		chart := append([]byte(nil), data[i:i+j]...)
+		data = append(data[:i:i], data[i+j:]...)
+		k := bytes.Index(data, []byte(`<sheet name="Data"`))
+		return append(data[:k:k], append(chart, data[k:]...)...)
+	}, nil)
+}
+
+// stateShow marks its first sheet state="show", which some writers use and which hides
+// nothing (only hidden and veryHidden do).
+func stateShow(p string) error {
+	f := excelize.NewFile()
+	_ = f.SetSheetName("Sheet1", "Data")
+	_ = f.SetSheetRow("Data", "A1", &[]any{"Name", "Level"})
+	_ = f.SetSheetRow("Data", "A2", &[]any{"Ana", "Gold"})
+	if _, err := f.NewSheet("Other"); err != nil {
+		return err
+	}
+	_ = f.SetSheetRow("Other", "A1", &[]any{"not this one"})
+	if err := save(f, p); err != nil {
+		return err
+	}
+	return rezip(p, func(name string, data []byte) []byte {
+		if name == "xl/workbook.xml" {
+			return bytes.Replace(data, []byte(`<sheet name="Data"`), []byte(`<sheet state="show" name="Data"`), 1)
+		}
+		return data
+	}, nil)
+}
+
+// duplicatePart holds a second xl/worksheets/sheet1.xml after the first, with other data:
+// a reader that keeps the first and one that keeps the last read different rows.
+func duplicatePart(p string) error {
+	f := excelize.NewFile()
+	_ = f.SetSheetRow("Sheet1", "A1", &[]any{"Name", "Email"})
+	_ = f.SetSheetRow("Sheet1", "A2", &[]any{"Ana", "ana@example.com"})
+	if err := save(f, p); err != nil {
+		return err
+	}
+	var second []byte
+	err := rezip(p, func(name string, data []byte) []byte {
+		if name == "xl/worksheets/sheet1.xml" {
+			second = bytes.Replace(data, []byte("ana@example.com"), []byte("mallory@example.net"), 1)
+		}
+		return data
+	}, func(zw *zip.Writer) error {
+		w, err := zw.Create("xl/worksheets/sheet1.xml")
+		if err == nil {
+			_, err = w.Write(second)
+		}
+		return err
+	})
+	return err
+}
+
+// rezip rewrites the zip at p, passing every entry through edit and then calling extra.
+func rezip(p string, edit func(name string, data []byte) []byte, extra func(*zip.Writer) error) error {
+	zr, err := zip.OpenReader(p)
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, zf := range zr.File {
+		rc, err := zf.Open()
+		if err != nil {
+			return err
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		w, err := zw.Create(zf.Name)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(edit(zf.Name, data)); err != nil {
+			return err
+		}
+	}
+	if extra != nil {
+		if err := extra(zw); err != nil {
+			return err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(p, buf.Bytes(), 0o644)
+}
