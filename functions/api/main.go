@@ -21,15 +21,12 @@ import (
 	"github.com/credbatch/credbatch/shared/auth"
 	"github.com/credbatch/credbatch/shared/credential"
 	"github.com/credbatch/credbatch/shared/dynamo"
-	"github.com/credbatch/credbatch/shared/httpapi"
-	"github.com/credbatch/credbatch/shared/issuance"
 	"github.com/credbatch/credbatch/shared/keys"
 	"github.com/credbatch/credbatch/shared/logging"
-	"github.com/credbatch/credbatch/shared/pages"
 	"github.com/credbatch/credbatch/shared/s3blob"
 	"github.com/credbatch/credbatch/shared/ses"
 	"github.com/credbatch/credbatch/shared/sfn"
-	"github.com/credbatch/credbatch/shared/statuslist"
+	"github.com/credbatch/credbatch/shared/site"
 )
 
 // env is the function's configuration (see README, "Environment variables").
@@ -100,29 +97,23 @@ func run() error {
 	s3c := s3.NewFromConfig(cfg)
 	mailer := ses.New(sesv2.NewFromConfig(cfg), ses.Options{ConfigurationSet: e.ConfigurationSet, From: e.From, Logger: log})
 	workflow := sfn.New(awssfn.NewFromConfig(cfg), e.StateMachine)
-	actions := &issuance.Actions{Store: store, Workflow: workflow}
-	lists := &statuslist.Lists{Store: store}
-	// The review pages are not behind the authorizer (browsers send the token in a cookie),
-	// so they verify the same OIDC tokens themselves.
-	pg := pages.New(pages.Deps{Store: store, Actions: actions, Keys: set, Issuer: issuer, StatusLists: lists, Log: log,
-		Auth: &auth.OIDC{Issuer: e.AuthIssuer, Audience: e.AuthAudience, RolesClaim: e.RolesClaim}})
-	api := httpapi.New(httpapi.Deps{
-		Store:       store,
-		Blob:        s3blob.New(s3c, s3.NewPresignClient(s3c), e.Bucket),
-		Actions:     actions,
-		Keys:        set,
-		Signer:      signer,
-		Issuer:      issuer,
-		Mailer:      mailer,
-		From:        e.From,
-		Auth:        auth.APIGateway{RolesClaim: e.RolesClaim},
-		Pages:       pg,
-		StatusLists: lists,
-		DID:         issuer.DID,
-		TmpDir:      os.TempDir(),
-		Log:         log,
+	// The console and review pages are not behind the authorizer (browsers send a session
+	// cookie), so they verify the same OIDC tokens themselves.
+	api := site.New(site.Deps{
+		Store:    store,
+		Blob:     s3blob.New(s3c, s3.NewPresignClient(s3c), e.Bucket),
+		Workflow: workflow,
+		Mailer:   mailer,
+		Keys:     set,
+		Signer:   signer,
+		Issuer:   issuer,
+		From:     e.From,
+		DID:      issuer.DID,
+		APIAuth:  auth.APIGateway{RolesClaim: e.RolesClaim},
+		PageAuth: &auth.OIDC{Issuer: e.AuthIssuer, Audience: e.AuthAudience, RolesClaim: e.RolesClaim},
+		TmpDir:   os.TempDir(),
+		Log:      log,
 	})
-	api.Handle(pages.LoginPath, pg)
 	lambda.Start(httpadapter.NewV2(api).ProxyWithContext)
 	return nil
 }

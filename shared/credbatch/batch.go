@@ -35,6 +35,7 @@ var batchTransitions = map[BatchStatus][]BatchStatus{
 	BatchApproved:         {BatchIssuing, BatchCancelled, BatchExpired}, // expired: an approval that lost the race with the timeout
 	BatchIssuing:          {BatchCompleted, BatchCompletedFailed, BatchPaused},
 	BatchPaused:           {BatchIssuing, BatchCompletedFailed, BatchCancelled},
+	BatchCompletedFailed:  {BatchIssuing}, // retry: only its failed rows are issued again
 }
 
 // CanTransition reports whether a batch may move from one status to another.
@@ -47,8 +48,11 @@ func CanTransition(from, to BatchStatus) bool {
 	return false
 }
 
-// Terminal reports whether a batch status is final.
-func (s BatchStatus) Terminal() bool { return len(batchTransitions[s]) == 0 }
+// Terminal reports whether the flow is done with a batch: no step moves it on by itself (a
+// completed_with_failures batch may still be retried by hand).
+func (s BatchStatus) Terminal() bool {
+	return len(batchTransitions[s]) == 0 || s == BatchCompletedFailed
+}
 
 // Source identifies the uploaded object a batch came from. The same object always maps to
 // the same batch: see BatchIDFor.

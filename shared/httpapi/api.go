@@ -30,7 +30,9 @@ import (
 type Deps struct {
 	Store   credbatch.Store    // definitions, batches, rows, credentials, suppressions
 	Blob    credbatch.Blob     // presigned upload and report URLs; error reports are written here
-	Actions *issuance.Actions  // submit, approve, reject, request changes, cancel, resume
+	Actions *issuance.Actions  // submit, approve, reject, request changes, cancel, resume, retry
+	Ingest  *ingest.Service    // batches from JSON rows, amending rows, error reports (default: one over Store and Blob)
+	Flow    *issuance.Service  // resend and revoke (default: one over Store and Mailer)
 	Keys    keys.Set           // published at /.well-known/jwks.json and did.json; verifies credentials
 	Signer  *credential.Signer // signs the status list credential
 	Issuer  credential.Issuer  // BaseURL (public URL of this API), issuer profile; ID() signs the status list
@@ -103,7 +105,17 @@ func New(d Deps) *API {
 	if a.status == nil {
 		a.status = &statuslist.Lists{Store: d.Store, TTL: d.StatusTTL, Now: d.Clock}
 	}
-	a.ingest = &ingest.Service{Store: d.Store, Blob: d.Blob, Clock: d.Clock, Limits: d.Limits, TmpDir: d.TmpDir, Log: d.Log}
+	a.ingest = d.Ingest
+	if a.ingest == nil {
+		a.ingest = &ingest.Service{Store: d.Store, Blob: d.Blob, Clock: d.Clock, IDs: d.IDs, Limits: d.Limits, TmpDir: d.TmpDir, Log: d.Log}
+	}
+	if a.d.Flow == nil {
+		a.d.Flow = &issuance.Service{Store: d.Store, Mailer: d.Mailer, Clock: d.Clock, Log: d.Log,
+			Config: issuance.Config{Issuer: d.Issuer, From: d.From}}
+	}
+	if a.d.Flow.StatusCache == nil {
+		a.d.Flow.StatusCache = a.status
+	}
 	for _, rt := range a.routes() {
 		a.mux.Handle(rt.Method+" "+rt.Path, a.wrap(rt))
 	}
@@ -212,6 +224,7 @@ func (a *API) routes() []Route {
 		{Method: "POST", Path: "/api/batches/{id}/cancel", Roles: issuers, h: a.cancelBatch},
 		{Method: "POST", Path: "/api/batches/{id}/resume", Roles: issuers, h: a.resumeBatch},
 		{Method: "POST", Path: "/api/batches/{id}/revoke", Roles: issuers, h: a.revokeBatch},
+		{Method: "POST", Path: "/api/batches/{id}/retry", Roles: issuers, h: a.retryBatch},
 		{Method: "GET", Path: "/api/credentials", Roles: readers, h: a.listCredentials},
 		{Method: "GET", Path: "/api/credentials/{id}", Roles: readers, h: a.getCredential},
 		{Method: "POST", Path: "/api/credentials/{id}/revoke", Roles: issuers, h: a.revokeCredential},
@@ -380,9 +393,5 @@ func pageParams(r *http.Request) (string, int, error) {
 func (a *API) now() time.Time { return a.d.Clock().UTC() }
 
 func (a *API) ctx(r *http.Request) context.Context { return r.Context() }
-
-func missingReason() error {
-	return credbatch.E(credbatch.KindInvalid, "missing_reason", "give a reason; it is recorded and shown to the people concerned")
-}
 
 func trim(s string) string { return strings.TrimSpace(s) }

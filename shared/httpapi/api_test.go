@@ -239,6 +239,23 @@ func TestEveryRoute(t *testing.T) {
 		t.Errorf("resumed: %s", b5.Status)
 	}
 
+	// Retry: a batch completed with failures goes back to issuing once; a repeat starts nothing.
+	var b6 batchOut
+	must(t, e.call("POST", "/api/batches", "issuer", batchBody(1, 0, false)), 201, &b6)
+	for _, step := range [][2]credbatch.BatchStatus{{credbatch.BatchParsed, credbatch.BatchApproved}, {credbatch.BatchApproved, credbatch.BatchIssuing}, {credbatch.BatchIssuing, credbatch.BatchCompletedFailed}} {
+		if _, err := e.store.TransitionBatch(ctx, b6.ID, step[0], step[1], credbatch.BatchChange{Counts: &credbatch.Counts{Rows: 1, Valid: 1, Failed: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	started := len(e.workflow.started)
+	do("/api/batches/{id}/retry", "POST", "/api/batches/"+b6.ID+"/retry", "issuer", nil, 200, &b6)
+	do("/api/batches/{id}/retry", "POST", "/api/batches/"+b6.ID+"/retry", "issuer", nil, 200, &b6)
+	if b6.Status != credbatch.BatchIssuing || len(e.workflow.started) != started+1 {
+		t.Errorf("retried: %s, %d executions started, want issuing and 1", b6.Status, len(e.workflow.started)-started)
+	}
+	must(t, e.call("POST", "/api/batches/"+b5.ID+"/retry", "issuer", nil), 200, nil) // issuing: nothing new
+	must(t, e.call("POST", "/api/batches/"+b4.ID+"/retry", "issuer", nil), 409, nil)
+
 	// Suppressions.
 	if err := e.store.PutSuppression(ctx, credbatch.Suppression{Email: "gone@example.org", Reason: "bounce", At: e.now}); err != nil {
 		t.Fatal(err)

@@ -76,7 +76,7 @@ func (a *API) createUpload(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if def.Archived {
 		return credbatch.E(credbatch.KindConflict, "definition_archived", fmt.Sprintf("definition %q is archived", def.ID))
 	}
-	order, err := dateOrder(req.DateOrder)
+	order, err := ingest.ParseDateOrder(string(req.DateOrder))
 	if err != nil {
 		return err
 	}
@@ -146,12 +146,4 @@ func headerSafe(s string) bool {
 		}
 	}
 	return true
-}
-
-func dateOrder(o credbatch.DateOrder) (credbatch.DateOrder, error) {
-	switch v := credbatch.DateOrder(strings.ToUpper(string(o))); v {
-	case credbatch.DateOrderAuto, credbatch.DateOrderDMY, credbatch.DateOrderMDY:
-		return v, nil
-	}
-	return "", credbatch.E(credbatch.KindInvalid, "invalid_date_order", fmt.Sprintf("date_order %q: use DMY or MDY, or leave it out", o))
 }

@@ -161,7 +161,7 @@ func setOption(o *credbatch.Options, name, v string) error {
 	case "sheet":
 		o.Sheet = v
 	case "date_order":
-		order, err := dateOrder(credbatch.DateOrder(trim(v)))
+		order, err := ingest.ParseDateOrder(v)
 		if err != nil {
 			return err
 		}
@@ -184,11 +184,11 @@ func (a *API) validateRowsInput(w http.ResponseWriter, r *http.Request, tmp stri
 	if err := a.decode(w, r, &req); err != nil {
 		return ingest.Input{}, err
 	}
-	order, err := dateOrder(req.DateOrder)
+	order, err := ingest.ParseDateOrder(string(req.DateOrder))
 	if err != nil {
 		return ingest.Input{}, err
 	}
-	header, records := rowsTable(req.DefinitionID, req.Rows)
+	header, records := ingest.RecipientsTable(req.DefinitionID, req.Rows)
 	path := filepath.Join(tmp, "rows.csv")
 	f, err := os.Create(path)
 	if err != nil {

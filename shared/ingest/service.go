@@ -55,6 +55,7 @@ type Service struct {
 	Submitter Submitter // nil: a fully valid batch stays parsed
 	Notifier  Notifier  // nil: nobody is told
 	Clock     credbatch.Clock
+	IDs       credbatch.IDs // ids of batches created without an idempotency key (default random)
 	Limits    sheet.Limits
 	TmpDir    string
 	Log       *slog.Logger

@@ -177,3 +177,36 @@ func (a *Actions) start(ctx context.Context, b credbatch.Batch) (credbatch.Batch
 	}
 	return a.Store.UpdateBatch(ctx, b.ID, credbatch.BatchChange{ExecutionID: &exec})
 }
+
+// Retry issues again the rows of a batch that ended failed (completed_with_failures): the
+// batch goes back to issuing and a new workflow execution re-runs just those rows (issued
+// rows are skipped, sent emails are not sent again). Idempotent: a batch already issuing
+// again is returned as it is. KindConflict when the batch has no failed rows to retry.
+func (a *Actions) Retry(ctx context.Context, id string) (credbatch.Batch, error) {
+	b, err := a.Store.GetBatch(ctx, id)
+	if err != nil {
+		return b, err
+	}
+	switch {
+	case b.Status == credbatch.BatchIssuing || b.Status == credbatch.BatchApproved:
+		return b, nil // a retry (or the first run) is on its way
+	case b.Status != credbatch.BatchCompletedFailed:
+		return b, credbatch.E(credbatch.KindConflict, "nothing_to_retry",
+			fmt.Sprintf("batch %s is %s; only a batch completed with failures can be retried", id, b.Status))
+	case b.Counts.Failed == 0:
+		return b, credbatch.E(credbatch.KindConflict, "nothing_to_retry", fmt.Sprintf("batch %s has no failed rows", id))
+	}
+	c := b.Counts
+	c.Failed = 0 // Finalize recounts every row
+	b, err = a.Store.TransitionBatch(ctx, id, credbatch.BatchCompletedFailed, credbatch.BatchIssuing, credbatch.BatchChange{Counts: &c})
+	if credbatch.IsKind(err, credbatch.KindConflict) {
+		// A concurrent retry moved it first.
+		if cur, gerr := a.Store.GetBatch(ctx, id); gerr == nil && cur.Status == credbatch.BatchIssuing {
+			return cur, nil
+		}
+	}
+	if err != nil {
+		return b, err
+	}
+	return a.start(ctx, b)
+}

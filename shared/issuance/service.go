@@ -68,6 +68,8 @@ type Service struct {
 	IDs    credbatch.IDs
 	Config Config
 	Log    *slog.Logger
+	// StatusCache is cleared after each revocation (the API's cached status lists).
+	StatusCache StatusCache
 }
 
 func (s *Service) now() time.Time {

@@ -316,16 +316,51 @@ func (w *chunkWorker) email(ctx context.Context, def credbatch.Definition, c cre
 
 // send sends a credential email this run has claimed (status sending) and records the result.
 func (w *chunkWorker) send(ctx context.Context, def credbatch.Definition, c credbatch.Credential) error {
-	s := w.s
-	msg, err := w.message(def, c)
-	if err != nil {
-		_, serr := s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{credbatch.EmailSending}, credbatch.EmailFailed,
-			credbatch.EmailChange{LastError: credbatch.ErrorMessage(err)})
-		w.res.Failed++
-		return serr
-	}
-	if err := w.pacer.Wait(ctx); err != nil {
+	out, err := w.s.sendClaimed(ctx, def, c, c.Email, credbatch.EmailPending, w.pacer)
+	switch {
+	case out == sendSent:
+		w.res.Sent++
 		return err
+	case out == sendFailed:
+		w.res.Failed++
+		return err
+	case credbatch.ErrorCode(err) == credbatch.CodeSendingStopped:
+		return &SendingStoppedError{Err: err}
+	default:
+		return &ChunkRetryableError{Err: err}
+	}
+}
+
+// sendOutcome is how one claimed send ended.
+type sendOutcome int
+
+const (
+	sendRetry  sendOutcome = iota // not sent; the email went back to the retry status
+	sendSent                      // accepted by the mailer and recorded as sent
+	sendFailed                    // cannot be sent (bad template, address refused); recorded as failed
+)
+
+// sendClaimed is the one send path (the chunk worker and resends): it sends the email of a
+// credential claimed for sending (status sending) to `to`, paced, and records the outcome:
+// sent with the message id; failed with the error when the message cannot be sent; back to
+// retryStatus when sending stopped or failed for a moment. The error is the mailer's (or
+// the renderer's) for a failed or retried send, a store error otherwise. The message id is
+// recorded on the credential, so its delivery feedback joins it whatever the address.
+func (s *Service) sendClaimed(ctx context.Context, def credbatch.Definition, c credbatch.Credential, to string,
+	retryStatus credbatch.EmailStatus, pacer *mail.Pacer) (sendOutcome, error) {
+	msg, err := s.message(def, c, to)
+	if err != nil {
+		if _, serr := s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{credbatch.EmailSending}, credbatch.EmailFailed,
+			credbatch.EmailChange{LastError: credbatch.ErrorMessage(err)}); serr != nil {
+			return sendFailed, serr
+		}
+		return sendFailed, nil
+	}
+	if pacer != nil {
+		if err := pacer.Wait(ctx); err != nil {
+			s.revert(ctx, c, retryStatus)
+			return sendRetry, err
+		}
 	}
 	id, err := s.Mailer.Send(ctx, msg)
 	switch {
@@ -339,21 +374,19 @@ func (w *chunkWorker) send(ctx context.Context, def credbatch.Definition, c cred
 				err = nil
 			}
 		}
-		if err == nil {
-			w.res.Sent++
+		if err != nil {
+			return sendRetry, err
 		}
-		return err
-	case credbatch.ErrorCode(err) == credbatch.CodeSendingStopped:
-		w.revert(ctx, c)
-		return &SendingStoppedError{Err: err}
-	case credbatch.IsKind(err, credbatch.KindInvalid):
-		w.res.Failed++
-		_, serr := s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{credbatch.EmailSending}, credbatch.EmailFailed,
-			credbatch.EmailChange{LastError: credbatch.ErrorMessage(err)})
-		return serr
+		return sendSent, nil
+	case credbatch.ErrorCode(err) != credbatch.CodeSendingStopped && credbatch.IsKind(err, credbatch.KindInvalid):
+		if _, serr := s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{credbatch.EmailSending}, credbatch.EmailFailed,
+			credbatch.EmailChange{LastError: credbatch.ErrorMessage(err)}); serr != nil {
+			return sendFailed, serr
+		}
+		return sendFailed, nil
 	default:
-		w.revert(ctx, c)
-		return &ChunkRetryableError{Err: err}
+		s.revert(ctx, c, retryStatus)
+		return sendRetry, err
 	}
 }
 
@@ -379,27 +412,27 @@ func (w *chunkWorker) awaitSend(ctx context.Context, c credbatch.Credential) (cr
 	return c, nil
 }
 
-// revert puts an email that was not sent back to pending, so a re-run sends it.
-func (w *chunkWorker) revert(ctx context.Context, c credbatch.Credential) {
-	if _, err := w.s.Store.SetEmailStatus(context.WithoutCancel(ctx), c.ID, []credbatch.EmailStatus{credbatch.EmailSending},
-		credbatch.EmailPending, credbatch.EmailChange{}); err != nil {
-		w.s.log().Warn("email left in sending; a re-run sends it", "credential_id", c.ID, "err", err)
+// revert puts an email that was not sent back to status `to` (pending: a re-run sends it).
+func (s *Service) revert(ctx context.Context, c credbatch.Credential, to credbatch.EmailStatus) {
+	if _, err := s.Store.SetEmailStatus(context.WithoutCancel(ctx), c.ID, []credbatch.EmailStatus{credbatch.EmailSending},
+		to, credbatch.EmailChange{}); err != nil {
+		s.log().Warn("email left in sending; a re-run sends it", "credential_id", c.ID, "err", err)
 	}
 }
 
-// message renders the credential email.
-func (w *chunkWorker) message(def credbatch.Definition, c credbatch.Credential) (credbatch.Message, error) {
-	cfg := w.s.cfg()
+// message renders the credential email, addressed to `to`.
+func (s *Service) message(def credbatch.Definition, c credbatch.Credential, to string) (credbatch.Message, error) {
+	cfg := s.cfg()
 	first, last, _ := strings.Cut(c.Name, " ")
 	iss := cfg.Issuer.For(def)
-	d := mail.Data{FirstName: first, LastName: last, FullName: c.Name, Email: c.Email, CredentialName: def.Name,
+	d := mail.Data{FirstName: first, LastName: last, FullName: c.Name, Email: to, CredentialName: def.Name,
 		CredentialURL: CredentialURL(cfg.Issuer.BaseURL, c.ID), IssuerName: iss.Name, IssueDate: c.IssueDate,
 		ExpiryDate: c.ExpiryDate, Attributes: c.Attributes, BatchID: c.BatchID, CredentialID: c.ID}
 	subject, text, html, err := mail.Render(def.Email, d)
 	if err != nil {
 		return credbatch.Message{}, err
 	}
-	return credbatch.Message{From: cfg.From, To: []string{c.Email}, Subject: subject, Text: text, HTML: html,
+	return credbatch.Message{From: cfg.From, To: []string{to}, Subject: subject, Text: text, HTML: html,
 		Tags: map[string]string{"credential_id": c.ID, "batch_id": c.BatchID}}, nil
 }
 

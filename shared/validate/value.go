@@ -271,3 +271,7 @@ func quote(s string) string {
 	}
 	return strconv.Quote(s)
 }
+
+// EmailProblem is the one email check (upload validation, manual entry, resends): "" when
+// s is a practical email address, else what is wrong with it ("has no @").
+func EmailProblem(s string) string { return emailProblem(strings.TrimSpace(s)) }

@@ -22,7 +22,6 @@ import (
 	"github.com/credbatch/credbatch/shared/auth"
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
-	"github.com/credbatch/credbatch/shared/httpapi"
 	"github.com/credbatch/credbatch/shared/ingest"
 	"github.com/credbatch/credbatch/shared/issuance"
 	"github.com/credbatch/credbatch/shared/pages"
@@ -113,10 +112,7 @@ func startServer(t *testing.T) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pg := pages.New(pages.Deps{Store: st.Store, Actions: st.Actions, Keys: st.Keys, Issuer: st.Config.Issuer, Auth: tokens, Log: log})
-	api := httpapi.New(httpapi.Deps{Store: st.Store, Blob: st.Bucket, Actions: st.Actions, Keys: st.Keys, Signer: st.Signer,
-		Issuer: st.Config.Issuer, Mailer: st.Outbox, From: st.Config.From, Auth: tokens, Log: log, Pages: pg})
-	api.Handle(pages.LoginPath, pg)
+	api := st.Handler(tokens)
 	// A stand-in for a webmail page on another site (localhost is not the same site as
 	// 127.0.0.1) that links to a review page.
 	api.Handle("GET /e2e/webmail", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -3,14 +3,12 @@ package stack
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/credbatch/credbatch/shared/auth"
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/httpapi"
 	"github.com/credbatch/credbatch/shared/ingest"
-	"github.com/credbatch/credbatch/shared/pages"
-	"github.com/credbatch/credbatch/shared/statuslist"
+	"github.com/credbatch/credbatch/shared/site"
 )
 
 // BucketPath is where the local server answers the folder bucket's "presigned" URLs.
@@ -19,13 +17,8 @@ const BucketPath = "/local-bucket"
 // Handler serves the local stack over HTTP: the JSON API, the pages (credential, review,
 // login), and the folder bucket's upload and download URLs, as the API on AWS would with S3.
 func (s *Stack) Handler(a auth.Authenticator) *httpapi.API {
-	lists := &statuslist.Lists{Store: s.Store, TTL: 30 * time.Second}
-	pg := pages.New(pages.Deps{Store: s.Store, Actions: s.Actions, Keys: s.Keys, Issuer: s.Config.Issuer, Auth: a,
-		Log: s.Config.Log, StatusLists: lists})
-	api := httpapi.New(httpapi.Deps{Store: s.Store, Blob: s.Bucket, Actions: s.Actions, Keys: s.Keys, Signer: s.Signer,
-		Issuer: s.Config.Issuer, Mailer: s.Outbox, From: s.Config.From, Auth: a, Pages: pg, StatusLists: lists,
-		Log: s.Config.Log})
-	api.Handle(pages.LoginPath, pg)
+	api := site.New(site.Deps{Store: s.Store, Blob: s.Bucket, Workflow: s.Engine, Mailer: s.Outbox, Keys: s.Keys, Signer: s.Signer,
+		Issuer: s.Config.Issuer, From: s.Config.From, APIAuth: a, Flow: s.Config.Flow, Log: s.Config.Log})
 	api.Handle("PUT "+BucketPath+"/{key...}", http.HandlerFunc(s.bucketPut))
 	api.Handle("GET "+BucketPath+"/{key...}", http.HandlerFunc(s.bucketGet))
 	return api
