@@ -8,12 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 )
 
 // startBatch opens the local stack in dir as serve does, creates a batch of one valid row
-// and returns it once its execution has started (it then waits for approval).
+// and returns it once its execution waits for approval (its task token is recorded).
 func startBatch(t *testing.T, dir string) (credbatch.Batch, func() error) {
 	t.Helper()
 	ctx := context.Background()
@@ -30,9 +31,11 @@ func startBatch(t *testing.T, dir string) (credbatch.Batch, func() error) {
 		st.Close()
 		t.Fatal(err)
 	}
-	if b.ExecutionID == "" {
-		st.Close()
-		t.Fatalf("batch %s is %s with no execution", b.ID, b.Status)
+	for deadline := time.Now().Add(30 * time.Second); b.TaskToken == ""; time.Sleep(5 * time.Millisecond) {
+		if b, err = st.Store.GetBatch(ctx, b.ID); err != nil || time.Now().After(deadline) {
+			st.Close()
+			t.Fatalf("batch %s is %s (%v); want it waiting for approval", b.ID, b.Status, err)
+		}
 	}
 	return b, st.Close
 }
