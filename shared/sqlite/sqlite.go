@@ -48,9 +48,13 @@ var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 const busyTimeout = 10 * time.Second
 
 // Open opens (creating if needed) the store file at path and applies pending migrations.
+// The file and its -wal and -shm files are private to the owner (see PrivateFile).
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, credbatch.E(credbatch.KindInvalid, "invalid", "sqlite: the database path is empty")
+	}
+	if err := PrivateFile(path); err != nil {
+		return nil, err
 	}
 	dsn := func(extra ...string) string {
 		q := url.Values{}

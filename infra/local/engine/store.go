@@ -13,6 +13,7 @@ import (
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/sqlite"
 )
 
 const schema = `
@@ -57,6 +58,9 @@ CREATE TABLE IF NOT EXISTS history (
 // openDB opens the engine's SQLite file with one connection: the engine's writes are small
 // and few, and one connection never sees SQLITE_BUSY from itself.
 func openDB(ctx context.Context, path string) (*sql.DB, error) {
+	if err := sqlite.PrivateFile(path); err != nil {
+		return nil, err
+	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")

@@ -102,8 +102,13 @@ func Open(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.From == "" {
 		cfg.From = "credentials@credbatch.local"
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	// The data directory holds the signing keys, the API tokens and every recipient's name
+	// and email: the owner's alone (a folder made by an older version is tightened).
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
+	}
+	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("make the data directory private: %w", err)
 	}
 	s := &Stack{Config: cfg}
 	var err error
