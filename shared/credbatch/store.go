@@ -71,8 +71,10 @@ type EmailChange struct {
 type Store interface {
 	// PutDefinition stores a new version of a definition and returns it with Version and
 	// CreatedAt set: version 1 for a new id, latest+1 otherwise. When d.Version > 0 it must
-	// equal the latest stored version (optimistic update) or KindConflict is returned.
-	PutDefinition(ctx context.Context, d Definition) (Definition, error)
+	// equal the latest stored version (optimistic update) or KindConflict is returned. The
+	// audit entries (the policy changes the version makes) are stored in the same write, with
+	// At and Version set to the new version's, so a change is never stored without its record.
+	PutDefinition(ctx context.Context, d Definition, audit ...AuditEntry) (Definition, error)
 	// GetDefinition returns a version of a definition (0 = the latest); KindNotFound.
 	GetDefinition(ctx context.Context, id string, version int) (Definition, error)
 	// ListDefinitions returns the latest version of every definition, ordered by id.
@@ -144,6 +146,17 @@ type Store interface {
 	GetSuppression(ctx context.Context, email string) (Suppression, error)
 	// DeleteSuppression removes an address; KindNotFound.
 	DeleteSuppression(ctx context.Context, email string) error
+
+	// ListAudit lists the audit trail, newest first.
+	ListAudit(ctx context.Context, cursor string, limit int) (Page[AuditEntry], error)
+
+	// CreateSession stores a new browser session; KindConflict when the key exists.
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns the session with the key, also an expired one (the caller checks
+	// ExpiresAt); KindNotFound.
+	GetSession(ctx context.Context, key string) (Session, error)
+	// DeleteSession ends a session; deleting a missing one is not an error.
+	DeleteSession(ctx context.Context, key string) error
 
 	// GetMark returns a named watermark (for example the last delivery report's end);
 	// KindNotFound when never set.

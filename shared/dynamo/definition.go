@@ -16,9 +16,9 @@ const defHeadSK = "HEAD"
 
 func defPK(id string) string { return "DEF#" + id }
 
-// PutDefinition writes version latest+1 and moves the head to it in one transaction whose
-// condition is that the head is still at latest.
-func (s *Store) PutDefinition(ctx context.Context, d credbatch.Definition) (credbatch.Definition, error) {
+// PutDefinition writes version latest+1, its audit entries, and moves the head to it in one
+// transaction whose condition is that the head is still at latest.
+func (s *Store) PutDefinition(ctx context.Context, d credbatch.Definition, audit ...credbatch.AuditEntry) (credbatch.Definition, error) {
 	if d.ID == "" {
 		return d, invalid("definition id is empty")
 	}
@@ -49,10 +49,18 @@ func (s *Store) PutDefinition(ctx context.Context, d credbatch.Definition) (cred
 		headPut.ConditionExpression = aws.String("Version = :latest")
 		headPut.ExpressionAttributeValues = map[string]types.AttributeValue{":latest": mustValue(latest)}
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	items := []types.TransactWriteItem{
 		{Put: &types.Put{TableName: aws.String(s.table), Item: ver, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 		{Put: headPut},
-	}})
+	}
+	for _, e := range audit {
+		put, err := s.auditPut(d, e)
+		if err != nil {
+			return d, err
+		}
+		items = append(items, types.TransactWriteItem{Put: put})
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if txConflict(err) {
 		return d, credbatch.Conflict("definition %s was changed concurrently; reload it and apply the change again", d.ID)
 	}

@@ -42,6 +42,9 @@
 //	days that have deliveries                table  PK=DELIVDAYS           SK=<YYYY-MM-DD>
 //	suppression by address                   table  PK=SUPP#<lower email>  SK=SUPP
 //	named watermark (mark)                   table  PK=MARK#<name>         SK=MARK
+//	browser session by key (hash of its id)  table  PK=SESSION#<key>       SK=SESSION  (ExpiresAt: the table's TTL, epoch seconds)
+//	audit entry by id (written once)         table  PK=AUDIT#<id>          SK=AUDIT  (in the definition version's transaction)
+//	audit trail, newest first                GSI1   GSI1PK=AUDIT           GSI1SK=<T>#<id>, descending
 //
 // Label search and the status filter are filtered queries over the newest-first index:
 // DynamoDB cannot order a prefix match on one key by another, and batches are few

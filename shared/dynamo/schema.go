@@ -16,8 +16,8 @@ type TableAPI interface {
 	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 }
 
-// TTLAttribute is the attribute the table's time-to-live setting would use; the store does
-// not set it today (nothing it writes expires on its own).
+// TTLAttribute is the attribute of the table's time-to-live setting (epoch seconds); sessions set
+// it so that DynamoDB deletes them after they expire.
 const TTLAttribute = "ExpiresAt"
 
 // CreateTable creates the store's table (keys PK/SK, index GSI1, all string keys,

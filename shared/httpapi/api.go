@@ -232,6 +232,7 @@ func (a *API) routes() []Route {
 		{Method: "POST", Path: "/api/validate", Roles: issuers, h: a.validate},
 		{Method: "GET", Path: "/api/suppressions/{email}", Roles: adminOnly, h: a.getSuppression},
 		{Method: "DELETE", Path: "/api/suppressions/{email}", Roles: adminOnly, h: a.deleteSuppression},
+		{Method: "GET", Path: "/api/audit", Roles: adminOnly, h: a.listAudit},
 
 		{Method: "GET", Path: "/credentials/{id}/jwt", Public: true, h: a.credentialJWT},
 		{Method: "GET", Path: "/credentials/{id}/json", Public: true, h: a.credentialJSON},

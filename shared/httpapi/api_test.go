@@ -49,7 +49,7 @@ func TestEveryRoute(t *testing.T) {
 	if !strings.Contains(w.Body.String(), "Score") || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/csv") {
 		t.Errorf("csv template %q (%s)", w.Body.String(), w.Header().Get("Content-Type"))
 	}
-	must(t, e.call("POST", "/api/definitions", "issuer", credbatch.Definition{ID: "badge", Name: "Badge"}), 201, nil)
+	must(t, e.call("POST", "/api/definitions", "admin", credbatch.Definition{ID: "badge", Name: "Badge"}), 201, nil)
 	w = do("/api/templates", "GET", "/api/templates?ids=course,badge&format=xlsx", "issuer", nil, 200, nil)
 	if w.Header().Get("Content-Type") != ingest.ContentTypeXLSX || !bytes.HasPrefix(w.Body.Bytes(), []byte("PK")) {
 		t.Errorf("xlsx template: %s, %d bytes", w.Header().Get("Content-Type"), w.Body.Len())
@@ -263,6 +263,11 @@ func TestEveryRoute(t *testing.T) {
 	var sup credbatch.Suppression
 	do("/api/suppressions/{email}", "GET", "/api/suppressions/gone@example.org", "admin", nil, 200, &sup)
 	do("/api/suppressions/{email}", "DELETE", "/api/suppressions/gone@example.org", "admin", nil, 204, nil)
+	var audit credbatch.Page[credbatch.AuditEntry]
+	do("/api/audit", "GET", "/api/audit?limit=10", "admin", nil, 200, &audit)
+	if len(audit.Items) != 2 || audit.Items[0].Target != "definition/badge" || audit.Items[1].Target != "definition/course" {
+		t.Errorf("audit trail %+v: want the initial policies of badge and course", audit.Items)
+	}
 
 	// Public documents.
 	var jwks struct{ Keys []map[string]any }

@@ -42,7 +42,7 @@ func checkDefinition(d *credbatch.Definition) error {
 	return mail.Check(d.Email, names...)
 }
 
-func (a *API) createDefinition(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+func (a *API) createDefinition(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	var d credbatch.Definition
 	if err := a.decode(w, r, &d); err != nil {
 		return err
@@ -60,9 +60,9 @@ func (a *API) createDefinition(w http.ResponseWriter, r *http.Request, _ auth.Pr
 	} else if !credbatch.IsKind(err, credbatch.KindNotFound) {
 		return fmt.Errorf("load definition %s: %w", d.ID, err)
 	}
-	saved, err := a.d.Store.PutDefinition(r.Context(), d)
+	saved, err := a.putDefinition(r, p, nil, d)
 	if err != nil {
-		return fmt.Errorf("store definition %s: %w", d.ID, err)
+		return err
 	}
 	w.Header().Set("Location", "/api/definitions/"+saved.ID)
 	writeJSON(w, http.StatusCreated, saved)
@@ -87,7 +87,8 @@ func (a *API) getDefinition(w http.ResponseWriter, r *http.Request, _ auth.Princ
 }
 
 // updateDefinition stores a new version; the body's version must be the latest (optimistic).
-func (a *API) updateDefinition(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+// Policy fields (credbatch.PolicyFields) change only with the admin role.
+func (a *API) updateDefinition(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	id := r.PathValue("id")
 	var d credbatch.Definition
 	if err := a.decode(w, r, &d); err != nil {
@@ -106,14 +107,54 @@ func (a *API) updateDefinition(w http.ResponseWriter, r *http.Request, _ auth.Pr
 	if err := checkDefinition(&d); err != nil {
 		return err
 	}
-	if _, err := a.d.Store.GetDefinition(r.Context(), id, 0); err != nil {
+	cur, err := a.d.Store.GetDefinition(r.Context(), id, 0)
+	if err != nil {
 		return fmt.Errorf("load definition %s: %w", id, err)
 	}
-	saved, err := a.d.Store.PutDefinition(r.Context(), d)
+	saved, err := a.putDefinition(r, p, &cur, d)
 	if err != nil {
-		return fmt.Errorf("store definition %s: %w", id, err)
+		return err
 	}
 	writeJSON(w, http.StatusOK, saved)
+	return nil
+}
+
+// putDefinition stores d over cur (nil: a new definition) when the principal may make its
+// policy changes, with their audit entry in the same write.
+func (a *API) putDefinition(r *http.Request, p auth.Principal, cur *credbatch.Definition, d credbatch.Definition) (credbatch.Definition, error) {
+	entry, err := credbatch.PolicyAudit(cur, d, p.Name(), p.Has(auth.RoleAdmin))
+	if err != nil {
+		return d, err
+	}
+	var audit []credbatch.AuditEntry
+	if entry != nil {
+		entry.ID = a.d.IDs()
+		audit = append(audit, *entry)
+	}
+	saved, err := a.d.Store.PutDefinition(r.Context(), d, audit...)
+	if err != nil {
+		return d, fmt.Errorf("store definition %s: %w", d.ID, err)
+	}
+	if entry != nil {
+		a.d.Log.InfoContext(r.Context(), "definition policy changed", "definition", d.ID, "version", saved.Version, "by", p.Subject)
+	}
+	return saved, nil
+}
+
+// listAudit serves the audit trail (admins only), newest first.
+func (a *API) listAudit(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	cursor, limit, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	page, err := a.d.Store.ListAudit(r.Context(), cursor, limit)
+	if err != nil {
+		return fmt.Errorf("list audit: %w", err)
+	}
+	if page.Items == nil {
+		page.Items = []credbatch.AuditEntry{}
+	}
+	writeJSON(w, http.StatusOK, page)
 	return nil
 }
 

@@ -56,7 +56,7 @@ func TestAuthFailures(t *testing.T) {
 
 func TestValidationErrors(t *testing.T) {
 	e := newEnv(t)
-	must(t, e.call("POST", "/api/definitions", "issuer", course(false)), 201, nil)
+	must(t, e.call("POST", "/api/definitions", "admin", course(false)), 201, nil)
 	noScore := batchBody(1, 0, false)
 	for _, r := range noScore["rows"].([]map[string]any) {
 		delete(r, "attributes")
@@ -245,7 +245,7 @@ func TestFourEyes(t *testing.T) {
 
 func TestIdempotentBatch(t *testing.T) {
 	e := newEnv(t)
-	must(t, e.call("POST", "/api/definitions", "issuer", course(false)), 201, nil)
+	must(t, e.call("POST", "/api/definitions", "admin", course(false)), 201, nil)
 	var first, second batchOut
 	must(t, e.call("POST", "/api/batches", "issuer", batchBody(2, 0, true), "Idempotency-Key", "order-42"), http.StatusCreated, &first)
 	must(t, e.call("POST", "/api/batches", "issuer", batchBody(3, 0, true), "Idempotency-Key", "order-42"), http.StatusOK, &second)

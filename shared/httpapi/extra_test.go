@@ -11,7 +11,7 @@ import (
 
 func TestValidateRows(t *testing.T) {
 	e := newEnv(t)
-	must(t, e.call("POST", "/api/definitions", "issuer", course(false)), 201, nil)
+	must(t, e.call("POST", "/api/definitions", "admin", course(false)), 201, nil)
 	tests := []struct {
 		name        string
 		body        map[string]any

@@ -40,8 +40,9 @@ const definitions = `{"definitions":[{"id":"web-101","name":"Web Fundamentals",
 
 // env is a local stack with the pages in front of it.
 type env struct {
-	st *stack.Stack
-	h  http.Handler
+	st       *stack.Stack
+	h        http.Handler
+	sessions map[string]string // bearer token → session cookie value
 }
 
 func newEnv(t *testing.T) *env {
@@ -71,7 +72,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	h := pages.New(pages.Deps{Store: st.Store, Actions: st.Actions, Keys: st.Keys, Issuer: st.Config.Issuer, Auth: tokens})
-	return &env{st: st, h: h}
+	return &env{st: st, h: h, sessions: map[string]string{}}
 }
 
 // csvRows returns a CSV of n rows for web-101; the rows numbered in bad (spreadsheet
@@ -154,10 +155,12 @@ type request struct {
 	method string
 	path   string
 	form   url.Values
-	cookie string // session token sent as the cookie
+	cookie string // sign in with this token (once per env) and send the session cookie
+	sid    string // a raw session cookie value
 	flash  string // flash cookie value
 	bearer string // token sent in an Authorization header
 	header map[string]string
+	login  *http.Cookie // the login form's CSRF cookie
 }
 
 type response struct {
@@ -181,7 +184,13 @@ func (e *env) do(t *testing.T, rq request) response {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	if rq.cookie != "" {
-		r.AddCookie(&http.Cookie{Name: pages.SessionCookie, Value: rq.cookie})
+		r.AddCookie(&http.Cookie{Name: pages.SessionCookie, Value: e.session(t, rq.cookie)})
+	}
+	if rq.sid != "" {
+		r.AddCookie(&http.Cookie{Name: pages.SessionCookie, Value: rq.sid})
+	}
+	if rq.login != nil {
+		r.AddCookie(rq.login)
 	}
 	if rq.flash != "" {
 		r.AddCookie(&http.Cookie{Name: "credbatch_flash", Value: rq.flash})
@@ -242,4 +251,37 @@ func cookieOf(r response, name string) *http.Cookie {
 		}
 	}
 	return nil
+}
+
+// signIn signs in through the login form (GET for its CSRF cookie and token, then POST) and
+// returns the POST's response.
+func (e *env) signIn(t *testing.T, token string, extra url.Values) response {
+	t.Helper()
+	form := e.do(t, request{path: pages.LoginPath})
+	login := cookieOf(form, "credbatch_login")
+	if login == nil {
+		t.Fatalf("the login form set no login cookie:\n%s", form.body)
+	}
+	v := url.Values{"token": {token}, "csrf": {csrf(t, form.body)}}
+	for k, vs := range extra {
+		v[k] = vs
+	}
+	return e.do(t, request{method: http.MethodPost, path: pages.LoginPath, form: v,
+		login: &http.Cookie{Name: login.Name, Value: login.Value}})
+}
+
+// session returns the session cookie value of a sign-in with the token ("" for a token the
+// form refuses), signing in once per env.
+func (e *env) session(t *testing.T, token string) string {
+	t.Helper()
+	if sid, ok := e.sessions[token]; ok {
+		return sid
+	}
+	got := e.signIn(t, token, nil)
+	sid := "no-session-" + token
+	if c := cookieOf(got, pages.SessionCookie); c != nil && c.Value != "" {
+		sid = c.Value
+	}
+	e.sessions[token] = sid
+	return sid
 }

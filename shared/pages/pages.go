@@ -18,6 +18,7 @@ import (
 	"github.com/credbatch/credbatch/shared/credential"
 	"github.com/credbatch/credbatch/shared/httpapi"
 	"github.com/credbatch/credbatch/shared/issuance"
+	"github.com/credbatch/credbatch/shared/session"
 	"github.com/credbatch/credbatch/shared/statuslist"
 )
 
@@ -41,7 +42,7 @@ type Deps struct {
 	Actions *issuance.Actions      // approve, reject, request changes (four-eyes is enforced there)
 	Keys    credential.KeyResolver // the published keys (keys.Set) that verify credentials
 	Issuer  credential.Issuer      // BaseURL (public URL of the pages) and the deployment's issuer profile
-	Auth    auth.Authenticator     // identifies approvers; a session cookie is passed to it as a bearer token
+	Auth    auth.Authenticator     // checks the token an approver pastes into the sign-in form (and Authorization headers)
 
 	// StatusLists are the revocation lists credentials are checked against (share the API's,
 	// so a revocation clears both caches). Default: new lists over Store, cached for StatusTTL.
@@ -51,6 +52,9 @@ type Deps struct {
 	Log         *slog.Logger    // default slog.Default
 	// SecureCookies sets the Secure attribute on cookies; default: when Issuer.BaseURL is https.
 	SecureCookies *bool
+	// Sessions keeps the signed-in sessions; default: a session.Manager over Store (share one
+	// with other pages, such as the console, so that one sign-in serves them all).
+	Sessions *session.Manager
 }
 
 // handler serves the pages.
@@ -83,6 +87,9 @@ func New(d Deps) http.Handler {
 		h.secure = *d.SecureCookies
 	} else {
 		h.secure = strings.HasPrefix(strings.ToLower(d.Issuer.BaseURL), "https://")
+	}
+	if d.Sessions == nil {
+		h.d.Sessions = session.New(d.Store, session.Options{Secure: h.secure, Clock: d.Clock})
 	}
 	css, err := files.ReadFile("static/pages.css")
 	if err != nil { // cannot happen: the file is embedded

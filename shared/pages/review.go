@@ -21,7 +21,7 @@ type reviewView struct {
 	Batch     credbatch.Batch
 	Policy    issuance.Policy
 	Defs      []defView
-	Session   session
+	Session   caller
 	CanDecide bool
 	Flash     string
 	Error     string
@@ -72,8 +72,8 @@ type previewView struct {
 // review serves GET /review/{id}.
 func (h *handler) review(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if tok := r.URL.Query().Get("token"); tok != "" {
-		h.reviewLink(w, r, tok)
+	if r.URL.Query().Has("token") {
+		h.reviewLink(w, r)
 		return
 	}
 	s, ok := h.requireApprover(w, r)
@@ -84,9 +84,10 @@ func (h *handler) review(w http.ResponseWriter, r *http.Request) {
 	h.showReview(w, r, http.StatusOK, id, v)
 }
 
-// reviewLink handles a review link carrying ?token=: a valid token becomes the session
-// cookie and the browser is sent to the clean URL, so the token leaves the address bar.
-func (h *handler) reviewLink(w http.ResponseWriter, r *http.Request, tok string) {
+// reviewLink handles a review link carrying ?token=. A link never signs anyone in: whoever
+// sent it could otherwise sign the approver in as themselves (login CSRF). The token is
+// dropped from the address and the sign-in form is shown, to come back to the clean URL.
+func (h *handler) reviewLink(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	q.Del("token")
 	clean := r.URL.Path
@@ -94,22 +95,16 @@ func (h *handler) reviewLink(w http.ResponseWriter, r *http.Request, tok string)
 		clean += "?" + q.Encode()
 	}
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	s, err := h.authenticateToken(r, tok)
-	if err != nil {
-		if httpapi.StatusOf(err) >= 500 {
-			h.fail(w, r, err)
-			return
-		}
-		h.loginPage(w, r, http.StatusUnauthorized, clean, "The token in this link is not valid; paste your access token instead.")
+	if _, err := h.authenticate(r); err == nil {
+		http.Redirect(w, r, clean, http.StatusSeeOther)
 		return
 	}
-	h.setSession(w, s.token)
-	http.Redirect(w, r, clean, http.StatusSeeOther)
+	h.loginPage(w, r, http.StatusUnauthorized, clean, "Links do not sign you in. Paste your access token to continue.")
 }
 
 // requireApprover authenticates the caller and checks the approver role; on failure it
 // writes the login page (401) or a refusal (403) and returns false.
-func (h *handler) requireApprover(w http.ResponseWriter, r *http.Request) (session, bool) {
+func (h *handler) requireApprover(w http.ResponseWriter, r *http.Request) (caller, bool) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	s, err := h.authenticate(r)

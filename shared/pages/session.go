@@ -1,94 +1,65 @@
 package pages
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
-	"github.com/credbatch/credbatch/shared/auth"
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/httpapi"
+	"github.com/credbatch/credbatch/shared/session"
 )
 
-// Cookies. The session cookie holds the bearer token the approver pasted or followed a
-// link with; the flash cookie carries the outcome of a form across its redirect.
+// Cookies. The session cookie holds a random session id (the session itself is kept by
+// Deps.Sessions on the server); the flash cookie carries the outcome of a form across its
+// redirect.
 const (
-	SessionCookie = "credbatch_session"
+	SessionCookie = session.Cookie
 	flashCookie   = "credbatch_flash"
-	sessionMaxAge = 12 * time.Hour
 )
 
-// session is the authenticated caller of a review request.
-type session struct {
-	Principal auth.Principal
-	token     string // the bearer token; the CSRF token is derived from it
+// caller is the authenticated caller of a review request: a browser session, or a client
+// that sent an Authorization header (which carries no ambient credential, so its forms need
+// no CSRF token).
+type caller struct {
+	session.Session
+	bearer bool
 }
 
-// CSRF returns the form token of the session: an HMAC of the session's bearer token, so
-// it needs no server-side state, differs per session, and cannot be computed without the
-// token (which the HttpOnly cookie keeps from scripts and other sites).
-func (s session) CSRF() string {
-	if s.token == "" {
-		return ""
-	}
-	m := hmac.New(sha256.New, []byte(s.token))
-	m.Write([]byte("credbatch review form"))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// checkCSRF reports whether the form carries the session's CSRF token (constant time).
-func (s session) checkCSRF(r *http.Request) bool {
-	want := s.CSRF()
-	got := r.PostFormValue("csrf")
-	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
-}
+// checkCSRF reports whether the form may be acted on: it carries the session's token, or
+// the caller authenticated with a header.
+func (c caller) checkCSRF(r *http.Request) bool { return c.bearer || c.CheckCSRF(r) }
 
 // authenticate identifies the caller from the Authorization header or, for browsers, the
-// session cookie (passed to Deps.Auth as a bearer token). KindUnauthorized without either.
-func (h *handler) authenticate(r *http.Request) (session, error) {
-	if hdr := r.Header.Get("Authorization"); hdr != "" {
+// session cookie. KindUnauthorized without either, or when the session ended.
+func (h *handler) authenticate(r *http.Request) (caller, error) {
+	if r.Header.Get("Authorization") != "" {
 		p, err := h.d.Auth.Authenticate(r)
 		if err != nil {
-			return session{}, err
+			return caller{}, err
 		}
-		_, tok, _ := strings.Cut(hdr, " ")
-		return session{Principal: p, token: strings.TrimSpace(tok)}, nil
+		return caller{Session: session.Session{Principal: p}, bearer: true}, nil
 	}
-	c, err := r.Cookie(SessionCookie)
-	if err != nil || c.Value == "" {
-		return session{}, credbatch.E(credbatch.KindUnauthorized, "unauthorized", "sign in to review batches")
+	s, err := h.d.Sessions.Get(r)
+	if err != nil {
+		return caller{}, err
 	}
-	return h.authenticateToken(r, c.Value)
+	return caller{Session: s}, nil
 }
 
-// authenticateToken checks a bearer token as Deps.Auth would in an Authorization header.
-func (h *handler) authenticateToken(r *http.Request, tok string) (session, error) {
+// checkToken checks a pasted bearer token as Deps.Auth would in an Authorization header.
+func (h *handler) checkToken(r *http.Request, tok string) (caller, error) {
 	tok = strings.TrimSpace(tok)
 	if tok == "" {
-		return session{}, credbatch.E(credbatch.KindUnauthorized, "unauthorized", "paste your access token")
+		return caller{}, credbatch.E(credbatch.KindUnauthorized, "unauthorized", "paste your access token")
 	}
 	r2 := r.Clone(r.Context())
 	r2.Header.Set("Authorization", "Bearer "+tok)
 	p, err := h.d.Auth.Authenticate(r2)
 	if err != nil {
-		return session{}, err
+		return caller{}, err
 	}
-	return session{Principal: p, token: tok}, nil
-}
-
-func (h *handler) setSession(w http.ResponseWriter, tok string) {
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: tok, Path: "/", MaxAge: int(sessionMaxAge / time.Second),
-		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteStrictMode})
-}
-
-func (h *handler) clearSession(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteStrictMode})
+	return caller{Session: session.Session{Principal: p}}, nil
 }
 
 // Flash messages, by the code the flash cookie carries.
@@ -118,12 +89,14 @@ func (h *handler) takeFlash(w http.ResponseWriter, r *http.Request) string {
 type loginView struct {
 	Next  string
 	Error string
+	CSRF  string
 }
 
 // loginPage renders the sign-in form with a status (401 when a page needed a session).
 func (h *handler) loginPage(w http.ResponseWriter, r *http.Request, status int, next, errText string) {
 	w.Header().Set("Cache-Control", "no-store")
-	h.render(w, r, status, "login", page{Title: "Sign in", Noindex: true, V: loginView{Next: safeNext(next), Error: errText}})
+	v := loginView{Next: safeNext(next), Error: errText, CSRF: h.d.Sessions.LoginToken(w, r)}
+	h.render(w, r, status, "login", page{Title: "Sign in", Noindex: true, V: v})
 }
 
 // loginForm serves GET /login.
@@ -131,8 +104,8 @@ func (h *handler) loginForm(w http.ResponseWriter, r *http.Request) {
 	h.loginPage(w, r, http.StatusOK, r.URL.Query().Get("next"), "")
 }
 
-// login serves POST /login: it checks the pasted token and sets the session cookie, or
-// signs out (logout=1).
+// login serves POST /login: it checks the form's CSRF token and the pasted token and starts
+// a server-side session, or signs out (logout=1), which ends the session on the server.
 func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
@@ -141,13 +114,14 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	next := safeNext(r.PostForm.Get("next"))
 	if r.PostForm.Get("logout") != "" {
-		h.clearSession(w)
-		w.Header().Set("Cache-Control", "no-store")
-		h.render(w, r, http.StatusOK, "message", page{Title: "Signed out", Noindex: true,
-			V: messageView{Heading: "Signed out", Text: "You are signed out on this browser."}})
+		h.logout(w, r)
 		return
 	}
-	s, err := h.authenticateToken(r, r.PostForm.Get("token"))
+	if err := h.d.Sessions.CheckLogin(r); err != nil {
+		h.loginPage(w, r, http.StatusForbidden, next, "This sign-in form was not sent from this site. Sign in again on this page.")
+		return
+	}
+	c, err := h.checkToken(r, r.PostForm.Get("token"))
 	if err != nil {
 		if httpapi.StatusOf(err) >= 500 {
 			h.fail(w, r, err)
@@ -156,14 +130,34 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		h.loginPage(w, r, http.StatusUnauthorized, next, "That token is not valid. Paste the whole token, without spaces.")
 		return
 	}
-	h.setSession(w, s.token)
+	if _, err := h.d.Sessions.Start(w, r, c.Principal); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	if next == "" {
 		w.Header().Set("Cache-Control", "no-store")
 		h.render(w, r, http.StatusOK, "message", page{Title: "Signed in", Noindex: true,
-			V: messageView{Heading: "Signed in", Text: "You are signed in as " + s.Principal.Name() + ". Open the review link from your approval email."}})
+			V: messageView{Heading: "Signed in", Text: "You are signed in as " + c.Principal.Name() + ". Open the review link from your approval email."}})
 		return
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// logout ends the session. The form carries the session's CSRF token, so another site
+// cannot sign the approver out; a session that is already gone just clears the cookie.
+func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
+	if s, err := h.d.Sessions.Get(r); err == nil && !s.CheckCSRF(r) {
+		h.message(w, r, http.StatusForbidden, "Form expired",
+			"This sign-out form was not sent from your review page. Reload the page and try again.")
+		return
+	}
+	if err := h.d.Sessions.End(w, r); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	h.render(w, r, http.StatusOK, "message", page{Title: "Signed out", Noindex: true,
+		V: messageView{Heading: "Signed out", Text: "You are signed out; the session has ended."}})
 }
 
 // safeNext keeps only a local review path (no open redirect); "" otherwise.

@@ -11,8 +11,9 @@ import (
 	"github.com/credbatch/credbatch/shared/credbatch"
 )
 
-// PutDefinition stores a new version of a definition (see credbatch.Store).
-func (s *Store) PutDefinition(ctx context.Context, d credbatch.Definition) (credbatch.Definition, error) {
+// PutDefinition stores a new version of a definition and its audit entries in one
+// transaction (see credbatch.Store).
+func (s *Store) PutDefinition(ctx context.Context, d credbatch.Definition, audit ...credbatch.AuditEntry) (credbatch.Definition, error) {
 	if d.ID == "" {
 		return d, credbatch.E(credbatch.KindInvalid, "invalid_definition", "definition: the id is empty")
 	}
@@ -31,9 +32,11 @@ func (s *Store) PutDefinition(ctx context.Context, d credbatch.Definition) (cred
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO definitions (id, version, archived, created_at, body) VALUES (?, ?, ?, ?, ?)`,
-			d.ID, d.Version, boolInt(d.Archived), nanos(d.CreatedAt), body)
-		return err
+		if _, err = tx.ExecContext(ctx, `INSERT INTO definitions (id, version, archived, created_at, body) VALUES (?, ?, ?, ?, ?)`,
+			d.ID, d.Version, boolInt(d.Archived), nanos(d.CreatedAt), body); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, d, audit)
 	})
 	if err != nil {
 		return credbatch.Definition{}, err

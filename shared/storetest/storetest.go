@@ -70,6 +70,8 @@ func RunWith(t *testing.T, h Harness) {
 		{"Deliveries", deliveryTests},
 		{"Suppressions", suppressionTests},
 		{"Marks", markTests},
+		{"Sessions", sessionTests},
+		{"Audit", auditTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

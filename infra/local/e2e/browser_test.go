@@ -238,10 +238,13 @@ func TestReviewApproveAndVerifyInBrowser(t *testing.T) {
 	b := s.awaitingBatch(t)
 	ctx := browser(t, exe)
 
-	// The approver opens the review link carrying their token once; the page lands on the
-	// clean URL with the token kept in an HttpOnly cookie.
+	// The approver opens the review link, signs in on the form it shows (with its login CSRF
+	// token) and lands back on the review page, with a server-side session in an HttpOnly cookie.
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(s.url+"/review/"+b.ID+"?token="+approverToken),
+		chromedp.Navigate(s.url+"/review/"+b.ID),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), approverToken),
+		chromedp.Submit(chromedp.CSS("#token")),
 		chromedp.WaitVisible(chromedp.CSS("#preview-row")),
 	); err != nil {
 		t.Fatal(err)
@@ -251,7 +254,7 @@ func TestReviewApproveAndVerifyInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	if loc != s.url+"/review/"+b.ID {
-		t.Errorf("review page at %s, want the clean URL without the token", loc)
+		t.Errorf("review page at %s, want the review URL", loc)
 	}
 	if got := textOf(t, ctx, "#batch-status"); got != "awaiting approval" {
 		t.Errorf("batch status on the page = %q", got)
