@@ -99,7 +99,11 @@ const (
 	DateOrderMDY  DateOrder = "MDY" // 03/04/2025 is 4 March
 )
 
-// Counts are a batch's row and email counters.
+// Counts are a batch's row and email counters. The email counters (Sent, Delivered,
+// Bounced, Complained, Suppressed) are kept by the store with each email status change (see
+// EmailCounts); the others are set by ingest and Finalize. SentAtResume and BouncedAtResume
+// are the email counters when a paused batch was last resumed: the bounce rate is measured
+// from there.
 type Counts struct {
 	Rows       int `json:"rows"`
 	Valid      int `json:"valid"`
@@ -112,13 +116,34 @@ type Counts struct {
 	Bounced    int `json:"bounced"`
 	Complained int `json:"complained"`
 	Suppressed int `json:"suppressed"`
+
+	SentAtResume    int `json:"sent_at_resume,omitempty"`
+	BouncedAtResume int `json:"bounced_at_resume,omitempty"`
 }
 
 // Add returns c plus d, field by field.
 func (c Counts) Add(d Counts) Counts {
 	return Counts{c.Rows + d.Rows, c.Valid + d.Valid, c.Invalid + d.Invalid, c.Issued + d.Issued,
 		c.Failed + d.Failed, c.Revoked + d.Revoked, c.Sent + d.Sent, c.Delivered + d.Delivered,
-		c.Bounced + d.Bounced, c.Complained + d.Complained, c.Suppressed + d.Suppressed}
+		c.Bounced + d.Bounced, c.Complained + d.Complained, c.Suppressed + d.Suppressed,
+		c.SentAtResume + d.SentAtResume, c.BouncedAtResume + d.BouncedAtResume}
+}
+
+// Sub returns c minus d, field by field.
+func (c Counts) Sub(d Counts) Counts {
+	return c.Add(Counts{-d.Rows, -d.Valid, -d.Invalid, -d.Issued, -d.Failed, -d.Revoked, -d.Sent,
+		-d.Delivered, -d.Bounced, -d.Complained, -d.Suppressed, -d.SentAtResume, -d.BouncedAtResume})
+}
+
+// Email returns only the email counters of c (those EmailCounts adds up).
+func (c Counts) Email() Counts {
+	return Counts{Sent: c.Sent, Delivered: c.Delivered, Bounced: c.Bounced, Complained: c.Complained, Suppressed: c.Suppressed}
+}
+
+// WithEmail returns c with its email counters taken from e.
+func (c Counts) WithEmail(e Counts) Counts {
+	c.Sent, c.Delivered, c.Bounced, c.Complained, c.Suppressed = e.Sent, e.Delivered, e.Bounced, e.Complained, e.Suppressed
+	return c
 }
 
 // Batch is one upload (a file or an API request) and its progress.

@@ -102,3 +102,29 @@ type Suppression struct {
 	MessageID string    `json:"message_id,omitempty"`
 	At        time.Time `json:"at"`
 }
+
+// EmailCounts is what one credential whose email is in status s adds to its batch's email
+// counters (Sent, Delivered, Bounced, Complained, Suppressed). The stores keep those counters
+// in the same write as every email status change (CreateCredential, SetEmailStatus), so a
+// batch's email counters always equal the sum of EmailCounts over its credentials.
+func EmailCounts(s EmailStatus) Counts {
+	switch s {
+	case EmailSent, EmailDelayed, EmailSoftBounce:
+		return Counts{Sent: 1}
+	case EmailDelivered:
+		return Counts{Sent: 1, Delivered: 1}
+	case EmailBounced, EmailRejected:
+		return Counts{Sent: 1, Bounced: 1}
+	case EmailComplained: // SES counts a complaint among deliveries
+		return Counts{Sent: 1, Delivered: 1, Complained: 1}
+	case EmailSuppressed:
+		return Counts{Suppressed: 1}
+	}
+	return Counts{}
+}
+
+// EmailDelta is the change of a batch's email counters when one email moves from one status
+// to another.
+func EmailDelta(from, to EmailStatus) Counts {
+	return EmailCounts(to).Sub(EmailCounts(from))
+}

@@ -47,7 +47,7 @@ type BatchChange struct {
 	Reason      *string
 	ReportKey   *string
 	SkipInvalid *bool
-	Counts      *Counts // replaces the counters (use AddCounts to increment)
+	Counts      *Counts // replaces the counters except the email ones, which only email status changes move (use AddCounts to increment)
 	Findings    *[]Finding
 	CompletedAt *time.Time
 	Columns     *[]Column
@@ -111,7 +111,8 @@ type Store interface {
 	// is the new status and must be a legal move (CanTransitionRow). KindConflict otherwise.
 	UpdateRow(ctx context.Context, r Row, from RowStatus) (Row, error)
 
-	// CreateCredential stores a new credential; KindConflict when the id exists.
+	// CreateCredential stores a new credential, adding EmailCounts of its email status to its
+	// batch's counters in the same write; KindConflict when the id exists.
 	CreateCredential(ctx context.Context, c Credential) error
 	// GetCredential returns a credential; KindNotFound.
 	GetCredential(ctx context.Context, id string) (Credential, error)
@@ -125,7 +126,8 @@ type Store interface {
 	// by the email; KindNotFound when there is none.
 	FindActiveCredential(ctx context.Context, definitionID, email string) (Credential, error)
 	// SetEmailStatus moves a credential's email status to `to` when it is currently one of
-	// `from`, applying ch, in one conditional write; KindConflict otherwise; KindNotFound.
+	// `from`, applying ch, in one conditional write that also moves its batch's email
+	// counters by EmailDelta (when the batch exists); KindConflict otherwise; KindNotFound.
 	SetEmailStatus(ctx context.Context, id string, from []EmailStatus, to EmailStatus, ch EmailChange) (Credential, error)
 	// RevokeCredential marks an issued credential revoked; KindConflict when already revoked.
 	RevokeCredential(ctx context.Context, id, reason string, at time.Time) (Credential, error)

@@ -91,7 +91,12 @@ func (s *Store) batchChange(ch credbatch.BatchChange) *update {
 		u.set("SkipInvalid", mustValue(*ch.SkipInvalid))
 	}
 	if ch.Counts != nil {
-		u.set("Counts", mustValue(*ch.Counts))
+		// The email counters stay as stored: only email status changes move them.
+		for i, v := range countValues(*ch.Counts) {
+			if !emailCounter[countFields[i]] {
+				u.set("Counts."+countFields[i], mustValue(v))
+			}
+		}
 	}
 	if ch.Findings != nil {
 		u.set("Findings", mustValue(*ch.Findings))
@@ -146,10 +151,31 @@ func (s *Store) missingOr(ctx context.Context, thing, id string, k map[string]ty
 }
 
 // countFields names the Counts fields as stored.
-var countFields = []string{"Rows", "Valid", "Invalid", "Issued", "Failed", "Revoked", "Sent", "Delivered", "Bounced", "Complained", "Suppressed"}
+var countFields = []string{"Rows", "Valid", "Invalid", "Issued", "Failed", "Revoked", "Sent", "Delivered", "Bounced", "Complained", "Suppressed",
+	"SentAtResume", "BouncedAtResume"}
+
+// emailCounter marks the counters that credbatch.EmailCounts adds up.
+var emailCounter = map[string]bool{"Sent": true, "Delivered": true, "Bounced": true, "Complained": true, "Suppressed": true}
 
 func countValues(c credbatch.Counts) []int {
-	return []int{c.Rows, c.Valid, c.Invalid, c.Issued, c.Failed, c.Revoked, c.Sent, c.Delivered, c.Bounced, c.Complained, c.Suppressed}
+	return []int{c.Rows, c.Valid, c.Invalid, c.Issued, c.Failed, c.Revoked, c.Sent, c.Delivered, c.Bounced, c.Complained, c.Suppressed,
+		c.SentAtResume, c.BouncedAtResume}
+}
+
+// addCountsUpdate is the transaction item that adds delta to a batch's counters (the batch
+// must exist).
+func (s *Store) addCountsUpdate(batchID string, delta credbatch.Counts) *types.Update {
+	u := newUpdate()
+	var adds []string
+	for i, v := range countValues(delta) {
+		if v != 0 {
+			adds = append(adds, u.name("Counts."+countFields[i])+" "+u.value(mustValue(v)))
+		}
+	}
+	u.set("UpdatedAt", mustValue(s.stamp()))
+	return &types.Update{TableName: aws.String(s.table), Key: batchKey(batchID),
+		UpdateExpression:    aws.String("SET " + strings.Join(u.sets, ", ") + " ADD " + strings.Join(adds, ", ")),
+		ConditionExpression: aws.String("attribute_exists(PK)"), ExpressionAttributeNames: u.names, ExpressionAttributeValues: u.values}
 }
 
 // AddCounts atomically adds delta to the batch's counters (ADD on each non-zero field).

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,10 +81,22 @@ func (s *Store) CreateCredential(ctx context.Context, c credbatch.Credential) er
 			return err
 		}
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.table), Item: item,
-		ConditionExpression: aws.String("attribute_not_exists(PK)"),
-	})
+	put := &types.Put{TableName: aws.String(s.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}
+	if delta := credbatch.EmailCounts(c.EmailStatus); delta != (credbatch.Counts{}) && c.BatchID != "" {
+		// Its email counts in its batch from the same write.
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Put: put}, {Update: s.addCountsUpdate(c.BatchID, delta)}}})
+		switch {
+		case txFailed(err, 0):
+			return credbatch.Conflict("credential %s exists already", c.ID)
+		case txFailed(err, 1): // no batch stored: nothing to count
+		case txConflict(err):
+			return credbatch.Errorf(credbatch.KindUnavailable, "create credential %s: a concurrent write got in the way; retry", c.ID)
+		default:
+			return fail(fmt.Sprintf("create credential %s", c.ID), err)
+		}
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: item, ConditionExpression: put.ConditionExpression})
 	if conditionFailed(err) {
 		return credbatch.Conflict("credential %s exists already", c.ID)
 	}
@@ -248,18 +261,66 @@ func (s *Store) FindActiveCredential(ctx context.Context, definitionID, email st
 	return decodeOne[credbatch.Credential](items[0])
 }
 
-// SetEmailStatus moves the email status in one conditional update.
+// SetEmailStatus moves the email status in one conditional update; when the move changes
+// the batch's email counters, the update and the counters go in one transaction conditioned
+// on the exact status read just before (re-read and retried when another writer moved it).
 func (s *Store) SetEmailStatus(ctx context.Context, id string, from []credbatch.EmailStatus, to credbatch.EmailStatus, ch credbatch.EmailChange) (credbatch.Credential, error) {
 	if len(from) == 0 {
 		return credbatch.Credential{}, credbatch.Conflict("email of credential %s: no status allows the move to %s", id, to)
 	}
-	u := newUpdate()
-	u.set("EmailStatus", str(string(to)))
-	u.set("UpdatedAt", mustValue(s.stamp()))
 	if ch.MessageID != "" {
 		if err := s.putPointer(ctx, msgKey(ch.MessageID), id); err != nil {
 			return credbatch.Credential{}, err
 		}
+	}
+	counted := false
+	for _, f := range from {
+		counted = counted || credbatch.EmailDelta(f, to) != (credbatch.Counts{})
+	}
+	if !counted {
+		return s.setEmail(ctx, id, from, to, ch)
+	}
+	for attempt := 0; attempt < maxEmailAttempts; attempt++ {
+		cur, err := s.GetCredential(ctx, id)
+		if err != nil {
+			return cur, err
+		}
+		if !slices.Contains(from, cur.EmailStatus) {
+			return cur, credbatch.Conflict("email of credential %s is %s, not %v", id, cur.EmailStatus, from)
+		}
+		delta := credbatch.EmailDelta(cur.EmailStatus, to)
+		if delta == (credbatch.Counts{}) || cur.BatchID == "" {
+			return s.setEmail(ctx, id, []credbatch.EmailStatus{cur.EmailStatus}, to, ch)
+		}
+		u, cond := s.emailUpdate([]credbatch.EmailStatus{cur.EmailStatus}, to, ch)
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Update: &types.Update{TableName: aws.String(s.table), Key: credKey(id),
+				UpdateExpression: u.expr(), ConditionExpression: aws.String(cond),
+				ExpressionAttributeNames: u.names, ExpressionAttributeValues: u.values}},
+			{Update: s.addCountsUpdate(cur.BatchID, delta)},
+		}})
+		switch {
+		case err == nil:
+			return s.GetCredential(ctx, id)
+		case txFailed(err, 1) && !txFailed(err, 0): // no batch stored: nothing to count
+			return s.setEmail(ctx, id, []credbatch.EmailStatus{cur.EmailStatus}, to, ch)
+		case txConflict(err): // moved by another writer since the read: read again
+		default:
+			return cur, fail(fmt.Sprintf("set email status of credential %s", id), err)
+		}
+	}
+	return credbatch.Credential{}, credbatch.Errorf(credbatch.KindUnavailable, "email of credential %s: changed concurrently %d times; retry", id, maxEmailAttempts)
+}
+
+// maxEmailAttempts bounds the re-reads of a counted email status move under contention.
+const maxEmailAttempts = 8
+
+// emailUpdate is the update expression and condition of an email status move.
+func (s *Store) emailUpdate(from []credbatch.EmailStatus, to credbatch.EmailStatus, ch credbatch.EmailChange) (*update, string) {
+	u := newUpdate()
+	u.set("EmailStatus", str(string(to)))
+	u.set("UpdatedAt", mustValue(s.stamp()))
+	if ch.MessageID != "" {
 		u.set("MessageID", str(ch.MessageID))
 	}
 	if ch.LastError != "" {
@@ -275,7 +336,12 @@ func (s *Store) SetEmailStatus(ctx context.Context, id string, from []credbatch.
 	for i, f := range from {
 		ph[i] = u.value(str(string(f)))
 	}
-	cond := "attribute_exists(PK) AND " + u.name("EmailStatus") + " IN (" + strings.Join(ph, ", ") + ")"
+	return u, "attribute_exists(PK) AND " + u.name("EmailStatus") + " IN (" + strings.Join(ph, ", ") + ")"
+}
+
+// setEmail is an email status move that changes no counter: one conditional update.
+func (s *Store) setEmail(ctx context.Context, id string, from []credbatch.EmailStatus, to credbatch.EmailStatus, ch credbatch.EmailChange) (credbatch.Credential, error) {
+	u, cond := s.emailUpdate(from, to, ch)
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.table), Key: credKey(id),
 		UpdateExpression: u.expr(), ConditionExpression: aws.String(cond),

@@ -219,6 +219,15 @@ func txConflict(err error) bool {
 	return false
 }
 
+// txFailed reports whether a transaction was cancelled by the failed condition of its i-th item.
+func txFailed(err error, i int) bool {
+	var tc *types.TransactionCanceledException
+	if !errors.As(err, &tc) || i >= len(tc.CancellationReasons) {
+		return false
+	}
+	return aws.ToString(tc.CancellationReasons[i].Code) == "ConditionalCheckFailed"
+}
+
 // fail classifies an SDK error as a *credbatch.Error with op as context.
 func fail(op string, err error) error {
 	if err == nil {

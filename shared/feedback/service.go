@@ -16,7 +16,8 @@ import (
 )
 
 // Service records SES events: one credbatch.Delivery per event and recipient, the
-// credential's email status moved forward, the batch's counters, the suppression list.
+// credential's email status moved forward (the store moves the batch's counters with it), the
+// suppression list.
 type Service struct {
 	Store credbatch.Store
 	Clock credbatch.Clock // default time.Now
@@ -158,8 +159,7 @@ func (s *Service) recipient(ctx context.Context, snsID string, e Event, r Recipi
 	return s.advance(ctx, c, to, e, d, log)
 }
 
-// advance moves the credential's email status forward to `to` (never backwards) and adds the
-// batch counters of the move.
+// advance moves the credential's email status forward to `to` (never backwards).
 func (s *Service) advance(ctx context.Context, c credbatch.Credential, to credbatch.EmailStatus, e Event, d credbatch.Delivery, log *slog.Logger) error {
 	ch := credbatch.EmailChange{BounceType: e.BounceLabel()}
 	if to != credbatch.EmailDelivered {
@@ -178,15 +178,11 @@ func (s *Service) advance(ctx context.Context, c credbatch.Credential, to credba
 			log.Debug("email status kept", "from", from, "event_status", to)
 			return nil
 		}
+		// The store moves the batch's counters in the same write (credbatch.EmailDelta), so
+		// they follow the statuses exactly, whatever order the events arrive in.
 		_, err := s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{from}, to, ch)
 		if err == nil {
 			log.Info("email status moved", "from", from, "to", to)
-			if delta := countsFor(from, to); delta != (credbatch.Counts{}) && c.BatchID != "" {
-				if err := s.Store.AddCounts(ctx, c.BatchID, delta); err != nil {
-					// The status moved, so a retry would not add them again: log, do not fail.
-					log.Error("batch counters not updated", "batch_id", c.BatchID, "err", err)
-				}
-			}
 			return nil
 		}
 		if !credbatch.IsKind(err, credbatch.KindConflict) || attempt >= maxConflicts {
@@ -196,37 +192,6 @@ func (s *Service) advance(ctx context.Context, c credbatch.Credential, to credba
 			return fmt.Errorf("reload credential %s: %w", c.ID, err)
 		}
 	}
-}
-
-// counter returns the batch counter that holds emails in a status, or nil.
-func counter(c *credbatch.Counts, s credbatch.EmailStatus) *int {
-	switch s {
-	case credbatch.EmailDelivered:
-		return &c.Delivered
-	case credbatch.EmailBounced:
-		return &c.Bounced
-	case credbatch.EmailComplained:
-		return &c.Complained
-	case credbatch.EmailSuppressed:
-		return &c.Suppressed
-	}
-	return nil
-}
-
-// countsFor is the counter change of an email moving between statuses: the new status's
-// counter goes up, the old one's down, except that a complaint keeps the email counted as
-// delivered (SES counts complaints among deliveries).
-func countsFor(from, to credbatch.EmailStatus) credbatch.Counts {
-	var d credbatch.Counts
-	if p := counter(&d, to); p != nil {
-		*p++
-	}
-	if to != credbatch.EmailComplained {
-		if p := counter(&d, from); p != nil {
-			*p--
-		}
-	}
-	return d
 }
 
 // diagnostic is the human text stored with a delivery: the SMTP diagnostic, the complaint

@@ -62,7 +62,7 @@ func fixture(t *testing.T, open func(*testing.T) credbatch.Store, email string, 
 	if err := s.CreateBatch(ctx, credbatch.Batch{ID: "b1", Status: credbatch.BatchReceived, CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatalf("create batch: %v", err)
 	}
-	if err := s.AddCounts(ctx, "b1", credbatch.Counts{Issued: 1, Sent: 1}); err != nil {
+	if err := s.AddCounts(ctx, "b1", credbatch.Counts{Issued: 1}); err != nil { // Sent counts with the credential
 		t.Fatalf("add counts: %v", err)
 	}
 	c := credbatch.Credential{ID: "c1", BatchID: "b1", RowNumber: 7, DefinitionID: "course", Email: email, Name: "Ada",
@@ -116,13 +116,13 @@ func TestHandleRecordedEvents(t *testing.T) {
 		{name: "transient bounce", events: []string{"bounce-transient"}, want: credbatch.EmailSoftBounce, wantBounce: "Transient/MailboxFull",
 			wantEvents: []credbatch.EventType{credbatch.EventBounce}},
 		{name: "complaint", events: []string{"complaint"}, want: credbatch.EmailComplained,
-			wantCounts: credbatch.Counts{Complained: 1}, wantSupp: "complaint", wantEvents: []credbatch.EventType{credbatch.EventComplaint}},
+			wantCounts: credbatch.Counts{Delivered: 1, Complained: 1}, wantSupp: "complaint", wantEvents: []credbatch.EventType{credbatch.EventComplaint}},
 		{name: "delivery delay", events: []string{"delivery-delay"}, want: credbatch.EmailDelayed,
 			wantEvents: []credbatch.EventType{credbatch.EventDeliveryDelay}},
 		{name: "send keeps sent", events: []string{"send"}, want: credbatch.EmailSent,
 			wantEvents: []credbatch.EventType{credbatch.EventSend}},
 		{name: "reject", email: "sender@example.com", events: []string{"reject"}, want: credbatch.EmailRejected,
-			wantEvents: []credbatch.EventType{credbatch.EventReject}},
+			wantCounts: credbatch.Counts{Bounced: 1}, wantEvents: []credbatch.EventType{credbatch.EventReject}},
 		{name: "reject to another address leaves the credential", events: []string{"reject"}, want: credbatch.EmailSent,
 			wantEvents: []credbatch.EventType{credbatch.EventReject}},
 		{name: "open and click ignored", events: []string{"open", "click"}, want: credbatch.EmailSent},

@@ -125,15 +125,15 @@ func (a *Actions) Submit(ctx context.Context, id string, skipInvalid bool) (cred
 }
 
 // Resume continues a batch paused for its bounce rate. The bounce rate is measured afresh
-// from here (the send and bounce counters restart; Finalize recounts them from the
-// credentials), or the first check after resuming would pause the batch again.
+// from here (the send and bounce counters at this point are kept as SentAtResume and
+// BouncedAtResume), or the first check after resuming would pause the batch again.
 func (a *Actions) Resume(ctx context.Context, id string) (credbatch.Batch, error) {
 	b, err := a.Store.GetBatch(ctx, id)
 	if err != nil {
 		return b, err
 	}
 	c := b.Counts
-	c.Sent, c.Bounced = 0, 0
+	c.SentAtResume, c.BouncedAtResume = c.Sent, c.Bounced
 	b, err = a.Store.TransitionBatch(ctx, id, credbatch.BatchPaused, credbatch.BatchIssuing, credbatch.BatchChange{Reason: ptr(""), Counts: &c})
 	if err != nil {
 		return b, err

@@ -109,7 +109,8 @@ type chunkWorker struct {
 }
 
 func (w *chunkWorker) delta() credbatch.Counts {
-	return credbatch.Counts{Issued: w.res.Issued, Sent: w.res.Sent, Suppressed: w.res.Suppressed, Failed: w.res.Failed}
+	// Sent and Suppressed move with the email statuses, in the store (credbatch.EmailCounts).
+	return credbatch.Counts{Issued: w.res.Issued, Failed: w.res.Failed}
 }
 
 func (w *chunkWorker) definition(ctx context.Context, id string) (credbatch.Definition, error) {
@@ -448,15 +449,17 @@ func (w *chunkWorker) checkBounces(ctx context.Context) error {
 		return &BatchPausedError{Msg: fmt.Sprintf("batch %s is paused: %s", b.ID, b.Reason)}
 	}
 	cfg := s.cfg()
-	if b.Counts.Sent < cfg.BounceMinSends {
+	// Measured since the batch was last resumed (zero when it never was).
+	sent, bounced := b.Counts.Sent-b.Counts.SentAtResume, b.Counts.Bounced-b.Counts.BouncedAtResume
+	if sent < cfg.BounceMinSends {
 		return nil
 	}
-	rate := float64(b.Counts.Bounced) / float64(b.Counts.Sent)
+	rate := float64(bounced) / float64(sent)
 	if rate <= cfg.BounceRate {
 		return nil
 	}
 	reason := fmt.Sprintf("hard-bounce rate %.1f%% after %d sends is above %.1f%%; check the addresses, then resume the batch",
-		rate*100, b.Counts.Sent, cfg.BounceRate*100)
+		rate*100, sent, cfg.BounceRate*100)
 	if _, err := s.Store.TransitionBatch(ctx, b.ID, credbatch.BatchIssuing, credbatch.BatchPaused, credbatch.BatchChange{Reason: &reason}); err != nil &&
 		!credbatch.IsKind(err, credbatch.KindConflict) {
 		return err

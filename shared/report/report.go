@@ -85,13 +85,13 @@ type BatchSummary struct {
 	Issued      int                   `json:"issued"`       // credentials
 	Sent        int                   `json:"sent"`         // emails SES accepted
 	Delivered   int                   `json:"delivered"`    // delivered (complaints included, as SES counts them)
-	Bounced     int                   `json:"bounced"`      // permanent bounces
+	Bounced     int                   `json:"bounced"`      // permanent bounces and rejections
 	SoftBounced int                   `json:"soft_bounced"` // transient or undetermined bounces, last word so far
 	Complained  int                   `json:"complained"`
-	Suppressed  int                   `json:"suppressed"` // not sent (our list) or refused by SES's suppression list
-	Rejected    int                   `json:"rejected"`
-	Failed      int                   `json:"failed"`  // the mailer refused the message
-	Pending     int                   `json:"pending"` // sent, no final event yet (sent, delayed, soft-bounced)
+	Suppressed  int                   `json:"suppressed"` // not sent: our list, or refused by SES's suppression list
+	Rejected    int                   `json:"rejected"`   // of Bounced: SES rejected the message
+	Failed      int                   `json:"failed"`     // the mailer refused the message
+	Pending     int                   `json:"pending"`    // sent, no final event yet (sent, delayed, soft-bounced)
 	NotSent     int                   `json:"not_sent"`
 	// BounceTypes counts bounced and soft-bounced emails by "Type/SubType".
 	BounceTypes   map[string]int `json:"bounce_types,omitempty"`
@@ -101,6 +101,8 @@ type BatchSummary struct {
 	// Window counts the batch's events inside the report's window by event type.
 	Window map[credbatch.EventType]int `json:"window,omitempty"`
 	URL    string                      `json:"url,omitempty"`
+	// Mismatch is set when the batch's stored counters disagree with its credentials.
+	Mismatch *credbatch.Mismatch `json:"mismatch,omitempty"`
 }
 
 // Failure is one failed recipient.
@@ -147,20 +149,17 @@ func (s *Service) summarize(ctx context.Context, b credbatch.Batch, unsent bool)
 		sum.URL = trimSlash(s.Config.BaseURL) + "/batches/" + b.ID
 	}
 	var fails []Failure
+	var truth credbatch.Counts
 	for c, err := range credbatch.BatchCredentials(ctx, s.Store, b.ID) {
 		if err != nil {
 			return sum, nil, fmt.Errorf("credentials of batch %s: %w", b.ID, err)
 		}
 		sum.Issued++
-		sent := true
+		// Sent, delivered, bounced (rejections included), complained and suppressed are
+		// counted exactly as the batch's own counters are (credbatch.EmailCounts).
+		truth = truth.Add(credbatch.EmailCounts(c.EmailStatus))
 		switch c.EmailStatus {
-		case credbatch.EmailDelivered:
-			sum.Delivered++
-		case credbatch.EmailComplained:
-			sum.Delivered++
-			sum.Complained++
 		case credbatch.EmailBounced:
-			sum.Bounced++
 			sum.BounceTypes[c.BounceType]++
 		case credbatch.EmailSoftBounce:
 			sum.SoftBounced++
@@ -171,26 +170,27 @@ func (s *Service) summarize(ctx context.Context, b credbatch.Batch, unsent bool)
 		case credbatch.EmailRejected:
 			sum.Rejected++
 		case credbatch.EmailSuppressed:
-			sum.Suppressed++
-			sent = c.BounceType != "" // SES refused it: it was sent to SES
-			if !sent && unsent {
+			if c.BounceType == "" && unsent { // suppressed by us, not refused by SES
 				fails = append(fails, Failure{BatchID: b.ID, BatchLabel: b.Label, Row: c.RowNumber, Email: c.Email,
 					Reason: "suppressed", Diagnostic: c.LastError, CredentialID: c.ID, At: c.UpdatedAt})
 			}
 		case credbatch.EmailFailed:
 			sum.Failed++
-			sent = false
 			if unsent {
 				fails = append(fails, Failure{BatchID: b.ID, BatchLabel: b.Label, Row: c.RowNumber, Email: c.Email,
 					Reason: "failed", Diagnostic: c.LastError, CredentialID: c.ID, At: c.UpdatedAt})
 			}
-		default: // pending, sending
-			sent = false
+		case credbatch.EmailPending, credbatch.EmailSending:
 			sum.NotSent++
 		}
-		if sent {
-			sum.Sent++
-		}
+	}
+	sum.Sent, sum.Delivered, sum.Bounced, sum.Complained, sum.Suppressed = truth.Sent, truth.Delivered, truth.Bounced, truth.Complained, truth.Suppressed
+	// Reconciliation: the batch's stored counters must say what its credentials say. They are
+	// compared only when they did not move while the credentials were read (feedback may
+	// be arriving).
+	if after, err := s.Store.GetBatch(ctx, b.ID); err == nil && after.Counts.Email() == b.Counts.Email() && b.Counts.Email() != truth {
+		sum.Mismatch = &credbatch.Mismatch{BatchID: b.ID, Stored: b.Counts.Email(), Truth: truth}
+		s.log().Error("batch counters disagree with its credentials", "batch_id", b.ID, "stored", b.Counts.Email(), "credentials", truth)
 	}
 	if len(sum.BounceTypes) == 0 {
 		sum.BounceTypes = nil
@@ -208,6 +208,11 @@ func (s *Service) summarize(ctx context.Context, b credbatch.Batch, unsent bool)
 	}
 	if sum.Sent > 0 && sum.ComplaintRate >= ComplaintThreshold {
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s: complaint rate %s is at or above SES's review threshold of 0.1%%", name, percent(sum.ComplaintRate)))
+	}
+	if m := sum.Mismatch; m != nil {
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s: counts check failed: the batch's counters say sent %d, delivered %d, bounced %d, complained %d, suppressed %d, but its credentials say sent %d, delivered %d, bounced %d, complained %d, suppressed %d; the figures in this report are the credentials'",
+			name, m.Stored.Sent, m.Stored.Delivered, m.Stored.Bounced, m.Stored.Complained, m.Stored.Suppressed,
+			m.Truth.Sent, m.Truth.Delivered, m.Truth.Bounced, m.Truth.Complained, m.Truth.Suppressed))
 	}
 	return sum, fails, nil
 }

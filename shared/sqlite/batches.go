@@ -183,6 +183,15 @@ func (s *Store) GetBatch(ctx context.Context, id string) (credbatch.Batch, error
 	return b, dbErr("get batch "+id, err)
 }
 
+// keepEmailCounts are the json_set arguments that copy the stored email counters.
+var keepEmailCounts = func() string {
+	var b strings.Builder
+	for _, k := range []string{"sent", "delivered", "bounced", "complained", "suppressed"} {
+		fmt.Fprintf(&b, `, '$.%s', coalesce(json_extract(counts, '$.%s'), 0)`, k, k)
+	}
+	return b.String()
+}()
+
 // changeSQL returns the SET clause and arguments that apply ch (nil fields keep the column).
 func (s *Store) changeSQL(ch credbatch.BatchChange) (string, []any, error) {
 	var sets []string
@@ -209,7 +218,9 @@ func (s *Store) changeSQL(ch credbatch.BatchChange) (string, []any, error) {
 		if err != nil {
 			return "", nil, err
 		}
-		set("counts", js)
+		// The email counters stay as stored: only email status changes move them.
+		sets = append(sets, `counts = json_set(?`+keepEmailCounts+`)`)
+		args = append(args, js)
 	}
 	if ch.Findings != nil {
 		js, err := toJSON(*ch.Findings)
@@ -296,24 +307,30 @@ func (s *Store) UpdateBatch(ctx context.Context, id string, ch credbatch.BatchCh
 // AddCounts adds delta to the batch's counters in one transaction.
 func (s *Store) AddCounts(ctx context.Context, id string, delta credbatch.Counts) error {
 	return s.tx(ctx, "add counts to batch "+id, func(tx *sql.Tx) error {
-		var js string
-		err := tx.QueryRowContext(ctx, `SELECT counts FROM batches WHERE id = ?`, id).Scan(&js)
+		err := s.addCounts(ctx, tx, id, delta)
 		if errors.Is(err, sql.ErrNoRows) {
 			return credbatch.NotFound("batch", id)
 		}
-		if err != nil {
-			return err
-		}
-		var c credbatch.Counts
-		if err := fromJSON(js, &c); err != nil {
-			return err
-		}
-		if js, err = toJSON(c.Add(delta)); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE batches SET counts = ?, updated_at = ? WHERE id = ?`, js, nanos(s.now()), id)
 		return err
 	})
+}
+
+// addCounts adds delta to the batch's counters inside tx; sql.ErrNoRows when there is no batch.
+func (s *Store) addCounts(ctx context.Context, tx *sql.Tx, id string, delta credbatch.Counts) error {
+	var js string
+	if err := tx.QueryRowContext(ctx, `SELECT counts FROM batches WHERE id = ?`, id).Scan(&js); err != nil {
+		return err
+	}
+	var c credbatch.Counts
+	if err := fromJSON(js, &c); err != nil {
+		return err
+	}
+	js, err := toJSON(c.Add(delta))
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE batches SET counts = ?, updated_at = ? WHERE id = ?`, js, nanos(s.now()), id)
+	return err
 }
 
 // ListBatches lists batches newest first (by CreatedAt, then id).

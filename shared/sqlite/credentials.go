@@ -68,16 +68,40 @@ func (s *Store) CreateCredential(ctx context.Context, c credbatch.Credential) er
 	if err != nil {
 		return dbErr(op, err)
 	}
-	n, err := affected(s.exec(ctx, `INSERT INTO credentials (`+credentialCols+`)
+	insert := func(ctx context.Context, exec func(context.Context, string, ...any) (sql.Result, error)) error {
+		n, err := affected(exec(ctx, `INSERT INTO credentials (`+credentialCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-		c.ID, c.BatchID, c.RowNumber, c.DefinitionID, c.DefinitionVer, strings.ToLower(c.Email), c.Name,
-		c.IssueDate, c.ExpiryDate, attrs, c.JWT, c.StatusListIndex, c.Status, c.RevokedReason, nanos(c.RevokedAt),
-		c.EmailStatus, c.MessageID, c.LastError, c.BounceType, nanos(c.SentAt), nanos(c.IssuedAt), nanos(c.UpdatedAt)))
-	if err != nil {
-		return dbErr(op, err)
+			c.ID, c.BatchID, c.RowNumber, c.DefinitionID, c.DefinitionVer, strings.ToLower(c.Email), c.Name,
+			c.IssueDate, c.ExpiryDate, attrs, c.JWT, c.StatusListIndex, c.Status, c.RevokedReason, nanos(c.RevokedAt),
+			c.EmailStatus, c.MessageID, c.LastError, c.BounceType, nanos(c.SentAt), nanos(c.IssuedAt), nanos(c.UpdatedAt)))
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return credbatch.Conflict("credential %s exists already", c.ID)
+		}
+		return nil
 	}
-	if n == 0 {
-		return credbatch.Conflict("credential %s exists already", c.ID)
+	delta := credbatch.EmailCounts(c.EmailStatus)
+	if delta == (credbatch.Counts{}) || c.BatchID == "" {
+		return dbErr(op, insert(ctx, s.exec))
+	}
+	return s.tx(ctx, op, func(tx *sql.Tx) error {
+		if err := insert(ctx, tx.ExecContext); err != nil {
+			return err
+		}
+		return s.countEmail(ctx, tx, c.BatchID, delta)
+	})
+}
+
+// countEmail moves a batch's email counters inside the transaction that changes an email
+// status; a credential whose batch is not stored has nothing to count.
+func (s *Store) countEmail(ctx context.Context, tx *sql.Tx, batchID string, delta credbatch.Counts) error {
+	if delta == (credbatch.Counts{}) || batchID == "" {
+		return nil
+	}
+	if err := s.addCounts(ctx, tx, batchID, delta); !errors.Is(err, sql.ErrNoRows) {
+		return err
 	}
 	return nil
 }
@@ -187,9 +211,21 @@ func (s *Store) SetEmailStatus(ctx context.Context, id string, from []credbatch.
 			for _, f := range from {
 				args = append(args, f)
 			}
-			var err error
+			var prev credbatch.EmailStatus
+			err := tx.QueryRowContext(ctx, `SELECT email_status FROM credentials WHERE id = ?`, id).Scan(&prev)
+			if errors.Is(err, sql.ErrNoRows) {
+				return credbatch.NotFound("credential", id)
+			}
+			if err != nil {
+				return err
+			}
 			c, err = scanCredential(tx.QueryRowContext(ctx, `UPDATE credentials SET `+strings.Join(sets, ", ")+
 				` WHERE id = ? AND email_status IN (?`+strings.Repeat(", ?", len(from)-1)+`) RETURNING `+credentialCols, args...))
+			if err == nil {
+				// The one writer connection serialises transactions, so prev is what the
+				// update replaced.
+				return s.countEmail(ctx, tx, c.BatchID, credbatch.EmailDelta(prev, to))
+			}
 			if !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}

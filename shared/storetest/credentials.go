@@ -19,6 +19,8 @@ var credentialTests = []namedTest{
 	{"FindActive", testCredentialFindActive},
 	{"SetEmailStatus", testCredentialEmailStatus},
 	{"SetEmailStatusRace", testCredentialEmailRace},
+	{"EmailCounters", testCredentialEmailCounters},
+	{"EmailCountersRace", testCredentialEmailCountersRace},
 	{"Revoke", testCredentialRevoke},
 	{"ListRevoked", testCredentialListRevoked},
 	{"AllocateStatusIndexes", testAllocateIndexes},
@@ -372,5 +374,107 @@ func testAllocateIndexesConcurrent(t *testing.T, s credbatch.Store, c Capabiliti
 	})
 	for i, err := range errs {
 		must(t, err, fmt.Sprintf("racer %d", i))
+	}
+}
+
+// testCredentialEmailCounters: creating a credential and every email status move change its
+// batch's email counters in the same write (credbatch.EmailCounts), BatchChange.Counts leaves
+// them alone, and a credential whose batch is not stored still moves.
+func testCredentialEmailCounters(t *testing.T, s credbatch.Store, _ Capabilities) {
+	ctx := t.Context()
+	b := newBatch("b1", at(0))
+	mustCreateBatch(t, s, b)
+	emailCounts := func(want credbatch.Counts, step string) {
+		t.Helper()
+		got, err := s.GetBatch(ctx, "b1")
+		must(t, err, "get batch")
+		diff(t, step, got.Counts, b.Counts.WithEmail(want))
+	}
+	sent := newCredential("c1", "b1", 2, "ada@example.com", 0)
+	sent.EmailStatus, sent.MessageID = credbatch.EmailSent, "m-1"
+	mustCreateCredential(t, s, sent)
+	emailCounts(credbatch.Counts{Sent: 1}, "after creating a sent credential")
+	mustCreateCredential(t, s, newCredential("c2", "b1", 3, "bob@example.com", 0))
+	emailCounts(credbatch.Counts{Sent: 1}, "after creating a pending credential")
+	steps := []struct {
+		id       string
+		from, to credbatch.EmailStatus
+		want     credbatch.Counts
+	}{
+		{"c2", credbatch.EmailPending, credbatch.EmailSending, credbatch.Counts{Sent: 1}},
+		{"c2", credbatch.EmailSending, credbatch.EmailSent, credbatch.Counts{Sent: 2}},
+		{"c1", credbatch.EmailSent, credbatch.EmailDelivered, credbatch.Counts{Sent: 2, Delivered: 1}},
+		{"c1", credbatch.EmailDelivered, credbatch.EmailComplained, credbatch.Counts{Sent: 2, Delivered: 1, Complained: 1}},
+		{"c2", credbatch.EmailSent, credbatch.EmailBounced, credbatch.Counts{Sent: 2, Delivered: 1, Complained: 1, Bounced: 1}},
+	}
+	for _, st := range steps {
+		_, err := s.SetEmailStatus(ctx, st.id, []credbatch.EmailStatus{st.from}, st.to, credbatch.EmailChange{})
+		must(t, err, fmt.Sprintf("move %s %s → %s", st.id, st.from, st.to))
+		emailCounts(st.want, fmt.Sprintf("after %s %s → %s", st.id, st.from, st.to))
+	}
+	// A refused move counts nothing.
+	_, err := s.SetEmailStatus(ctx, "c2", []credbatch.EmailStatus{credbatch.EmailSent}, credbatch.EmailDelivered, credbatch.EmailChange{})
+	wantKind(t, err, credbatch.KindConflict, "move from a status it is not in")
+	final := credbatch.Counts{Sent: 2, Delivered: 1, Complained: 1, Bounced: 1}
+	emailCounts(final, "after a refused move")
+	// Replacing the counters keeps the email ones.
+	rows := credbatch.Counts{Rows: 9, Valid: 9, Issued: 2, Sent: 100, Delivered: 100}
+	got, err := s.UpdateBatch(ctx, "b1", credbatch.BatchChange{Counts: &rows})
+	must(t, err, "update counts")
+	diff(t, "replaced counters", got.Counts, rows.WithEmail(final))
+	// A credential whose batch is not stored moves without counting.
+	orphan := newCredential("c3", "no-batch", 2, "cy@example.com", 0)
+	orphan.EmailStatus, orphan.MessageID = credbatch.EmailSent, "m-3"
+	mustCreateCredential(t, s, orphan)
+	c, err := s.SetEmailStatus(ctx, "c3", []credbatch.EmailStatus{credbatch.EmailSent}, credbatch.EmailDelivered, credbatch.EmailChange{})
+	must(t, err, "move a credential of no stored batch")
+	if c.EmailStatus != credbatch.EmailDelivered {
+		t.Fatalf("orphan credential: email %s, want delivered", c.EmailStatus)
+	}
+	if _, err := s.GetBatch(ctx, "no-batch"); !credbatch.IsKind(err, credbatch.KindNotFound) {
+		t.Fatalf("counting an orphan credential created its batch: %v", err)
+	}
+}
+
+// testCredentialEmailCountersRace: racers move the same credentials through competing
+// statuses; the batch's counters end equal to the sum over the credentials.
+func testCredentialEmailCountersRace(t *testing.T, s credbatch.Store, c Capabilities) {
+	ctx := t.Context()
+	mustCreateBatch(t, s, newBatch("b1", at(0)))
+	const creds = 6
+	for i := range creds {
+		cr := newCredential(fmt.Sprintf("c%d", i), "b1", i+2, fmt.Sprintf("r%d@example.com", i), 0)
+		cr.EmailStatus, cr.MessageID = credbatch.EmailSent, fmt.Sprintf("m-%d", i)
+		mustCreateCredential(t, s, cr)
+	}
+	targets := []credbatch.EmailStatus{credbatch.EmailDelayed, credbatch.EmailDelivered, credbatch.EmailBounced, credbatch.EmailComplained}
+	all := []credbatch.EmailStatus{credbatch.EmailSent, credbatch.EmailDelayed, credbatch.EmailSoftBounce, credbatch.EmailDelivered,
+		credbatch.EmailBounced, credbatch.EmailRejected, credbatch.EmailComplained}
+	errs := race(c.racers(), func(r int) error {
+		for i := range creds {
+			to := targets[(r+i)%len(targets)]
+			var from []credbatch.EmailStatus
+			for _, f := range all {
+				if credbatch.EmailAdvances(f, to) {
+					from = append(from, f)
+				}
+			}
+			_, err := s.SetEmailStatus(ctx, fmt.Sprintf("c%d", i), from, to, credbatch.EmailChange{})
+			if err != nil && !credbatch.IsKind(err, credbatch.KindConflict) {
+				return err
+			}
+		}
+		return nil
+	})
+	for i, err := range errs {
+		must(t, err, fmt.Sprintf("racer %d", i))
+	}
+	truth, err := credbatch.EmailTruth(ctx, s, "b1")
+	must(t, err, "sum the credentials")
+	got, err := s.GetBatch(ctx, "b1")
+	must(t, err, "get batch")
+	diff(t, "email counters against the credentials", got.Counts.Email(), truth)
+	if truth.Sent != creds {
+		t.Fatalf("truth %+v: want every one of %d credentials sent", truth, creds)
 	}
 }
