@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,90 +96,88 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	input := fs.Arg(0)
 	in := ingest.Input{Path: input, Name: filepath.Base(input), Definitions: defs, Options: opts,
 		Today: time.Now().Format(time.DateOnly), Limits: limits, TmpDir: os.TempDir()}
-	res, err := validateFile(ctx, in, fl.report, newProgress(stderr))
+	doc, err := validateFile(ctx, in, fl.report, newProgress(stderr))
 	if err != nil {
 		fmt.Fprintf(stderr, "validate: %v\n", err)
 		return exitFailure
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	if res.Error != nil {
+	defer doc.Close()
+	if doc.Error != nil {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
 		_ = enc.Encode(struct {
 			File  string            `json:"file"`
 			Error *ingest.FileError `json:"error"`
-		}{res.File, res.Error})
+		}{doc.File, doc.Error})
 		return exitRejected
 	}
-	if err := enc.Encode(res); err != nil {
+	// The findings are streamed from disk: memory does not grow with them.
+	if err := doc.WriteJSON(stdout, true, "  "); err != nil {
+		fmt.Fprintf(stderr, "validate: %v\n", err)
 		return exitFailure
 	}
-	return res.ExitCode()
+	return doc.ExitCode()
 }
 
-// validateFile runs the pipeline, keeps the rows whose ambiguous dates may be resolved later,
-// and writes the error report when asked. The report is streamed during the read; when a
-// later value resolved ambiguous dates, the report is written again in a second pass with the
-// re-validated rows in place.
-func validateFile(ctx context.Context, in ingest.Input, reportPath string, prog *progress) (ingest.Result, error) {
-	pending := map[int]credbatch.Row{} // rows with an ambiguous date, as first reported
+// validateFile runs the dry run and writes the error report when asked. The report is
+// streamed during the read; when a later value resolved ambiguous dates, the report is
+// written again in a second pass with the re-validated rows in place.
+func validateFile(ctx context.Context, in ingest.Input, reportPath string, prog *progress) (*ingest.Document, error) {
 	var rep *reportWriter
 	if reportPath != "" {
 		rep = &reportWriter{path: reportPath}
 		in.OnColumns = rep.begin
 	}
-	sink := func(ctx context.Context, rows []credbatch.Row) error {
-		for _, r := range rows {
-			for _, f := range r.Findings {
-				if f.Code == credbatch.CodeAmbiguousDate {
-					pending[r.Number] = r
-					break
-				}
-			}
-		}
+	doc, err := ingest.Validate(ctx, in, nil, func(ctx context.Context, rows []credbatch.Row) error {
 		prog.add(len(rows))
 		return rep.write(ctx, rows)
-	}
-	res, v, err := ingest.Run(ctx, in, sink)
+	})
 	prog.done()
-	if err != nil || res.Error != nil {
+	if err != nil || doc.Error != nil {
 		rep.abort()
-		return res, err
+		return doc, err
 	}
 	if err := rep.close(); err != nil {
-		return res, err
+		doc.Close()
+		return nil, err
 	}
-	fixed := map[int]credbatch.Row{}
-	for _, r := range res.Resolutions {
-		for _, n := range r.Rows {
-			before, ok := pending[n]
-			if !ok {
-				continue
+	if rep == nil || len(doc.Resolutions) == 0 {
+		return doc, nil
+	}
+	if err := rewriteReport(ctx, in, reportPath, doc); err != nil {
+		doc.Close()
+		return nil, err
+	}
+	return doc, nil
+}
+
+// rewriteReport writes the error report again with the document's re-validated rows in
+// place of the rows as first read (both in row order).
+func rewriteReport(ctx context.Context, in ingest.Input, reportPath string, doc *ingest.Document) error {
+	next, stop := iter.Pull2(doc.Amended())
+	defer stop()
+	fix, ferr, more := next()
+	rep := &reportWriter{path: reportPath}
+	in.OnColumns = rep.begin
+	_, _, err := ingest.Run(ctx, in, func(ctx context.Context, rows []credbatch.Row) error {
+		for i, r := range rows {
+			for more && ferr == nil && fix.Number < r.Number {
+				fix, ferr, more = next()
 			}
-			after := v.Revalidate(before)
-			fixed[n] = after
-			res.Amend(before, after)
-		}
-	}
-	if len(fixed) > 0 && rep != nil {
-		rep = &reportWriter{path: reportPath}
-		in.OnColumns = rep.begin
-		_, _, err := ingest.Run(ctx, in, func(ctx context.Context, rows []credbatch.Row) error {
-			for i, r := range rows {
-				if f, ok := fixed[r.Number]; ok {
-					rows[i] = f
-				}
+			if ferr != nil {
+				return ferr
 			}
-			return rep.write(ctx, rows)
-		})
-		if err != nil {
-			rep.abort()
-			return res, err
+			if more && fix.Number == r.Number {
+				rows[i] = fix
+			}
 		}
-		if err := rep.close(); err != nil {
-			return res, err
-		}
+		return rep.write(ctx, rows)
+	})
+	if err != nil {
+		rep.abort()
+		return err
 	}
-	return res, nil
+	return rep.close()
 }
 
 // reportWriter streams rows into workbook.ErrorReport, which runs in its own goroutine from

@@ -47,45 +47,20 @@ func (a *API) validate(w http.ResponseWriter, r *http.Request, _ auth.Principal)
 	}
 	in.Definitions, in.Limits, in.TmpDir = defs, a.d.Limits, tmp
 	in.Today = a.now().Format(time.DateOnly)
-	res, err := dryRun(ctx, in, defs, ingest.StoreLookup{Store: a.d.Store})
+	lookup := ingest.StoreLookup{Store: a.d.Store}
+	doc, err := ingest.Validate(ctx, in, func(ctx context.Context, rows []credbatch.Row) error {
+		return validate.CheckRecipients(ctx, rows, defs, lookup)
+	}, nil)
 	if err != nil {
 		return fmt.Errorf("validate: %w", err)
 	}
-	writeJSON(w, http.StatusOK, res)
+	defer doc.Close()
+	// The findings are streamed from disk: memory does not grow with them.
+	jsonHeader(w, http.StatusOK)
+	if err := doc.WriteJSON(w, false, ""); err != nil {
+		a.d.Log.Warn("validate: write the document", "err", err)
+	}
 	return nil
-}
-
-// dryRun runs the pipeline with the store-backed checks and resolves ambiguous dates that a
-// later value of their column proved, keeping only the rows that may need it.
-func dryRun(ctx context.Context, in ingest.Input, defs map[string]credbatch.Definition, l validate.Lookup) (ingest.Result, error) {
-	pending := map[int]credbatch.Row{}
-	sink := func(ctx context.Context, rows []credbatch.Row) error {
-		if err := validate.CheckRecipients(ctx, rows, defs, l); err != nil {
-			return err
-		}
-		for _, r := range rows {
-			for _, f := range r.Findings {
-				if f.Code == credbatch.CodeAmbiguousDate {
-					pending[r.Number] = r
-					break
-				}
-			}
-		}
-		return nil
-	}
-	res, v, err := ingest.Run(ctx, in, sink)
-	if err != nil || res.Error != nil {
-		return res, err
-	}
-	for _, rs := range res.Resolutions {
-		for _, n := range rs.Rows {
-			if before, ok := pending[n]; ok {
-				after := v.Revalidate(before)
-				res.Amend(before, after)
-			}
-		}
-	}
-	return res, nil
 }
 
 // validateFileInput spools the multipart file to disk and reads the option fields.

@@ -162,10 +162,7 @@ func TestEveryCodeFromAFile(t *testing.T) {
 			}
 			in := ingest.Input{Path: writeFile(t, tt.file, tt.content), Name: tt.file, Definitions: defs,
 				Options: opts, Today: "2026-11-02", Limits: limits, TmpDir: t.TempDir()}
-			res, _, err := ingest.Run(context.Background(), in, nil)
-			if err != nil {
-				t.Fatalf("Run: %v", err)
-			}
+			res := document(t, in, nil)
 			if tt.row == 0 {
 				if res.Error == nil {
 					t.Fatalf("file accepted (%d rows, errors %+v), want %s", res.Rows, res.Errors, tt.code)
@@ -202,22 +199,26 @@ func TestAmbiguousDatesResolvedLater(t *testing.T) {
 		"Bo,Ng,bo@example.com,25/04/2026,,85,,,\n"
 	in := ingest.Input{Path: writeFile(t, "a.csv", []byte(content)), Name: "a.csv", Definitions: testDefinitions(t),
 		Options: credbatch.Options{DefinitionID: "web-101"}, Today: "2026-11-02", Limits: sheet.DefaultLimits()}
-	var first []credbatch.Row
-	res, v, err := ingest.Run(context.Background(), in, func(_ context.Context, rows []credbatch.Row) error {
-		first = append(first, rows...)
-		return nil
-	})
-	if err != nil || res.Error != nil {
-		t.Fatalf("Run: %v %+v", err, res.Error)
+	doc, err := ingest.Validate(context.Background(), in, nil, nil)
+	if err != nil || doc.Error != nil {
+		t.Fatalf("Validate: %v %+v", err, doc.Error)
 	}
-	if res.Invalid != 1 || len(res.Resolutions) != 1 {
-		t.Fatalf("before resolution: invalid=%d resolutions=%+v", res.Invalid, res.Resolutions)
+	defer doc.Close()
+	if len(doc.Resolutions) != 1 {
+		t.Fatalf("resolutions=%+v, want one", doc.Resolutions)
 	}
-	after := v.Revalidate(first[0])
-	res.Amend(first[0], after)
-	if res.Invalid != 0 || res.Valid != 2 || len(res.Errors) != 0 {
-		t.Fatalf("after resolution: valid=%d invalid=%d errors=%+v", res.Valid, res.Invalid, res.Errors)
+	var amended []credbatch.Row
+	for r, err := range doc.Amended() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		amended = append(amended, r)
 	}
+	res := decodeDocument(t, doc)
+	if res.Invalid != 0 || res.Valid != 2 || len(res.Errors) != 0 || len(amended) != 1 || amended[0].Number != 2 {
+		t.Fatalf("after resolution: valid=%d invalid=%d errors=%+v amended=%+v", res.Valid, res.Invalid, res.Errors, amended)
+	}
+	after := amended[0]
 	if got, want := after.IssueDate, "2026-04-03"; got != want {
 		t.Errorf("issue date = %s, want %s (DMY proved by 25/04)", got, want)
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/sheet"
@@ -15,7 +14,11 @@ import (
 	"github.com/credbatch/credbatch/shared/workbook"
 )
 
-// Result summarises a validated file. It is the JSON document the CLI prints.
+// Result summarises a validated file; with every finding in Errors and Warnings it is the
+// JSON document the CLI prints and POST /api/validate answers (see Document, which writes it
+// with the findings streamed from disk). Run leaves Errors empty and Warnings to the
+// file-level warnings: row findings are on the rows its sink receives, and holding them all
+// would make memory grow with them.
 type Result struct {
 	File        string                `json:"file"`
 	Format      string                `json:"format,omitempty"`
@@ -231,7 +234,7 @@ func skipReportColumns(o credbatch.Options) credbatch.Options {
 	return o
 }
 
-// count adds a row's outcome to the result.
+// count adds a row's outcome to the counts.
 func (res *Result) count(r credbatch.Row) {
 	res.Rows++
 	if r.Status == credbatch.RowInvalid {
@@ -239,17 +242,10 @@ func (res *Result) count(r credbatch.Row) {
 	} else {
 		res.Valid++
 	}
-	for _, f := range r.Findings {
-		if f.Severity == credbatch.SeverityWarning {
-			res.Warnings = append(res.Warnings, f)
-		} else {
-			res.Errors = append(res.Errors, f)
-		}
-	}
 }
 
-// Amend replaces the findings of re-validated rows (after date-order resolution) in the
-// result: before is the row as first reported, after the re-validated one.
+// Amend updates the counts for a re-validated row (after date-order resolution): before is
+// the row as first counted, after the re-validated one.
 func (res *Result) Amend(before, after credbatch.Row) {
 	if before.Status == credbatch.RowInvalid {
 		res.Invalid--
@@ -257,27 +253,7 @@ func (res *Result) Amend(before, after credbatch.Row) {
 		res.Valid--
 	}
 	res.Rows--
-	keepErr := res.Errors[:0]
-	for _, f := range res.Errors {
-		if f.Row != before.Number {
-			keepErr = append(keepErr, f)
-		}
-	}
-	res.Errors = keepErr
-	keepWarn := res.Warnings[:0]
-	for _, f := range res.Warnings {
-		if f.Row != before.Number {
-			keepWarn = append(keepWarn, f)
-		}
-	}
-	res.Warnings = keepWarn
 	res.count(after)
-	sortFindings(res.Errors)
-	sortFindings(res.Warnings)
-}
-
-func sortFindings(fs []credbatch.Finding) {
-	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Row < fs[j].Row })
 }
 
 // ExitCode is the CLI exit status for a result: 0 every row valid, 1 some rows invalid, 2 the
