@@ -17,6 +17,7 @@ import (
 	"io"
 	"io/fs"
 	"mime"
+	"net/http"
 	"net/url"
 	"os"
 	"path"
@@ -38,6 +39,7 @@ type Store struct {
 	root    string
 	bucket  string
 	baseURL string
+	sign    *signing // WithSigning
 }
 
 var _ credbatch.Blob = (*Store)(nil)
@@ -282,15 +284,16 @@ func (s *Store) writeSidecar(key string, sc sidecar) error {
 	return os.Rename(tmp.Name(), mp)
 }
 
-// PresignGet returns a URL for the object: baseURL + key when configured, else a file:// URL.
-// The ttl is not enforced locally. Errors: KindInvalid.
+// PresignGet returns a URL for the object: baseURL + key when configured (SigV4-signed for
+// ttl with WithSigning, see Verify), else a file:// URL. Errors: KindInvalid.
 func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	return s.url(key, ttl)
+	return s.presign(ctx, http.MethodGet, key, http.Header{}, ttl)
 }
 
-// PresignPut returns a URL to upload the key to; see PresignGet. Errors: KindInvalid.
+// PresignPut returns a URL to upload the key to with the content type; see PresignGet and
+// PresignPutMetadata. Errors: KindInvalid.
 func (s *Store) PresignPut(ctx context.Context, key, contentType string, ttl time.Duration) (string, error) {
-	return s.url(key, ttl)
+	return s.PresignPutMetadata(ctx, key, contentType, nil, ttl)
 }
 
 func (s *Store) url(key string, ttl time.Duration) (string, error) {

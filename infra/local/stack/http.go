@@ -24,19 +24,20 @@ func (s *Stack) Handler(a auth.Authenticator) *httpapi.API {
 	return api
 }
 
-// bucketPut stores an upload sent to a presigned PUT URL, with its x-amz-meta-* headers as
-// metadata, like S3. Only uploads/ can be written; the drop-folder watcher ingests it.
+// bucketPut stores an upload sent to a presigned PUT URL, like S3: the URL's signature must
+// hold (see dirblob.Store.Verify), and the metadata stored is the signed one, so the uploader
+// is whoever the API signed the URL for. Only uploads/ can be written; the drop-folder
+// watcher ingests it.
 func (s *Stack) bucketPut(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
+	meta, err := s.Bucket.Verify(r, key)
+	if err != nil {
+		http.Error(w, credbatch.ErrorMessage(err), httpapi.StatusOf(err))
+		return
+	}
 	if !strings.HasPrefix(key, ingest.UploadsPrefix) {
 		http.Error(w, "only uploads/ can be written", http.StatusForbidden)
 		return
-	}
-	meta := map[string]string{}
-	for name, v := range r.Header {
-		if m, ok := strings.CutPrefix(strings.ToLower(name), "x-amz-meta-"); ok && len(v) > 0 {
-			meta[m] = v[0]
-		}
 	}
 	info, err := s.Bucket.Put(r.Context(), key, http.MaxBytesReader(w, r.Body, 200<<20), r.Header.Get("Content-Type"), meta)
 	if err != nil {
@@ -47,9 +48,14 @@ func (s *Stack) bucketPut(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// bucketGet serves a presigned download (error reports).
+// bucketGet serves a presigned download (error reports, whose rows hold names and emails):
+// without a valid, unexpired signature for the key it is 403.
 func (s *Stack) bucketGet(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
+	if _, err := s.Bucket.Verify(r, key); err != nil {
+		http.Error(w, credbatch.ErrorMessage(err), httpapi.StatusOf(err))
+		return
+	}
 	if !strings.HasPrefix(key, ingest.ReportsPrefix) {
 		http.NotFound(w, r)
 		return
@@ -59,6 +65,7 @@ func (s *Stack) bucketGet(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(key[len(ingest.ReportsPrefix):], `"`, "")+`"`)
 	http.ServeFile(w, r, path)
 }

@@ -120,7 +120,12 @@ func Open(ctx context.Context, cfg Config) (*Stack, error) {
 	if s.Store, err = sqlite.Open(ctx, cfg.StorePath()); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if s.Bucket, err = dirblob.New(cfg.BucketDir(), dirblob.WithBucket(Bucket), dirblob.WithBaseURL(cfg.Issuer.BaseURL+BucketPath)); err != nil {
+	secret, err := bucketSecret(cfg.path("bucket.key"))
+	if err != nil {
+		return nil, err
+	}
+	if s.Bucket, err = dirblob.New(cfg.BucketDir(), dirblob.WithBucket(Bucket), dirblob.WithBaseURL(cfg.Issuer.BaseURL+BucketPath),
+		dirblob.WithSigning(secret, nil)); err != nil {
 		return nil, fmt.Errorf("open bucket folder: %w", err)
 	}
 	s.Feedback = &feedback.Service{Store: s.Store, Log: cfg.Log}
