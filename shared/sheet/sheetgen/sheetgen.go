@@ -112,11 +112,24 @@ func text(v any) string {
 	}
 }
 
+// BadDuration is the expiry of an invalid row (see InvalidRow): invalid_duration.
+const BadDuration = "two fortnights"
+
+// InvalidRow reports whether row i (0-based) is invalid when one row in every is (every
+// <= 0: none).
+func InvalidRow(i, every int) bool { return every > 0 && i%every == every-1 }
+
 // WriteSampleXLSX writes an .xlsx with the header and rows data rows using excelize's
 // StreamWriter, with real date cells and the sheet's dimension declared. StreamWriter
 // writes inline strings; with sharedStrings the file is rewritten so that strings live in a
 // shared-strings table, as Excel saves them.
 func WriteSampleXLSX(path string, rows int, sharedStrings bool) error {
+	return WriteSampleXLSXInvalid(path, rows, sharedStrings, 0)
+}
+
+// WriteSampleXLSXInvalid is WriteSampleXLSX with one row in every invalid: its expiry is
+// BadDuration (every 20: 5 % of the rows).
+func WriteSampleXLSXInvalid(path string, rows int, sharedStrings bool, every int) error {
 	f := excelize.NewFile()
 	defer f.Close()
 	const sheet = "Sheet1"
@@ -140,6 +153,9 @@ func WriteSampleXLSX(path string, rows int, sharedStrings bool) error {
 	}
 	for i := 0; i < rows; i++ {
 		vals := Row(i)
+		if InvalidRow(i, every) {
+			vals[4] = BadDuration
+		}
 		for j, v := range vals {
 			if t, ok := v.(time.Time); ok {
 				vals[j] = excelize.Cell{StyleID: dateStyle, Value: t}
