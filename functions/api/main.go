@@ -41,7 +41,7 @@ type env struct {
 	StateMachine     string // STATE_MACHINE_ARN
 	IssuerName       string // ISSUER_NAME
 	IssuerURL        string // ISSUER_URL
-	UseDID           bool   // USE_DID_WEB=true: sign as did:web of PUBLIC_BASE_URL and serve did.json
+	URLID            bool   // ISSUER_ID=url: the issuer id is PUBLIC_BASE_URL instead of its did:web
 	AuthIssuer       string // AUTH_ISSUER: the OIDC issuer whose tokens the review pages accept
 	AuthAudience     string // AUTH_AUDIENCE: the client id those tokens carry
 }
@@ -51,7 +51,7 @@ func readEnv() (env, error) {
 		BaseURL: strings.TrimRight(os.Getenv("PUBLIC_BASE_URL"), "/"), RolesClaim: os.Getenv("ROLES_CLAIM"),
 		From: os.Getenv("MAIL_FROM"), ConfigurationSet: os.Getenv("SES_CONFIGURATION_SET"),
 		StateMachine: os.Getenv("STATE_MACHINE_ARN"), AuthIssuer: os.Getenv("AUTH_ISSUER"), AuthAudience: os.Getenv("AUTH_AUDIENCE"), IssuerName: os.Getenv("ISSUER_NAME"), IssuerURL: os.Getenv("ISSUER_URL"),
-		UseDID: os.Getenv("USE_DID_WEB") == "true"}
+		URLID: os.Getenv("ISSUER_ID") == "url"}
 	var missing []string
 	for name, v := range map[string]string{"TABLE_NAME": e.Table, "BUCKET_NAME": e.Bucket, "KEYS_SECRET_ID": e.KeysSecret,
 		"PUBLIC_BASE_URL": e.BaseURL, "STATE_MACHINE_ARN": e.StateMachine, "MAIL_FROM": e.From} {
@@ -83,15 +83,14 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("load signing keys: %w", err)
 	}
-	signer, err := credential.NewSigner(set)
+	issuer := credential.Issuer{BaseURL: e.BaseURL, Name: e.IssuerName, URL: e.IssuerURL, URLID: e.URLID}
+	did, err := issuer.DID()
+	if err != nil {
+		return fmt.Errorf("did:web of PUBLIC_BASE_URL: %w", err)
+	}
+	signer, err := credential.NewSigner(set, did)
 	if err != nil {
 		return fmt.Errorf("signer: %w", err)
-	}
-	issuer := credential.Issuer{BaseURL: e.BaseURL, Name: e.IssuerName, URL: e.IssuerURL}
-	if e.UseDID {
-		if issuer.DID, err = keys.DIDWeb(e.BaseURL); err != nil {
-			return fmt.Errorf("did:web of %s: %w", e.BaseURL, err)
-		}
 	}
 	store := dynamo.New(dynamodb.NewFromConfig(cfg), e.Table)
 	s3c := s3.NewFromConfig(cfg)
@@ -108,7 +107,7 @@ func run() error {
 		Signer:   signer,
 		Issuer:   issuer,
 		From:     e.From,
-		DID:      issuer.DID,
+		DID:      did,
 		APIAuth:  auth.APIGateway{RolesClaim: e.RolesClaim},
 		PageAuth: &auth.OIDC{Issuer: e.AuthIssuer, Audience: e.AuthAudience, RolesClaim: e.RolesClaim},
 		TmpDir:   os.TempDir(),

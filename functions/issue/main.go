@@ -42,7 +42,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	signer, err := credential.NewSigner(set)
+	did, err := flow.Issuer.DID()
+	if err != nil {
+		return err
+	}
+	signer, err := credential.NewSigner(set, did)
 	if err != nil {
 		return err
 	}

@@ -109,7 +109,7 @@ func benchIssue(ctx context.Context, work string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := st.Signer.Sign(doc); err != nil {
+		if _, err := st.Signer.Secure(doc, time.Now()); err != nil {
 			return err
 		}
 	}

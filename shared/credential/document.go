@@ -1,11 +1,13 @@
 // Package credential builds, signs and verifies Open Badges 3.0 credentials.
 //
 // A credential is an OpenBadgeCredential (W3C Verifiable Credentials Data Model 2.0) secured
-// as a compact JWS per VC-JOSE-COSE: header {"alg":"EdDSA","typ":"vc+jwt","kid":<kid>}, and
-// the payload is the credential JSON itself (not a VC 1.1 "vc" claim). The kid is the
-// RFC 7638 thumbprint of the Ed25519 key, listed under that kid in the issuer's JWKS
-// (/.well-known/jwks.json) and, as the verification method "<did>#<kid>", in its did:web
-// document. Revocation uses a W3C Bitstring Status List entry.
+// two ways: an embedded Data Integrity proof (DataIntegrityProof, eddsa-rdfc-2022, RDFC-1.0
+// over pinned, embedded contexts; what the DCC wallet and verifiers check), and a VC-JWT in
+// OB 3.0's JSON Web Token proof format (ES256, kid a DID URL, claims iss/jti/nbf/sub/exp,
+// the credential as the payload; what 1EdTech's validator checks). The issuer is the
+// deployment's did:web; its DID document lists every key. Revocation uses a W3C Bitstring
+// Status List entry. Credentials of the earlier format (EdDSA "vc+jwt", kid a thumbprint)
+// still verify.
 package credential
 
 import (
@@ -17,7 +19,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/keys"
 	"github.com/credbatch/credbatch/shared/statuslist"
 )
 
@@ -42,16 +47,25 @@ type Issuer struct {
 	URL     string // the issuer's home page
 	Email   string
 	Image   string // URL of the issuer's logo
-	DID     string // did:web of the issuer; when set it is the issuer id, else BaseURL is
+	// URLID makes the issuer id the base URL instead of its did:web (ISSUER_ID=url). The keys
+	// stay in the did:web document either way: proofs and JWT kids name them there.
+	URLID bool
 	// PlainEmail puts the recipient's email address in the credential in clear text instead
 	// of a salted SHA-256 hash.
 	PlainEmail bool
 }
 
-// ID returns the issuer id: the DID when set, else the base URL.
+// DID returns the deployment's did:web, from the base URL (keys.DIDWeb); KindInvalid when the
+// base URL cannot give one.
+func (iss Issuer) DID() (string, error) { return keys.DIDWeb(iss.BaseURL) }
+
+// ID returns the issuer id: the did:web of the base URL, or the base URL itself when URLID
+// (or when the base URL has no did:web, which Build refuses).
 func (iss Issuer) ID() string {
-	if iss.DID != "" {
-		return iss.DID
+	if !iss.URLID {
+		if did, err := iss.DID(); err == nil {
+			return did
+		}
 	}
 	return strings.TrimRight(iss.BaseURL, "/")
 }
@@ -124,8 +138,12 @@ type Image struct {
 	Type string `json:"type"`
 }
 
-// Subject is the credentialSubject (OB 3.0 AchievementSubject).
+// Subject is the credentialSubject (OB 3.0 AchievementSubject). ID is a per-credential
+// "urn:uuid:" (SubjectID): OB 3.0 allows id or identifier and a VC-JWT's sub needs an id,
+// while an email (mailto:) or a cross-credential id would let anyone link the recipient's
+// credentials; the recipient is identified by the hashed email identifier.
 type Subject struct {
+	ID          string           `json:"id,omitempty"`
 	Type        []string         `json:"type"`
 	Identifier  []IdentityObject `json:"identifier,omitempty"`
 	Achievement Achievement      `json:"achievement"`
@@ -236,6 +254,8 @@ func Build(iss Issuer, d credbatch.Definition, c credbatch.Credential) (Document
 	switch {
 	case iss.BaseURL == "":
 		return Document{}, invalid("the issuer has no base URL")
+	case func() bool { _, err := iss.DID(); return err != nil }():
+		return Document{}, invalid("the base URL %q gives no did:web", iss.BaseURL)
 	case c.ID == "":
 		return Document{}, invalid("the credential has no id")
 	case strings.TrimSpace(c.Email) == "":
@@ -295,6 +315,7 @@ func Build(iss Issuer, d credbatch.Definition, c credbatch.Credential) (Document
 		ValidFrom:  from.Format(time.RFC3339),
 		ValidUntil: until,
 		CredentialSubject: Subject{
+			ID:          SubjectID(iss.CredentialURL(c.ID)),
 			Type:        []string{"AchievementSubject"},
 			Identifier:  identifiers(c, iss.PlainEmail),
 			Achievement: achievement,
@@ -308,6 +329,13 @@ func Build(iss Issuer, d credbatch.Definition, c credbatch.Credential) (Document
 			StatusListCredential: listURL,
 		},
 	}, nil
+}
+
+// SubjectID returns the credentialSubject.id of a credential: "urn:uuid:" and the name-based
+// (SHA-1, RFC 9562 version 5) UUID of the credential's URL in the URL namespace. It is fixed
+// by the credential and different for each one, so it links nothing.
+func SubjectID(credentialURL string) string {
+	return "urn:uuid:" + uuid.NewSHA1(uuid.NameSpaceURL, []byte(credentialURL)).String()
 }
 
 // HashEmail returns the OB identityHash of an email address with a salt:

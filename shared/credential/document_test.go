@@ -45,8 +45,8 @@ func TestBuildFields(t *testing.T) {
 		check func(t *testing.T, d Document)
 	}{
 		{
-			name: "issuer id is the base URL without a DID",
-			iss:  func(i *Issuer) { i.DID = "" },
+			name: "issuer id is the base URL with ISSUER_ID=url",
+			iss:  func(i *Issuer) { i.URLID = true },
 			check: func(t *testing.T, d Document) {
 				if got, want := d.Issuer.ID, "https://creds.example.org"; got != want {
 					t.Errorf("issuer.id = %q, want %q", got, want)
@@ -61,7 +61,7 @@ func TestBuildFields(t *testing.T) {
 			check: func(t *testing.T, d Document) {
 				got := d.Issuer
 				if got.Name != "Example Hospital" || got.Image.ID != "https://hospital.example.org/logo.svg" ||
-					got.URL != testIssuer.URL || got.Email != testIssuer.Email || got.ID != testIssuer.DID {
+					got.URL != testIssuer.URL || got.Email != testIssuer.Email || got.ID != testDID {
 					t.Errorf("issuer = %+v", got)
 				}
 			},

@@ -14,8 +14,9 @@ var testIssuer = Issuer{
 	URL:     "https://academy.example.org",
 	Email:   "registrar@academy.example.org",
 	Image:   "https://academy.example.org/logo.png",
-	DID:     "did:web:creds.example.org",
 }
+
+const testDID = "did:web:creds.example.org"
 
 func ptr(f float64) *float64 { return &f }
 
@@ -64,7 +65,7 @@ func newKeys(t testing.TB) keys.Set {
 
 func mustSigner(t testing.TB, s keys.Set) *Signer {
 	t.Helper()
-	sg, err := NewSigner(s)
+	sg, err := NewSigner(s, testDID)
 	if err != nil {
 		t.Fatalf("NewSigner: %v", err)
 	}
@@ -82,9 +83,19 @@ func mustBuild(t testing.TB, iss Issuer, d credbatch.Definition, c credbatch.Cre
 
 func mustSign(t testing.TB, s *Signer, doc any) string {
 	t.Helper()
-	token, err := s.Sign(doc)
+	token, err := s.SignJWT(doc)
 	if err != nil {
-		t.Fatalf("Sign: %v", err)
+		t.Fatalf("SignJWT: %v", err)
 	}
 	return token
+}
+
+// mustSecure returns the document with its Data Integrity proof.
+func mustSecure(t testing.TB, s *Signer, doc any) string {
+	t.Helper()
+	out, err := s.Secure(doc, time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatalf("Secure: %v", err)
+	}
+	return string(out)
 }

@@ -86,26 +86,29 @@ func repoRoot(t *testing.T) string {
 	}
 }
 
-// TestIndependentVerification checks credentials with the jose library on node, against the
-// published JWKS only: the acceptance test that other software can verify what we sign.
+// TestIndependentVerification checks credentials of the legacy format (EdDSA vc+jwt) with the
+// jose library on node, against the published JWKS only: the credentials issued before the
+// Data Integrity proof stay verifiable by other software. (The Data Integrity proofs and the
+// ES256 VC-JWTs are checked by infra/testenv's verifiers on credentials issued through the
+// flow.)
 func TestIndependentVerification(t *testing.T) {
 	verify := jsVerifier(t)
 	set := newKeys(t)
-	signer := mustSigner(t, set)
 	doc := mustBuild(t, testIssuer, testDefinition(), testCredential())
-	good := mustSign(t, signer, doc)
+	active, _ := set.ActiveKey()
+	good := legacySign(t, active, doc)
 	enc, err := statuslist.Encode([]int{42}, statuslist.Size)
 	if err != nil {
 		t.Fatal(err)
 	}
-	list := mustSign(t, signer, statuslist.Credential(testIssuer.ID(), testIssuer.StatusListURL(), enc, during))
+	list := legacySign(t, active, statuslist.Credential(testIssuer.ID(), testIssuer.StatusListURL(), enc, during))
 
 	other := newKeys(t)
 	otherKey, _ := other.ActiveKey()
 	payload, _ := json.Marshal(doc)
 
 	rotated := newKeys(t)
-	oldToken := mustSign(t, mustSigner(t, rotated), doc)
+	oldToken := legacySign(t, mustKey(t, rotated), doc)
 	if _, err := rotated.Rotate(time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +124,7 @@ func TestIndependentVerification(t *testing.T) {
 		{"status list credential", list, set.JWKS(), true, statuslist.Credential(testIssuer.ID(), testIssuer.StatusListURL(), enc, during)},
 		{"old key after rotation", oldToken, rotated.JWKS(), true, doc},
 		{"tampered payload", tamper(t, good, func(m map[string]any) { m["validUntil"] = "2099-12-31T23:59:59Z" }), set.JWKS(), false, nil},
-		{"unpublished key", mustSign(t, mustSigner(t, other), doc), set.JWKS(), false, nil},
+		{"unpublished key", legacySign(t, otherKey, doc), set.JWKS(), false, nil},
 		{"wrong key claiming the published kid", signRaw(t, jose.EdDSA, otherKey.Private, map[string]any{"kid": set.Active, "typ": MediaType}, payload), set.JWKS(), false, nil},
 		{"wrong typ", signRaw(t, jose.EdDSA, mustActive(t, set), map[string]any{"kid": set.Active, "typ": "JWT"}, payload), set.JWKS(), false, nil},
 	}
@@ -149,6 +152,15 @@ func TestIndependentVerification(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mustKey(t *testing.T, s keys.Set) keys.Key {
+	t.Helper()
+	k, err := s.ActiveKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 func mustActive(t *testing.T, s keys.Set) ed25519.PrivateKey {

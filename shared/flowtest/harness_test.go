@@ -100,7 +100,7 @@ func newHarness(t testing.TB, cfg issuance.Config, opts ...option) *harness {
 	if err != nil {
 		t.Fatalf("keys.New: %v", err)
 	}
-	signer, err := credential.NewSigner(set)
+	signer, err := credential.NewSigner(set, "did:web:creds.example.org")
 	if err != nil {
 		t.Fatalf("NewSigner: %v", err)
 	}

@@ -39,7 +39,7 @@ type Deps struct {
 	Mailer  credbatch.Mailer   // resends credential emails; nil makes resend 503
 	From    string             // sender of resent emails
 	Auth    auth.Authenticator // identifies callers of /api/...
-	DID     string             // did:web of the issuer; "" serves no /.well-known/did.json (404)
+	DID     string             // did:web of the issuer (default Issuer.DID()); served at /.well-known/did.json and /did.json
 
 	Clock  credbatch.Clock // default time.Now
 	IDs    credbatch.IDs   // default issuance.NewID: upload keys and batch ids without Idempotency-Key
@@ -100,6 +100,9 @@ func New(d Deps) *API {
 	}
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 16 << 20
+	}
+	if d.DID == "" {
+		d.DID, _ = d.Issuer.DID() // "" (404) only when the base URL gives none
 	}
 	a := &API{d: d, mux: http.NewServeMux(), status: d.StatusLists}
 	if a.status == nil {
@@ -239,6 +242,7 @@ func (a *API) routes() []Route {
 		{Method: "POST", Path: "/verify", Public: true, h: a.verify},
 		{Method: "GET", Path: "/.well-known/jwks.json", Public: true, h: a.jwks},
 		{Method: "GET", Path: "/.well-known/did.json", Public: true, h: a.didDocument},
+		{Method: "GET", Path: "/did.json", Public: true, h: a.didDocument},
 		{Method: "GET", Path: "/status/{n}", Public: true, h: a.statusList},
 		{Method: "GET", Path: "/openapi.json", Public: true, h: a.openAPI},
 		{Method: "GET", Path: "/healthz", Public: true, h: a.healthz},

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/credential"
 	"github.com/credbatch/credbatch/shared/httpapi"
 	"github.com/credbatch/credbatch/shared/ingest"
 )
@@ -139,8 +140,12 @@ func TestEveryRoute(t *testing.T) {
 		t.Errorf("credentials by email %+v", creds.Items)
 	}
 	w = do("/credentials/{id}/jwt", "GET", "/credentials/"+c.ID+"/jwt", "", nil, 200, nil)
-	if w.Body.String() != c.JWT || w.Header().Get("Content-Type") != "application/vc+jwt" {
-		t.Errorf("jwt route: %s", w.Header().Get("Content-Type"))
+	jwt := w.Body.String()
+	if w.Header().Get("Content-Type") != "application/vc+jwt" || !strings.HasPrefix(w.Body.String(), "ey") {
+		t.Errorf("jwt route: %s %.40s", w.Header().Get("Content-Type"), w.Body.String())
+	}
+	if res, err := credential.NewVerifier(e.keys, nil).Verify(ctx, w.Body.String(), e.now); err != nil || !res.Valid || res.Format != credential.FormatJWT {
+		t.Errorf("jwt route: the VC-JWT does not verify: %+v, %v", res, err)
 	}
 	var doc map[string]any
 	do("/credentials/{id}/json", "GET", "/credentials/"+c.ID+"/json", "", nil, 200, &doc)
@@ -152,9 +157,14 @@ func TestEveryRoute(t *testing.T) {
 		Status     string
 		Credential map[string]any
 	}
-	do("/verify", "POST", "/verify", "", map[string]string{"jwt": c.JWT}, 200, &ver)
-	if !ver.Valid || ver.Status != "valid" || ver.Credential["id"] != doc["id"] {
-		t.Errorf("verify %+v", ver)
+	if _, ok := doc["proof"]; !ok {
+		t.Errorf("/json has no proof: %v", doc)
+	}
+	for name, body := range map[string]any{"jwt": map[string]string{"jwt": jwt}, "credential": map[string]any{"credential": doc}} {
+		do("/verify", "POST", "/verify", "", body, 200, &ver)
+		if !ver.Valid || ver.Status != "valid" || ver.Credential["id"] != doc["id"] {
+			t.Errorf("verify %s: %+v", name, ver)
+		}
 	}
 	var resent struct {
 		SentTo    string `json:"sent_to"`
@@ -168,17 +178,30 @@ func TestEveryRoute(t *testing.T) {
 	if got.Status != credbatch.CredentialRevoked {
 		t.Errorf("revoked %+v", got)
 	}
-	do("/verify", "POST", "/verify", "", c.JWT, 200, &ver, "Content-Type", "application/vc+jwt")
+	do("/verify", "POST", "/verify", "", jwt, 200, &ver, "Content-Type", "application/vc+jwt")
 	if ver.Valid || ver.Status != "revoked" {
 		t.Errorf("verify after revoke %+v", ver)
+	}
+	do("/verify", "POST", "/verify", "", c.JWT, 200, &ver, "Content-Type", "application/vc+ld+json")
+	if ver.Valid || ver.Status != "revoked" {
+		t.Errorf("verify JSON-LD after revoke %+v", ver)
 	}
 	do("/verify", "POST", "/verify", "", map[string]string{"url": baseURL + "/credentials/" + c.ID}, 200, &ver)
 	if ver.Status != "revoked" {
 		t.Errorf("verify by url %+v", ver)
 	}
-	w = do("/status/{n}", "GET", "/status/1", "", nil, 200, nil)
+	w = do("/status/{n}", "GET", "/status/1", "", nil, 200, nil, "Accept", "application/vc+jwt")
 	if w.Header().Get("Content-Type") != "application/vc+jwt" || strings.Count(w.Body.String(), ".") != 2 {
 		t.Errorf("status list %s %q", w.Header().Get("Content-Type"), w.Body.String())
+	}
+	for accept, want := range map[string]string{"": "application/json", "application/vc+ld+json, application/json;q=0.5": "application/vc+ld+json", "*/*": "application/json"} {
+		w = do("/status/{n}", "GET", "/status/1", "", nil, 200, nil, "Accept", accept)
+		if got := w.Header().Get("Content-Type"); got != want || !strings.HasPrefix(w.Body.String(), "{") {
+			t.Errorf("status list for Accept %q: %s %.60q", accept, got, w.Body.String())
+		}
+		if _, _, format, err := credential.NewVerifier(e.keys, nil).VerifySignature(w.Body.String()); err != nil || format != credential.FormatDataIntegrity {
+			t.Errorf("status list for Accept %q does not verify: %s, %v", accept, format, err)
+		}
 	}
 	var revoked struct{ Revoked int }
 	do("/api/batches/{id}/revoke", "POST", "/api/batches/"+b.ID+"/revoke", "admin", map[string]string{"reason": "course withdrawn"}, 200, &revoked)
@@ -272,13 +295,16 @@ func TestEveryRoute(t *testing.T) {
 	// Public documents.
 	var jwks struct{ Keys []map[string]any }
 	do("/.well-known/jwks.json", "GET", "/.well-known/jwks.json", "", nil, 200, &jwks)
-	if len(jwks.Keys) != 1 || jwks.Keys[0]["kid"] != e.signer.KeyID() {
+	if len(jwks.Keys) != 2 || !strings.HasSuffix(e.signer.VerificationMethod(), "#"+jwks.Keys[0]["kid"].(string)) ||
+		!strings.HasSuffix(e.signer.KeyID(), "#"+jwks.Keys[1]["kid"].(string)) {
 		t.Errorf("jwks %+v", jwks)
 	}
-	var did map[string]any
-	do("/.well-known/did.json", "GET", "/.well-known/did.json", "", nil, 200, &did)
-	if did["id"] != "did:web:creds.example.org" {
-		t.Errorf("did %v", did["id"])
+	for _, path := range []string{"/.well-known/did.json", "/did.json"} {
+		var did map[string]any
+		do(path, "GET", path, "", nil, 200, &did)
+		if did["id"] != "did:web:creds.example.org" {
+			t.Errorf("%s: did %v", path, did["id"])
+		}
 	}
 	do("/openapi.json", "GET", "/openapi.json", "", nil, 200, nil)
 	do("/healthz", "GET", "/healthz", "", nil, 200, nil)

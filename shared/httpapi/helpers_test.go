@@ -76,6 +76,7 @@ type env struct {
 	workflow *fakeWorkflow
 	mailer   *fakeMailer
 	signer   *credential.Signer
+	keys     keys.Set
 	issuer   credential.Issuer
 	tokens   map[string]string // role name → bearer token
 	now      time.Time
@@ -100,7 +101,7 @@ func newEnv(t *testing.T, opts ...func(*httpapi.Deps)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := credential.NewSigner(set)
+	signer, err := credential.NewSigner(set, "did:web:creds.example.org")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func newEnv(t *testing.T, opts ...func(*httpapi.Deps)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: st, workflow: &fakeWorkflow{}, mailer: &fakeMailer{}, signer: signer,
+	e := &env{t: t, store: st, workflow: &fakeWorkflow{}, mailer: &fakeMailer{}, signer: signer, keys: set,
 		issuer: credential.Issuer{BaseURL: baseURL, Name: "Example Academy"}, tokens: map[string]string{},
 		now: time.Date(2025, 5, 1, 9, 0, 0, 0, time.UTC)}
 	for _, tk := range tf.Tokens {
@@ -275,9 +276,11 @@ func (e *env) issue(batchID string, number int) credbatch.Credential {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if c.JWT, err = e.signer.Sign(doc); err != nil {
+	secured, err := e.signer.Secure(doc, e.now)
+	if err != nil {
 		e.t.Fatal(err)
 	}
+	c.JWT = string(secured)
 	if err := e.store.CreateCredential(ctx, c); err != nil {
 		e.t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
@@ -22,24 +23,44 @@ const ContentTypeVCJWT = "application/" + credential.MediaType
 //go:embed openapi.json
 var openAPIDoc []byte
 
+// credentialJWT serves the credential as an OB 3.0 VC-JWT (ES256): the JSON-LD credential
+// without its proof, plus the registered claims, signed when asked with the active key. A
+// credential of the earlier format is served as the JWS it was issued as.
 func (a *API) credentialJWT(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	c, err := a.d.Store.GetCredential(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return fmt.Errorf("load credential %s: %w", r.PathValue("id"), err)
 	}
+	token, err := a.jwtOf(c.JWT)
+	if err != nil {
+		return fmt.Errorf("credential %s as a JWT: %w", c.ID, internal(err))
+	}
 	w.Header().Set("Content-Type", ContentTypeVCJWT)
 	w.Header().Set("Cache-Control", "no-cache")
-	_, _ = w.Write([]byte(c.JWT))
+	_, _ = w.Write([]byte(token))
 	return nil
 }
 
-// credentialJSON serves the signed document: the payload of the credential's JWS.
+// jwtOf returns the VC-JWT of a stored credential (JSON-LD with its proof, or a legacy JWS).
+func (a *API) jwtOf(stored string) (string, error) {
+	if !strings.HasPrefix(stored, "{") {
+		return stored, nil
+	}
+	doc, err := credential.Unsecured([]byte(stored))
+	if err != nil {
+		return "", err
+	}
+	return a.d.Signer.SignJWT(json.RawMessage(doc))
+}
+
+// credentialJSON serves the signed document: the JSON-LD credential with its Data Integrity
+// proof (for a credential of the earlier format, the payload of its JWS).
 func (a *API) credentialJSON(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	c, err := a.d.Store.GetCredential(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return fmt.Errorf("load credential %s: %w", r.PathValue("id"), err)
 	}
-	payload, _, err := credential.NewVerifier(a.d.Keys, nil).VerifySignature(c.JWT)
+	payload, _, _, err := credential.NewVerifier(a.d.Keys, nil).VerifySignature(c.JWT)
 	if err != nil {
 		return fmt.Errorf("read credential %s: %w", c.ID, internal(err))
 	}
@@ -59,8 +80,9 @@ func internal(err error) error {
 }
 
 type verifyRequest struct {
-	JWT string `json:"jwt,omitempty"`
-	URL string `json:"url,omitempty"`
+	JWT        string          `json:"jwt,omitempty"`
+	URL        string          `json:"url,omitempty"`
+	Credential json.RawMessage `json:"credential,omitempty"`
 }
 
 type verifyResponse struct {
@@ -68,10 +90,13 @@ type verifyResponse struct {
 	Status     credential.Status    `json:"status"`
 	Reason     string               `json:"reason,omitempty"`
 	KeyID      string               `json:"kid,omitempty"`
+	Format     credential.Format    `json:"format,omitempty"`
 	Credential *credential.Document `json:"credential,omitempty"`
 }
 
-// verify checks a credential: a JWS in the body (JSON {"jwt"} or raw application/vc+jwt),
+// verify checks a credential in any of its three forms: a JSON-LD credential with its Data
+// Integrity proof (the body as application/vc+ld+json or application/ld+json, or
+// {"credential": {...}}), a VC-JWT or legacy JWS ({"jwt"} or the raw application/vc+jwt),
 // or the URL of a credential of this deployment ({"url"}).
 func (a *API) verify(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	ctx := r.Context()
@@ -84,14 +109,24 @@ func (a *API) verify(w http.ResponseWriter, r *http.Request, _ auth.Principal) e
 	switch mt {
 	case ContentTypeVCJWT, "application/jwt", "text/plain":
 		token = strings.TrimSpace(string(data))
+	case credential.MediaTypeLD, "application/ld+json", "application/vc":
+		token = strings.TrimSpace(string(data))
 	default:
 		var req verifyRequest
 		if err := strictJSON(data, &req); err != nil {
 			return err
 		}
+		given := 0
+		for _, set := range []bool{req.JWT != "", req.URL != "", len(req.Credential) > 0} {
+			if set {
+				given++
+			}
+		}
 		switch {
-		case req.JWT != "" && req.URL != "":
-			return credbatch.E(credbatch.KindInvalid, "invalid_request", `send either "jwt" or "url", not both`)
+		case given > 1:
+			return credbatch.E(credbatch.KindInvalid, "invalid_request", `send one of "jwt", "credential" or "url"`)
+		case len(req.Credential) > 0:
+			token = strings.TrimSpace(string(req.Credential))
 		case req.JWT != "":
 			token = strings.TrimSpace(req.JWT)
 		case req.URL != "":
@@ -107,7 +142,7 @@ func (a *API) verify(w http.ResponseWriter, r *http.Request, _ auth.Principal) e
 		}
 	}
 	if token == "" {
-		return credbatch.E(credbatch.KindInvalid, "invalid_request", `send {"jwt": "<compact JWS>"}, {"url": "<credential page URL>"} or the JWS itself as application/vc+jwt`)
+		return credbatch.E(credbatch.KindInvalid, "invalid_request", `send {"credential": <JSON-LD credential>}, {"jwt": "<compact JWS>"}, {"url": "<credential page URL>"}, or the credential itself as application/vc+ld+json or application/vc+jwt`)
 	}
 	list, err := a.currentStatusList(ctx)
 	if err != nil {
@@ -117,7 +152,7 @@ func (a *API) verify(w http.ResponseWriter, r *http.Request, _ auth.Principal) e
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
-	out := verifyResponse{Valid: res.Valid, Status: res.Status, Reason: res.Reason, KeyID: res.KeyID}
+	out := verifyResponse{Valid: res.Valid, Status: res.Status, Reason: res.Reason, KeyID: res.KeyID, Format: res.Format}
 	if res.Document.ID != "" {
 		doc := res.Document
 		out.Credential = &doc
@@ -156,6 +191,8 @@ func (a *API) jwks(w http.ResponseWriter, _ *http.Request, _ auth.Principal) err
 	return nil
 }
 
+// didDocument serves the did:web document, at /.well-known/did.json (what a resolver fetches
+// for a base URL without a path) and at /did.json (<base>/did.json, for one with a path).
 func (a *API) didDocument(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
 	if a.d.DID == "" {
 		return credbatch.E(credbatch.KindNotFound, "no_did", "this deployment publishes no did:web document")
@@ -166,8 +203,10 @@ func (a *API) didDocument(w http.ResponseWriter, _ *http.Request, _ auth.Princip
 	return nil
 }
 
-// statusList serves status list n as a signed BitstringStatusListCredential. The lists are
-// rebuilt from the store at most once per StatusTTL (statuslist.Lists).
+// statusList serves status list n as a BitstringStatusListCredential: JSON-LD with its Data
+// Integrity proof (application/vc+ld+json when asked for, else application/json), or a
+// VC-JWT when the client asks for application/vc+jwt. The lists are rebuilt from the store at
+// most once per StatusTTL (statuslist.Lists).
 func (a *API) statusList(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	n, err := strconv.Atoi(r.PathValue("n"))
 	if err != nil || n < 1 || n > maxStatusLists {
@@ -181,15 +220,54 @@ func (a *API) statusList(w http.ResponseWriter, r *http.Request, _ auth.Principa
 	if err != nil {
 		return fmt.Errorf("encode status list %d: %w", n, err)
 	}
-	doc := statuslist.Credential(a.d.Issuer.ID(), a.d.Issuer.StatusListURLFor(n), enc, a.now())
-	token, err := a.d.Signer.Sign(doc)
-	if err != nil {
-		return fmt.Errorf("sign status list %d: %w", n, err)
+	now := a.now()
+	doc := statuslist.Credential(a.d.Issuer.ID(), a.d.Issuer.StatusListURLFor(n), enc, now)
+	var body []byte
+	ct := "application/json"
+	switch accepted(r, ContentTypeVCJWT, credential.MediaTypeLD) {
+	case ContentTypeVCJWT:
+		token, err := a.d.Signer.SignJWT(doc)
+		if err != nil {
+			return fmt.Errorf("sign status list %d: %w", n, err)
+		}
+		body, ct = []byte(token), ContentTypeVCJWT
+	case credential.MediaTypeLD:
+		ct = credential.MediaTypeLD
+		fallthrough
+	default:
+		if body, err = a.d.Signer.Secure(doc, now); err != nil {
+			return fmt.Errorf("sign status list %d: %w", n, err)
+		}
 	}
-	w.Header().Set("Content-Type", ContentTypeVCJWT)
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Vary", "Accept")
 	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(a.d.StatusTTL.Seconds())))
-	_, _ = w.Write([]byte(token))
+	_, _ = w.Write(body)
 	return nil
+}
+
+// accepted returns the first of the offered media types that the request's Accept header
+// names with a non-zero quality, or "" (any other Accept, or none).
+func accepted(r *http.Request, offered ...string) string {
+	best, bestQ := "", 0.0
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if v, ok := params["q"]; ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				q = f
+			}
+		}
+		for _, o := range offered {
+			if mt == o && q > bestQ {
+				best, bestQ = o, q
+			}
+		}
+	}
+	return best
 }
 
 // maxStatusLists bounds the list numbers served (131,072 credentials each).

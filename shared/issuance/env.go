@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
 )
 
@@ -14,7 +15,8 @@ import (
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
 		Issuer: credential.Issuer{BaseURL: getenv("PUBLIC_BASE_URL"), Name: getenv("ISSUER_NAME"),
-			URL: getenv("ISSUER_URL"), Email: getenv("ISSUER_EMAIL"), Image: getenv("ISSUER_IMAGE"), DID: getenv("ISSUER_DID")},
+			URL: getenv("ISSUER_URL"), Email: getenv("ISSUER_EMAIL"), Image: getenv("ISSUER_IMAGE"),
+			URLID: getenv("ISSUER_ID") == "url"},
 		From:      getenv("MAIL_FROM"),
 		Approvers: List(getenv("APPROVER_EMAILS")),
 		Admins:    List(getenv("ADMIN_EMAILS")),
@@ -41,6 +43,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	num("BOUNCE_PAUSE_MIN_SENDS", func(f float64) { c.BounceMinSends = int(f) })
 	if c.Issuer.BaseURL == "" {
 		errs = append(errs, "PUBLIC_BASE_URL must be set (the public URL of the API, used in credential ids and links)")
+	} else if _, err := c.Issuer.DID(); err != nil {
+		errs = append(errs, "PUBLIC_BASE_URL="+c.Issuer.BaseURL+": "+credbatch.ErrorMessage(err))
+	}
+	if v := getenv("ISSUER_ID"); v != "" && v != "url" && v != "did:web" {
+		errs = append(errs, fmt.Sprintf("ISSUER_ID=%q: want did:web (the default) or url", v))
 	}
 	if c.From == "" {
 		errs = append(errs, "MAIL_FROM must be set (a verified SES sender)")

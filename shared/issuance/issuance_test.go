@@ -94,7 +94,7 @@ func newHarness(t *testing.T, n int) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := credential.NewSigner(set)
+	signer, err := credential.NewSigner(set, "did:web:creds.example")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,7 +105,7 @@ type chunkWorker struct {
 	defs    map[string]credbatch.Definition
 	pacer   *mail.Pacer
 	res     *ChunkResult
-	indexes []int // status-list indexes reserved and not yet used
+	indexes []int // status-list slots reserved and not yet used
 }
 
 func (w *chunkWorker) delta() credbatch.Counts {
@@ -125,7 +125,8 @@ func (w *chunkWorker) definition(ctx context.Context, id string) (credbatch.Defi
 	return d, nil
 }
 
-// statusIndex hands out a status-list index, reserving them in blocks.
+// statusIndex hands out a status-list index: the store's counter reserves slots in blocks,
+// and the signer shuffles each slot to a random-looking, never reused index of its list.
 func (w *chunkWorker) statusIndex(ctx context.Context) (int, error) {
 	if len(w.indexes) == 0 {
 		const block = 64
@@ -137,9 +138,9 @@ func (w *chunkWorker) statusIndex(ctx context.Context) (int, error) {
 			w.indexes = append(w.indexes, first+i)
 		}
 	}
-	i := w.indexes[0]
+	slot := w.indexes[0]
 	w.indexes = w.indexes[1:]
-	return i, nil
+	return w.s.Signer.StatusIndex(slot), nil
 }
 
 // row takes one row as far as it can go: issuing → credential → email → issued.
@@ -233,9 +234,11 @@ func (w *chunkWorker) credential(ctx context.Context, def credbatch.Definition, 
 	if err != nil {
 		return c, false, err
 	}
-	if c.JWT, err = s.Signer.Sign(doc); err != nil {
+	secured, err := s.Signer.Secure(doc, now)
+	if err != nil {
 		return c, false, err
 	}
+	c.JWT = string(secured)
 	if def.Duplicates == credbatch.DuplicatesReplace {
 		if err := w.supersede(ctx, def, c); err != nil {
 			return c, false, err

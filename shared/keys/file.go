@@ -35,6 +35,9 @@ type fileFormat struct {
 func (s Set) Marshal() ([]byte, error) {
 	f := fileFormat{Active: s.Active, Keys: make([]JWK, 0, len(s.Keys))}
 	for _, k := range s.Keys {
+		if k.IsES256() {
+			continue // derived from its Ed25519 key on Parse
+		}
 		if len(k.Private) != ed25519.PrivateKeySize {
 			return nil, credbatch.Errorf(credbatch.KindInternal, "marshal key set: key %s has no private key", k.ID)
 		}
@@ -60,7 +63,7 @@ func Parse(data []byte) (Set, error) {
 	seen := map[string]bool{}
 	for i, j := range f.Keys {
 		if j.Kty != "OKP" || j.Crv != "Ed25519" {
-			return Set{}, invalid(fmt.Sprintf("key %d: only OKP Ed25519 keys are supported", i))
+			return Set{}, invalid(fmt.Sprintf("key %d: only OKP Ed25519 keys are supported (the P-256 keys are derived from them)", i))
 		}
 		seed, err := base64.RawURLEncoding.DecodeString(j.D)
 		if err != nil || len(seed) != ed25519.SeedSize {
@@ -85,10 +88,17 @@ func Parse(data []byte) (Set, error) {
 				return Set{}, invalid(fmt.Sprintf("key %d (%s): created is not an RFC 3339 time", i, kid))
 			}
 		}
-		s.Keys = append(s.Keys, Key{ID: kid, Created: created, Public: pub, Private: priv})
+		ks, err := withDerived(Key{ID: kid, Alg: AlgEdDSA, Created: created, Public: pub, Private: priv})
+		if err != nil {
+			return Set{}, err
+		}
+		s.Keys = append(s.Keys, ks...)
+	}
+	if len(s.Keys) == 0 {
+		return Set{}, invalid(`"keys" has no Ed25519 key`)
 	}
 	if s.Active == "" {
-		s.Active = s.Keys[len(s.Keys)-1].ID
+		s.Active = s.Keys[len(s.Keys)-2].ID // the last Ed25519 key (its P-256 companion follows it)
 	}
 	if !seen[s.Active] {
 		return Set{}, invalid(fmt.Sprintf("active key %s is not in the set", s.Active))

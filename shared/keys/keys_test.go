@@ -3,7 +3,10 @@ package keys
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,11 +108,12 @@ func TestMarshalRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Parse(Marshal): %v", err)
 	}
-	if got.Active != s.Active || len(got.Keys) != 2 {
+	if got.Active != s.Active || len(got.Keys) != 4 {
 		t.Fatalf("got %v, want %v", got, s)
 	}
 	for i := range s.Keys {
-		if !got.Keys[i].Private.Equal(s.Keys[i].Private) || got.Keys[i].ID != s.Keys[i].ID || !got.Keys[i].Created.Equal(s.Keys[i].Created) {
+		if !got.Keys[i].Private.Equal(s.Keys[i].Private) || got.Keys[i].ID != s.Keys[i].ID || !got.Keys[i].Created.Equal(s.Keys[i].Created) ||
+			(s.Keys[i].IsES256() && !got.Keys[i].ECPrivate.Equal(s.Keys[i].ECPrivate)) {
 			t.Errorf("key %d differs after round trip", i)
 		}
 	}
@@ -138,8 +142,12 @@ func TestRotate(t *testing.T) {
 	if err := json.Unmarshal(s.JWKS(), &jwks); err != nil {
 		t.Fatal(err)
 	}
-	if len(jwks.Keys) != 2 {
-		t.Errorf("JWKS has %d keys after rotation, want 2 (old keys stay published)", len(jwks.Keys))
+	if len(jwks.Keys) != 4 {
+		t.Errorf("JWKS has %d keys after rotation, want 4 (old keys stay published, Ed25519 and P-256)", len(jwks.Keys))
+	}
+	es, err := s.ActiveES256()
+	if err != nil || es.Parent != k.ID || es.Alg != AlgES256 {
+		t.Errorf("ActiveES256 = %v, %v; want the P-256 key of %s", es, err, k.ID)
 	}
 }
 
@@ -189,8 +197,11 @@ func TestJWKS(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{"kty": "OKP", "crv": "Ed25519", "x": rfcX, "kid": rfcThumbprint, "alg": "EdDSA", "use": "sig"}
-	if len(got.Keys) != 1 || fmt.Sprint(got.Keys[0]) != fmt.Sprint(want) {
-		t.Errorf("JWKS keys = %v, want [%v]", got.Keys, want)
+	if len(got.Keys) != 2 || fmt.Sprint(got.Keys[0]) != fmt.Sprint(want) {
+		t.Fatalf("JWKS keys = %v, want [%v, its P-256 key]", got.Keys, want)
+	}
+	if ec := got.Keys[1]; ec["kty"] != "EC" || ec["crv"] != "P-256" || ec["alg"] != "ES256" || ec["kid"] != s.Keys[1].ID {
+		t.Errorf("JWKS P-256 key = %v", ec)
 	}
 	pub, err := ParseJWKS(raw)
 	if err != nil {
@@ -201,6 +212,9 @@ func TestJWKS(t *testing.T) {
 	}
 	if _, err := pub.ActiveKey(); err == nil {
 		t.Error("a set read from a JWKS can sign; want an error")
+	}
+	if k, err := pub.Key(s.Keys[1].ID); err != nil || !k.ECPublic.Equal(s.Keys[1].ECPublic) {
+		t.Errorf("ParseJWKS P-256 lookup = %v, %v", k, err)
 	}
 }
 
@@ -226,49 +240,128 @@ func TestDIDDocument(t *testing.T) {
 	}
 	did := "did:web:example.org"
 	raw := s.DIDDocument(did)
-	if bytes.Contains(raw, []byte(rfcD)) {
-		t.Fatal("DID document contains the private key")
+	if bytes.Contains(raw, []byte(rfcD)) || bytes.Contains(raw, []byte(`"d"`)) {
+		t.Fatal("DID document contains a private key")
 	}
 	var doc struct {
 		Context            []string `json:"@context"`
 		ID                 string
 		VerificationMethod []struct {
-			ID, Type, Controller string
-			PublicKeyJwk         JWK
+			ID, Type, Controller, PublicKeyMultibase string
+			PublicKeyJwk                             *JWK
 		}
 		AssertionMethod []string
+		Authentication  []string
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	vmID := did + "#" + rfcThumbprint
-	if doc.ID != did || len(doc.VerificationMethod) != 1 || doc.Context[0] != "https://www.w3.org/ns/did/v1" {
+	if doc.ID != did || doc.Context[0] != "https://www.w3.org/ns/did/v1" || len(doc.VerificationMethod) != 4 {
 		t.Fatalf("doc = %s", raw)
 	}
-	vm := doc.VerificationMethod[0]
-	if vm.ID != vmID || vm.Type != "JsonWebKey" || vm.Controller != did || vm.PublicKeyJwk.X != rfcX || vm.PublicKeyJwk.Kid != rfcThumbprint {
-		t.Errorf("verification method = %+v", vm)
+	ec := s.Keys[1].ID
+	// The RFC 8032 test key 1 as a Multikey (ed25519-pub 0xed01, base58btc).
+	wantMulti := "z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw"
+	want := []struct{ id, typ, x, multi string }{
+		{did + "#" + rfcThumbprint, "Multikey", "", wantMulti},
+		{did + "#" + rfcThumbprint + "-jwk", "JsonWebKey", rfcX, ""},
+		{did + "#" + ec, "JsonWebKey", s.Keys[1].JWK().X, ""},
+		{did + "#" + ec + "-multikey", "Multikey", "", s.Keys[1].Multibase()},
 	}
-	if len(doc.AssertionMethod) != 1 || doc.AssertionMethod[0] != vmID {
-		t.Errorf("assertionMethod = %v, want [%s]", doc.AssertionMethod, vmID)
+	for i, w := range want {
+		vm := doc.VerificationMethod[i]
+		x := ""
+		if vm.PublicKeyJwk != nil {
+			x = vm.PublicKeyJwk.X
+		}
+		if vm.ID != w.id || vm.Type != w.typ || vm.Controller != did || x != w.x || vm.PublicKeyMultibase != w.multi {
+			t.Errorf("verification method %d = %+v, want %+v", i, vm, w)
+		}
+		if doc.AssertionMethod[i] != w.id {
+			t.Errorf("assertionMethod[%d] = %s, want %s", i, doc.AssertionMethod[i], w.id)
+		}
+	}
+	if len(doc.Authentication) != 0 {
+		t.Errorf("authentication = %v, want none (the keys only sign credentials)", doc.Authentication)
+	}
+	if !strings.HasPrefix(s.Keys[1].Multibase(), "zDn") {
+		t.Errorf("P-256 multibase %s does not start zDn (p256-pub, compressed)", s.Keys[1].Multibase())
+	}
+	for _, id := range doc.AssertionMethod {
+		if _, err := s.Key(id); err != nil {
+			t.Errorf("Key(%s): %v", id, err)
+		}
+	}
+}
+
+func TestDerivedES256(t *testing.T) {
+	a, err := Parse([]byte(rfcSetJSON()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Parse([]byte(rfcSetJSON()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka, err := a.ActiveES256()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := b.ActiveES256()
+	if !ka.ECPrivate.Equal(kb.ECPrivate) || ka.ID != ECThumbprint(ka.ECPublic) {
+		t.Fatal("the P-256 key is not fixed by the Ed25519 seed")
+	}
+	other := mustNew(t)
+	ko, _ := other.ActiveES256()
+	if ko.ECPrivate.Equal(ka.ECPrivate) {
+		t.Fatal("two seeds gave the same P-256 key")
+	}
+	// A signature made with the derived key verifies with its published half.
+	sum := sha256.Sum256([]byte("credential"))
+	sig, err := ecdsa.SignASN1(rand.Reader, ka.ECPrivate, sum[:])
+	if err != nil || !ecdsa.VerifyASN1(ka.ECPublic, sum[:], sig) {
+		t.Fatalf("sign/verify with the derived key: %v", err)
+	}
+	if _, err := a.PublicKey(ka.ID); credbatch.ErrorKind(err) != credbatch.KindNotFound {
+		t.Errorf("PublicKey(P-256 kid) err = %v, want not found (it is not an Ed25519 key)", err)
+	}
+	sa, err := a.Secret("status")
+	if err != nil || len(sa) != 32 {
+		t.Fatalf("Secret = %x, %v", sa, err)
+	}
+	if _, err := a.Rotate(t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if sb, _ := a.Secret("status"); !bytes.Equal(sa, sb) {
+		t.Error("Secret changed on rotation")
+	}
+	if sc, _ := a.Secret("other"); bytes.Equal(sa, sc) {
+		t.Error("two purposes share a secret")
 	}
 }
 
 func TestDIDWeb(t *testing.T) {
-	tests := []struct{ url, want string }{
-		{"https://example.org", "did:web:example.org"},
-		{"https://example.org/", "did:web:example.org"},
-		{"https://example.org:8443/issuer/one", "did:web:example.org%3A8443:issuer:one"},
-		{"http://127.0.0.1:8080", "did:web:127.0.0.1%3A8080"},
+	tests := []struct{ url, want, docPath string }{
+		{"https://example.org", "did:web:example.org", "/.well-known/did.json"},
+		{"https://example.org/", "did:web:example.org", "/.well-known/did.json"},
+		{"https://Example.ORG", "did:web:example.org", "/.well-known/did.json"},
+		{"https://example.org:8443/issuer/one", "did:web:example.org%3A8443:issuer:one", "/did.json"},
+		{"https://example.org/a%20b/", "did:web:example.org:a%20b", "/did.json"},
+		{"http://127.0.0.1:8080", "did:web:127.0.0.1%3A8080", "/.well-known/did.json"},
 	}
 	for _, tc := range tests {
 		got, err := DIDWeb(tc.url)
 		if err != nil || got != tc.want {
 			t.Errorf("DIDWeb(%q) = %q, %v; want %q", tc.url, got, err, tc.want)
 		}
+		if p := DIDDocumentPath(tc.url); p != tc.docPath {
+			t.Errorf("DIDDocumentPath(%q) = %q, want %q", tc.url, p, tc.docPath)
+		}
 	}
-	if _, err := DIDWeb("https://"); credbatch.ErrorKind(err) != credbatch.KindInvalid {
-		t.Errorf("DIDWeb without host: err = %v, want invalid", err)
+	for _, bad := range []string{"https://", "https://example.org/?q=1", "https://u:p@example.org", "not a url"} {
+		if _, err := DIDWeb(bad); credbatch.ErrorKind(err) != credbatch.KindInvalid {
+			t.Errorf("DIDWeb(%q): err = %v, want invalid", bad, err)
+		}
 	}
 }
 
@@ -303,7 +396,7 @@ func TestLoadFileCreatesOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rotated.Keys) != 2 || rotated.Active != again.Active || rotated.Active == first.Active {
+	if len(rotated.Keys) != 4 || rotated.Active != again.Active || rotated.Active == first.Active {
 		t.Errorf("after rotate+save: %v, want 2 keys with active %s", rotated, again.Active)
 	}
 	if info, _ := os.Stat(path); info.Mode().Perm() != 0o600 {

@@ -35,9 +35,11 @@ func (e *env) issue(t *testing.T, c credbatch.Credential, signer *credential.Sig
 	if signer == nil {
 		signer = e.st.Signer
 	}
-	if c.JWT, err = signer.Sign(doc); err != nil {
+	secured, err := signer.Secure(doc, time.Now())
+	if err != nil {
 		t.Fatal(err)
 	}
+	c.JWT = string(secured)
 	if err := e.st.Store.CreateCredential(ctx, c); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +53,7 @@ func TestCredentialPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreign, err := credential.NewSigner(other)
+	foreign, err := credential.NewSigner(other, "did:web:creds.test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +68,8 @@ func TestCredentialPage(t *testing.T) {
 	}
 	forged := e.issue(t, credbatch.Credential{ID: "3123456789abcdef0123456789abcdef", Email: "dee@example.com", Name: "Dee Ray",
 		IssueDate: "2025-02-01", Attributes: map[string]string{"Score": "99"}}, foreign)
-	kid := e.st.Signer.KeyID()
+	vm := e.st.Signer.VerificationMethod()
+	kid := vm[strings.LastIndex(vm, "#")+1:] // the page shows the key's thumbprint
 
 	og := []string{`<meta property="og:title"`, `<meta property="og:description"`, `<meta property="og:type" content="website">`,
 		`<meta name="twitter:card" content="summary">`}
@@ -93,7 +96,7 @@ func TestCredentialPage(t *testing.T) {
 			[]string{"Revoked: this credential was revoked on 4 March 2025 (Issued in error).", "Verified: Signature verified with key", "Expires Never"},
 			append([]string{"status-revoked"}, og...), []string{"linkedin.com"}},
 		{"signed by a key the issuer does not publish", forged.ID, http.StatusOK,
-			[]string{"Cannot be verified", "Not verified: signing key " + foreign.KeyID() + " is not published by this issuer"},
+			[]string{"Cannot be verified", "Not verified: signing key " + foreign.VerificationMethod() + " is not published by this issuer"},
 			nil, []string{"Verified</strong>", "linkedin.com"}},
 		{"unknown", "ffffffffffffffffffffffffffffffff", http.StatusNotFound, []string{"Credential not found"}, []string{"noindex"},
 			[]string{"og:title", "Web Fundamentals"}},

@@ -140,7 +140,11 @@ func Open(ctx context.Context, cfg Config) (*Stack, error) {
 	if s.Keys, err = keys.LoadFile(cfg.path("keys.json")); err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
-	if s.Signer, err = credential.NewSigner(s.Keys); err != nil {
+	did, err := cfg.Issuer.DID()
+	if err != nil {
+		return nil, fmt.Errorf("did:web of %s: %w", cfg.Issuer.BaseURL, err)
+	}
+	if s.Signer, err = credential.NewSigner(s.Keys, did); err != nil {
 		return nil, err
 	}
 	flow := cfg.Flow
