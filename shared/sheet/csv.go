@@ -237,7 +237,7 @@ func (st *textStats) count(b []byte) {
 // (replaced by U+FFFD), in a Windows-1252 file the valid UTF-8 sequences (decoded as
 // Windows-1252, the way the rest of the file is).
 func decodeCell(s string, mode textMode) (string, string) {
-	if mode == textUTF8 || isASCII(s) {
+	if mode == textUTF8 || isASCII(s) || (mode == textUTF8Flawed && utf8.ValidString(s)) {
 		return s, ""
 	}
 	var (
