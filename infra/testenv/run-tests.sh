@@ -114,9 +114,15 @@ setup_dynamodb() {
 }
 
 setup_node() {
-	local dir="$TESTENV/jsverify"
+	setup_npm "$TESTENV/jsverify"
+	setup_npm "$TESTENV/aslcompare" # aws-local-stepfunctions for shared/flowtest's TestSecondInterpreter
+}
+
+# setup_npm DIR: npm ci in DIR from its lockfile (skipped while the lockfile is unchanged).
+setup_npm() {
+	local dir="$1"
 	[ -f "$dir/package.json" ] || return 0
-	section "setup: npm ci in infra/testenv/jsverify"
+	section "setup: npm ci in ${dir#"$ROOT"/}"
 	need node nodejs
 	need npm npm
 	local want have=""

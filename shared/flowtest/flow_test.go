@@ -73,7 +73,7 @@ func TestFlow(t *testing.T) {
 			t.Errorf("approved by %q, want %q", b.ApprovedBy, approver)
 		}
 		ev := h.history("b1")
-		for _, typ := range []string{"ExecutionStarted", "StateEntered", "TaskScheduled", "TaskSucceeded", "TaskWaiting", "MapIterationStarted", "ExecutionSucceeded"} {
+		for _, typ := range []string{"ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskSubmitted", "MapIterationStarted", "ExecutionSucceeded"} {
 			if ev[typ] == 0 {
 				t.Errorf("history has no %s event (%v)", typ, ev)
 			}
@@ -107,8 +107,8 @@ func TestFlow(t *testing.T) {
 		if err != nil || len(page.Items) != 0 {
 			t.Errorf("credentials = %d (%v), want none", len(page.Items), err)
 		}
-		if ev := h.history("b2"); ev["TaskFailed"] != 1 || ev["MapStarted"] != 0 {
-			t.Errorf("history: TaskFailed %d, MapStarted %d; want the approval task failed and no Map", ev["TaskFailed"], ev["MapStarted"])
+		if ev := h.history("b2"); ev["TaskFailed"] != 1 || ev["MapStateStarted"] != 0 {
+			t.Errorf("history: TaskFailed %d, MapStateStarted %d; want the approval task failed and no Map", ev["TaskFailed"], ev["MapStateStarted"])
 		}
 	})
 
@@ -168,8 +168,9 @@ func TestFlow(t *testing.T) {
 		h.batch("b5", 12, false, "r")
 		h.finish(h.submit("b5"))
 		wantIssued(t, h, "b5", 12, "r")
-		if ev := h.history("b5"); ev["TaskRetryScheduled"] != 2 || ev["TaskFailed"] != 2 {
-			t.Errorf("history: TaskRetryScheduled %d, TaskFailed %d; want 2 and 2", ev["TaskRetryScheduled"], ev["TaskFailed"])
+		// A retry is another TaskScheduled/TaskStarted/TaskFailed inside the same state.
+		if ev := h.history("b5"); ev["TaskFailed"] != 2 || ev["TaskScheduled"]-ev["TaskStateEntered"] != 2 {
+			t.Errorf("history: TaskFailed %d, TaskScheduled %d, TaskStateEntered %d; want 2 failures and 2 more schedules than entries", ev["TaskFailed"], ev["TaskScheduled"], ev["TaskStateEntered"])
 		}
 		// Back-off: 5 s then 10 s (JitterStrategy FULL with the jitter fixed at its maximum).
 		if got := h.clock.Now().Sub(epoch); got < 15*time.Second {
@@ -210,8 +211,8 @@ func TestFlow(t *testing.T) {
 		if _, creds := h.mails(); creds != 8 {
 			t.Errorf("credential emails = %d, want 8", creds)
 		}
-		if ev := h.history("b6"); ev["ErrorCaught"] != 1 || ev["TaskRetryScheduled"] != 0 {
-			t.Errorf("history: ErrorCaught %d, TaskRetryScheduled %d; want 1 and 0 (TaskFailedError is not retried)", ev["ErrorCaught"], ev["TaskRetryScheduled"])
+		if ev := h.history("b6"); ev["TaskStateEntered/ChunkFailed"] != 1 || ev["TaskScheduled"] != ev["TaskStateEntered"] {
+			t.Errorf("history: ChunkFailed entered %d, TaskScheduled %d, TaskStateEntered %d; want 1, and no retry (TaskFailedError is not retried)", ev["TaskStateEntered/ChunkFailed"], ev["TaskScheduled"], ev["TaskStateEntered"])
 		}
 	})
 
@@ -257,8 +258,8 @@ func TestFlow(t *testing.T) {
 		h.batch("b8", 10, false, "r")
 		h.finish(h.submit("b8"))
 		wantIssued(t, h, "b8", 10, "r")
-		if ev := h.history("b8"); ev["TaskRetryScheduled"] != 3 {
-			t.Errorf("TaskRetryScheduled = %d, want 3 (every chunk ran twice)", ev["TaskRetryScheduled"])
+		if ev := h.history("b8"); ev["TaskScheduled/IssueChunk"] != 6 || ev["TaskStateEntered/IssueChunk"] != 3 {
+			t.Errorf("IssueChunk scheduled %d times in %d entries, want 6 in 3 (every chunk ran twice)", ev["TaskScheduled/IssueChunk"], ev["TaskStateEntered/IssueChunk"])
 		}
 	})
 

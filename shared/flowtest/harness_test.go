@@ -3,6 +3,7 @@ package flowtest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -60,12 +61,17 @@ type harness struct {
 type option func(*harness, *harnessConfig)
 
 type harnessConfig struct {
-	wrapIssue func(engine.Handler) engine.Handler
+	wrapIssue    func(engine.Handler) engine.Handler
+	wrapWorkflow func(engine.Handler) engine.Handler // the workflow and approval functions
 	onSend    func(ctx context.Context, msg credbatch.Message)
 }
 
 func withIssueWrapper(w func(engine.Handler) engine.Handler) option {
 	return func(_ *harness, c *harnessConfig) { c.wrapIssue = w }
+}
+
+func withWorkflowWrapper(w func(engine.Handler) engine.Handler) option {
+	return func(_ *harness, c *harnessConfig) { c.wrapWorkflow = w }
 }
 
 func withOnSend(f func(ctx context.Context, msg credbatch.Message)) option {
@@ -113,9 +119,13 @@ func newHarness(t testing.TB, cfg issuance.Config, opts ...option) *harness {
 	if hc.wrapIssue != nil {
 		issue = hc.wrapIssue(issue)
 	}
+	workflow := engine.Typed(h.svc.Handle)
+	if hc.wrapWorkflow != nil {
+		workflow = hc.wrapWorkflow(workflow)
+	}
 	tasks := map[string]engine.Handler{
-		substitutions["WorkflowFunctionArn"]: engine.Typed(h.svc.Handle),
-		substitutions["ApprovalFunctionArn"]: engine.Typed(h.svc.Handle),
+		substitutions["WorkflowFunctionArn"]: workflow,
+		substitutions["ApprovalFunctionArn"]: workflow,
 		substitutions["IssueFunctionArn"]:    issue,
 	}
 	if h.machine, err = engine.Load(readRepoFile(t, "infra/statemachine/issuance.asl.json"), substitutions, tasks); err != nil {
@@ -222,13 +232,27 @@ func (h *harness) finish(execID string) {
 	}
 }
 
+// finishFailed waits for an execution to end and requires it to fail with errName.
+func (h *harness) finishFailed(execID, errName string) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st, _, err := h.engine.Wait(ctx, execID)
+	var se *engine.StateError
+	if st != engine.StatusFailed || !errors.As(err, &se) || se.Name != errName {
+		h.t.Fatalf("execution %s: status %s, err %v; want FAILED with %s", execID, st, err, errName)
+	}
+}
+
 // awaitApproval waits until the engine waits on the approval task for the waits-th time
 // (its handler has stored the token and emailed the approvers) and the batch is awaiting
 // approval with the token.
 func (h *harness) awaitApproval(id string, waits int) {
 	h.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for h.history(id)["TaskWaiting"] < waits {
+	exec := h.get(id).ExecutionID // the batch's latest execution
+	exec = exec[strings.LastIndex(exec, ":")+1:]
+	for h.history(exec)["TaskSubmitted"] < waits {
 		if time.Now().After(deadline) {
 			h.t.Fatalf("the approval task of %s never started waiting", id)
 		}
@@ -290,6 +314,8 @@ func (h *harness) outboxFiles() int {
 	return len(names)
 }
 
+// history counts the execution's events by type and by type/state ("TaskFailed" and
+// "TaskFailed/IssueChunk").
 func (h *harness) history(name string) map[string]int {
 	h.t.Helper()
 	ev, err := h.engine.History(name)
@@ -299,6 +325,9 @@ func (h *harness) history(name string) map[string]int {
 	n := map[string]int{}
 	for _, e := range ev {
 		n[e.Type]++
+		if e.State != "" {
+			n[e.Type+"/"+e.State]++
+		}
 	}
 	return n
 }

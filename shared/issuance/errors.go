@@ -3,7 +3,9 @@
 package issuance
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 )
@@ -79,4 +81,17 @@ func named(err error) error {
 		return &StoreUnavailableError{Err: err}
 	}
 	return &TaskFailedError{Err: err}
+}
+
+// CauseMessage returns the message of a Cause that Step Functions caught: the errorMessage of
+// the Lambda error document a failed Lambda task carries ({"errorMessage", "errorType",
+// "stackTrace"}), or the cause as it is (a timeout, a SendTaskFailure cause).
+func CauseMessage(cause string) string {
+	var doc struct {
+		Message *string `json:"errorMessage"`
+	}
+	if t := strings.TrimSpace(cause); strings.HasPrefix(t, "{") && json.Unmarshal([]byte(t), &doc) == nil && doc.Message != nil {
+		return *doc.Message
+	}
+	return cause
 }

@@ -104,11 +104,11 @@ func (s *Service) cfg() Config { return s.Config.withDefaults() }
 
 // Task is the payload the state machine sends to the workflow and approval functions.
 type Task struct {
-	Action    string `json:"action"` // prepare, request_approval, plan, expire, cancel, chunk_failed, finalize
+	Action    string `json:"action"` // prepare, request_approval, plan, expire, cancel, chunk_failed, finalize, fail
 	BatchID   string `json:"batch_id"`
 	TaskToken string `json:"task_token,omitempty"`
-	Error     string `json:"error,omitempty"` // chunk_failed: the chunk's error name
-	Cause     string `json:"cause,omitempty"`
+	Error     string `json:"error,omitempty"` // chunk_failed, fail: the error name Step Functions caught
+	Cause     string `json:"cause,omitempty"` // ... and its Cause (a Lambda error document for a failed Lambda task)
 	// chunk_failed: the chunk that failed.
 	Chunk      int `json:"chunk,omitempty"`
 	FirstRow   int `json:"first_row,omitempty"`
@@ -162,6 +162,9 @@ func (s *Service) Handle(ctx context.Context, t Task) (any, error) {
 		out = map[string]string{}
 	case "finalize":
 		out, err = s.Finalize(ctx, t.BatchID)
+	case "fail":
+		err = s.Fail(ctx, t.BatchID, t.Error, t.Cause)
+		out = map[string]string{}
 	default:
 		err = &TaskFailedError{Err: fmt.Errorf("unknown action %q", t.Action)}
 	}
@@ -186,7 +189,7 @@ func (s *Service) Prepare(ctx context.Context, id string) (Prepared, error) {
 		ApprovalTimeoutSeconds: int(s.cfg().ApprovalTimeout / time.Second)}
 	switch b.Status {
 	case credbatch.BatchParsed, credbatch.BatchRejected:
-		if b.Status == credbatch.BatchRejected && !b.SkipInvalid {
+		if b.Status == credbatch.BatchRejected && b.Counts.Invalid > 0 && !b.SkipInvalid {
 			return out, &BatchNotReadyError{Msg: fmt.Sprintf("batch %s has %d invalid rows: fix them or submit with skip_invalid", id, b.Counts.Invalid)}
 		}
 		if b.Counts.Valid == 0 {
@@ -264,7 +267,7 @@ func (s *Service) RequestApproval(ctx context.Context, id, token string) error {
 
 // PlanChunks moves an approved batch to issuing and splits its rows into chunks sized so that
 // each chunk worker, paced at its share of the send rate, finishes in ChunkSeconds; at most
-// maxChunks chunks keep the Map's history and state small.
+// MaxChunks chunks keep the Map's history and state small.
 func (s *Service) PlanChunks(ctx context.Context, id string) (Plan, error) {
 	b, err := s.Store.GetBatch(ctx, id)
 	if err != nil {
@@ -289,9 +292,14 @@ func (s *Service) PlanChunks(ctx context.Context, id string) (Plan, error) {
 	return PlanFor(s.cfg(), first.Items[0].Number, b.Counts.Rows), nil
 }
 
-// maxChunks bounds the number of Map iterations (each adds about 7 history events; an
-// execution's history holds 25,000).
-const maxChunks = 2000
+// MaxChunks bounds the number of Map iterations. An execution's history holds 25,000 events
+// and Step Functions counts 18 for a chunk that fails after two retries (MapIterationStarted,
+// IssueChunk entered, three times TaskScheduled/TaskStarted/TaskFailed, exited, ChunkFailed's
+// five, MapIterationSucceeded): 1,250 such chunks make 22,500 events, plus about 30 for the
+// other states (flowtest's TestCapAllChunksFailing counts them). 1,000,000 rows in 1,250
+// chunks are 800 rows each, which a worker sends within the issue function's 900 s timeout
+// even at 1 message a second.
+const MaxChunks = 1250
 
 // PlanFor splits rows starting at firstRow into chunks for the configuration.
 func PlanFor(c Config, firstRow, rows int) Plan {
@@ -301,8 +309,8 @@ func PlanFor(c Config, firstRow, rows int) Plan {
 	size := c.ChunkSize
 	if size <= 0 {
 		size = min(5000, max(50, int(rate*float64(c.ChunkSeconds))))
-		size = max(size, (rows+maxChunks-1)/maxChunks)
 	}
+	size = max(size, (rows+MaxChunks-1)/MaxChunks) // a fixed size too: the cap holds the history limit
 	n := max(1, (rows+size-1)/size)
 	chunks := make([]int, n)
 	for i := range chunks {
@@ -334,7 +342,7 @@ func (s *Service) cancelled(ctx context.Context, id, cause string) error {
 // ChunkFailed marks the rows a chunk left unissued (valid or issuing) as failed with the
 // chunk's error, after its retries ran out.
 func (s *Service) ChunkFailed(ctx context.Context, c Chunk, errName, cause string) error {
-	reason := fmt.Sprintf("not issued: chunk %d failed (%s): %s; submit the batch again to retry", c.Chunk, errName, cause)
+	reason := fmt.Sprintf("not issued: chunk %d failed (%s): %s; submit the batch again to retry", c.Chunk, errName, CauseMessage(cause))
 	from, to := c.rows()
 	f := credbatch.RowFilter{FromNumber: from, ToNumber: to}
 	for r, err := range credbatch.BatchRows(ctx, s.Store, c.BatchID, f) {
@@ -362,7 +370,7 @@ func (s *Service) Finalize(ctx context.Context, id string) (Finalized, error) {
 	if b.Status != credbatch.BatchIssuing {
 		return Finalized{Status: b.Status, Counts: b.Counts}, nil
 	}
-	counts, err := s.recount(ctx, b, true)
+	counts, err := s.recount(ctx, b, "not issued: its chunk failed or sending stopped; submit the batch again to retry")
 	if err != nil {
 		return Finalized{}, err
 	}
@@ -395,17 +403,75 @@ func (s *Service) Finalize(ctx context.Context, id string) (Finalized, error) {
 	return Finalized{Status: b.Status, Counts: b.Counts}, nil
 }
 
+// Fail records that the workflow failed for good at some step (errName and cause as Step
+// Functions caught them), so that no execution ends with its batch stuck. A batch that had
+// not started issuing can be submitted again: parsed or rejected stays where it is,
+// awaiting_approval goes back to rejected (as when an approver requests changes). An
+// approved or issuing batch ends as Finalize ends it, its unissued rows failed with the
+// cause. A paused batch stays paused (Resume continues it); a finished one is left alone.
+// The reason on the batch names the error. A re-run after success changes nothing more.
+func (s *Service) Fail(ctx context.Context, id, errName, cause string) error {
+	msg := fmt.Sprintf("the issuance workflow failed (%s): %s", errName, CauseMessage(cause))
+	b, err := s.Store.GetBatch(ctx, id)
+	if err != nil {
+		return err
+	}
+	s.log().Error("workflow failed", "batch_id", id, "status", b.Status, "error", errName, "cause", CauseMessage(cause))
+	again := msg + "; submit the batch again"
+	switch b.Status {
+	case credbatch.BatchParsed, credbatch.BatchRejected:
+		_, err = s.Store.UpdateBatch(ctx, id, credbatch.BatchChange{Reason: &again})
+		return err
+	case credbatch.BatchAwaitingApproval:
+		_, err = s.Store.TransitionBatch(ctx, id, b.Status, credbatch.BatchRejected, credbatch.BatchChange{Reason: &again, TaskToken: ptr("")})
+		return ignoreConflict(err)
+	case credbatch.BatchApproved:
+		if b, err = s.Store.TransitionBatch(ctx, id, b.Status, credbatch.BatchIssuing, credbatch.BatchChange{}); err != nil {
+			return ignoreConflict(err)
+		}
+	case credbatch.BatchIssuing:
+	default:
+		return nil
+	}
+	counts, err := s.recount(ctx, b, "not issued: "+again+" to retry")
+	if err != nil {
+		return err
+	}
+	to := credbatch.BatchCompleted
+	if counts.Failed > 0 {
+		to = credbatch.BatchCompletedFailed
+	}
+	now := s.now()
+	b, err = s.Store.TransitionBatch(ctx, id, credbatch.BatchIssuing, to, credbatch.BatchChange{Counts: &counts, CompletedAt: &now, Reason: &msg})
+	if err != nil {
+		return ignoreConflict(err)
+	}
+	if err := s.sendSummary(ctx, b); err != nil {
+		s.log().Error("batch summary email", "batch_id", id, "err", err)
+	}
+	return nil
+}
+
+// ignoreConflict drops a conflict: the batch moved on meanwhile (a re-run, an approver).
+func ignoreConflict(err error) error {
+	if credbatch.IsKind(err, credbatch.KindConflict) {
+		return nil
+	}
+	return err
+}
+
 // recount derives a batch's counters from its rows and credentials (the store keeps the
-// email ones itself and ignores them in a BatchChange; Finalize compares). With markFailed, rows
-// that are still valid or issuing (their chunk failed or stopped) become failed.
-func (s *Service) recount(ctx context.Context, b credbatch.Batch, markFailed bool) (credbatch.Counts, error) {
+// email ones itself and ignores them in a BatchChange; Finalize compares). With a
+// failReason, rows that are still valid or issuing (their chunk failed or stopped) become
+// failed with it.
+func (s *Service) recount(ctx context.Context, b credbatch.Batch, failReason string) (credbatch.Counts, error) {
 	var c credbatch.Counts
 	for r, err := range credbatch.BatchRows(ctx, s.Store, b.ID, credbatch.RowFilter{}) {
 		if err != nil {
 			return c, err
 		}
-		if markFailed && (r.Status == credbatch.RowValid || r.Status == credbatch.RowIssuing) {
-			if r, err = s.failRow(ctx, r, "not issued: its chunk failed or sending stopped; submit the batch again to retry"); err != nil {
+		if failReason != "" && (r.Status == credbatch.RowValid || r.Status == credbatch.RowIssuing) {
+			if r, err = s.failRow(ctx, r, failReason); err != nil {
 				return c, err
 			}
 		}

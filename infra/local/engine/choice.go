@@ -46,6 +46,9 @@ func parseRule(v any, top bool) (*rule, error) {
 	if !ok {
 		return nil, fmt.Errorf("a rule must be an object")
 	}
+	if err := checkKinds(m); err != nil {
+		return nil, err
+	}
 	r := &rule{}
 	for k, x := range m {
 		switch {

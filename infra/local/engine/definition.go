@@ -106,6 +106,9 @@ func (l *loader) parseGraph(m map[string]any, where string, allowedTop []string)
 			return nil, fmt.Errorf("%sfield %q is not supported", where, k)
 		}
 	}
+	if err := checkKinds(m); err != nil {
+		return nil, fmt.Errorf("%s%v", where, err)
+	}
 	if ql, ok := m["QueryLanguage"]; ok && ql != "JSONPath" {
 		return nil, fmt.Errorf("%sQueryLanguage %v is not supported (JSONPath only)", where, ql)
 	}
@@ -182,6 +185,9 @@ func (l *loader) parseState(name string, m map[string]any) (*state, error) {
 		if k != "Type" && k != "Comment" && !contains(fields, k) {
 			return nil, fail("field %q is not supported", k)
 		}
+	}
+	if err := checkKinds(m); err != nil {
+		return nil, fail("%v", err)
 	}
 	st := &state{name: name, typ: typ}
 	st.next, _ = m["Next"].(string)
@@ -401,6 +407,9 @@ func (l *loader) parseMap(st *state, m map[string]any) error {
 		return fmt.Errorf("field \"ItemProcessor\" is required")
 	}
 	if pc, ok := proc["ProcessorConfig"].(map[string]any); ok {
+		if err := checkKinds(pc); err != nil {
+			return fmt.Errorf("field %q: ProcessorConfig: %v", field, err)
+		}
 		for k, v := range pc {
 			if k != "Mode" || v != "INLINE" {
 				return fmt.Errorf("field %q: ProcessorConfig %s=%v is not supported (INLINE only)", field, k, v)
@@ -446,6 +455,12 @@ func parseRetry(v any) ([]retrier, error) {
 			return nil, fmt.Errorf("each retrier must be an object")
 		}
 		r := retrier{interval: time.Second, max: 3, backoff: 2}
+		if err := checkKinds(m); err != nil {
+			return nil, err
+		}
+		if b, ok := number(m["BackoffRate"]); ok && b < 1 {
+			return nil, fmt.Errorf("field \"BackoffRate\" must be at least 1.0, not %v", b)
+		}
 		for k, x := range m {
 			f, _ := number(x)
 			switch k {
@@ -496,6 +511,9 @@ func parseCatch(v any) ([]catcher, error) {
 		m, ok := item.(map[string]any)
 		if !ok {
 			return nil, fmt.Errorf("each catcher must be an object")
+		}
+		if err := checkKinds(m); err != nil {
+			return nil, err
 		}
 		c := catcher{}
 		rootPath := path{text: "$"}

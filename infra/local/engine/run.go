@@ -104,7 +104,7 @@ func (x *execution) runState(ctx context.Context, st *state, input any, key stri
 		return nil, "", err
 	}
 	entered := x.e.clock.Now()
-	x.event("StateEntered", st.name, input, "")
+	x.event(st.typ+"StateEntered", st.name, input, "")
 	out, next, err := x.work(ctx, st, input, key, entered)
 	if err != nil {
 		return nil, "", err
@@ -112,7 +112,7 @@ func (x *execution) runState(ctx context.Context, st *state, input any, key stri
 	if size := x.e.observe(st.name, out); size > maxPayload {
 		return nil, "", &StateError{Name: ErrDataLimitExceeded, Cause: fmt.Sprintf("state %q: output of %d bytes is over the 256 KiB limit", st.name, size)}
 	}
-	x.event("StateExited", st.name, out, "")
+	x.event(st.typ+"StateExited", st.name, out, "")
 	return out, next, nil
 }
 
@@ -170,7 +170,6 @@ func (x *execution) work(ctx context.Context, st *state, input any, key string, 
 		if err != nil {
 			return nil, "", err
 		}
-		x.event("WaitStarted", st.name, nil, d.String())
 		select {
 		case <-x.e.clock.Sleep(d):
 		case <-ctx.Done():
@@ -218,7 +217,6 @@ func (x *execution) work(ctx context.Context, st *state, input any, key string, 
 			}
 			attempts[i]++
 			retries++
-			x.event("TaskRetryScheduled", st.name, nil, fmt.Sprintf("%s attempt %d after %s", se.Name, attempts[i], time.Duration(delay)))
 			select {
 			case <-x.e.clock.Sleep(time.Duration(delay)):
 			case <-ctx.Done():
@@ -230,7 +228,6 @@ func (x *execution) work(ctx context.Context, st *state, input any, key string, 
 			if !matches(c.errors, se.Name) {
 				continue
 			}
-			x.event("ErrorCaught", st.name, nil, se.Name)
 			if c.resultNull {
 				return input, c.next, nil
 			}
@@ -355,6 +352,7 @@ func (x *execution) task(ctx context.Context, st *state, eff any, key string, en
 	}
 	x.e.observeSize(st.name, len(payload))
 	x.eventSize("TaskScheduled", st.name, len(payload), st.function)
+	x.event("TaskStarted", st.name, nil, "")
 
 	var timer <-chan time.Time
 	stop := func() {}
@@ -398,7 +396,8 @@ func (x *execution) task(ctx context.Context, st *state, eff any, key string, en
 	}
 	if a.err != nil {
 		x.e.finishToken(tok.token, "failed")
-		se := &StateError{Name: ErrorName(a.err), Cause: a.err.Error()}
+		doc := LambdaError(a.err)
+		se := &StateError{Name: doc.Type, Cause: Cause(doc)}
 		x.event("TaskFailed", st.name, nil, se.Name)
 		return nil, se
 	}
@@ -416,7 +415,7 @@ func (x *execution) task(ctx context.Context, st *state, eff any, key string, en
 		x.eventSize("TaskSucceeded", st.name, len(a.out), "")
 		return map[string]any{"Payload": out, "StatusCode": 200, "ExecutedVersion": "$LATEST"}, nil
 	}
-	x.event("TaskWaiting", st.name, nil, "")
+	x.event("TaskSubmitted", st.name, nil, "")
 	for {
 		res, err := x.e.tokenResult(tok.token)
 		if err != nil {
@@ -478,7 +477,7 @@ func (x *execution) mapState(ctx context.Context, st *state, eff any, key string
 	if conc <= 0 || conc > len(items) {
 		conc = max(1, len(items))
 	}
-	x.event("MapStarted", st.name, nil, fmt.Sprintf("%d items, concurrency %d", len(items), conc))
+	x.event("MapStateStarted", st.name, nil, fmt.Sprintf("%d items, concurrency %d", len(items), conc))
 	results := make([]any, len(items))
 	mctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -514,8 +513,10 @@ loop:
 			if err != nil {
 				if mctx.Err() == nil || !errors.Is(err, context.Canceled) {
 					once.Do(func() { firstErr = err; cancel() })
+					x.event("MapIterationFailed", st.name, nil, strconv.Itoa(i))
+				} else {
+					x.event("MapIterationAborted", st.name, nil, strconv.Itoa(i))
 				}
-				x.event("MapIterationFailed", st.name, nil, strconv.Itoa(i))
 				return
 			}
 			results[i] = out
@@ -527,10 +528,11 @@ loop:
 		return nil, err
 	}
 	if firstErr != nil {
-		x.event("MapFailed", st.name, nil, "")
+		x.event("MapStateFailed", st.name, nil, "")
 		return nil, firstErr
 	}
-	x.event("MapSucceeded", st.name, results, "")
+	size := x.event("MapStateSucceeded", st.name, results, "")
+	x.e.observeMap(size)
 	if size := x.e.observe(st.name, results); size > maxPayload {
 		return nil, &StateError{Name: ErrDataLimitExceeded, Cause: fmt.Sprintf("state %q: Map result of %d bytes is over the 256 KiB limit", st.name, size)}
 	}

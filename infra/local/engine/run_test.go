@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda/messages"
+
 	"github.com/credbatch/credbatch/shared/credbatch"
 )
 
@@ -33,7 +35,10 @@ func TestErrorName(t *testing.T) {
 		{errors.New("plain"), "errorString"},
 		{fmt.Errorf("wrapped: %w", &RetryableError{"x"}), "wrapError"},
 		{credbatch.NotFound("batch", "b1"), "Error"},
-		{&PanicError{Value: "boom"}, "PanicError"},
+		{&PanicError{Value: "boom"}, "string"}, // aws-lambda-go names a panic by its value's type
+		{&PanicError{Value: &RetryableError{"x"}}, "RetryableError"},
+		{messages.InvokeResponse_Error{Type: "Scripted", Message: "m"}, "Scripted"},
+		{&messages.InvokeResponse_Error{Type: "Scripted", Message: "m"}, "Scripted"},
 	}
 	for _, tt := range tests {
 		if got := ErrorName(tt.err); got != tt.want {
@@ -187,12 +192,11 @@ func TestRetryAndCatch(t *testing.T) {
 		{"retried twice then succeeds", func() (Handler, *atomic.Int32) { return flaky(&RetryableError{"a"}, &RetryableError{"b"}) }, 3, `{"k":1}`, ""},
 		{"retries exhausted then caught", func() (Handler, *atomic.Int32) {
 			return flaky(&RetryableError{"a"}, &RetryableError{"b"}, &RetryableError{"c"})
-		}, 3, `{"error":{"Cause":"c","Error":"RetryableError"},"k":1}`, ""},
-		{"not retried, caught by States.TaskFailed", func() (Handler, *atomic.Int32) { return flaky(FatalError{}) }, 1, `{"error":{"Cause":"fatal","Error":"FatalError"},"k":1}`, ""},
-		{"panic is an error", func() (Handler, *atomic.Int32) {
-			var n atomic.Int32
-			return func(context.Context, json.RawMessage) (json.RawMessage, error) { n.Add(1); panic("boom") }, &n
-		}, 1, `{"error":{"Cause":"handler panicked: boom","Error":"PanicError"},"k":1}`, ""},
+		}, 3, `{"error":{"Cause":"{\"errorMessage\":\"c\",\"errorType\":\"RetryableError\"}","Error":"RetryableError"},"k":1}`, ""},
+		{"not retried, caught by States.TaskFailed", func() (Handler, *atomic.Int32) { return flaky(FatalError{}) }, 1, `{"error":{"Cause":"{\"errorMessage\":\"fatal\",\"errorType\":\"FatalError\"}","Error":"FatalError"},"k":1}`, ""},
+		{"a Lambda error document is reported as it is", func() (Handler, *atomic.Int32) {
+			return flaky(messages.InvokeResponse_Error{Type: "Scripted.Error", Message: "scripted"})
+		}, 1, `{"error":{"Cause":"{\"errorMessage\":\"scripted\",\"errorType\":\"Scripted.Error\"}","Error":"Scripted.Error"},"k":1}`, ""},
 		{"timeout retried once, then fails the execution", func() (Handler, *atomic.Int32) {
 			var n atomic.Int32
 			return func(ctx context.Context, p json.RawMessage) (json.RawMessage, error) { n.Add(1); return slow(ctx, p) }, &n
@@ -241,8 +245,10 @@ func TestRetryAndCatch(t *testing.T) {
 		if got, want := clock.Now().Sub(epoch), 7*time.Second; got != want {
 			t.Errorf("virtual time spent in retries = %s, want %s", got, want)
 		}
-		if n := eventTypes(t, e, "backoff")["TaskRetryScheduled"]; n != 2 {
-			t.Errorf("TaskRetryScheduled events = %d, want 2", n)
+		// Step Functions records a retry as another TaskScheduled, TaskStarted and TaskFailed
+		// in the same state (no event of its own).
+		if ev := eventTypes(t, e, "backoff"); ev["TaskScheduled"] != 3 || ev["TaskFailed"] != 2 || ev["TaskStateEntered"] != 1 {
+			t.Errorf("events = %v, want 3 TaskScheduled, 2 TaskFailed and 1 TaskStateEntered", ev)
 		}
 	})
 }
@@ -268,7 +274,7 @@ func TestMapFailureAndFailState(t *testing.T) {
 		t.Errorf("handler calls = %d, want 2 (the Map stops at the failed item with concurrency 1)", n)
 	}
 	ev := eventTypes(t, e, "map")
-	for _, typ := range []string{"ExecutionStarted", "MapStarted", "MapIterationStarted", "MapIterationFailed", "TaskScheduled", "TaskSucceeded", "TaskFailed", "ExecutionFailed"} {
+	for _, typ := range []string{"ExecutionStarted", "MapStateEntered", "MapStateStarted", "MapIterationStarted", "MapIterationFailed", "MapStateFailed", "FailStateEntered", "TaskScheduled", "TaskSucceeded", "TaskFailed", "ExecutionFailed"} {
 		if ev[typ] == 0 {
 			t.Errorf("history has no %s event: %v", typ, ev)
 		}
@@ -343,11 +349,40 @@ func TestHistory(t *testing.T) {
 			}
 		}
 	}
-	want := "ExecutionStarted StateEntered WaitStarted StateExited StateEntered TaskScheduled TaskSucceeded StateExited ExecutionSucceeded"
+	want := "ExecutionStarted WaitStateEntered WaitStateExited TaskStateEntered TaskScheduled TaskStarted TaskSucceeded TaskStateExited ExecutionSucceeded"
 	if got := strings.Join(types, " "); got != want {
 		t.Errorf("history\n got %s\nwant %s", got, want)
 	}
 	if d := h[len(h)-1].At.Sub(h[0].At); d != 5*time.Second {
 		t.Errorf("the execution took %s of virtual time, want the 5 s wait", d)
+	}
+}
+
+func TestPanicCause(t *testing.T) {
+	def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"` + fn + `","Payload.$":"$"},"Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.error","Next":"C"}],"End":true},"C":{"Type":"Succeed"}}}`
+	e, _ := mustOpen(t, def, map[string]Handler{fn: func(context.Context, json.RawMessage) (json.RawMessage, error) { panic("boom") }})
+	st, out, err := run(t, e, "panic", `{}`)
+	if err != nil || st != StatusSucceeded {
+		t.Fatalf("status %s, err %v", st, err)
+	}
+	var got struct {
+		Error struct{ Error, Cause string } `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	var doc messages.InvokeResponse_Error
+	if err := json.Unmarshal([]byte(got.Error.Cause), &doc); err != nil {
+		t.Fatalf("Cause %q is not a Lambda error document: %v", got.Error.Cause, err)
+	}
+	if got.Error.Error != "string" || doc.Type != "string" || doc.Message != "boom" || len(doc.StackTrace) == 0 {
+		t.Errorf("error %q, cause %+v; want errorType string, errorMessage boom and a stack trace", got.Error.Error, doc)
+	}
+	found := false
+	for _, f := range doc.StackTrace {
+		found = found || strings.HasPrefix(f.Label, "TestPanicCause")
+	}
+	if !found {
+		t.Errorf("stack trace has no frame of the panicking handler: %+v", doc.StackTrace[0])
 	}
 }

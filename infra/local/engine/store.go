@@ -201,8 +201,8 @@ func (e *Engine) checkpoint(id, stateName string, input any) {
 	}
 }
 
-// event appends a history event carrying payload (its size is recorded).
-func (x *execution) event(typ, stateName string, payload any, detail string) {
+// event appends a history event carrying payload (its size is recorded and returned).
+func (x *execution) event(typ, stateName string, payload any, detail string) int {
 	size := 0
 	if payload != nil {
 		if b, err := marshal(payload); err == nil {
@@ -210,6 +210,7 @@ func (x *execution) event(typ, stateName string, payload any, detail string) {
 		}
 	}
 	x.eventSize(typ, stateName, size, detail)
+	return size
 }
 
 // eventSize appends a history event whose payload has size bytes.

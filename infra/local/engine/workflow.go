@@ -45,13 +45,14 @@ type Options struct {
 type Stats struct {
 	LargestPayload      int    // bytes of the largest state input, task payload, task result or state output
 	LargestPayloadState string // the state it was seen in
+	LargestMapResult    int    // bytes of the largest Map state result (the iterations' outputs)
 	Executions          int    // executions started or resumed
 }
 
 // Event is one history event of an execution.
 type Event struct {
 	Seq    int64
-	Type   string // ExecutionStarted, StateEntered, TaskScheduled, TaskSucceeded, TaskFailed, MapIterationStarted, ...
+	Type   string // the Step Functions HistoryEventType: ExecutionStarted, TaskStateEntered, TaskScheduled, TaskStarted, TaskSucceeded, TaskFailed, MapIterationStarted, ... (plus ExecutionResumed, the engine's own)
 	State  string
 	At     time.Time
 	Size   int // bytes of the payload the event carries (0 when none)
@@ -384,6 +385,12 @@ func (e *Engine) observe(stateName string, v any) int {
 	}
 	e.observeSize(stateName, len(b))
 	return len(b)
+}
+
+func (e *Engine) observeMap(n int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stats.LargestMapResult = max(e.stats.LargestMapResult, n)
 }
 
 func (e *Engine) observeSize(stateName string, n int) {
