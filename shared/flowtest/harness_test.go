@@ -63,7 +63,7 @@ type option func(*harness, *harnessConfig)
 type harnessConfig struct {
 	wrapIssue    func(engine.Handler) engine.Handler
 	wrapWorkflow func(engine.Handler) engine.Handler // the workflow and approval functions
-	onSend    func(ctx context.Context, msg credbatch.Message)
+	onSend       func(ctx context.Context, msg credbatch.Message)
 }
 
 func withIssueWrapper(w func(engine.Handler) engine.Handler) option {
