@@ -71,6 +71,24 @@ func TestLimitsAndHostileFiles(t *testing.T) {
 		{name: "xlsx bad shared string index", file: "s.xlsx", data: xlsx(sheetXML(`<row r="1"><c r="A1" t="s"><v>7</v></c></row>`)), wantCode: "empty_file", streamCode: "corrupt_file"},
 		{name: "xlsx bad shared string index with a table", file: "s.xlsx", data: withSST(`<si><t>Name</t></si>`, `<row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="2"><c r="A2" t="s"><v>1</v></c></row>`), wantRecs: 1, streamCode: "corrupt_file", streamRecs: 1},
 		{name: "xlsx truncated sheet", file: "t.xlsx", data: xlsx(sheetHead + `<sheetData>` + rowsXML(3)), wantRecs: 4, streamCode: "corrupt_file", streamRecs: 4},
+		// Issue 14 item 15: two parts of one name, even spelt differently (OPC names ignore case).
+		{name: "duplicate part, other case", file: "d.xlsx", data: func(t testing.TB) []byte {
+			return zipParts(t, map[string]string{"[Content_Types].xml": ctTypes, "_rels/.rels": rootRels, "xl/workbook.xml": workbook,
+				"xl/_rels/workbook.xml.rels": wbRels, "xl/worksheets/sheet1.xml": sheetXML(rowsXML(1)), "XL\\Worksheets\\Sheet1.xml": sheetXML(rowsXML(2))})
+		}, wantCode: "corrupt_file"},
+		// Item 14: a workbook of chart sheets only has no rows.
+		{name: "only a chart sheet", file: "c.xlsx", data: func(t testing.TB) []byte {
+			return zipParts(t, map[string]string{"[Content_Types].xml": ctTypes, "_rels/.rels": rootRels, "xl/workbook.xml": workbook,
+				"xl/_rels/workbook.xml.rels": strings.Replace(wbRels, "relationships/worksheet", "relationships/chartsheet", 1),
+				"xl/worksheets/sheet1.xml":   sheetXML(rowsXML(1))})
+		}, wantCode: "empty_file"},
+		{name: "veryHidden only", file: "h.xlsx", data: func(t testing.TB) []byte {
+			return zipParts(t, map[string]string{"[Content_Types].xml": ctTypes, "_rels/.rels": rootRels,
+				"xl/workbook.xml":            strings.Replace(workbook, `<sheet name="Sheet1"`, `<sheet state="veryHidden" name="Sheet1"`, 1),
+				"xl/_rels/workbook.xml.rels": wbRels, "xl/worksheets/sheet1.xml": sheetXML(rowsXML(1))})
+		}, wantCode: "corrupt_file"},
+		// Item 16: a NUL deep in a CSV, after the first 8 KiB that the binary sniff reads.
+		{name: "csv NUL after 8 KiB", file: "n.csv", data: text("Name\n" + strings.Repeat("Ana\n", 4<<10) + "B\x00o\n"), wantCode: "corrupt_file", wantRecs: 1 + 4<<10},
 		// excelize merges the second row into the first.
 		{name: "xlsx rows out of order", file: "o.xlsx", data: xlsx(sheetXML(`<row r="2"><c r="A2"><v>1</v></c></row><row r="1"><c r="A1"><v>2</v></c></row>`)), wantRecs: 1, streamCode: "corrupt_file", streamRecs: 1},
 	}
