@@ -258,11 +258,13 @@ func (s *Signer) Secure(doc any, created time.Time) ([]byte, error) {
 		return nil, fmt.Errorf("secure: %w", err)
 	}
 	// The document's own JSON, then the proof: what /json serves is what was canonicalized.
+	// The proof is a one-element array: Data Integrity allows an object or a set, and the
+	// OB 3.0 JSON Schema requires an array.
 	var b bytes.Buffer
 	b.Write(data[:len(data)-1])
-	b.WriteString(`,"proof":`)
+	b.WriteString(`,"proof":[`)
 	b.Write(p)
-	b.WriteByte('}')
+	b.WriteString(`]}`)
 	return b.Bytes(), nil
 }
 
@@ -281,6 +283,12 @@ func VerifyProof(secured []byte, resolver KeyResolver, l *Loader) (Proof, error)
 		return Proof{}, invalid("the credential has no proof")
 	}
 	delete(m, "proof")
+	if set, ok := rawProof.([]any); ok {
+		if len(set) != 1 {
+			return Proof{}, invalid(fmt.Sprintf("the credential has %d proofs; credbatch makes one", len(set)))
+		}
+		rawProof = set[0]
+	}
 	pb, _ := json.Marshal(rawProof)
 	var proof Proof
 	if err := json.Unmarshal(pb, &proof); err != nil {

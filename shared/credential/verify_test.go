@@ -253,12 +253,13 @@ func TestVerifyForgeries(t *testing.T) {
 		{"jwt: wrong sub", es256(map[string]any{"kid": kid}, withClaims(func(m map[string]any) { m["sub"] = "mailto:a@example.com" })), "sub"},
 		{"jwt: no exp", es256(map[string]any{"kid": kid}, withClaims(func(m map[string]any) { delete(m, "exp") })), "exp"},
 		{"ld: no proof", tamperLD(t, secured, func(m map[string]any) { delete(m, "proof") }), "no proof"},
-		{"ld: other cryptosuite", tamperLD(t, secured, func(m map[string]any) { m["proof"].(map[string]any)["cryptosuite"] = "ecdsa-rdfc-2019" }), "cryptosuite"},
-		{"ld: other purpose", tamperLD(t, secured, func(m map[string]any) { m["proof"].(map[string]any)["proofPurpose"] = "authentication" }), "proofPurpose"},
-		{"ld: proof created changed", tamperLD(t, secured, func(m map[string]any) { m["proof"].(map[string]any)["created"] = "2020-01-01T00:00:00Z" }), "signature does not match"},
-		{"ld: P-256 method", tamperLD(t, secured, func(m map[string]any) { m["proof"].(map[string]any)["verificationMethod"] = kid }), "not an Ed25519 key"},
+		{"ld: two proofs", tamperLD(t, secured, func(m map[string]any) { m["proof"] = append(m["proof"].([]any), m["proof"].([]any)[0]) }), "2 proofs"},
+		{"ld: other cryptosuite", tamperLD(t, secured, func(m map[string]any) { m["proof"].([]any)[0].(map[string]any)["cryptosuite"] = "ecdsa-rdfc-2019" }), "cryptosuite"},
+		{"ld: other purpose", tamperLD(t, secured, func(m map[string]any) { m["proof"].([]any)[0].(map[string]any)["proofPurpose"] = "authentication" }), "proofPurpose"},
+		{"ld: proof created changed", tamperLD(t, secured, func(m map[string]any) { m["proof"].([]any)[0].(map[string]any)["created"] = "2020-01-01T00:00:00Z" }), "signature does not match"},
+		{"ld: P-256 method", tamperLD(t, secured, func(m map[string]any) { m["proof"].([]any)[0].(map[string]any)["verificationMethod"] = kid }), "not an Ed25519 key"},
 		{"ld: unknown method", tamperLD(t, secured, func(m map[string]any) {
-			m["proof"].(map[string]any)["verificationMethod"] = "did:web:creds.example.org#nope"
+			m["proof"].([]any)[0].(map[string]any)["verificationMethod"] = "did:web:creds.example.org#nope"
 		}), "not published"},
 		{"ld: undefined term", tamperLD(t, secured, func(m map[string]any) { m["sneaky"] = "not in any context" }), "canonicalized"},
 		{"ld: context swapped", tamperLD(t, secured, func(m map[string]any) { m["@context"] = []any{"https://www.w3.org/ns/credentials/v2"} }), ""},
@@ -407,11 +408,11 @@ func TestDataIntegrityDeterministic(t *testing.T) {
 	if a != b {
 		t.Error("securing the same document twice gives different bytes")
 	}
-	var m struct{ Proof Proof }
-	if err := json.Unmarshal([]byte(a), &m); err != nil {
-		t.Fatal(err)
+	var m struct{ Proof []Proof }
+	if err := json.Unmarshal([]byte(a), &m); err != nil || len(m.Proof) != 1 {
+		t.Fatalf("proof is not a one-element array (the OB 3.0 schema wants one): %v", err)
 	}
-	p := m.Proof
+	p := m.Proof[0]
 	if p.Type != "DataIntegrityProof" || p.Cryptosuite != "eddsa-rdfc-2022" || p.ProofPurpose != "assertionMethod" ||
 		p.VerificationMethod != s.VerificationMethod() || p.Created != "2026-05-01T09:00:00Z" || !strings.HasPrefix(p.ProofValue, "z") || p.Context != nil {
 		t.Errorf("proof = %+v", p)
