@@ -158,6 +158,19 @@ func (d Definition) Validate() error {
 	default:
 		add("duplicates %q: use reject, allow or replace", d.Duplicates)
 	}
+	checkURL := func(where, raw string, images bool) {
+		if raw == "" {
+			return
+		}
+		if p := WebURLProblem(raw, images); p != "" {
+			add("%s %q %s", where, raw, p)
+		}
+	}
+	checkURL("image", d.Image, true)
+	if d.Issuer != nil {
+		checkURL("issuer.url", d.Issuer.URL, false)
+		checkURL("issuer.image", d.Issuer.Image, true)
+	}
 	seen := map[string]int{}
 	for _, b := range BuiltinFields {
 		for _, h := range b.Headers {

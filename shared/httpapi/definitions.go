@@ -13,6 +13,7 @@ import (
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/ingest"
 	"github.com/credbatch/credbatch/shared/mail"
+	"github.com/credbatch/credbatch/shared/validate"
 	"github.com/credbatch/credbatch/shared/workbook"
 )
 
@@ -34,6 +35,12 @@ func checkDefinition(d *credbatch.Definition) error {
 	d.Normalize()
 	if err := d.Validate(); err != nil {
 		return err
+	}
+	if d.Issuer != nil && d.Issuer.Email != "" {
+		if p := validate.EmailProblem(d.Issuer.Email); p != "" {
+			return credbatch.E(credbatch.KindInvalid, "invalid_definition",
+				fmt.Sprintf("definition %q: issuer.email %q %s; use the form name@example.org", d.ID, d.Issuer.Email, p))
+		}
 	}
 	names := make([]string, len(d.Attributes))
 	for i, at := range d.Attributes {

@@ -82,6 +82,9 @@ func (a *API) createUpload(w http.ResponseWriter, r *http.Request, p auth.Princi
 	}
 	meta := map[string]string{ingest.MetaUploader: p.Name()}
 	label := trim(req.Label)
+	if err := credbatch.CheckLabel(label); err != nil {
+		return err
+	}
 	if label == "" {
 		label = name
 	}

@@ -83,6 +83,9 @@ func (s *Service) CreateBatch(ctx context.Context, nb NewBatch) (b credbatch.Bat
 		return b, false, err
 	}
 	label := strings.TrimSpace(nb.Label)
+	if err := credbatch.CheckLabel(label); err != nil {
+		return b, false, err
+	}
 	if label == "" {
 		via := nb.Via
 		if via == "" {

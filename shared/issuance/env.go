@@ -8,6 +8,7 @@ import (
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
+	"github.com/credbatch/credbatch/shared/validate"
 )
 
 // ConfigFromEnv reads the flow's settings from environment variables (getenv is os.Getenv
@@ -41,6 +42,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	num("CHUNK_SIZE", func(f float64) { c.ChunkSize = int(f) })
 	num("BOUNCE_PAUSE_RATE", func(f float64) { c.BounceRate = f })
 	num("BOUNCE_PAUSE_MIN_SENDS", func(f float64) { c.BounceMinSends = int(f) })
+	if u := c.Issuer.URL; u != "" {
+		if p := credbatch.WebURLProblem(u, false); p != "" {
+			errs = append(errs, fmt.Sprintf("ISSUER_URL=%q %s", u, p))
+		}
+	}
+	if e := c.Issuer.Email; e != "" {
+		if p := validate.EmailProblem(e); p != "" {
+			errs = append(errs, fmt.Sprintf("ISSUER_EMAIL=%q %s", e, p))
+		}
+	}
 	if c.Issuer.BaseURL == "" {
 		errs = append(errs, "PUBLIC_BASE_URL must be set (the public URL of the API, used in credential ids and links)")
 	} else if _, err := c.Issuer.DID(); err != nil {
