@@ -38,7 +38,7 @@ func TestFromSecretBackend(t *testing.T) {
 	if err != nil {
 		t.Fatalf("FromSecret: %v", err)
 	}
-	if got.Active != set.Active || len(got.Keys) != 2 {
+	if got.Active != set.Active || len(got.Keys) != len(set.Keys) || len(got.Keys) != 4 {
 		t.Fatalf("got %v, want %v", got, set)
 	}
 	for i := range set.Keys {
