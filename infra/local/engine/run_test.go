@@ -178,6 +178,7 @@ func TestRetryAndCatch(t *testing.T) {
 			"Catch":[{"ErrorEquals":["States.TaskFailed"],"ResultPath":"$.error","Next":"Caught"}],
 			"OutputPath":"$.Payload","End":true},
 		"Caught":{"Type":"Pass","End":true}}}`
+	started := make(chan struct{}, 2)
 	slow := func(ctx context.Context, p json.RawMessage) (json.RawMessage, error) {
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -199,7 +200,11 @@ func TestRetryAndCatch(t *testing.T) {
 		}, 1, `{"error":{"Cause":"{\"errorMessage\":\"scripted\",\"errorType\":\"Scripted.Error\"}","Error":"Scripted.Error"},"k":1}`, ""},
 		{"timeout retried once, then fails the execution", func() (Handler, *atomic.Int32) {
 			var n atomic.Int32
-			return func(ctx context.Context, p json.RawMessage) (json.RawMessage, error) { n.Add(1); return slow(ctx, p) }, &n
+			return func(ctx context.Context, p json.RawMessage) (json.RawMessage, error) {
+				n.Add(1)
+				started <- struct{}{}
+				return slow(ctx, p)
+			}, &n
 		}, 2, "", ErrTimeout},
 	}
 	for _, tt := range tests {
@@ -207,9 +212,12 @@ func TestRetryAndCatch(t *testing.T) {
 			h, calls := tt.handler()
 			e, clock := mustOpen(t, def, map[string]Handler{fn: h})
 			if tt.wantErr != "" {
-				// Task timeouts fire when the virtual clock is advanced past them.
+				// Task timeouts fire when the virtual clock is advanced past them, once
+				// each attempt has reached its handler (advancing earlier would time out
+				// the retry before it is called).
 				go func() {
 					for i := 1; i <= 2; i++ {
+						<-started
 						if clock.WaitTimers(context.Background(), 1) == nil {
 							clock.Advance(300 * time.Second)
 						}
