@@ -116,6 +116,7 @@ setup_dynamodb() {
 setup_node() {
 	setup_npm "$TESTENV/jsverify"
 	setup_npm "$TESTENV/aslcompare" # aws-local-stepfunctions for shared/flowtest's TestSecondInterpreter
+	setup_npm "$TESTENV/axe"        # axe-core, injected by the console's browser tests
 }
 
 # setup_npm DIR: npm ci in DIR from its lockfile (skipped while the lockfile is unchanged).

@@ -86,7 +86,8 @@ type Options struct {
 	DefinitionID string           `json:"definition_id,omitempty"` // when the file has no ID column
 	DateOrder    DateOrder        `json:"date_order,omitempty"`
 	Sheet        string           `json:"sheet,omitempty"`
-	Mapping      map[string]Field `json:"mapping,omitempty"` // header as written → field
+	Mapping      map[string]Field `json:"mapping,omitempty"`  // header as written → field
+	Replaces     string           `json:"replaces,omitempty"` // the batch this upload replaced (cancelled by it)
 }
 
 // DateOrder is how ambiguous text dates (03/04/2025) are read.

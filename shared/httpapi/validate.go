@@ -89,7 +89,7 @@ func (a *API) validateFileInput(w http.ResponseWriter, r *http.Request, tmp stri
 		}
 		switch part.FormName() {
 		case "file":
-			name, err := cleanFilename(part.FileName())
+			name, err := ingest.CleanFilename(part.FileName())
 			if err != nil {
 				return in, err
 			}

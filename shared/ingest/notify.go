@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/mail"
 )
 
 // MailNotifier emails the uploader (and the administrators) when a file is rejected or has
@@ -17,6 +18,7 @@ type MailNotifier struct {
 	Store     credbatch.Store
 	From      string
 	Admins    []string      // copied on every rejection
+	BaseURL   string        // public URL of the console: the email links to the batch's page ("" = no link)
 	LinkTTL   time.Duration // how long the report link works (default 7 days)
 	MaxListed int           // findings listed in the email (default 20)
 }
@@ -54,6 +56,9 @@ func (n *MailNotifier) Rejected(ctx context.Context, b credbatch.Batch, reportKe
 			}
 		}
 		text.WriteString("\nFix the file and upload it again.\n")
+		if n.BaseURL != "" {
+			fmt.Fprintf(&text, "\nThe batch in the console (assign the columns there when they could not be matched):\n%s/batches/%s\n", strings.TrimRight(n.BaseURL, "/"), b.ID)
+		}
 	} else {
 		fmt.Fprintf(&text, "%d of the %d rows in %s have problems, so the batch was not sent for approval.\n\n",
 			b.Counts.Invalid, b.Counts.Rows, b.Source.Key)
@@ -75,9 +80,12 @@ func (n *MailNotifier) Rejected(ctx context.Context, b credbatch.Batch, reportKe
 		if err != nil {
 			return fmt.Errorf("link the report of %s: %w", b.ID, err)
 		}
-		fmt.Fprintf(&text, "\nThe error report marks every problem cell (link valid for %s):\n%s\n\n", ttl.Round(time.Hour), url)
+		fmt.Fprintf(&text, "\nThe error report marks every problem cell (link valid for %s):\n%s\n\n", mail.Duration(ttl.Round(time.Hour)), url)
 		text.WriteString("Fix the rows and upload the report again (its extra Status and Problems columns are ignored), " +
-			"fix them in the review page, or submit the batch with skip_invalid to issue only the valid rows.\n")
+			"fix them in the console, or issue only the valid rows.\n")
+		if n.BaseURL != "" {
+			fmt.Fprintf(&text, "\nThe batch in the console:\n%s/batches/%s\n", strings.TrimRight(n.BaseURL, "/"), b.ID)
+		}
 	}
 	_, err := n.Mailer.Send(ctx, credbatch.Message{From: n.From, To: to, Subject: "Upload needs fixing: " + label,
 		Text: text.String(), Tags: map[string]string{"batch_id": b.ID, "kind": "rejected"}})

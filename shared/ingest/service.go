@@ -150,6 +150,9 @@ func (s *Service) create(ctx context.Context, id string, src credbatch.Source, o
 	if err := s.Store.CreateBatch(ctx, b); err != nil {
 		return b, fmt.Errorf("ingest %s: create batch: %w", id, err)
 	}
+	if b.Options.Replaces != "" {
+		s.supersede(ctx, b.Options.Replaces, b.ID)
+	}
 	return b, nil
 }
 
@@ -175,6 +178,7 @@ func OptionsFromMetadata(key string, meta map[string]string) (credbatch.Options,
 			Message: fmt.Sprintf("date-order %q is not DMY or MDY; dates were read without a fixed order", meta[MetaDateOrder])})
 	}
 	opts.Sheet = meta[MetaSheet]
+	opts.Replaces = meta[MetaReplaces]
 	if m := meta[MetaMapping]; m != "" {
 		if err := json.Unmarshal([]byte(m), &opts.Mapping); err != nil {
 			warns = append(warns, credbatch.Finding{Code: "invalid_option", Severity: credbatch.SeverityWarning,

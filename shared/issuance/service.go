@@ -12,6 +12,7 @@ import (
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
+	"github.com/credbatch/credbatch/shared/mail"
 )
 
 // Config holds the deployment settings the flow needs.
@@ -534,7 +535,7 @@ func label(b credbatch.Batch) string {
 func approvalMessage(c Config, b credbatch.Batch) credbatch.Message {
 	link := strings.TrimRight(c.Issuer.BaseURL, "/") + "/review/" + b.ID
 	text := fmt.Sprintf("A batch of credentials is waiting for your approval.\n\nBatch: %s\nUploaded by: %s\nRows: %d (%d valid, %d with errors)\n\nReview and approve or reject it here:\n%s\n\nIf nobody approves it within %s it expires.\n",
-		label(b), orDash(b.Uploader), b.Counts.Rows, b.Counts.Valid, b.Counts.Invalid, link, c.ApprovalTimeout)
+		label(b), orDash(b.Uploader), b.Counts.Rows, b.Counts.Valid, b.Counts.Invalid, link, mail.Duration(c.ApprovalTimeout))
 	return credbatch.Message{From: c.From, Subject: "Approval needed: " + label(b), Text: text,
 		Tags: map[string]string{"batch_id": b.ID, "kind": "approval"}}
 }

@@ -470,7 +470,7 @@ func (w *chunkWorker) checkBounces(ctx context.Context) error {
 	s.log().Warn("batch paused", "batch_id", b.ID, "bounce_rate", rate)
 	if len(cfg.Admins) > 0 {
 		if _, err := s.Mailer.Send(ctx, credbatch.Message{From: cfg.From, To: cfg.Admins, Subject: "Batch paused: " + label(b),
-			Text: fmt.Sprintf("Issuing batch %s was paused: %s.\n\nResume it with POST /batches/%s/resume once the addresses are fixed.\n", label(b), reason, b.ID),
+			Text: fmt.Sprintf("Issuing batch %s was paused: %s.\n\nFix the addresses, then resume it here:\n%s/batches/%s\n", label(b), reason, strings.TrimRight(cfg.Issuer.BaseURL, "/"), b.ID),
 			Tags: map[string]string{"batch_id": b.ID, "kind": "pause"}}); err != nil {
 			s.log().Error("pause alert email", "batch_id", b.ID, "err", err)
 		}

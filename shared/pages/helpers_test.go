@@ -43,6 +43,7 @@ type env struct {
 	st       *stack.Stack
 	h        http.Handler
 	sessions map[string]string // bearer token → session cookie value
+	tokens   auth.Authenticator
 }
 
 func newEnv(t *testing.T) *env {
@@ -72,7 +73,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	h := pages.New(pages.Deps{Store: st.Store, Actions: st.Actions, Keys: st.Keys, Issuer: st.Config.Issuer, Auth: tokens})
-	return &env{st: st, h: h, sessions: map[string]string{}}
+	return &env{st: st, h: h, sessions: map[string]string{}, tokens: tokens}
 }
 
 // csvRows returns a CSV of n rows for web-101; the rows numbered in bad (spreadsheet

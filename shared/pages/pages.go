@@ -1,4 +1,4 @@
-// Package pages serves credbatch's server-rendered HTML: the public credential page and the approver's review page.
+// Package pages serves credbatch's server-rendered HTML: the issuer console, the approver's review page and the public credential page.
 package pages
 
 import (
@@ -17,7 +17,9 @@ import (
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
 	"github.com/credbatch/credbatch/shared/httpapi"
+	"github.com/credbatch/credbatch/shared/ingest"
 	"github.com/credbatch/credbatch/shared/issuance"
+	"github.com/credbatch/credbatch/shared/mail"
 	"github.com/credbatch/credbatch/shared/session"
 	"github.com/credbatch/credbatch/shared/statuslist"
 )
@@ -43,6 +45,14 @@ type Deps struct {
 	Keys    credential.KeyResolver // the published keys (keys.Set) that verify credentials
 	Issuer  credential.Issuer      // BaseURL (public URL of the pages) and the deployment's issuer profile
 	Auth    auth.Authenticator     // checks the token an approver pastes into the sign-in form (and Authorization headers)
+	Ingest  *ingest.Service        // the console's uploads, manual batches, row edits, column assignment
+	Flow    *issuance.Service      // the console's resend and revoke
+
+	// ApprovalTimeout is how long a batch waits for approval (shown in words; default 7 days).
+	ApprovalTimeout time.Duration
+	// MaxUploadBytes bounds a console upload (default 50 MiB; an API upload goes to a
+	// presigned URL instead).
+	MaxUploadBytes int64
 
 	// StatusLists are the revocation lists credentials are checked against (share the API's,
 	// so a revocation clears both caches). Default: new lists over Store, cached for StatusTTL.
@@ -76,6 +86,12 @@ func New(d Deps) http.Handler {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
+	if d.ApprovalTimeout <= 0 {
+		d.ApprovalTimeout = 7 * 24 * time.Hour
+	}
+	if d.MaxUploadBytes <= 0 {
+		d.MaxUploadBytes = 50 << 20
+	}
 	if d.StatusTTL == 0 {
 		d.StatusTTL = 30 * time.Second
 	}
@@ -99,14 +115,17 @@ func New(d Deps) http.Handler {
 	sum := sha256.Sum256(css)
 	h.csp = "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
 		"img-src https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-	for _, name := range []string{"credential", "review", "login", "message"} {
-		h.tmpl[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+name+".html"))
+	for _, name := range []string{"credential", "review", "login", "message", "home", "confirm", "batch", "catalogue", "definition", "upload", "manual"} {
+		h.tmpl[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/nav.html", "templates/"+name+".html"))
 	}
 	h.mux.HandleFunc(CredentialPattern, h.credential)
 	h.mux.HandleFunc("GET /review/{id}", h.review)
 	h.mux.HandleFunc("POST /review/{id}/{action}", h.decide)
 	h.mux.HandleFunc("GET "+LoginPath, h.loginForm)
 	h.mux.HandleFunc("POST "+LoginPath, h.login)
+	if d.Ingest != nil && d.Flow != nil {
+		h.consoleRoutes()
+	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusNotFound, "Page not found", "There is no page at this address.")
 	})
@@ -189,6 +208,14 @@ var funcs = template.FuncMap{
 	"date":  humanDate,
 	"label": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 	"add":   func(a, b int) int { return a + b },
+	"words": mail.Duration,
+	"cell": func(cells []string, i int) string {
+		if i < len(cells) {
+			return cells[i]
+		}
+		return ""
+	},
+	"when": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
 }
 
 // humanDate turns YYYY-MM-DD into "2 January 2006"; anything else is returned as is.

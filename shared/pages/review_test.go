@@ -23,7 +23,7 @@ func TestReviewPageAccess(t *testing.T) {
 		cookie   bool // a session cookie is set
 	}{
 		{"no session shows the login form", request{path: path}, http.StatusUnauthorized,
-			[]string{"Sign in to review", "Access token"}, "", false},
+			[]string{"Sign in to credbatch", "Access token"}, "", false},
 		{"issuer-only token is refused", request{path: path, cookie: tokIssuer}, http.StatusForbidden,
 			[]string{"You are signed in as issuer@example.com, who may not review batches"}, "", false},
 		{"unknown session cookie", request{path: path, sid: tokApprover}, http.StatusUnauthorized,
@@ -76,9 +76,10 @@ func TestLogin(t *testing.T) {
 			http.StatusSeeOther, "/review/b1?page=2", ""},
 		{"bad token", url.Values{"token": {"wrong-token-wrong-token"}, "next": {"/review/b1"}}, http.StatusUnauthorized, "", "That token is not valid"},
 		{"empty token", url.Values{"next": {"/review/b1"}}, http.StatusUnauthorized, "", "That token is not valid"},
-		{"no open redirect", url.Values{"token": {tokApprover}, "next": {"https://evil.example/review/x"}}, http.StatusOK, "", "signed in as approver@example.com"},
-		{"no scheme-relative redirect", url.Values{"token": {tokApprover}, "next": {"//evil.example/review/x"}}, http.StatusOK, "", "Signed in"},
-		{"only review pages", url.Values{"token": {tokApprover}, "next": {"/api/batches"}}, http.StatusOK, "", "Signed in"},
+		{"no open redirect: home instead", url.Values{"token": {tokApprover}, "next": {"https://evil.example/review/x"}}, http.StatusSeeOther, "/", ""},
+		{"no scheme-relative redirect", url.Values{"token": {tokApprover}, "next": {"//evil.example/review/x"}}, http.StatusSeeOther, "/", ""},
+		{"only console pages", url.Values{"token": {tokApprover}, "next": {"/api/batches"}}, http.StatusSeeOther, "/", ""},
+		{"a console page", url.Values{"token": {tokApprover}, "next": {"/batches/b1?show=invalid"}}, http.StatusSeeOther, "/batches/b1?show=invalid", ""},
 		{"sign out", url.Values{"logout": {"1"}}, http.StatusOK, "", "You are signed out"},
 	}
 	for _, tc := range tests {

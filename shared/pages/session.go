@@ -135,10 +135,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if next == "" {
-		w.Header().Set("Cache-Control", "no-store")
-		h.render(w, r, http.StatusOK, "message", page{Title: "Signed in", Noindex: true,
-			V: messageView{Heading: "Signed in", Text: "You are signed in as " + c.Principal.Name() + ". Open the review link from your approval email."}})
-		return
+		next = "/" // the console's home
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
@@ -160,10 +157,10 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
 		V: messageView{Heading: "Signed out", Text: "You are signed out; the session has ended."}})
 }
 
-// safeNext keeps only a local review path (no open redirect); "" otherwise.
+// safeNext keeps only a local console or review path (no open redirect); "" otherwise.
 func safeNext(next string) string {
 	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, ReviewPrefix) ||
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !localPage(u.Path) ||
 		strings.Contains(next, "\\") || strings.HasPrefix(next, "//") {
 		return ""
 	}

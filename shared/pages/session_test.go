@@ -30,7 +30,7 @@ func TestLoginNeedsItsCSRFToken(t *testing.T) {
 		{"an attacker's form: no token", url.Values{"token": {tokApprover}}, lc, nil, http.StatusForbidden},
 		{"a guessed token", url.Values{"token": {tokApprover}, "csrf": {tok[:len(tok)-1] + "x"}}, lc, nil, http.StatusForbidden},
 		{"a cross-site post", url.Values{"token": {tokApprover}, "csrf": {tok}}, lc, map[string]string{"Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
-		{"the sign-in page's own form", url.Values{"token": {tokApprover}, "csrf": {tok}}, lc, map[string]string{"Sec-Fetch-Site": "same-origin"}, http.StatusOK},
+		{"the sign-in page's own form: on to the console", url.Values{"token": {tokApprover}, "csrf": {tok}}, lc, map[string]string{"Sec-Fetch-Site": "same-origin"}, http.StatusSeeOther},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -39,7 +39,7 @@ func TestLoginNeedsItsCSRFToken(t *testing.T) {
 				t.Fatalf("status = %d, want %d\n%s", got.code, tc.wantCode, text(got.body))
 			}
 			sess := cookieOf(got, pages.SessionCookie)
-			if ok := tc.wantCode == http.StatusOK; (sess != nil) != ok {
+			if ok := tc.wantCode == http.StatusSeeOther; (sess != nil) != ok {
 				t.Fatalf("session cookie %+v, want one only for the genuine form", sess)
 			}
 			if sess != nil && (sess.Value == tokApprover || len(sess.Value) < 32 || !sess.HttpOnly || !sess.Secure || sess.SameSite != http.SameSiteStrictMode) {

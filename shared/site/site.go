@@ -65,11 +65,14 @@ func New(d Deps) *httpapi.API {
 	actions := &issuance.Actions{Store: d.Store, Workflow: d.Workflow, Clock: d.Clock}
 	flow := &issuance.Service{Store: d.Store, Mailer: d.Mailer, Clock: d.Clock, Config: d.Flow, Log: d.Log, StatusCache: lists}
 	ing := &ingest.Service{Store: d.Store, Blob: d.Blob, Clock: d.Clock, IDs: issuance.NewID, Limits: d.Limits, TmpDir: d.TmpDir, Log: d.Log}
-	pg := pages.New(pages.Deps{Store: d.Store, Actions: actions, Keys: d.Keys, Issuer: d.Issuer, Auth: d.PageAuth,
-		StatusLists: lists, Clock: d.Clock, Log: d.Log})
+	pg := pages.New(pages.Deps{Store: d.Store, Actions: actions, Ingest: ing, Flow: flow, Keys: d.Keys, Issuer: d.Issuer, Auth: d.PageAuth,
+		StatusLists: lists, Clock: d.Clock, Log: d.Log, ApprovalTimeout: d.Flow.ApprovalTimeout})
 	api := httpapi.New(httpapi.Deps{Store: d.Store, Blob: d.Blob, Actions: actions, Ingest: ing, Flow: flow, Keys: d.Keys,
 		Signer: d.Signer, Issuer: d.Issuer, Mailer: d.Mailer, From: d.From, Auth: d.APIAuth, DID: d.DID, Clock: d.Clock,
 		Limits: d.Limits, TmpDir: d.TmpDir, Log: d.Log, Pages: pg, StatusLists: lists})
 	api.Handle(pages.LoginPath, pg)
+	for _, p := range pages.ConsolePatterns {
+		api.Handle(p, pg)
+	}
 	return api
 }

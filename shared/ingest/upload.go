@@ -1,0 +1,219 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"unicode"
+
+	"github.com/credbatch/credbatch/shared/blobfile"
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/sheet"
+)
+
+// MetaReplaces names the batch an upload replaces (a corrected file, or the same file with
+// its columns assigned): ingesting it cancels that batch, which then links to this one.
+const MetaReplaces = "replaces"
+
+// UploadTypes are the accepted upload extensions and their content types.
+var UploadTypes = map[string]string{
+	".xlsx": ContentTypeXLSX,
+	".csv":  "text/csv",
+	".txt":  "text/plain",
+}
+
+// Upload describes a file to put under uploads/ and the options it travels with.
+type Upload struct {
+	Filename     string
+	DefinitionID string // "" = the file's ID column names each row's definition
+	Uploader     string
+	Label        string // "" = the file name
+	DateOrder    string
+	Sheet        string
+	Mapping      map[string]credbatch.Field
+	Replaces     string // batch id
+}
+
+// Prepared is an upload's object key, content type and metadata: the API presigns a PUT
+// with them, the console puts the file itself. Either way ingest reads the same object.
+type Prepared struct {
+	Key         string
+	ContentType string
+	Metadata    map[string]string
+}
+
+// PrepareUpload checks an upload's name and options and returns where it goes. newID names
+// the object uniquely. Errors: KindInvalid (invalid_filename, unsupported_format,
+// unknown_definition, invalid_date_order, invalid_metadata); KindConflict for an archived
+// definition.
+func (s *Service) PrepareUpload(ctx context.Context, u Upload, newID string) (Prepared, error) {
+	name, err := CleanFilename(u.Filename)
+	if err != nil {
+		return Prepared{}, err
+	}
+	ctype, ok := UploadTypes[strings.ToLower(path.Ext(name))]
+	if !ok {
+		return Prepared{}, credbatch.E(credbatch.KindInvalid, credbatch.CodeUnsupportedFormat,
+			fmt.Sprintf("%q: upload an .xlsx, .csv or .txt file (save other spreadsheets as Excel Workbook .xlsx or CSV UTF-8)", name))
+	}
+	prefix := UploadsPrefix
+	meta := map[string]string{MetaUploader: u.Uploader}
+	if u.DefinitionID != "" {
+		def, err := s.Store.GetDefinition(ctx, u.DefinitionID, 0)
+		if credbatch.IsKind(err, credbatch.KindNotFound) {
+			return Prepared{}, credbatch.E(credbatch.KindInvalid, credbatch.CodeUnknownDefinition, fmt.Sprintf("there is no definition %q", u.DefinitionID))
+		}
+		if err != nil {
+			return Prepared{}, fmt.Errorf("load definition %s: %w", u.DefinitionID, err)
+		}
+		if def.Archived {
+			return Prepared{}, credbatch.E(credbatch.KindConflict, "definition_archived", fmt.Sprintf("definition %q is archived", def.ID))
+		}
+		prefix += def.ID + "/"
+	}
+	order, err := ParseDateOrder(u.DateOrder)
+	if err != nil {
+		return Prepared{}, err
+	}
+	label := strings.TrimSpace(u.Label)
+	if err := credbatch.CheckLabel(label); err != nil {
+		return Prepared{}, err
+	}
+	if label == "" {
+		label = name
+	}
+	meta[MetaLabel] = label
+	if order != credbatch.DateOrderAuto {
+		meta[MetaDateOrder] = string(order)
+	}
+	if u.Sheet != "" {
+		meta[MetaSheet] = u.Sheet
+	}
+	if len(u.Mapping) > 0 {
+		m, _ := json.Marshal(u.Mapping)
+		meta[MetaMapping] = string(m)
+	}
+	if u.Replaces != "" {
+		meta[MetaReplaces] = u.Replaces
+	}
+	for k, v := range meta {
+		if !headerSafe(v) {
+			return Prepared{}, credbatch.E(credbatch.KindInvalid, "invalid_metadata",
+				fmt.Sprintf("%s: use printable ASCII only (it travels as an HTTP header)", k))
+		}
+	}
+	return Prepared{Key: prefix + newID + "-" + name, ContentType: ctype, Metadata: meta}, nil
+}
+
+// PutUpload stores an upload's file under uploads/ (the console's upload; the API's
+// callers PUT to a presigned URL instead) and returns the id of the batch that ingesting
+// that object creates: the bucket's event (or the local drop-folder watcher) ingests it.
+func (s *Service) PutUpload(ctx context.Context, u Upload, r io.Reader) (string, error) {
+	p, err := s.PrepareUpload(ctx, u, s.newID())
+	if err != nil {
+		return "", err
+	}
+	info, err := s.Blob.Put(ctx, p.Key, r, p.ContentType, p.Metadata)
+	if err != nil {
+		return "", fmt.Errorf("store upload %s: %w", p.Key, err)
+	}
+	return credbatch.BatchIDFor(credbatch.Source{Bucket: info.Bucket, Key: p.Key, VersionID: info.VersionID, ETag: strings.Trim(info.ETag, `"`)}), nil
+}
+
+// Remap uploads a batch's file again with a column mapping (header → field or skip), as a
+// new batch that replaces it. KindConflict when the batch is past being changed.
+func (s *Service) Remap(ctx context.Context, id, by string, mapping map[string]credbatch.Field) (string, error) {
+	b, err := s.Store.GetBatch(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("load batch %s: %w", id, err)
+	}
+	if !replaceable(b.Status) {
+		return "", credbatch.E(credbatch.KindConflict, "batch_not_amendable", fmt.Sprintf("batch %s is %s; its columns can no longer be assigned", id, b.Status))
+	}
+	if b.Source.Key == "" {
+		return "", credbatch.E(credbatch.KindConflict, "no_file", fmt.Sprintf("batch %s was not uploaded as a file", id))
+	}
+	rc, info, err := s.Blob.Get(ctx, b.Source.Key)
+	if err != nil {
+		return "", fmt.Errorf("load the file of %s: %w", id, err)
+	}
+	defer rc.Close()
+	name := path.Base(b.Source.Key)
+	if id, rest, ok := strings.Cut(name, "-"); ok && (len(id) == 26 || len(id) == 32) && info.Metadata[MetaUploader] != "" {
+		name = rest // drop the id PrepareUpload put in front
+	}
+	return s.PutUpload(ctx, Upload{Filename: name, DefinitionID: b.Options.DefinitionID, Uploader: by, Label: b.Label,
+		DateOrder: string(b.Options.DateOrder), Sheet: b.Options.Sheet, Mapping: mapping, Replaces: id}, rc)
+}
+
+// replaceable reports whether a batch may still be replaced by another upload.
+func replaceable(s credbatch.BatchStatus) bool {
+	return s == credbatch.BatchParsed || s == credbatch.BatchRejected || s == credbatch.BatchNeedsMapping
+}
+
+// supersede cancels the batch an upload replaces, recording which batch replaced it.
+func (s *Service) supersede(ctx context.Context, old, by string) {
+	b, err := s.Store.GetBatch(ctx, old)
+	if err != nil || !replaceable(b.Status) {
+		return
+	}
+	reason := "replaced by batch " + by
+	if _, err := s.Store.TransitionBatch(ctx, old, b.Status, credbatch.BatchCancelled, credbatch.BatchChange{Reason: &reason}); err != nil {
+		s.log().Warn("cancel the replaced batch", "batch_id", old, "by", by, "err", err)
+	}
+}
+
+// Headers reads the header row of a batch's file (the columns to assign for a batch that
+// needs mapping). KindConflict for a batch that did not come from a file.
+func (s *Service) Headers(ctx context.Context, b credbatch.Batch) ([]string, error) {
+	if b.Source.Key == "" {
+		return nil, credbatch.E(credbatch.KindConflict, "no_file", fmt.Sprintf("batch %s was not uploaded as a file", b.ID))
+	}
+	file, _, err := blobfile.DownloadToTemp(ctx, s.Blob, b.Source.Key, s.TmpDir)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(file)
+	rd, err := sheet.Open(file, path.Base(b.Source.Key), sheet.Options{Sheet: b.Options.Sheet, Limits: s.Limits, TmpDir: s.TmpDir})
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	rec, err := rd.Next()
+	if err != nil {
+		return nil, err
+	}
+	return rec.Cells, nil
+}
+
+// CleanFilename keeps the base name of an upload and refuses names that cannot be a key
+// (KindInvalid invalid_filename).
+func CleanFilename(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexAny(s, `/\`); i >= 0 {
+		s = s[i+1:]
+	}
+	bad := s == "" || s == "." || s == ".." || len(s) > 200
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			bad = true
+		}
+	}
+	if bad {
+		return "", credbatch.E(credbatch.KindInvalid, "invalid_filename", "give the file's name (up to 200 characters, no control characters)")
+	}
+	return s, nil
+}
+
+func headerSafe(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r > 0x7e {
+			return false
+		}
+	}
+	return true
+}
