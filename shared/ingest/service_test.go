@@ -437,15 +437,15 @@ func TestIngestEmailsTheUploaderAboutRejectedRows(t *testing.T) {
 		name, file, content string
 		want                []string
 	}{
-		{"invalid rows", "bad.csv", invalidCSV, []string{"2 of the 3 rows", "row 3, Email", "reports/", "skip_invalid"}},
-		{"rejected file", "cols.csv", "Given,Family\nAnn,Lee\n", []string{"was not accepted", "missing_columns"}},
+		{"invalid rows", "bad.csv", invalidCSV, []string{"2 of the 3 rows", "row 3, Email", "reports/", "issue only the valid rows", "link valid for 7 days", "https://creds.test/batches/b_"}},
+		{"rejected file", "cols.csv", "Given,Family\nAnn,Lee\n", []string{"was not accepted", "missing_columns", "assign the columns there", "https://creds.test/batches/b_"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := backends[0].open(t)
 			svc := setup(t, e)
 			m := &recordingMailer{}
-			svc.Notifier = &ingest.MailNotifier{Mailer: m, Blob: e.blob, Store: e.store, From: "certs@example.com"}
+			svc.Notifier = &ingest.MailNotifier{Mailer: m, Blob: e.blob, Store: e.store, From: "certs@example.com", BaseURL: "https://creds.test/"}
 			ev := upload(t, e, "uploads/web-101/"+tt.file, []byte(tt.content), map[string]string{"uploader": "staff@example.com"})
 			if err := svc.HandleS3(context.Background(), ev); err != nil {
 				t.Fatal(err)
