@@ -73,7 +73,13 @@ func (h *handler) showBatch(w http.ResponseWriter, r *http.Request, s caller, st
 	id := r.PathValue("id")
 	b, err := h.d.Store.GetBatch(ctx, id)
 	if credbatch.IsKind(err, credbatch.KindNotFound) {
-		h.message(w, r, http.StatusNotFound, "Batch not found", "There is no batch "+id+". It may still be being read: reload in a moment.")
+		if d := r.URL.Query().Get("done"); d == "uploaded" || d == "mapped" {
+			// Just uploaded: the bucket's event has not reached ingest yet. Follow it.
+			w.Header().Set("Refresh", "1")
+			h.message(w, r, http.StatusAccepted, "Reading the file", "The file is uploaded and waits to be read. This page opens the batch by itself in a moment.")
+			return
+		}
+		h.message(w, r, http.StatusNotFound, "Batch not found", "There is no batch "+id+".")
 		return
 	}
 	if err != nil {

@@ -39,6 +39,7 @@ type reviewView struct {
 	PageLink  func(int) string
 	PrevLink  func(int) string
 	ReviewURL string
+	Nav       nav // the console's header
 }
 
 type defView struct {
@@ -145,6 +146,7 @@ func (h *handler) requireApprover(w http.ResponseWriter, r *http.Request) (calle
 // showReview loads the batch and renders the review page.
 func (h *handler) showReview(w http.ResponseWriter, r *http.Request, status int, id string, v reviewView) {
 	ctx := r.Context()
+	v.Nav = navFor(v.Session, "review")
 	b, err := h.d.Store.GetBatch(ctx, id)
 	if credbatch.IsKind(err, credbatch.KindNotFound) {
 		h.message(w, r, http.StatusNotFound, "Batch not found", "There is no batch "+id+". Check the link in your email.")

@@ -154,7 +154,7 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	h.render(w, r, http.StatusOK, "message", page{Title: "Signed out", Noindex: true,
-		V: messageView{Heading: "Signed out", Text: "You are signed out; the session has ended."}})
+		V: messageView{Heading: "Signed out", Text: "You are signed out; the session has ended.", Link: LoginPath, LinkText: "Sign in again"}})
 }
 
 // safeNext keeps only a local console or review path (no open redirect); "" otherwise.
