@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
@@ -17,6 +18,16 @@ type Actions struct {
 	Store    credbatch.Store
 	Workflow credbatch.Workflow
 	Clock    credbatch.Clock
+	// Notify, when set, emails the issuer an approver's reason for rejecting a batch or
+	// asking for changes (the Service does). A failed email is logged, not returned: the
+	// decision stands.
+	Notify DecisionNotifier
+	Log    *slog.Logger
+}
+
+// DecisionNotifier tells the uploader of a batch what an approver decided and why.
+type DecisionNotifier interface {
+	Declined(ctx context.Context, b credbatch.Batch, approver, reason string) error
 }
 
 // Approve approves a batch awaiting approval and lets the flow continue.
@@ -92,6 +103,16 @@ func (a *Actions) decline(ctx context.Context, id, approver, reason string, to c
 	if b.TaskToken != "" {
 		if err := a.Workflow.Fail(ctx, b.TaskToken, code, reason); err != nil && !credbatch.IsKind(err, credbatch.KindNotFound) {
 			return b, fmt.Errorf("stop workflow of %s: %w", id, err)
+		}
+	}
+	// The conditional transition above happens once, so the email is sent once.
+	if a.Notify != nil {
+		if err := a.Notify.Declined(ctx, b, approver, reason); err != nil {
+			log := a.Log
+			if log == nil {
+				log = slog.Default()
+			}
+			log.ErrorContext(ctx, "email the issuer the approver's reason", "batch_id", id, "status", b.Status, "err", err)
 		}
 	}
 	return b, nil

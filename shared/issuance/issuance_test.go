@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -363,5 +364,91 @@ func TestApproveAfterTheWindowClosed(t *testing.T) {
 	got, _ := h.store.GetBatch(ctx, "b2")
 	if got.Status != credbatch.BatchExpired {
 		t.Errorf("batch is %s, want expired", got.Status)
+	}
+}
+
+// failWorkflow accepts every Fail (the approval task ends).
+type failWorkflow struct{ credbatch.Workflow }
+
+func (failWorkflow) Fail(context.Context, string, string, string) error { return nil }
+
+// awaiting adds batch id, uploaded by uploader, awaiting approval with a task token.
+func (h *harness) awaiting(t *testing.T, id, uploader string) {
+	t.Helper()
+	ctx := context.Background()
+	b := credbatch.Batch{ID: id, Label: "Spring cohort", Uploader: uploader, Status: credbatch.BatchReceived,
+		Definitions: map[string]int{"web-101": 1}, CreatedAt: time.Now()}
+	if err := h.store.CreateBatch(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	tok := "token-" + id
+	for _, step := range [][2]credbatch.BatchStatus{{credbatch.BatchReceived, credbatch.BatchParsed}, {credbatch.BatchParsed, credbatch.BatchAwaitingApproval}} {
+		if _, err := h.store.TransitionBatch(ctx, id, step[0], step[1], credbatch.BatchChange{TaskToken: &tok}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestDeclineEmailsTheIssuer: rejecting a batch or asking for changes emails its uploader the
+// approver's reason and the batch's console link, once; a failed email leaves the decision.
+func TestDeclineEmailsTheIssuer(t *testing.T) {
+	for _, tc := range []struct {
+		name, uploader string
+		changes        bool
+		failMail       bool
+		wantTo         string // "" = no email
+		wantSubject    string
+		wantStatus     credbatch.BatchStatus
+	}{
+		{name: "reject", uploader: "issuer@example.com", wantTo: "issuer@example.com", wantSubject: "Batch rejected: Spring cohort", wantStatus: credbatch.BatchCancelled},
+		{name: "request changes", uploader: "issuer@example.com", changes: true, wantTo: "issuer@example.com", wantSubject: "Changes requested: Spring cohort", wantStatus: credbatch.BatchRejected},
+		{name: "uploader not an address, admins told", uploader: "svc-robot", wantTo: "admin@example.com", wantSubject: "Batch rejected: Spring cohort", wantStatus: credbatch.BatchCancelled},
+		{name: "mailer fails, decision stands", uploader: "issuer@example.com", failMail: true, wantStatus: credbatch.BatchCancelled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, 1)
+			ctx := context.Background()
+			h.svc.Config.Admins = []string{"admin@example.com"}
+			if tc.failMail {
+				h.mailer.failFor["issuer@example.com"] = credbatch.E(credbatch.KindUnavailable, "throttled", "SES throttled")
+			}
+			h.awaiting(t, "b2", tc.uploader)
+			a := &issuance.Actions{Store: h.store, Workflow: failWorkflow{}, Notify: h.svc}
+			decide := a.Reject
+			if tc.changes {
+				decide = a.RequestChanges
+			}
+			b, err := decide(ctx, "b2", "approver@example.com", "the course name is wrong")
+			if err != nil || b.Status != tc.wantStatus {
+				t.Fatalf("decision: %s, %v; want %s", b.Status, err, tc.wantStatus)
+			}
+			if _, err := decide(ctx, "b2", "approver@example.com", "again"); credbatch.ErrorKind(err) != credbatch.KindConflict {
+				t.Errorf("deciding twice: %v, want a conflict", err)
+			}
+			var got []credbatch.Message
+			for _, m := range h.mailer.sent {
+				if m.Tags["kind"] == "declined" {
+					got = append(got, m)
+				}
+			}
+			if tc.wantTo == "" {
+				if len(got) != 0 {
+					t.Fatalf("%d emails, want none", len(got))
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d emails, want 1", len(got))
+			}
+			m := got[0]
+			if m.To[0] != tc.wantTo || m.Subject != tc.wantSubject || m.From != "certs@example.com" {
+				t.Errorf("email to %v from %s, subject %q; want to %s, %q", m.To, m.From, m.Subject, tc.wantTo, tc.wantSubject)
+			}
+			for _, want := range []string{"approver@example.com", "the course name is wrong", "https://creds.example/batches/b2"} {
+				if !strings.Contains(m.Text, want) {
+					t.Errorf("email text lacks %q:\n%s", want, m.Text)
+				}
+			}
+		})
 	}
 }

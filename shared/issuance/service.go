@@ -540,6 +540,36 @@ func approvalMessage(c Config, b credbatch.Batch) credbatch.Message {
 		Tags: map[string]string{"batch_id": b.ID, "kind": "approval"}}
 }
 
+// Declined emails the uploader (when it is an address; else the administrators) the reason an
+// approver gave for rejecting a batch (it is cancelled) or for asking for changes (it is back
+// with the issuer), with the link to the batch's console page.
+func (s *Service) Declined(ctx context.Context, b credbatch.Batch, approver, reason string) error {
+	var to []string
+	if strings.Contains(b.Uploader, "@") {
+		to = []string{b.Uploader}
+	} else {
+		to = s.cfg().Admins
+	}
+	if len(to) == 0 || s.Mailer == nil {
+		return nil
+	}
+	who := orDash(approver)
+	link := strings.TrimRight(s.cfg().Issuer.BaseURL, "/") + "/batches/" + b.ID
+	var subject, text string
+	if b.Status == credbatch.BatchRejected {
+		subject = "Changes requested: " + label(b)
+		text = fmt.Sprintf("%s asked for changes to batch %s before approving it:\n\n  %s\n\nFix the rows in the console (or upload a corrected file) and submit the batch again:\n%s\n",
+			who, label(b), reason, link)
+	} else {
+		subject = "Batch rejected: " + label(b)
+		text = fmt.Sprintf("%s rejected batch %s, so none of its credentials will be issued:\n\n  %s\n\nThe batch is cancelled. Upload a new file if the credentials are still needed. The batch:\n%s\n",
+			who, label(b), reason, link)
+	}
+	_, err := s.Mailer.Send(ctx, credbatch.Message{From: s.cfg().From, To: to, Subject: mail.FoldSubject(subject), Text: text,
+		Tags: map[string]string{"batch_id": b.ID, "kind": "declined"}})
+	return err
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"

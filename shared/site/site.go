@@ -62,8 +62,8 @@ func New(d Deps) *httpapi.API {
 	}
 	d.Flow.Issuer, d.Flow.From = d.Issuer, d.From
 	lists := &statuslist.Lists{Store: d.Store, TTL: d.StatusTTL, Now: d.Clock}
-	actions := &issuance.Actions{Store: d.Store, Workflow: d.Workflow, Clock: d.Clock}
 	flow := &issuance.Service{Store: d.Store, Mailer: d.Mailer, Clock: d.Clock, Config: d.Flow, Log: d.Log, StatusCache: lists}
+	actions := &issuance.Actions{Store: d.Store, Workflow: d.Workflow, Clock: d.Clock, Notify: flow, Log: d.Log}
 	ing := &ingest.Service{Store: d.Store, Blob: d.Blob, Clock: d.Clock, IDs: issuance.NewID, Limits: d.Limits, TmpDir: d.TmpDir, Log: d.Log}
 	pg := pages.New(pages.Deps{Store: d.Store, Actions: actions, Ingest: ing, Flow: flow, Keys: d.Keys, Issuer: d.Issuer, Auth: d.PageAuth,
 		StatusLists: lists, Clock: d.Clock, Log: d.Log, ApprovalTimeout: d.Flow.ApprovalTimeout})

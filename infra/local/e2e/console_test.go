@@ -540,6 +540,23 @@ func (c *consoleRun) flow() {
 	if got := c.text("#batch-counts"); got != "2 rows: 2 valid, 0 invalid" {
 		t.Errorf("manual batch counts %q", got)
 	}
+
+	// The approver rejects it with a reason, which is emailed to the issuer.
+	manual := c.batchID()
+	c.follow("#submit")
+	s.waitBatch(t, manual, "a task token", func(b credbatch.Batch) bool { return b.TaskToken != "" })
+	c.signOut()
+	c.do(chromedp.Navigate(s.url + "/batches/" + manual))
+	c.signIn(approverToken, "#reject-reason")
+	c.do(chromedp.SendKeys(chromedp.CSS("#reject-reason"), "Katherine and Dorothy belong to the autumn cohort"))
+	c.follow("#reject")
+	c.waitText("#notice", "emailed the reason")
+	c.waitText("#batch-status", "cancelled")
+	c.check("batch rejected", "")
+	if eml := outboxMessageWith(t, s, "Subject: Batch rejected: Late joiners"); !strings.Contains(eml, "To: "+uploader) ||
+		!strings.Contains(eml, "autumn cohort") || !strings.Contains(eml, s.url+"/batches/"+manual) {
+		t.Errorf("the rejection email lacks the issuer, the reason or the batch link:\n%s", eml)
+	}
 	t.Logf("%d console pages checked at %d px", c.pages, c.vp.width)
 }
 
@@ -571,4 +588,27 @@ func outboxMessage(t *testing.T, s *server, messageID string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// outboxMessageWith is the one message in the development outbox containing text.
+func outboxMessageWith(t *testing.T, s *server, text string) string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(s.st.Outbox.Dir(), "*.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), text) {
+			found = append(found, string(b))
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d outbox messages contain %q, want 1", len(found), text)
+	}
+	return found[0]
 }

@@ -178,7 +178,7 @@ func Open(ctx context.Context, cfg Config) (*Stack, error) {
 	if s.Engine, err = engine.Open(ctx, cfg.EnginePath(), machine, engine.Options{Clock: clock, Log: cfg.Log}); err != nil {
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
-	s.Actions = &issuance.Actions{Store: s.Store, Workflow: s.Engine}
+	s.Actions = &issuance.Actions{Store: s.Store, Workflow: s.Engine, Notify: s.Flow, Log: cfg.Log}
 	s.Ingest = &ingest.Service{Store: s.Store, Blob: s.Bucket, Submitter: s.Actions, Limits: sheet.DefaultLimits(),
 		TmpDir: os.TempDir(), Log: cfg.Log,
 		Notifier: &ingest.MailNotifier{Mailer: s.Outbox, Blob: s.Bucket, Store: s.Store, From: cfg.From, Admins: flow.Admins, BaseURL: cfg.Issuer.BaseURL}}
