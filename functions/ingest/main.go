@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -27,6 +28,7 @@ import (
 // env is the function's configuration (see README, "Environment variables").
 type env struct {
 	Table, Bucket, StateMachine, From, ConfigSet string
+	BaseURL                                      string // PUBLIC_BASE_URL: the rejected-file email links to the batch's console page
 	Admins                                       []string
 	MaxRows                                      int
 }
@@ -34,7 +36,8 @@ type env struct {
 func readEnv() (env, error) {
 	e := env{Table: os.Getenv("TABLE_NAME"), Bucket: os.Getenv("BUCKET_NAME"), StateMachine: os.Getenv("STATE_MACHINE_ARN"),
 		From: os.Getenv("MAIL_FROM"), ConfigSet: os.Getenv("SES_CONFIGURATION_SET"),
-		Admins: issuance.List(os.Getenv("ADMIN_EMAILS")), MaxRows: sheet.DefaultLimits().MaxRows}
+		BaseURL: strings.TrimRight(os.Getenv("PUBLIC_BASE_URL"), "/"),
+		Admins:  issuance.List(os.Getenv("ADMIN_EMAILS")), MaxRows: sheet.DefaultLimits().MaxRows}
 	if e.Table == "" || e.Bucket == "" || e.StateMachine == "" || e.From == "" {
 		return e, fmt.Errorf("TABLE_NAME, BUCKET_NAME, STATE_MACHINE_ARN and MAIL_FROM must be set")
 	}
@@ -69,7 +72,7 @@ func run() error {
 		Store:     store,
 		Blob:      blob,
 		Submitter: &issuance.Actions{Store: store, Workflow: sfnflow.New(sfn.NewFromConfig(cfg), e.StateMachine)},
-		Notifier:  &ingest.MailNotifier{Mailer: mailer, Blob: blob, Store: store, From: e.From, Admins: e.Admins},
+		Notifier:  &ingest.MailNotifier{Mailer: mailer, Blob: blob, Store: store, From: e.From, Admins: e.Admins, BaseURL: e.BaseURL},
 		Limits:    limits,
 		TmpDir:    os.TempDir(),
 		Log:       log,
