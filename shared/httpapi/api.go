@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/credbatch/credbatch/shared/auth"
+	"github.com/credbatch/credbatch/shared/catalogue"
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
 	"github.com/credbatch/credbatch/shared/ingest"
@@ -28,18 +29,19 @@ import (
 // Deps is what the API needs. Store, Blob, Actions, Keys, Signer, Issuer and Auth are
 // required; the rest have defaults.
 type Deps struct {
-	Store   credbatch.Store    // definitions, batches, rows, credentials, suppressions
-	Blob    credbatch.Blob     // presigned upload and report URLs; error reports are written here
-	Actions *issuance.Actions  // submit, approve, reject, request changes, cancel, resume, retry
-	Ingest  *ingest.Service    // batches from JSON rows, amending rows, error reports (default: one over Store and Blob)
-	Flow    *issuance.Service  // resend and revoke (default: one over Store and Mailer)
-	Keys    keys.Set           // published at /.well-known/jwks.json and did.json; verifies credentials
-	Signer  *credential.Signer // signs the status list credential
-	Issuer  credential.Issuer  // BaseURL (public URL of this API), issuer profile; ID() signs the status list
-	Mailer  credbatch.Mailer   // resends credential emails; nil makes resend 503
-	From    string             // sender of resent emails
-	Auth    auth.Authenticator // identifies callers of /api/...
-	DID     string             // did:web of the issuer (default Issuer.DID()); served at /.well-known/did.json and /did.json
+	Store     credbatch.Store    // definitions, batches, rows, credentials, suppressions
+	Blob      credbatch.Blob     // presigned upload and report URLs; error reports are written here
+	Actions   *issuance.Actions  // submit, approve, reject, request changes, cancel, resume, retry
+	Ingest    *ingest.Service    // batches from JSON rows, amending rows, error reports (default: one over Store and Blob)
+	Flow      *issuance.Service  // resend and revoke (default: one over Store and Mailer)
+	Catalogue *catalogue.Service // creating and changing definitions (default: one over Store)
+	Keys      keys.Set           // published at /.well-known/jwks.json and did.json; verifies credentials
+	Signer    *credential.Signer // signs the status list credential
+	Issuer    credential.Issuer  // BaseURL (public URL of this API), issuer profile; ID() signs the status list
+	Mailer    credbatch.Mailer   // resends credential emails; nil makes resend 503
+	From      string             // sender of resent emails
+	Auth      auth.Authenticator // identifies callers of /api/...
+	DID       string             // did:web of the issuer (default Issuer.DID()); served at /.well-known/did.json and /did.json
 
 	Clock  credbatch.Clock // default time.Now
 	IDs    credbatch.IDs   // default issuance.NewID: upload keys and batch ids without Idempotency-Key
@@ -111,6 +113,9 @@ func New(d Deps) *API {
 	a.ingest = d.Ingest
 	if a.ingest == nil {
 		a.ingest = &ingest.Service{Store: d.Store, Blob: d.Blob, Clock: d.Clock, IDs: d.IDs, Limits: d.Limits, TmpDir: d.TmpDir, Log: d.Log}
+	}
+	if a.d.Catalogue == nil {
+		a.d.Catalogue = &catalogue.Service{Store: d.Store, IDs: d.IDs, Log: d.Log}
 	}
 	if a.d.Flow == nil {
 		a.d.Flow = &issuance.Service{Store: d.Store, Mailer: d.Mailer, Clock: d.Clock, Log: d.Log,

@@ -12,8 +12,6 @@ import (
 	"github.com/credbatch/credbatch/shared/auth"
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/ingest"
-	"github.com/credbatch/credbatch/shared/mail"
-	"github.com/credbatch/credbatch/shared/validate"
 	"github.com/credbatch/credbatch/shared/workbook"
 )
 
@@ -30,44 +28,12 @@ func (a *API) listDefinitions(w http.ResponseWriter, r *http.Request, _ auth.Pri
 	return nil
 }
 
-// checkDefinition normalises and validates a definition and its email templates.
-func checkDefinition(d *credbatch.Definition) error {
-	d.Normalize()
-	if err := d.Validate(); err != nil {
-		return err
-	}
-	if d.Issuer != nil && d.Issuer.Email != "" {
-		if p := validate.EmailProblem(d.Issuer.Email); p != "" {
-			return credbatch.E(credbatch.KindInvalid, "invalid_definition",
-				fmt.Sprintf("definition %q: issuer.email %q %s; use the form name@example.org", d.ID, d.Issuer.Email, p))
-		}
-	}
-	names := make([]string, len(d.Attributes))
-	for i, at := range d.Attributes {
-		names[i] = at.Name
-	}
-	return mail.Check(d.Email, names...)
-}
-
 func (a *API) createDefinition(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	var d credbatch.Definition
 	if err := a.decode(w, r, &d); err != nil {
 		return err
 	}
-	if d.Version != 0 {
-		return credbatch.E(credbatch.KindInvalid, "invalid_definition", "a new definition has no version; use PUT /api/definitions/{id} to change one")
-	}
-	d.Archived = false
-	if err := checkDefinition(&d); err != nil {
-		return err
-	}
-	if _, err := a.d.Store.GetDefinition(r.Context(), d.ID, 0); err == nil {
-		return credbatch.E(credbatch.KindConflict, "definition_exists",
-			fmt.Sprintf("definition %q exists; change it with PUT /api/definitions/%s", d.ID, d.ID))
-	} else if !credbatch.IsKind(err, credbatch.KindNotFound) {
-		return fmt.Errorf("load definition %s: %w", d.ID, err)
-	}
-	saved, err := a.putDefinition(r, p, nil, d)
+	saved, err := a.d.Catalogue.Create(r.Context(), p, d)
 	if err != nil {
 		return err
 	}
@@ -107,45 +73,12 @@ func (a *API) updateDefinition(w http.ResponseWriter, r *http.Request, p auth.Pr
 	if d.ID != id {
 		return credbatch.E(credbatch.KindInvalid, "invalid_definition", fmt.Sprintf("the body's id %q is not the path's %q", d.ID, id))
 	}
-	if d.Version < 1 {
-		return credbatch.E(credbatch.KindInvalid, "missing_version",
-			"send the version you changed (the latest), so that a concurrent change is not overwritten")
-	}
-	if err := checkDefinition(&d); err != nil {
-		return err
-	}
-	cur, err := a.d.Store.GetDefinition(r.Context(), id, 0)
-	if err != nil {
-		return fmt.Errorf("load definition %s: %w", id, err)
-	}
-	saved, err := a.putDefinition(r, p, &cur, d)
+	saved, err := a.d.Catalogue.Update(r.Context(), p, d)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, saved)
 	return nil
-}
-
-// putDefinition stores d over cur (nil: a new definition) when the principal may make its
-// policy changes, with their audit entry in the same write.
-func (a *API) putDefinition(r *http.Request, p auth.Principal, cur *credbatch.Definition, d credbatch.Definition) (credbatch.Definition, error) {
-	entry, err := credbatch.PolicyAudit(cur, d, p.Name(), p.Has(auth.RoleAdmin))
-	if err != nil {
-		return d, err
-	}
-	var audit []credbatch.AuditEntry
-	if entry != nil {
-		entry.ID = a.d.IDs()
-		audit = append(audit, *entry)
-	}
-	saved, err := a.d.Store.PutDefinition(r.Context(), d, audit...)
-	if err != nil {
-		return d, fmt.Errorf("store definition %s: %w", d.ID, err)
-	}
-	if entry != nil {
-		a.d.Log.InfoContext(r.Context(), "definition policy changed", "definition", d.ID, "version", saved.Version, "by", p.Subject)
-	}
-	return saved, nil
 }
 
 // listAudit serves the audit trail (admins only), newest first.

@@ -59,11 +59,6 @@ func (h *handler) definitionForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	if id == "" {
-		h.message(w, r, http.StatusNotFound, "Not available here yet",
-			"Create definitions with POST /api/definitions or the definitions file for now; the catalogue shows them here.")
-		return
-	}
 	ver, _ := strconv.Atoi(r.URL.Query().Get("version"))
 	d, err := h.d.Store.GetDefinition(r.Context(), id, ver)
 	if err != nil {
@@ -76,20 +71,10 @@ func (h *handler) definitionForm(w http.ResponseWriter, r *http.Request) {
 	}
 	h.render(w, r, http.StatusOK, "definition", page{Title: d.Name + " · credbatch", Noindex: true,
 		V: struct {
-			Nav nav
-			Def credbatch.Definition
-		}{navFor(s, "catalogue"), d}})
-}
-
-// saveDefinition answers definition form posts.
-func (h *handler) saveDefinition(w http.ResponseWriter, r *http.Request) {
-	if !h.parseForm(w, r) {
-		return
-	}
-	if _, ok := h.requireRole(w, r, issuerRole...); !ok {
-		return
-	}
-	h.message(w, r, http.StatusNotImplemented, "Not available here yet", "Change definitions with PUT /api/definitions/{id} for now.")
+			Nav    nav
+			Notice string
+			Def    credbatch.Definition
+		}{navFor(s, "catalogue"), notice(r), d}})
 }
 
 // definitionTemplate serves GET /catalogue/{id}/template?format=xlsx|csv.

@@ -61,6 +61,10 @@ func TestConsoleAuthorization(t *testing.T) {
 		{"GET", "/catalogue/web-101/template", all},
 		{"GET", "/catalogue/web-101/template?format=csv", all},
 		{"GET", "/catalogue/template?ids=web-101", all},
+		{"GET", "/catalogue/new", issuers},
+		{"GET", "/catalogue/web-101/edit", issuers},
+		{"POST", "/catalogue/new", issuers},
+		{"POST", "/catalogue/web-101", issuers},
 		{"GET", "/upload", issuers},
 		{"GET", "/new-batch", issuers},
 		{"GET", bp, all},
@@ -128,5 +132,85 @@ func TestConsoleAuthorization(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDefinitionForm: the catalogue's form creates and changes definitions through the same
+// use case as the API: a new definition without the admin role gets the strictest policy,
+// only an administrator changes a policy field (audited), a stale form is a conflict, and
+// the email preview renders the templates with sample values.
+func TestDefinitionForm(t *testing.T) {
+	e := newConsole(t)
+	ctx := context.Background()
+	issuerCSRF := csrf(t, e.do(t, request{path: "/", cookie: tokIssuer}).body)
+	adminCSRF := csrf(t, e.do(t, request{path: "/", cookie: tokAdmin}).body)
+
+	got := e.do(t, request{path: "/catalogue/new", cookie: tokIssuer})
+	if got.code != http.StatusOK || !strings.Contains(got.body, `id="d-approval" name="approval_required" value="1" checked disabled`) {
+		t.Fatalf("new form for an issuer: %d; want the policy shown checked and disabled\n%s", got.code, text(got.body))
+	}
+	form := func(csrf string, kv ...string) url.Values {
+		v := url.Values{"csrf": {csrf}, "name": {"UX Design"}, "description": {"Designs interfaces."}, "expiry_policy": {"optional"},
+			"expiry_default": {"P2Y"}, "attr_count": {"2"}, "attr-0-name": {"Grade"}, "attr-0-type": {"choice"},
+			"attr-0-choices": {"A, B, C"}, "attr-0-required": {"1"}, "attr-1-name": {""}, "attr-1-type": {"text"},
+			"email_subject": {"Your {{.CredentialName}}, {{.FirstName}}"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v
+	}
+	// "Add an attribute" and "Preview the email" redraw the form; nothing is stored.
+	got = e.do(t, request{method: "POST", path: "/catalogue/new", cookie: tokIssuer, form: form(issuerCSRF, "id", "ux-201", "add_attribute", "1")})
+	if got.code != http.StatusOK || !strings.Contains(got.body, `name="attr-2-name"`) || !strings.Contains(got.body, `value="Grade"`) {
+		t.Errorf("add an attribute: %d\n%s", got.code, text(got.body))
+	}
+	got = e.do(t, request{method: "POST", path: "/catalogue/new", cookie: tokIssuer, form: form(issuerCSRF, "id", "ux-201", "preview", "1")})
+	if got.code != http.StatusOK || !strings.Contains(got.body, `<dd id="preview-subject">Your UX Design, Ada</dd>`) {
+		t.Errorf("preview: %d\n%s", got.code, text(got.body))
+	}
+	got = e.do(t, request{method: "POST", path: "/catalogue/new", cookie: tokIssuer, form: form(issuerCSRF, "id", "ux-201", "preview", "1", "email_subject", "{{.Nope}}")})
+	if got.code != http.StatusBadRequest || !strings.Contains(got.body, "Nope") {
+		t.Errorf("preview of a broken template: %d, want 400 naming the placeholder\n%s", got.code, text(got.body))
+	}
+	if _, err := e.st.Store.GetDefinition(ctx, "ux-201", 0); !credbatch.IsKind(err, credbatch.KindNotFound) {
+		t.Fatalf("redrawing the form stored the definition: %v", err)
+	}
+
+	// An issuer creates it: the strictest policy, whatever a crafted form says.
+	got = e.do(t, request{method: "POST", path: "/catalogue/new", cookie: tokIssuer, form: form(issuerCSRF, "id", "ux-201", "save", "1", "approval_required", "")})
+	if got.code != http.StatusSeeOther || got.hdr.Get("Location") != "/catalogue/ux-201?done=definition-saved" {
+		t.Fatalf("create: %d %s\n%s", got.code, got.hdr.Get("Location"), text(got.body))
+	}
+	d, err := e.st.Store.GetDefinition(ctx, "ux-201", 0)
+	if err != nil || d.Version != 1 || !d.ApprovalRequired || !d.FourEyes || d.Duplicates != credbatch.DuplicatesReject ||
+		len(d.Attributes) != 1 || len(d.Attributes[0].Choices) != 3 || d.Expiry.Default != "P2Y" {
+		t.Fatalf("created %+v, %v", d, err)
+	}
+	// The issuer may not relax a policy field; the administrator may, and it is audited.
+	got = e.do(t, request{method: "POST", path: "/catalogue/ux-201", cookie: tokIssuer, form: form(issuerCSRF, "version", "1", "save", "1", "duplicates", "allow")})
+	if got.code != http.StatusForbidden || !strings.Contains(got.body, "admin role") {
+		t.Errorf("issuer relaxing duplicates: %d, want 403\n%s", got.code, text(got.body))
+	}
+	got = e.do(t, request{method: "POST", path: "/catalogue/ux-201", cookie: tokAdmin, form: form(adminCSRF, "version", "1", "save", "1", "duplicates", "allow", "four_eyes", "1")})
+	if got.code != http.StatusSeeOther {
+		t.Fatalf("admin change: %d\n%s", got.code, text(got.body))
+	}
+	d, _ = e.st.Store.GetDefinition(ctx, "ux-201", 0)
+	if d.Version != 2 || d.ApprovalRequired || !d.FourEyes || d.Duplicates != credbatch.DuplicatesAllow {
+		t.Errorf("after the admin's change: v%d approval %v four eyes %v duplicates %s", d.Version, d.ApprovalRequired, d.FourEyes, d.Duplicates)
+	}
+	audit, err := e.st.Store.ListAudit(ctx, "", 10)
+	if err != nil || len(audit.Items) != 2 || audit.Items[0].Action != credbatch.AuditPolicyChanged || audit.Items[0].Actor != "admin@example.com" {
+		t.Errorf("audit trail %+v, %v; want the creation and the admin's change", audit.Items, err)
+	}
+	// A form drawn from version 1 cannot overwrite version 2.
+	got = e.do(t, request{method: "POST", path: "/catalogue/ux-201", cookie: tokIssuer, form: form(issuerCSRF, "version", "1", "save", "1")})
+	if got.code != http.StatusConflict {
+		t.Errorf("stale form: %d, want 409\n%s", got.code, text(got.body))
+	}
+	// The edit form shows the latest version.
+	got = e.do(t, request{path: "/catalogue/ux-201/edit", cookie: tokIssuer})
+	if got.code != http.StatusOK || !strings.Contains(got.body, "Save as version 3") || !strings.Contains(got.body, `value="A, B, C"`) {
+		t.Errorf("edit form: %d\n%s", got.code, text(got.body))
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/credbatch/credbatch/shared/auth"
+	"github.com/credbatch/credbatch/shared/catalogue"
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
 	"github.com/credbatch/credbatch/shared/httpapi"
@@ -47,6 +48,8 @@ type Deps struct {
 	Auth    auth.Authenticator     // checks the token an approver pastes into the sign-in form (and Authorization headers)
 	Ingest  *ingest.Service        // the console's uploads, manual batches, row edits, column assignment
 	Flow    *issuance.Service      // the console's resend and revoke
+	// Catalogue creates and changes definitions (default: one over Store).
+	Catalogue *catalogue.Service
 
 	// ApprovalTimeout is how long a batch waits for approval (shown in words; default 7 days).
 	ApprovalTimeout time.Duration
@@ -104,6 +107,9 @@ func New(d Deps) http.Handler {
 	} else {
 		h.secure = strings.HasPrefix(strings.ToLower(d.Issuer.BaseURL), "https://")
 	}
+	if d.Catalogue == nil {
+		h.d.Catalogue = &catalogue.Service{Store: d.Store, IDs: issuance.NewID, Log: d.Log}
+	}
 	if d.Sessions == nil {
 		h.d.Sessions = session.New(d.Store, session.Options{Secure: h.secure, Clock: d.Clock})
 	}
@@ -115,7 +121,7 @@ func New(d Deps) http.Handler {
 	sum := sha256.Sum256(css)
 	h.csp = "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
 		"img-src https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-	for _, name := range []string{"credential", "review", "login", "message", "home", "confirm", "batch", "catalogue", "definition", "upload", "manual"} {
+	for _, name := range []string{"credential", "review", "login", "message", "home", "confirm", "batch", "catalogue", "definition", "definition_form", "upload", "manual"} {
 		h.tmpl[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/nav.html", "templates/"+name+".html"))
 	}
 	h.mux.HandleFunc(CredentialPattern, h.credential)

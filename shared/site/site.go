@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/credbatch/credbatch/shared/auth"
+	"github.com/credbatch/credbatch/shared/catalogue"
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
 	"github.com/credbatch/credbatch/shared/httpapi"
@@ -64,10 +65,11 @@ func New(d Deps) *httpapi.API {
 	lists := &statuslist.Lists{Store: d.Store, TTL: d.StatusTTL, Now: d.Clock}
 	flow := &issuance.Service{Store: d.Store, Mailer: d.Mailer, Clock: d.Clock, Config: d.Flow, Log: d.Log, StatusCache: lists}
 	actions := &issuance.Actions{Store: d.Store, Workflow: d.Workflow, Clock: d.Clock, Notify: flow, Log: d.Log}
+	cat := &catalogue.Service{Store: d.Store, IDs: issuance.NewID, Log: d.Log}
 	ing := &ingest.Service{Store: d.Store, Blob: d.Blob, Clock: d.Clock, IDs: issuance.NewID, Limits: d.Limits, TmpDir: d.TmpDir, Log: d.Log}
-	pg := pages.New(pages.Deps{Store: d.Store, Actions: actions, Ingest: ing, Flow: flow, Keys: d.Keys, Issuer: d.Issuer, Auth: d.PageAuth,
+	pg := pages.New(pages.Deps{Store: d.Store, Actions: actions, Ingest: ing, Flow: flow, Catalogue: cat, Keys: d.Keys, Issuer: d.Issuer, Auth: d.PageAuth,
 		StatusLists: lists, Clock: d.Clock, Log: d.Log, ApprovalTimeout: d.Flow.ApprovalTimeout})
-	api := httpapi.New(httpapi.Deps{Store: d.Store, Blob: d.Blob, Actions: actions, Ingest: ing, Flow: flow, Keys: d.Keys,
+	api := httpapi.New(httpapi.Deps{Store: d.Store, Blob: d.Blob, Actions: actions, Ingest: ing, Flow: flow, Catalogue: cat, Keys: d.Keys,
 		Signer: d.Signer, Issuer: d.Issuer, Mailer: d.Mailer, From: d.From, Auth: d.APIAuth, DID: d.DID, Clock: d.Clock,
 		Limits: d.Limits, TmpDir: d.TmpDir, Log: d.Log, Pages: pg, StatusLists: lists})
 	api.Handle(pages.LoginPath, pg)

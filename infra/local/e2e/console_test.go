@@ -353,6 +353,30 @@ func (c *consoleRun) flow() {
 	c.waitText("h1", "Web Fundamentals")
 	c.check("definition, version 1", "")
 
+	// A new definition from the form: another attribute row, the email previewed, saved. The
+	// issuer sees the policy but cannot change it.
+	c.follow(`a[href="/catalogue"]`)
+	c.follow("#new-definition")
+	c.do(chromedp.WaitVisible(chromedp.CSS("#definition-form")))
+	c.check("new definition form", "")
+	if n, _ := chromedp.Run(c.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#policy input:disabled, #policy select:disabled").length`)); n != 3 {
+		t.Errorf("%d policy fields disabled for the issuer, want 3", n)
+	}
+	c.do(chromedp.SendKeys(chromedp.CSS("#d-id"), "ux-201"), chromedp.SendKeys(chromedp.CSS("#d-name"), "UX Design"),
+		chromedp.SendKeys(chromedp.CSS("#a0-name"), "Grade"), chromedp.SetValue(chromedp.CSS("#a0-type"), "choice"),
+		chromedp.SendKeys(chromedp.CSS("#a0-choices"), "A, B, C"))
+	c.follow("#add-attribute")
+	c.do(chromedp.WaitVisible(chromedp.CSS("#a1-name")))
+	c.do(chromedp.SendKeys(chromedp.CSS("#d-subject"), "Your {{.CredentialName}}, {{.FirstName}}"))
+	c.follow("#preview-email")
+	if got := c.text("#preview-subject"); got != "Your UX Design, Ada" {
+		t.Errorf("email preview subject %q", got)
+	}
+	c.check("definition form with the email preview", "")
+	c.follow("#save-definition")
+	c.waitText("#notice", "Definition saved")
+	c.check("new definition", "")
+
 	// Upload with a label; the page follows the batch as the file is read.
 	c.follow("#nav-upload")
 	c.do(chromedp.WaitVisible(chromedp.CSS("#upload-form")))
@@ -521,6 +545,9 @@ func (c *consoleRun) flow() {
 	c.follow(`a[href="/new-batch"]`)
 	c.do(chromedp.WaitVisible(chromedp.CSS("#manual-form")))
 	c.check("manual entry", "")
+	c.do(chromedp.SetValue(chromedp.CSS("#m-definition"), "web-101"))
+	c.follow(`button[name="definition-changed"]`)
+	c.do(chromedp.WaitVisible(chromedp.CSS("#recipient-0")))
 	c.do(chromedp.SendKeys(chromedp.CSS("#m-label"), "Late joiners"),
 		chromedp.SendKeys(chromedp.CSS("#r0-first"), "Katherine"), chromedp.SendKeys(chromedp.CSS("#r0-last"), "Johnson"),
 		chromedp.SendKeys(chromedp.CSS("#r0-email"), "success+katherine@simulator.amazonses.com"),
