@@ -147,6 +147,8 @@ setup() {
 		section "setup: Chromium for the browser tests"
 		bash "$TESTENV/browser.sh"
 	fi
+	section "setup: poppler-utils (pdftotext reads the credential PDFs back)"
+	need pdftotext poppler-utils
 	section "setup: Go modules"
 	(cd "$ROOT" && go mod download)
 }

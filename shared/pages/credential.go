@@ -3,11 +3,16 @@ package pages
 import (
 	"context"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
+	"github.com/credbatch/credbatch/shared/certificate"
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
 )
@@ -23,6 +28,7 @@ type credentialView struct {
 	Image       string
 	IssuerName  string
 	IssuerURL   string
+	IssuerImage string // the issuer's logo
 	IssueDate   string // YYYY-MM-DD
 	ExpiryDate  string // YYYY-MM-DD, "" = never
 	Attributes  []attrView
@@ -38,7 +44,31 @@ type credentialView struct {
 
 	JWTURL      string
 	JSONURL     string
+	PDFURL      string
+	BadgeURL    string // "" when the badge is not offered (revoked, cannot be verified)
 	LinkedInURL string
+}
+
+// statusLine is the status in one sentence, as the PDF prints it.
+func (v credentialView) statusLine() string {
+	switch v.Status {
+	case "revoked":
+		s := "Revoked"
+		if v.RevokedAt != "" {
+			s += " on " + humanDate(v.RevokedAt)
+		}
+		if v.RevokedReason != "" {
+			s += ": " + v.RevokedReason
+		}
+		return s + "."
+	case "expired":
+		return "Expired on " + humanDate(v.ExpiryDate) + "."
+	case "not_yet_valid":
+		return "Valid from " + humanDate(v.IssueDate) + "."
+	case "invalid":
+		return "This credential cannot be verified."
+	}
+	return ""
 }
 
 type attrView struct {
@@ -48,20 +78,8 @@ type attrView struct {
 
 // credential serves GET /credentials/{id}: the recipient's public page.
 func (h *handler) credential(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	id := r.PathValue("id")
-	c, err := h.d.Store.GetCredential(ctx, id)
-	if credbatch.IsKind(err, credbatch.KindNotFound) || credbatch.IsKind(err, credbatch.KindInvalid) {
-		h.notFound(w, r)
-		return
-	}
-	if err != nil {
-		h.fail(w, r, fmt.Errorf("load credential %s: %w", id, err))
-		return
-	}
-	v, err := h.credentialView(ctx, c)
-	if err != nil {
-		h.fail(w, r, err)
+	_, v, ok := h.load(w, r)
+	if !ok {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-cache")
@@ -82,10 +100,119 @@ func (h *handler) credential(w http.ResponseWriter, r *http.Request) {
 		{Name: "twitter:description", Content: desc},
 		{Name: "description", Content: desc},
 	}
-	if v.Image != "" {
-		meta = append(meta, metaTag{Property: "og:image", Content: v.Image}, metaTag{Name: "twitter:image", Content: v.Image})
+	// The preview image: the achievement's own (when it is a web address), else the badge.
+	img := v.Image
+	if !strings.HasPrefix(img, "https://") {
+		img = v.BadgeURL
 	}
-	h.render(w, r, http.StatusOK, "credential", page{Title: title, Meta: meta, V: v})
+	if img != "" {
+		meta = append(meta, metaTag{Property: "og:image", Content: img}, metaTag{Property: "og:image:alt", Content: "Badge of " + v.Achievement},
+			metaTag{Name: "twitter:image", Content: img})
+	}
+	h.render(w, r, http.StatusOK, "credential", page{Title: title, Meta: meta, V: v, Script: h.copyJS})
+}
+
+// load reads a credential and builds its view; it writes the error page and returns false
+// when it cannot.
+func (h *handler) load(w http.ResponseWriter, r *http.Request) (credbatch.Credential, credentialView, bool) {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	c, err := h.d.Store.GetCredential(ctx, id)
+	if credbatch.IsKind(err, credbatch.KindNotFound) || credbatch.IsKind(err, credbatch.KindInvalid) {
+		h.notFound(w, r)
+		return c, credentialView{}, false
+	}
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("load credential %s: %w", id, err))
+		return c, credentialView{}, false
+	}
+	v, err := h.credentialView(ctx, c)
+	if err != nil {
+		h.fail(w, r, err)
+		return c, v, false
+	}
+	return c, v, true
+}
+
+// credentialPDF serves GET /credentials/{id}/pdf: the certificate as a PDF, with its status
+// as of now and a QR code to the page.
+func (h *handler) credentialPDF(w http.ResponseWriter, r *http.Request) {
+	c, v, ok := h.load(w, r)
+	if !ok {
+		return
+	}
+	expires := ""
+	if v.ExpiryDate != "" {
+		expires = humanDate(v.ExpiryDate)
+	}
+	data, err := certificate.PDF(certificate.View{Recipient: v.Recipient, Achievement: v.Achievement, Description: v.Description,
+		IssuerName: v.IssuerName, Issued: humanDate(v.IssueDate), Expires: expires, Status: v.Status, StatusText: v.statusLine(),
+		URL: v.URL, ID: c.ID, Created: h.d.Clock()})
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("certificate of %s: %w", c.ID, err))
+		return
+	}
+	download(w, "application/pdf", fileName(v, ".pdf"), data)
+}
+
+// credentialBadge serves GET /credentials/{id}/badge.png: the badge baked with the signed
+// credential (OB 3.0 §5.3), for a credential that is valid or expired.
+func (h *handler) credentialBadge(w http.ResponseWriter, r *http.Request) {
+	c, v, ok := h.load(w, r)
+	if !ok {
+		return
+	}
+	if v.BadgeURL == "" {
+		h.message(w, r, http.StatusGone, "Badge not available",
+			"This credential was revoked or cannot be verified, so its badge is no longer offered. The credential page says more.")
+		return
+	}
+	img, err := certificate.BadgeImage(v.Image, v.Achievement, v.IssuerName)
+	if err == nil {
+		img, err = certificate.Bake(img, c.JWT)
+	}
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("badge of %s: %w", c.ID, err))
+		return
+	}
+	download(w, "image/png", fileName(v, ".png"), img)
+}
+
+// download writes a file the browser saves (inline for a preview crawler).
+func download(w http.ResponseWriter, contentType, name string, data []byte) {
+	hd := w.Header()
+	hd.Set("Content-Type", contentType)
+	hd.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(data)
+}
+
+// fileName is "<achievement> - <recipient><ext>" without characters file systems refuse.
+func fileName(v credentialView, ext string) string {
+	name := strings.Map(func(r rune) rune {
+		if strings.ContainsRune(`/\:*?"<>|`, r) || unicode.IsControl(r) {
+			return '-'
+		}
+		return r
+	}, v.Achievement+" - "+v.Recipient)
+	if len(name) > 120 {
+		name = name[:120]
+	}
+	return strings.TrimSpace(strings.ToValidUTF8(name, "")) + ext
+}
+
+// emailAddress matches what looks like an email address in free text.
+var emailAddress = regexp.MustCompile(`[^\s<>()@:,;]+@[^\s<>()@:,;]+\.[^\s<>()@:,;]+`)
+
+// publicReason is a revocation reason as the public may read it: without the revoker
+// ("who: why", as issuance records it) and without any email address.
+func publicReason(reason string) string {
+	if who, why, ok := strings.Cut(reason, ": "); ok && who != "" && !strings.ContainsAny(who, " \t") {
+		reason = why
+	}
+	return strings.TrimSpace(emailAddress.ReplaceAllString(reason, "[address removed]"))
 }
 
 func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
@@ -100,6 +227,7 @@ func (h *handler) credentialView(ctx context.Context, c credbatch.Credential) (c
 		ID: c.ID, URL: iss.CredentialURL(c.ID), Recipient: c.Name,
 		IssueDate: c.IssueDate, ExpiryDate: c.ExpiryDate,
 		JWTURL: iss.CredentialURL(c.ID) + "/jwt", JSONURL: iss.CredentialURL(c.ID) + "/json",
+		PDFURL: iss.CredentialURL(c.ID) + "/pdf",
 	}
 	def, derr := h.d.Store.GetDefinition(ctx, c.DefinitionID, c.DefinitionVer)
 	if derr != nil && !credbatch.IsKind(derr, credbatch.KindNotFound) {
@@ -110,7 +238,7 @@ func (h *handler) credentialView(ctx context.Context, c credbatch.Credential) (c
 		v.Achievement, v.Description, v.Criteria, v.Image = def.Name, def.Description, def.Criteria, def.Image
 		v.Attributes = attributes(def, c.Attributes)
 	}
-	v.IssuerName, v.IssuerURL = iss.Name, iss.URL
+	v.IssuerName, v.IssuerURL, v.IssuerImage = iss.Name, iss.URL, iss.Image
 
 	now := h.d.Clock()
 	res, err := h.verify(ctx, c.JWT, now)
@@ -128,6 +256,9 @@ func (h *handler) credentialView(ctx context.Context, c credbatch.Credential) (c
 		if doc.Issuer.Name != "" {
 			v.IssuerName, v.IssuerURL = doc.Issuer.Name, doc.Issuer.URL
 		}
+		if doc.Issuer.Image != nil {
+			v.IssuerImage = doc.Issuer.Image.ID
+		}
 		v.Verified, v.KeyID = true, keyID(res.KeyID)
 	} else {
 		v.VerifyReason = res.Reason
@@ -139,7 +270,7 @@ func (h *handler) credentialView(ctx context.Context, c credbatch.Credential) (c
 	switch {
 	case c.Status == credbatch.CredentialRevoked || res.Status == credential.StatusRevoked:
 		v.Status, v.StatusText = "revoked", "Revoked"
-		v.RevokedReason = c.RevokedReason
+		v.RevokedReason = publicReason(c.RevokedReason)
 		if !c.RevokedAt.IsZero() {
 			v.RevokedAt = c.RevokedAt.UTC().Format(time.DateOnly)
 		}
@@ -154,6 +285,7 @@ func (h *handler) credentialView(ctx context.Context, c credbatch.Credential) (c
 	}
 	if v.Status == "valid" || v.Status == "expired" {
 		v.LinkedInURL = linkedInURL(v, c.ID)
+		v.BadgeURL = v.URL + "/badge.png"
 	}
 	return v, nil
 }

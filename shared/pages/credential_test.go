@@ -5,12 +5,15 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
+	"github.com/credbatch/credbatch/shared/externaltest"
 	"github.com/credbatch/credbatch/shared/keys"
 )
 
@@ -63,7 +66,8 @@ func TestCredentialPage(t *testing.T) {
 		IssueDate: "2019-03-01", ExpiryDate: "2020-12-31", Attributes: map[string]string{"Score": "70"}}, nil)
 	revoked := e.issue(t, credbatch.Credential{ID: "2123456789abcdef0123456789abcdef", Email: "cy@example.com", Name: "Cy Oh",
 		IssueDate: "2025-02-01", Attributes: map[string]string{"Score": "90"}}, nil)
-	if _, err := e.st.Store.RevokeCredential(ctx, revoked.ID, "Issued in error", time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)); err != nil {
+	// Revoked as issuance records it: "who: why" (the revoker's address must not be shown).
+	if _, err := e.st.Store.RevokeCredential(ctx, revoked.ID, "staff.member@academy.test: Issued in error, see ops@academy.test", time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
 	forged := e.issue(t, credbatch.Credential{ID: "3123456789abcdef0123456789abcdef", Email: "dee@example.com", Name: "Dee Ray",
@@ -83,21 +87,26 @@ func TestCredentialPage(t *testing.T) {
 	}{
 		{"valid", valid.ID, http.StatusOK,
 			[]string{"Test Academy certifies that", "Ann Lee earned Web Fundamentals", "Valid until 31 December 2099.",
-				"Verified: Signature verified with key " + kid, "Issued 15 January 2025", "Score 87", "Criteria Pass the final assessment."},
+				"Verified: the issuer's signature checks out (key " + kid, "Issued 15 January 2025", "Score 87", "Criteria Pass the final assessment.",
+				"Download PDF", "Download badge", "Link to this page"},
 			append([]string{`<meta property="og:url" content="` + baseURL + `/credentials/` + valid.ID + `">`,
 				`href="` + baseURL + `/credentials/` + valid.ID + `/jwt"`, `href="` + baseURL + `/credentials/` + valid.ID + `/json"`,
+				`href="` + baseURL + `/credentials/` + valid.ID + `/pdf" download`, `href="` + baseURL + `/credentials/` + valid.ID + `/badge.png" download`,
+				`<meta property="og:image" content="` + baseURL + `/credentials/` + valid.ID + `/badge.png">`,
+				`<input id="share-url" type="text" value="` + baseURL + `/credentials/` + valid.ID + `" readonly>`,
 				`href="https://www.linkedin.com/profile/add?startTask=CERTIFICATION_NAME&amp;name=Web&#43;Fundamentals&amp;organizationName=Test&#43;Academy&amp;issueYear=2025&amp;issueMonth=1&amp;expirationYear=2099&amp;expirationMonth=12&amp;certUrl=https%3A%2F%2Fcreds.test%2Fcredentials%2F` + valid.ID + `&amp;certId=` + valid.ID + `"`},
 				og...),
 			[]string{"ann@example.com", "noindex"}},
 		{"expired", expired.ID, http.StatusOK,
-			[]string{"Expired: this credential expired on 31 December 2020.", "Verified: Signature verified with key " + kid, "Bo Ng earned"},
-			append([]string{"status-expired", "linkedin.com"}, og...), nil},
+			[]string{"Expired: this credential expired on 31 December 2020.", "Not valid: the signature is the issuer's (key " + kid + "), but the credential is expired.", "Bo Ng earned"},
+			append([]string{"status-expired", "linkedin.com", "/badge.png"}, og...), []string{"<strong>Verified</strong>"}},
 		{"revoked", revoked.ID, http.StatusOK,
-			[]string{"Revoked: this credential was revoked on 4 March 2025 (Issued in error).", "Verified: Signature verified with key", "Expires Never"},
-			append([]string{"status-revoked"}, og...), []string{"linkedin.com"}},
+			[]string{"Revoked: this credential was revoked on 4 March 2025 (Issued in error, see [address removed]). It no longer certifies this achievement.",
+				"Not valid: the signature is the issuer's", "but the credential is revoked.", "Expires Never", "Download PDF"},
+			append([]string{"status-revoked"}, og...), []string{"linkedin.com", "<strong>Verified</strong>", "staff.member", "@academy.test", "/badge.png"}},
 		{"signed by a key the issuer does not publish", forged.ID, http.StatusOK,
 			[]string{"Cannot be verified", "Not verified: signing key " + foreign.VerificationMethod() + " is not published by this issuer"},
-			nil, []string{"Verified</strong>", "linkedin.com"}},
+			nil, []string{"Verified</strong>", "linkedin.com", "/badge.png"}},
 		{"unknown", "ffffffffffffffffffffffffffffffff", http.StatusNotFound, []string{"Credential not found"}, []string{"noindex"},
 			[]string{"og:title", "Web Fundamentals"}},
 		{"malformed id", "..%2f..%2fetc", http.StatusNotFound, []string{"not found"}, nil, []string{"og:title"}},
@@ -121,7 +130,7 @@ func TestCredentialPage(t *testing.T) {
 	}
 }
 
-func TestCredentialPageHasNoScriptAndInlinesItsStyle(t *testing.T) {
+func TestCredentialPageInlinesItsStyleAndScript(t *testing.T) {
 	e := newEnv(t)
 	c := e.issue(t, credbatch.Credential{ID: "4123456789abcdef0123456789abcdef", Email: "ann@example.com", Name: "Ann <b>Lee</b>",
 		IssueDate: "2025-01-15", Attributes: map[string]string{"Score": "87"}}, nil)
@@ -129,16 +138,93 @@ func TestCredentialPageHasNoScriptAndInlinesItsStyle(t *testing.T) {
 	if got.code != http.StatusOK {
 		t.Fatalf("status %d", got.code)
 	}
-	wantLacks(t, got.body, "<script", "<b>Lee</b>")
+	wantLacks(t, got.body, "<b>Lee</b>", "<script src")
 	wantContains(t, got.body, "Ann &lt;b&gt;Lee&lt;/b&gt;", "<style>:root{", `<html lang="en">`, "@media print")
-	// The inline stylesheet is allowed by the hash in the Content-Security-Policy.
-	start, end := strings.Index(got.body, "<style>"), strings.Index(got.body, "</style>")
-	if start < 0 || end < start {
-		t.Fatal("no <style> element")
+	if n := strings.Count(got.body, "<script"); n != 1 {
+		t.Errorf("%d scripts; want the one copy-link script", n)
 	}
-	sum := sha256.Sum256([]byte(got.body[start+len("<style>") : end]))
-	want := "style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
-	if csp := got.hdr.Get("Content-Security-Policy"); !strings.Contains(csp, want) {
-		t.Errorf("Content-Security-Policy = %q; want %q", csp, want)
+	// The inline stylesheet and script are allowed by their hashes in the Content-Security-Policy.
+	for _, el := range []struct{ tag, directive string }{{"style", "style-src"}, {"script", "script-src"}} {
+		start, end := strings.Index(got.body, "<"+el.tag+">"), strings.Index(got.body, "</"+el.tag+">")
+		if start < 0 || end < start {
+			t.Fatalf("no <%s> element", el.tag)
+		}
+		sum := sha256.Sum256([]byte(got.body[start+len(el.tag)+2 : end]))
+		want := el.directive + " 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+		if csp := got.hdr.Get("Content-Security-Policy"); !strings.Contains(csp, want) {
+			t.Errorf("Content-Security-Policy = %q; want %q", csp, want)
+		}
 	}
+}
+
+// TestCredentialDownloads: the PDF reads back with pdftotext (recipient, achievement, URL,
+// the status of a revoked credential), and the badge is a PNG that Pillow opens with the
+// signed credential in its openbadgecredential chunk, which verifies.
+func TestCredentialDownloads(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	valid := e.issue(t, credbatch.Credential{ID: "5123456789abcdef0123456789abcdef", Email: "ann@example.com", Name: "Ann Lee",
+		IssueDate: "2025-01-15", ExpiryDate: "2099-12-31", Attributes: map[string]string{"Score": "87"}}, nil)
+	revoked := e.issue(t, credbatch.Credential{ID: "6123456789abcdef0123456789abcdef", Email: "cy@example.com", Name: "Cy Oh",
+		IssueDate: "2025-02-01", Attributes: map[string]string{"Score": "90"}}, nil)
+	if _, err := e.st.Store.RevokeCredential(ctx, revoked.ID, "lead@academy.test: issued in error", time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	pdftotext := externaltest.Command(t, "pdftotext")
+	py := externaltest.Python(t, "PIL")
+	dir := t.TempDir()
+	pdfText := func(t *testing.T, id string) string {
+		t.Helper()
+		got := e.do(t, request{path: "/credentials/" + id + "/pdf"})
+		if got.code != http.StatusOK || got.hdr.Get("Content-Type") != "application/pdf" ||
+			!strings.HasPrefix(got.hdr.Get("Content-Disposition"), "attachment; filename=") {
+			t.Fatalf("pdf: %d %v", got.code, got.hdr)
+		}
+		p := filepath.Join(dir, id+".pdf")
+		if err := os.WriteFile(p, []byte(got.body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(strings.Fields(externaltest.Run(t, pdftotext, p, "-")), " ")
+	}
+	t.Run("pdf valid", func(t *testing.T) {
+		text := pdfText(t, valid.ID)
+		wantContains(t, text, "Ann Lee", "Web Fundamentals", baseURL+"/credentials/"+valid.ID, "Issued 15 January 2025", "valid until 31 December 2099")
+		wantLacks(t, text, "Revoked", "ann@example.com")
+	})
+	t.Run("pdf revoked", func(t *testing.T) {
+		text := pdfText(t, revoked.ID)
+		wantContains(t, text, "Cy Oh", "Web Fundamentals", baseURL+"/credentials/"+revoked.ID, "Revoked on 4 March 2025: issued in error.")
+		wantLacks(t, text, "lead@academy.test")
+	})
+	t.Run("badge", func(t *testing.T) {
+		got := e.do(t, request{path: "/credentials/" + valid.ID + "/badge.png"})
+		if got.code != http.StatusOK || got.hdr.Get("Content-Type") != "image/png" {
+			t.Fatalf("badge: %d %v", got.code, got.hdr)
+		}
+		p := filepath.Join(dir, "badge.png")
+		if err := os.WriteFile(p, []byte(got.body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		jwt := externaltest.Run(t, py, "-c", `import sys
+from PIL import Image
+im = Image.open(sys.argv[1]); im.load()
+sys.stdout.write(im.text["openbadgecredential"])`, p)
+		res, err := credential.NewVerifier(e.st.Keys, nil).Verify(ctx, jwt, time.Now())
+		if err != nil || res.Status != credential.StatusValid || res.Document.ID != baseURL+"/credentials/"+valid.ID {
+			t.Fatalf("baked credential: %+v, %v", res, err)
+		}
+	})
+	t.Run("no badge for a revoked credential", func(t *testing.T) {
+		got := e.do(t, request{path: "/credentials/" + revoked.ID + "/badge.png"})
+		if got.code != http.StatusGone {
+			t.Fatalf("status %d, want 410", got.code)
+		}
+	})
+	t.Run("unknown", func(t *testing.T) {
+		for _, suffix := range []string{"/pdf", "/badge.png"} {
+			if got := e.do(t, request{path: "/credentials/ffffffffffffffffffffffffffffffff" + suffix}); got.code != http.StatusNotFound {
+				t.Errorf("%s: status %d, want 404", suffix, got.code)
+			}
+		}
+	})
 }

@@ -25,15 +25,17 @@ import (
 	"github.com/credbatch/credbatch/shared/statuslist"
 )
 
-//go:embed templates/*.html static/pages.css
+//go:embed templates/*.html static/pages.css static/copy.js
 var files embed.FS
 
 // Paths the handler serves. An embedding API mounts the handler on each of them:
 // httpapi.Deps.Pages covers the first two; LoginPath must be mounted separately.
 const (
-	CredentialPattern = "GET /credentials/{id}"
-	ReviewPrefix      = "/review/"
-	LoginPath         = "/login"
+	CredentialPattern      = "GET /credentials/{id}"
+	CredentialPDFPattern   = "GET /credentials/{id}/pdf"       // the certificate as a PDF
+	CredentialBadgePattern = "GET /credentials/{id}/badge.png" // the baked badge
+	ReviewPrefix           = "/review/"
+	LoginPath              = "/login"
 )
 
 // RowsPerPage is how many rows one page of the review table shows.
@@ -76,6 +78,7 @@ type handler struct {
 	mux    *http.ServeMux
 	tmpl   map[string]*template.Template
 	css    template.CSS
+	copyJS template.JS // the credential page's copy-link button (allowed by its hash)
 	csp    string
 	secure bool
 }
@@ -118,13 +121,21 @@ func New(d Deps) http.Handler {
 		css = nil
 	}
 	h.css = template.CSS(css)
-	sum := sha256.Sum256(css)
+	js, err := files.ReadFile("static/copy.js")
+	if err != nil { // cannot happen: the file is embedded
+		js = nil
+	}
+	h.copyJS = template.JS(js)
+	sum, jsSum := sha256.Sum256(css), sha256.Sum256(js)
 	h.csp = "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
-		"img-src https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+		"script-src 'sha256-" + base64.StdEncoding.EncodeToString(jsSum[:]) + "'; " +
+		"img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 	for _, name := range []string{"credential", "review", "login", "message", "home", "confirm", "batch", "catalogue", "definition", "definition_form", "upload", "manual"} {
 		h.tmpl[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/nav.html", "templates/"+name+".html"))
 	}
 	h.mux.HandleFunc(CredentialPattern, h.credential)
+	h.mux.HandleFunc(CredentialPDFPattern, h.credentialPDF)
+	h.mux.HandleFunc(CredentialBadgePattern, h.credentialBadge)
 	h.mux.HandleFunc("GET /review/{id}", h.review)
 	h.mux.HandleFunc("POST /review/{id}/{action}", h.decide)
 	h.mux.HandleFunc("GET "+LoginPath, h.loginForm)
@@ -153,6 +164,7 @@ type page struct {
 	Noindex bool
 	Refresh string // a local URL to reload at once (meta refresh)
 	Meta    []metaTag
+	Script  template.JS // an inline script (its hash is in the Content-Security-Policy)
 	V       any
 }
 

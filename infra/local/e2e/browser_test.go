@@ -342,7 +342,7 @@ func TestReviewApproveAndVerifyInBrowser(t *testing.T) {
 	}
 	verified := textOf(t, ctx, "#verified")
 	vm := s.st.Signer.VerificationMethod() // the Data Integrity proof's key, shown by its thumbprint
-	if want := "Verified: Signature verified with key " + vm[strings.LastIndex(vm, "#")+1:]; !strings.HasPrefix(verified, want) {
+	if want := "Verified: the issuer's signature checks out (key " + vm[strings.LastIndex(vm, "#")+1:]; !strings.HasPrefix(verified, want) {
 		t.Errorf("verification = %q, want it to start %q", verified, want)
 	}
 	if got := textOf(t, ctx, "#status"); !strings.HasPrefix(got, "Valid") {
@@ -353,7 +353,7 @@ func TestReviewApproveAndVerifyInBrowser(t *testing.T) {
 	}
 
 	// The download link on the page serves the signed credential.
-	attr, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(`a[download]`), "href"))
+	attr, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(`a[download][href$="/jwt"]`), "href"))
 	if err != nil || !attr.Exists {
 		t.Fatalf("download link: %v", err)
 	}
