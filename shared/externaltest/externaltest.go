@@ -2,9 +2,12 @@
 package externaltest
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -75,4 +78,61 @@ func Run(tb testing.TB, name string, args ...string) string {
 		tb.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr.String())
 	}
 	return string(out)
+}
+
+// Cell is a worksheet cell as openpyxl reads it.
+type Cell struct {
+	Value  any    `json:"v"` // string, float64, bool, nil; a date or date-time as ISO 8601 text
+	Type   string `json:"t"` // openpyxl's data_type: "s" text, "n" number, "d" date, "b" bool, "f" formula
+	IsDate bool   `json:"d"` // a number cell formatted as a date (openpyxl's is_date)
+	Format string `json:"f"` // the number format
+}
+
+// Text is the cell's value as text ("" for an empty cell, numbers without a trailing ".0").
+func (c Cell) Text() string {
+	switch v := c.Value.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return fmt.Sprint(c.Value)
+}
+
+// openpyxlScript prints every sheet of a workbook as JSON: {sheet: [[cell, ...], ...]}. It
+// reads in read-only mode, which trusts the declared dimension, as users' scripts do.
+const openpyxlScript = `
+import datetime, json, sys, openpyxl
+wb = openpyxl.load_workbook(sys.argv[1], read_only=True)
+out = {}
+for ws in wb.worksheets:
+    rows = []
+    for row in ws.iter_rows():
+        cells = []
+        for c in row:
+            v = c.value
+            if isinstance(v, (datetime.datetime, datetime.date, datetime.time)):
+                v = v.isoformat()
+            cells.append({"v": v, "t": getattr(c, "data_type", "n"), "d": bool(getattr(c, "is_date", False)), "f": getattr(c, "number_format", None) or ""})
+        rows.append(cells)
+    out[ws.title] = rows
+json.dump(out, sys.stdout)
+`
+
+// Openpyxl reads a workbook with openpyxl (the test venv's), sheet by sheet.
+func Openpyxl(tb testing.TB, data []byte) map[string][][]Cell {
+	tb.Helper()
+	py := Python(tb, "openpyxl")
+	path := filepath.Join(tb.TempDir(), "workbook.xlsx")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	out := Run(tb, py, "-c", openpyxlScript, path)
+	var sheets map[string][][]Cell
+	if err := json.Unmarshal([]byte(out), &sheets); err != nil {
+		tb.Fatalf("openpyxl output: %v\n%s", err, out)
+	}
+	return sheets
 }

@@ -105,14 +105,18 @@ type BatchSummary struct {
 	Mismatch *credbatch.Mismatch `json:"mismatch,omitempty"`
 }
 
-// Failure is one failed recipient.
+// Failure is one failed recipient: a credential whose email is still a problem (its latest
+// failure), or an email that was not a credential's.
 type Failure struct {
 	BatchID      string
 	BatchLabel   string
 	Row          int // row number in the original upload (0 = not a credential email)
+	FirstName    string
+	LastName     string
 	Email        string
-	Reason       string // "bounce Permanent/General", "complaint", "rejected", "suppressed", "failed"
-	Diagnostic   string
+	Problem      Problem
+	Reason       string // in plain words, with SES's bounce type: "Bounced: the address does not exist or refuses mail (Permanent/General)"
+	Diagnostic   string // SES's diagnostic or the mailer's last error
 	CredentialID string
 	At           time.Time
 }
@@ -158,6 +162,11 @@ func (s *Service) summarize(ctx context.Context, b credbatch.Batch, unsent bool)
 		// Sent, delivered, bounced (rejections included), complained and suppressed are
 		// counted exactly as the batch's own counters are (credbatch.EmailCounts).
 		truth = truth.Add(credbatch.EmailCounts(c.EmailStatus))
+		if unsent {
+			if f, ok := unsentFailure(b, c); ok {
+				fails = append(fails, f)
+			}
+		}
 		switch c.EmailStatus {
 		case credbatch.EmailBounced:
 			sum.BounceTypes[c.BounceType]++
@@ -169,17 +178,8 @@ func (s *Service) summarize(ctx context.Context, b credbatch.Batch, unsent bool)
 			sum.Pending++
 		case credbatch.EmailRejected:
 			sum.Rejected++
-		case credbatch.EmailSuppressed:
-			if c.BounceType == "" && unsent { // suppressed by us, not refused by SES
-				fails = append(fails, Failure{BatchID: b.ID, BatchLabel: b.Label, Row: c.RowNumber, Email: c.Email,
-					Reason: "suppressed", Diagnostic: c.LastError, CredentialID: c.ID, At: c.UpdatedAt})
-			}
 		case credbatch.EmailFailed:
 			sum.Failed++
-			if unsent {
-				fails = append(fails, Failure{BatchID: b.ID, BatchLabel: b.Label, Row: c.RowNumber, Email: c.Email,
-					Reason: "failed", Diagnostic: c.LastError, CredentialID: c.ID, At: c.UpdatedAt})
-			}
 		case credbatch.EmailPending, credbatch.EmailSending:
 			sum.NotSent++
 		}
@@ -204,10 +204,10 @@ func (s *Service) summarize(ctx context.Context, b credbatch.Batch, unsent bool)
 		name = b.Label + " (" + b.ID + ")"
 	}
 	if sum.Sent > 0 && sum.BounceRate >= BounceThreshold {
-		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s: bounce rate %s is at or above SES's review threshold of 5%%", name, percent(sum.BounceRate)))
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s: bounce rate %s is at or above SES's review threshold of 5 %%: correct or remove the bounced addresses before sending more", name, percent(sum.BounceRate)))
 	}
 	if sum.Sent > 0 && sum.ComplaintRate >= ComplaintThreshold {
-		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s: complaint rate %s is at or above SES's review threshold of 0.1%%", name, percent(sum.ComplaintRate)))
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s: complaint rate %s is at or above SES's review threshold of 0.1 %%: send only to people who expect the email", name, percent(sum.ComplaintRate)))
 	}
 	if m := sum.Mismatch; m != nil {
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s: counts check failed: the batch's counters say sent %d, delivered %d, bounced %d, complained %d, suppressed %d, but its credentials say sent %d, delivered %d, bounced %d, complained %d, suppressed %d; the figures in this report are the credentials'",

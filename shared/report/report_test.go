@@ -1,22 +1,22 @@
 package report_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"github.com/credbatch/credbatch/shared/storetest/stores"
+	"html"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/xuri/excelize/v2"
-
 	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/externaltest"
 	"github.com/credbatch/credbatch/shared/feedback"
 	"github.com/credbatch/credbatch/shared/report"
 	"github.com/credbatch/credbatch/shared/sesim"
+	"github.com/credbatch/credbatch/shared/storetest/stores"
 )
 
 var t0 = time.Date(2025, 3, 4, 8, 0, 0, 0, time.UTC)
@@ -65,8 +65,9 @@ func (w *world) send(row int, addr string, at time.Time) string {
 	w.t.Helper()
 	ctx := w.t.Context()
 	w.n++
-	id := "c" + string(rune('a'+w.n))
+	id := fmt.Sprintf("c%02d", w.n)
 	mid := id + "@credbatch.local"
+	w.row(row)
 	if err := w.store.CreateCredential(ctx, credbatch.Credential{ID: id, BatchID: "b1", RowNumber: row, Email: addr,
 		EmailStatus: credbatch.EmailSent, MessageID: mid, IssuedAt: t0}); err != nil {
 		w.t.Fatal(err)
@@ -82,11 +83,28 @@ func (w *world) send(row int, addr string, at time.Time) string {
 }
 
 // unsent creates a credential whose email was never sent (suppressed by us, or failed).
-func (w *world) unsent(row int, addr string, status credbatch.EmailStatus, why string) {
+func (w *world) unsent(row int, addr string, status credbatch.EmailStatus, why string) string {
 	w.t.Helper()
 	w.n++
-	if err := w.store.CreateCredential(w.t.Context(), credbatch.Credential{ID: "c" + string(rune('a'+w.n)), BatchID: "b1",
+	w.row(row)
+	id := fmt.Sprintf("c%02d", w.n)
+	if err := w.store.CreateCredential(w.t.Context(), credbatch.Credential{ID: id, BatchID: "b1",
 		RowNumber: row, Email: addr, EmailStatus: status, LastError: why, IssuedAt: t0}); err != nil {
+		w.t.Fatal(err)
+	}
+	return id
+}
+
+// row stores row number n of b1 with a name ("Ada<n>", "=Lovelace" for row 3: a formula-like
+// surname the workbook must neutralise).
+func (w *world) row(n int) {
+	w.t.Helper()
+	last := "Lovelace"
+	if n == 3 {
+		last = "=Lovelace"
+	}
+	if err := w.store.PutRows(w.t.Context(), []credbatch.Row{{BatchID: "b1", Number: n, FirstName: fmt.Sprintf("Ada%d", n), LastName: last,
+		Status: credbatch.RowIssued}}); err != nil {
 		w.t.Fatal(err)
 	}
 }
@@ -96,22 +114,51 @@ func (w *world) service(mb *mailbox, at time.Time) *report.Service {
 		Config: report.Config{From: "reports@example.org", Admins: []string{"admin@example.org"}, BaseURL: "https://creds.example.org/", Lag: -1}}
 }
 
-// attachmentRows reads the failed-recipients workbook back.
-func attachmentRows(t *testing.T, msg credbatch.Message) [][]string {
+// attachment reads the failed-recipients workbook back with openpyxl.
+func attachment(t *testing.T, msg credbatch.Message) [][]externaltest.Cell {
 	t.Helper()
 	if len(msg.Attachments) != 1 || msg.Attachments[0].ContentType != report.XLSXType {
 		t.Fatalf("attachments %d; want one workbook", len(msg.Attachments))
 	}
-	f, err := excelize.OpenReader(bytes.NewReader(msg.Attachments[0].Data))
-	if err != nil {
-		t.Fatalf("open attachment: %v", err)
-	}
-	defer f.Close()
-	rows, err := f.GetRows("Failed recipients")
-	if err != nil {
-		t.Fatalf("read attachment: %v", err)
+	sheets := externaltest.Openpyxl(t, msg.Attachments[0].Data)
+	rows, ok := sheets[report.FailedSheet]
+	if !ok {
+		t.Fatalf("no sheet %q in %v", report.FailedSheet, sheets)
 	}
 	return rows
+}
+
+// texts are the rows' cell values as text (trailing empty cells dropped).
+func texts(rows [][]externaltest.Cell) [][]string {
+	out := make([][]string, len(rows))
+	for i, r := range rows {
+		for _, c := range r {
+			out[i] = append(out[i], c.Text())
+		}
+		for len(out[i]) > 0 && out[i][len(out[i])-1] == "" {
+			out[i] = out[i][:len(out[i])-1]
+		}
+	}
+	return out
+}
+
+// column is the index of a header in the workbook's first row.
+func column(t *testing.T, rows [][]externaltest.Cell, header string) int {
+	t.Helper()
+	for i, c := range rows[0] {
+		if c.Text() == header {
+			return i
+		}
+	}
+	t.Fatalf("no column %q in %v", header, texts(rows[:1]))
+	return -1
+}
+
+// bodies returns the text part and the HTML part reduced to its text, for checking that
+// both say the same thing.
+func bodies(msg credbatch.Message) (string, string) {
+	h := regexp.MustCompile(`<[^>]*>`).ReplaceAllString(msg.HTML, " ")
+	return msg.Text, strings.Join(strings.Fields(html.UnescapeString(h)), " ")
 }
 
 func TestRunCountsAndAttachment(t *testing.T) {
@@ -123,11 +170,10 @@ func TestRunCountsAndAttachment(t *testing.T) {
 			bounced := w.send(3, "bounce@simulator.amazonses.com", at)
 			complained := w.send(4, "complaint@simulator.amazonses.com", at)
 			sesSuppressed := w.send(5, "suppressionlist@simulator.amazonses.com", at)
-			w.unsent(6, "old@example.com", credbatch.EmailSuppressed, "address is on the suppression list")
-			w.unsent(7, "bad@example.com", credbatch.EmailFailed, "address refused")
-			pending := w.n + 1
+			oldID := w.unsent(6, "old@example.com", credbatch.EmailSuppressed, "address is on the suppression list")
+			badID := w.unsent(7, "bad@example.com", credbatch.EmailFailed, "address refused")
 			w.n++
-			if err := w.store.CreateCredential(t.Context(), credbatch.Credential{ID: "c" + string(rune('a'+pending)), BatchID: "b1",
+			if err := w.store.CreateCredential(t.Context(), credbatch.Credential{ID: "pending", BatchID: "b1",
 				RowNumber: 8, Email: "slow@example.com", EmailStatus: credbatch.EmailSent, MessageID: "m8", IssuedAt: t0}); err != nil {
 				t.Fatal(err)
 			}
@@ -139,39 +185,86 @@ func TestRunCountsAndAttachment(t *testing.T) {
 			if !rep.Sent || len(mb.sent) != 1 || len(rep.Batches) != 1 {
 				t.Fatalf("sent %v, %d emails, %d batches; want one email about one batch", rep.Sent, len(mb.sent), len(rep.Batches))
 			}
-			got := rep.Batches[0]
+			sum0 := rep.Batches[0]
 			want := report.BatchSummary{BatchID: "b1", Label: "=Spring cohort", Status: credbatch.BatchReceived, Issued: 7, Sent: 4, // SES's suppression-list refusal counts as suppressed, as in the batch's counters
 				Delivered: 2, Bounced: 1, Complained: 1, Suppressed: 2, Failed: 1, Pending: 1}
-			gotCounts := []int{got.Issued, got.Sent, got.Delivered, got.Bounced, got.Complained, got.Suppressed, got.Failed, got.Pending}
+			gotCounts := []int{sum0.Issued, sum0.Sent, sum0.Delivered, sum0.Bounced, sum0.Complained, sum0.Suppressed, sum0.Failed, sum0.Pending}
 			wantCounts := []int{want.Issued, want.Sent, want.Delivered, want.Bounced, want.Complained, want.Suppressed, want.Failed, want.Pending}
 			if show(gotCounts) != show(wantCounts) {
 				t.Errorf("issued,sent,delivered,bounced,complained,suppressed,failed,pending = %v, want %v", gotCounts, wantCounts)
 			}
-			if got.BounceRate != 0.25 || got.ComplaintRate != 0.25 || len(got.Warnings) != 2 {
-				t.Errorf("rates %v/%v, warnings %q; want 0.25/0.25 and two warnings", got.BounceRate, got.ComplaintRate, got.Warnings)
+			if sum0.BounceRate != 0.25 || sum0.ComplaintRate != 0.25 || len(sum0.Warnings) != 2 {
+				t.Errorf("rates %v/%v, warnings %q; want 0.25/0.25 and two warnings", sum0.BounceRate, sum0.ComplaintRate, sum0.Warnings)
 			}
-			if got.BounceTypes["Permanent/General"] != 1 || got.URL != "https://creds.example.org/batches/b1" {
-				t.Errorf("bounce types %v, url %q", got.BounceTypes, got.URL)
+			if sum0.BounceTypes["Permanent/General"] != 1 || sum0.URL != "https://creds.example.org/batches/b1" {
+				t.Errorf("bounce types %v, url %q", sum0.BounceTypes, sum0.URL)
 			}
 			msg := mb.sent[0]
-			if !strings.Contains(msg.Subject, "5 failed recipient(s), 2 warning(s)") || !strings.Contains(msg.Text, "bounce rate 25 %") ||
-				!strings.Contains(msg.HTML, `<a href="https://creds.example.org/batches/b1">=Spring cohort</a>`) || msg.To[0] != "admin@example.org" {
-				t.Errorf("message: subject %q\n%s", msg.Subject, msg.Text)
+			if want := "Delivery report, 4 March 2025: 5 recipients need attention, 2 warnings"; msg.Subject != want || msg.To[0] != "admin@example.org" {
+				t.Errorf("subject %q to %v; want %q", msg.Subject, msg.To, want)
 			}
-			rows := attachmentRows(t, msg)
+			text, htmlText := bodies(msg)
+			for _, want := range []string{
+				"Delivery report: 3 March 2025, 10:00 to 4 March 2025, 10:00 UTC (1 day)",
+				"5 recipients need attention",
+				report.ProblemBadAddress.Title() + " (1)", "Next step: " + report.ProblemBadAddress.NextStep(),
+				"Ada3 =Lovelace <bounce@simulator.amazonses.com>, row 3 of =Spring cohort",
+				report.ProblemSuppressed.Title() + " (2)",
+				"Ada5 Lovelace <suppressionlist@simulator.amazonses.com>, row 5 of =Spring cohort",
+				"Ada6 Lovelace <old@example.com>, row 6 of =Spring cohort",
+				report.ProblemNotSent.Title() + " (1)", "Ada7 Lovelace <bad@example.com>, row 7",
+				report.ProblemComplaint.Title() + " (1)", "Next step: " + report.ProblemComplaint.NextStep(),
+				"Ada4 Lovelace <complaint@simulator.amazonses.com>, row 4",
+				"Batch =Spring cohort (b1): received",
+				"7 credentials issued, 4 emails sent, 2 delivered, 1 bounced, 1 spam complaint, 2 on the suppression list, 1 refused by the mail service, 1 waiting for the mail service's answer.",
+				"Bounce rate 25 %, complaint rate 25 %",
+				"bounce rate 25 % is at or above SES's review threshold of 5 %",
+			} {
+				if !strings.Contains(text, want) {
+					t.Errorf("text part lacks %q:\n%s", want, text)
+				}
+				if !strings.Contains(htmlText, strings.Join(strings.Fields(want), " ")) {
+					t.Errorf("HTML part lacks %q:\n%s", want, htmlText)
+				}
+			}
+			if !strings.Contains(text, "Open the batch: https://creds.example.org/batches/b1") ||
+				!strings.Contains(msg.HTML, `<a href="https://creds.example.org/batches/b1">Open the batch</a>`) {
+				t.Errorf("no link to the console's batch page:\n%s\n%s", text, msg.HTML)
+			}
+			for _, bad := range []string{"(s)", "(es)", "h0m", "0s"} {
+				if strings.Contains(msg.Subject+text+htmlText, bad) {
+					t.Errorf("report says %q:\n%s", bad, text)
+				}
+			}
+			rows := attachment(t, msg)
 			wantRows := [][]string{
 				report.Headers,
-				{"b1", "'=Spring cohort", "3", "bounce@simulator.amazonses.com", "bounce Permanent/General", sesim.BounceDiagnostic, bounced, "2025-03-04 09:00:01"},
-				{"b1", "'=Spring cohort", "4", "complaint@simulator.amazonses.com", "complaint", "complaint: abuse", complained, "2025-03-04 09:00:03"},
-				{"b1", "'=Spring cohort", "5", "suppressionlist@simulator.amazonses.com", "bounce Permanent/OnAccountSuppressionList", sesim.SuppressionDiagnostic, sesSuppressed, "2025-03-04 09:00:00"},
-				{"b1", "'=Spring cohort", "6", "old@example.com", "suppressed", "address is on the suppression list", "c" + string(rune('a'+5))},
-				{"b1", "'=Spring cohort", "7", "bad@example.com", "failed", "address refused", "c" + string(rune('a'+6))},
+				{"b1", "'=Spring cohort", "3", "Ada3", "'=Lovelace", "bounce@simulator.amazonses.com", "",
+					"Bounced: the address does not exist or refuses mail (Permanent/General)", report.ProblemBadAddress.NextStep(),
+					sesim.BounceDiagnostic, bounced, "2025-03-04T09:00:01"},
+				{"b1", "'=Spring cohort", "4", "Ada4", "Lovelace", "complaint@simulator.amazonses.com", "",
+					"Marked as spam by the recipient", report.ProblemComplaint.NextStep(), "complaint: abuse", complained, "2025-03-04T09:00:03"},
+				{"b1", "'=Spring cohort", "5", "Ada5", "Lovelace", "suppressionlist@simulator.amazonses.com", "",
+					"Not delivered: the address is on the account's suppression list (Permanent/OnAccountSuppressionList)", report.ProblemSuppressed.NextStep(),
+					sesim.SuppressionDiagnostic, sesSuppressed, "2025-03-04T09:00:00"},
+				{"b1", "'=Spring cohort", "6", "Ada6", "Lovelace", "old@example.com", "",
+					"Not sent: the address is on the suppression list (it bounced or complained before)", report.ProblemSuppressed.NextStep(),
+					"address is on the suppression list", oldID},
+				{"b1", "'=Spring cohort", "7", "Ada7", "Lovelace", "bad@example.com", "",
+					"Not sent: the mail service refused the message", report.ProblemNotSent.NextStep(), "address refused", badID},
 			}
-			for i := 4; i < len(rows); i++ {
-				rows[i] = rows[i][:min(len(rows[i]), 7)] // the time is the store's own updated_at
+			got := texts(rows)
+			for i := 4; i < len(got); i++ {
+				got[i] = got[i][:min(len(got[i]), 11)] // the time is the store's own (updated or issued)
 			}
-			if show(rows) != show(wantRows) {
-				t.Errorf("attachment rows\n got %v\nwant %v", rows, wantRows)
+			if show(got) != show(wantRows) {
+				t.Errorf("attachment rows\n got %q\nwant %q", got, wantRows)
+			}
+			rowCol, timeCol := column(t, rows, "Row"), column(t, rows, "Time (UTC)")
+			for i, r := range rows[1:] {
+				if r[rowCol].Type != "n" || r[timeCol].Value == nil || r[timeCol].Type != "d" && !r[timeCol].IsDate {
+					t.Errorf("row %d: Row cell %+v, time cell %+v; want a number and a date", i+2, r[rowCol], r[timeCol])
+				}
 			}
 			sum, err := w.service(mb, t0).Summary(t.Context(), "b1")
 			if err != nil || sum.Sent != 4 || sum.Bounced != 1 || sum.Mismatch != nil {
@@ -308,6 +401,95 @@ func TestRunReconciles(t *testing.T) {
 			}
 			if !strings.Contains(mb.sent[0].Text, "counts check failed") || !strings.Contains(mb.sent[0].Text, "delivered 1") {
 				t.Errorf("report text does not flag the difference:\n%s", mb.sent[0].Text)
+			}
+		})
+	}
+}
+
+// TestReportNamesFailedRecipients: the body names the first report.BodyNames failed
+// recipients, grouped by problem, and points to the workbook for the rest, which lists all;
+// counts are said with their plurals.
+func TestReportNamesFailedRecipients(t *testing.T) {
+	tests := []struct {
+		name        string
+		failed      int
+		wantSubject string
+		wantMore    string
+	}{
+		{"one", 1, "Delivery report, 4 March 2025: 1 recipient needs attention", ""},
+		{"more than the body names", report.BodyNames + 5, "Delivery report, 4 March 2025: 25 recipients need attention", "5 more in the attached workbook"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, stores.SQLite)
+			for i := range tc.failed {
+				w.unsent(i+2, fmt.Sprintf("r%02d@example.com", i), credbatch.EmailFailed, "refused")
+			}
+			mb := &mailbox{}
+			rep, err := w.service(mb, t0.Add(2*time.Hour)).Run(t.Context())
+			if err != nil || !rep.Sent {
+				t.Fatalf("run: %+v, %v", rep, err)
+			}
+			msg := mb.sent[0]
+			if msg.Subject != tc.wantSubject {
+				t.Errorf("subject %q; want %q", msg.Subject, tc.wantSubject)
+			}
+			text, htmlText := bodies(msg)
+			named := strings.Count(text, "  - ")
+			if want := min(tc.failed, report.BodyNames); named != want {
+				t.Errorf("text names %d recipients; want %d:\n%s", named, want, text)
+			}
+			if !strings.Contains(text, fmt.Sprintf("%s (%d)", report.ProblemNotSent.Title(), tc.failed)) {
+				t.Errorf("group heading does not count %d:\n%s", tc.failed, text)
+			}
+			if tc.wantMore != "" && (!strings.Contains(text, tc.wantMore) || !strings.Contains(htmlText, tc.wantMore)) {
+				t.Errorf("no %q in both parts:\n%s\n%s", tc.wantMore, text, htmlText)
+			}
+			if tc.wantMore == "" && strings.Contains(text, "more in the attached") {
+				t.Errorf("says more than there are:\n%s", text)
+			}
+			if rows := attachment(t, msg); len(rows) != tc.failed+1 {
+				t.Errorf("workbook has %d rows; want the header and %d", len(rows), tc.failed)
+			}
+		})
+	}
+}
+
+// TestFailuresLatestPerCredential: a credential is listed once, with its latest failure, and
+// not at all once its email is no longer failing (resent and delivered).
+func TestFailuresLatestPerCredential(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.Name, func(t *testing.T) {
+			ctx := t.Context()
+			w := newWorld(t, be.Open)
+			at := t0.Add(time.Hour)
+			creds := []credbatch.Credential{
+				{ID: "twice", BatchID: "b1", RowNumber: 2, Email: "twice@example.com", EmailStatus: credbatch.EmailBounced, MessageID: "m2", IssuedAt: t0},
+				{ID: "fixed", BatchID: "b1", RowNumber: 3, Email: "fixed@example.com", EmailStatus: credbatch.EmailDelivered, MessageID: "m3b", IssuedAt: t0},
+			}
+			for _, c := range creds {
+				w.row(c.RowNumber)
+				if err := w.store.CreateCredential(ctx, c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, d := range []credbatch.Delivery{
+				{CredentialID: "twice", MessageID: "m2", Email: "twice@example.com", Event: credbatch.EventBounce, BounceType: "Transient", BounceSubType: "MailboxFull", At: at},
+				{CredentialID: "twice", MessageID: "m2", Email: "twice@example.com", Event: credbatch.EventBounce, BounceType: "Permanent", BounceSubType: "General", At: at.Add(time.Minute)},
+				{CredentialID: "fixed", MessageID: "m3", Email: "fixed@example.com", Event: credbatch.EventBounce, BounceType: "Permanent", BounceSubType: "General", At: at},
+			} {
+				d.ID, d.BatchID, d.RecordedAt = fmt.Sprintf("d%d", i), "b1", d.At
+				if _, err := w.store.RecordDelivery(ctx, d); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rep, err := w.service(&mailbox{}, t0.Add(2*time.Hour)).Run(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Failed) != 1 || rep.Failed[0].CredentialID != "twice" || rep.Failed[0].Problem != report.ProblemBadAddress ||
+				rep.Failed[0].FirstName != "Ada2" {
+				t.Errorf("failed %+v; want only credential twice, as a wrong address, with its name", rep.Failed)
 			}
 		})
 	}

@@ -312,6 +312,7 @@ func (c columnIndex) find(header string) (int, bool) {
 // styles are the cell styles of reports and tables.
 type styles struct {
 	header, text, errorCell, warningCell, good int
+	day, dateTime                              int // date and date-time cells
 }
 
 func newStyles(f *excelize.File) (styles, error) {
@@ -326,6 +327,13 @@ func newStyles(f *excelize.File) (styles, error) {
 		return s, err
 	}
 	if s.text, err = f.NewStyle(&excelize.Style{NumFmt: 49}); err != nil {
+		return s, err
+	}
+	day, dateTime := DayFormat, DateTimeFormat
+	if s.day, err = f.NewStyle(&excelize.Style{CustomNumFmt: &day}); err != nil {
+		return s, err
+	}
+	if s.dateTime, err = f.NewStyle(&excelize.Style{CustomNumFmt: &dateTime}); err != nil {
 		return s, err
 	}
 	for _, x := range []struct {
@@ -393,92 +401,4 @@ func writeHeader(sw *excelize.StreamWriter, headers []string, style int) error {
 		cells[i] = excelize.Cell{Value: Safe(h), StyleID: style}
 	}
 	return sw.SetRow("A1", cells, excelize.RowOpts{Height: 18})
-}
-
-// Table writes a plain workbook of one sheet: a bold, frozen header row and the rows, every
-// cell through Safe. Rows are spooled to a temporary file and streamed, so memory stays flat
-// however many there are. The error is the iterator's (wrapped), KindInvalid for a bad sheet
-// name or too many rows, or an I/O error.
-func Table(w io.Writer, sheet string, headers []string, rows iter.Seq2[[]string, error]) error {
-	if sheet == "" {
-		sheet = "Sheet1"
-	}
-	sp, err := newSpool()
-	if err != nil {
-		return fmt.Errorf("table %s: %w", sheet, err)
-	}
-	defer sp.close()
-	widths := make([]int, len(headers))
-	for i, h := range headers {
-		widths[i] = utf8.RuneCountInString(h) + 2
-	}
-	n := 0
-	for r, err := range rows {
-		if err != nil {
-			return fmt.Errorf("table %s: read rows: %w", sheet, err)
-		}
-		n++
-		if n+1 > maxRows {
-			return credbatch.Errorf(credbatch.KindInvalid, "table %s: more rows than a worksheet holds (%d)", sheet, maxRows-1)
-		}
-		sp.putInt(len(r))
-		for i, c := range r {
-			sp.putString(c)
-			if i >= len(widths) {
-				widths = append(widths, 0)
-			}
-			widths[i] = max(widths[i], utf8.RuneCountInString(c))
-		}
-	}
-	if err := sp.rewind(); err != nil {
-		return fmt.Errorf("table %s: %w", sheet, err)
-	}
-	f := excelize.NewFile()
-	defer f.Close()
-	if sheet != "Sheet1" {
-		if err := f.SetSheetName("Sheet1", sheet); err != nil {
-			return &credbatch.Error{Kind: credbatch.KindInvalid, Code: string(credbatch.KindInvalid),
-				Message: fmt.Sprintf("table: sheet name %q: %v", sheet, err), Err: err}
-		}
-	}
-	st, err := newStyles(f)
-	if err != nil {
-		return fmt.Errorf("table %s: %w", sheet, err)
-	}
-	sw, err := openStream(f, sheet, len(widths), n+1, widths, 0)
-	if err != nil {
-		return fmt.Errorf("table %s: %w", sheet, err)
-	}
-	if err := writeHeader(sw, headers, st.header); err != nil {
-		return fmt.Errorf("table %s: %w", sheet, err)
-	}
-	var cells []any
-	for i := range n {
-		nc, err := sp.int()
-		if err != nil {
-			return fmt.Errorf("table %s: %w", sheet, err)
-		}
-		cells = cells[:0]
-		for range nc {
-			v, err := sp.string()
-			if err != nil {
-				return fmt.Errorf("table %s: %w", sheet, err)
-			}
-			cells = append(cells, Safe(v))
-		}
-		cell, err := excelize.CoordinatesToCellName(1, i+2)
-		if err != nil {
-			return fmt.Errorf("table %s: %w", sheet, err)
-		}
-		if err := sw.SetRow(cell, cells); err != nil {
-			return fmt.Errorf("table %s: row %d: %w", sheet, i+2, err)
-		}
-	}
-	if err := sw.Flush(); err != nil {
-		return fmt.Errorf("table %s: %w", sheet, err)
-	}
-	if err := f.Write(w); err != nil {
-		return fmt.Errorf("table %s: write: %w", sheet, err)
-	}
-	return nil
 }

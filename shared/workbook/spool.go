@@ -33,6 +33,11 @@ func (s *spool) putInt(n int) {
 	_, _ = s.w.Write(s.buf[:k]) // a bufio.Writer's error is sticky and reported by Flush
 }
 
+func (s *spool) putVarint(n int64) {
+	k := binary.PutVarint(s.buf[:], n)
+	_, _ = s.w.Write(s.buf[:k])
+}
+
 func (s *spool) putString(v string) {
 	s.putInt(len(v))
 	_, _ = s.w.WriteString(v)
@@ -56,6 +61,14 @@ func (s *spool) int() (int, error) {
 		return 0, fmt.Errorf("spool: %w", unexpected(err))
 	}
 	return int(n), nil
+}
+
+func (s *spool) varint() (int64, error) {
+	n, err := binary.ReadVarint(s.r)
+	if err != nil {
+		return 0, fmt.Errorf("spool: %w", unexpected(err))
+	}
+	return n, nil
 }
 
 func (s *spool) string() (string, error) {
