@@ -136,3 +136,35 @@ func Openpyxl(tb testing.TB, data []byte) map[string][][]Cell {
 	}
 	return sheets
 }
+
+// openpyxlFillScript sets cells of a sheet (JSON {"A2": "value"}) and saves the workbook, as
+// a user editing it in a spreadsheet application would.
+const openpyxlFillScript = `
+import json, sys, openpyxl
+wb = openpyxl.load_workbook(sys.argv[1])
+ws = wb[sys.argv[2]]
+for ref, value in json.loads(sys.argv[3]).items():
+    ws[ref] = value
+wb.save(sys.argv[1])
+`
+
+// OpenpyxlFill returns the workbook with the cells of the sheet set by openpyxl (cell
+// reference → text), saved by openpyxl.
+func OpenpyxlFill(tb testing.TB, data []byte, sheet string, cells map[string]string) []byte {
+	tb.Helper()
+	py := Python(tb, "openpyxl")
+	path := filepath.Join(tb.TempDir(), "edited.xlsx")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	js, err := json.Marshal(cells)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	Run(tb, py, "-c", openpyxlFillScript, path, sheet, string(js))
+	out, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}

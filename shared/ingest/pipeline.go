@@ -52,6 +52,9 @@ type Input struct {
 	ChunkSize int
 	// OnColumns, when set, is called once the header is mapped, before the first rows.
 	OnColumns func([]credbatch.Column)
+	// Corrections finds the recipients of a failed-recipients workbook sent back with
+	// corrected addresses; nil refuses such a file (it needs the store).
+	Corrections Corrector
 }
 
 // Sink receives validated rows in chunks, in file order. It may change rows in place (for
@@ -137,24 +140,36 @@ func Run(ctx context.Context, in Input, sink Sink) (Result, *validate.Validator,
 	}
 
 	var v *validate.Validator
-	var reupload bool // the file is an error report sent back after fixing
+	var reupload bool     // the file is an error report sent back after fixing
+	var corr *corrections // the file is a failed-recipients workbook with corrected addresses
 	out := make([]credbatch.Row, 0, chunk)
 	for recs := range batches {
 		start := 0
 		if v == nil {
 			h := recs[0]
+			header := h.Cells
 			reupload = isReport(h.Cells)
 			if reupload {
 				in.Options = skipReportColumns(in.Options)
 			}
+			if corr = newCorrections(h.Cells, in.Definitions, in.Corrections); corr != nil {
+				if in.Corrections == nil {
+					drain()
+					return fail(credbatch.FileError(credbatch.CodeUnsupportedFormat, "This is a failed-recipients workbook from a delivery report. Upload it to the service (the console's Upload page or the bucket's uploads/ folder), which sends the credentials again to the corrected addresses."))
+				}
+				in.Options = corr.options(in.Options)
+				header = corr.header
+			}
 			v, err = validate.New(validate.Config{Definitions: in.Definitions, Options: in.Options,
-				Today: in.Today, Date1904: rd.Date1904()}, h.Cells, h.Number)
+				Today: in.Today, Date1904: rd.Date1904()}, header, h.Number)
 			if err != nil {
 				drain()
 				return fail(err)
 			}
 			for _, fl := range h.Flaws {
-				v.HeaderUndecodable(fl.Column-1, fl.Encoding, fl.Detail)
+				if corr == nil {
+					v.HeaderUndecodable(fl.Column-1, fl.Encoding, fl.Detail)
+				}
 			}
 			res.Columns = v.Columns()
 			if in.OnColumns != nil {
@@ -164,6 +179,17 @@ func Run(ctx context.Context, in Input, sink Sink) (Result, *validate.Validator,
 		}
 		out = out[:0]
 		for _, rec := range recs[start:] {
+			if corr != nil {
+				r, ok, err := corr.row(ctx, v, rec.Number, rec.Cells)
+				if err != nil {
+					drain()
+					return res, v, fmt.Errorf("row %d: %w", rec.Number, err)
+				}
+				if ok {
+					out = append(out, r)
+				}
+				continue
+			}
 			if reupload {
 				for i, c := range rec.Cells {
 					rec.Cells[i] = workbook.Restore(c)
@@ -194,6 +220,9 @@ func Run(ctx context.Context, in Input, sink Sink) (Result, *validate.Validator,
 	}
 	if v == nil {
 		return fail(credbatch.FileError(credbatch.CodeEmptyFile, "The file has no rows. Fill in the template's header row and at least one data row, then upload it again."))
+	}
+	if res.Rows == 0 && corr != nil {
+		return fail(credbatch.FileError(credbatch.CodeEmptyFile, "No row of this failed-recipients workbook has a Corrected email. Type the corrected addresses in that column (leave the others empty), then upload it again."))
 	}
 	if res.Rows == 0 {
 		return fail(credbatch.FileError(credbatch.CodeEmptyFile, "The file has a header row but no data rows. Add one row per recipient below the header and upload it again."))

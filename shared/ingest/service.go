@@ -225,7 +225,7 @@ func (s *Service) process(ctx context.Context, b credbatch.Batch, log *slog.Logg
 		return nil
 	}
 	res, v, err := Run(ctx, Input{Path: file, Name: path.Base(b.Source.Key), Definitions: defs, Options: b.Options,
-		Today: s.now().Format(time.DateOnly), Limits: s.Limits, TmpDir: s.TmpDir}, sink)
+		Today: s.now().Format(time.DateOnly), Limits: s.Limits, TmpDir: s.TmpDir, Corrections: StoreCorrector{Store: s.Store}}, sink)
 	if err != nil {
 		return b, fmt.Errorf("ingest %s: %w", b.ID, err)
 	}

@@ -24,8 +24,8 @@ const BodyNames = 20
 
 // Columns of the failed-recipients workbook that an upload of it back reads.
 const (
-	CredentialIDHeader   = "Credential ID"
-	CorrectedEmailHeader = "Corrected email"
+	CredentialIDHeader   = workbook.CredentialIDHeader
+	CorrectedEmailHeader = workbook.CorrectedEmailHeader
 )
 
 // FailedSheet is the sheet of the failed-recipients workbook.

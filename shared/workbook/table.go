@@ -228,3 +228,10 @@ func (s *spool) cell(st styles) (any, error) {
 	}
 	return nil, fmt.Errorf("spool: unknown cell tag %d", tag)
 }
+
+// Columns of the failed-recipients workbook that the delivery report attaches and that an
+// upload of it back (corrected addresses) reads.
+const (
+	CredentialIDHeader   = "Credential ID"
+	CorrectedEmailHeader = "Corrected email"
+)
