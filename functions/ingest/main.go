@@ -76,6 +76,7 @@ func run() error {
 		Limits:    limits,
 		TmpDir:    os.TempDir(),
 		Log:       log,
+		BaseURL:   e.BaseURL,
 	}
 	lambda.Start(svc.HandleS3)
 	return nil

@@ -125,7 +125,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 func validateFile(ctx context.Context, in ingest.Input, reportPath string, prog *progress) (*ingest.Document, error) {
 	var rep *reportWriter
 	if reportPath != "" {
-		rep = &reportWriter{path: reportPath}
+		rep = &reportWriter{path: reportPath, defs: in.Definitions}
 		in.OnColumns = rep.begin
 	}
 	doc, err := ingest.Validate(ctx, in, nil, func(ctx context.Context, rows []credbatch.Row) error {
@@ -157,7 +157,7 @@ func rewriteReport(ctx context.Context, in ingest.Input, reportPath string, doc 
 	next, stop := iter.Pull2(doc.Amended())
 	defer stop()
 	fix, ferr, more := next()
-	rep := &reportWriter{path: reportPath}
+	rep := &reportWriter{path: reportPath, defs: in.Definitions}
 	in.OnColumns = rep.begin
 	_, _, err := ingest.Run(ctx, in, func(ctx context.Context, rows []credbatch.Row) error {
 		for i, r := range rows {
@@ -184,16 +184,14 @@ func rewriteReport(ctx context.Context, in ingest.Input, reportPath string, doc 
 // the moment the columns are known. A nil *reportWriter does nothing.
 type reportWriter struct {
 	path    string
+	defs    map[string]credbatch.Definition // the column types (dates and numbers as real cells)
 	rows    chan credbatch.Row
 	errc    chan error
 	started bool
 }
 
 func (w *reportWriter) begin(cols []credbatch.Column) {
-	headers := make([]string, len(cols))
-	for i, c := range cols {
-		headers[i] = c.Header
-	}
+	columns := workbook.TypedColumns(cols, w.defs)
 	w.rows = make(chan credbatch.Row, 1024)
 	w.errc = make(chan error, 1)
 	w.started = true
@@ -214,7 +212,7 @@ func (w *reportWriter) begin(cols []credbatch.Column) {
 			for range w.rows {
 			}
 		}
-		err = workbook.ErrorReport(f, headers, seq, nil)
+		err = workbook.ErrorReport(f, workbook.ErrorReportInput{Columns: columns, Rows: seq})
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}

@@ -59,6 +59,8 @@ type Service struct {
 	Limits    sheet.Limits
 	TmpDir    string
 	Log       *slog.Logger
+	// BaseURL is the console's public URL: error reports link to the batch ("" = no links).
+	BaseURL string
 	// Lease is how long a batch in received counts as being worked on by another delivery
 	// after its last heartbeat (default 2 minutes); a quieter one was left by a crash and is
 	// resumed.
@@ -304,12 +306,21 @@ func ReportKey(batchID string) string { return ReportsPrefix + batchID + "-error
 
 // WriteReport writes the batch's error-report workbook to the blob store and records its key.
 func (s *Service) WriteReport(ctx context.Context, b credbatch.Batch) (string, error) {
+	return s.writeReport(ctx, b, "")
+}
+
+// writeReport writes the error report; replacedBy names the batch that replaced b ("" = none).
+// Dates and numbers are real cells by the types of the definitions b was validated against.
+func (s *Service) writeReport(ctx context.Context, b credbatch.Batch, replacedBy string) (string, error) {
 	var buf bytes.Buffer
-	headers := make([]string, len(b.Columns))
-	for i, c := range b.Columns {
-		headers[i] = c.Header
+	defs, err := s.BatchDefinitions(ctx, b)
+	if err != nil {
+		return "", fmt.Errorf("error report for %s: %w", b.ID, err)
 	}
-	if err := workbook.ErrorReport(&buf, headers, credbatch.BatchRows(ctx, s.Store, b.ID, credbatch.RowFilter{}), b.Findings); err != nil {
+	in := workbook.ErrorReportInput{Columns: workbook.TypedColumns(b.Columns, defs),
+		Rows: credbatch.BatchRows(ctx, s.Store, b.ID, credbatch.RowFilter{}), FileFindings: b.Findings,
+		About: s.about(b, replacedBy)}
+	if err := workbook.ErrorReport(&buf, in); err != nil {
 		return "", fmt.Errorf("error report for %s: %w", b.ID, err)
 	}
 	key := ReportKey(b.ID)
@@ -320,6 +331,29 @@ func (s *Service) WriteReport(ctx context.Context, b credbatch.Batch) (string, e
 		return "", fmt.Errorf("record error report for %s: %w", b.ID, err)
 	}
 	return key, nil
+}
+
+// about is the Batch sheet of b's error report.
+func (s *Service) about(b credbatch.Batch, replacedBy string) workbook.About {
+	a := workbook.About{BatchID: b.ID, Label: b.Label, File: path.Base(b.Source.Key), Status: credbatch.StatusWords(b)}
+	link := func(id string) string {
+		if s.BaseURL == "" {
+			return ""
+		}
+		return strings.TrimRight(s.BaseURL, "/") + "/batches/" + id
+	}
+	a.URL = link(b.ID)
+	switch {
+	case replacedBy != "":
+		a.Status = "replaced"
+		a.ReplacedBy, a.ReplacedByURL = replacedBy, link(replacedBy)
+		a.Advice = "This batch was replaced by batch " + replacedBy + ", uploaded to take its place; follow that one instead."
+	case a.Status == "needs fixing":
+		a.Advice = fmt.Sprintf("%d of the %d rows need fixing. Fix the marked cells on the Rows sheet and upload this workbook again "+
+			"(its Status and Problems columns are ignored), fix the rows in the console, or issue only the valid rows.",
+			b.Counts.Invalid, b.Counts.Rows)
+	}
+	return a
 }
 
 // StoreLookup answers the validator's store-backed checks (already_issued,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -18,10 +19,12 @@ import (
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/dirblob"
 	"github.com/credbatch/credbatch/shared/dynamo"
+	"github.com/credbatch/credbatch/shared/externaltest"
 	"github.com/credbatch/credbatch/shared/ingest"
 	"github.com/credbatch/credbatch/shared/s3blob"
 	"github.com/credbatch/credbatch/shared/sheet"
 	"github.com/credbatch/credbatch/shared/sqlite"
+	"github.com/credbatch/credbatch/shared/workbook"
 )
 
 // env is one pair of store and bucket backends.
@@ -460,4 +463,111 @@ func TestIngestEmailsTheUploaderAboutRejectedRows(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestErrorReportRealCellsAndReplacement reads a batch's error report back with openpyxl:
+// the user's dates and numbers are real cells, formula-like text is neutralised, the Batch
+// sheet says "needs fixing" with the batch's console link; once another upload replaces the
+// batch, its report names and links the batch that replaced it.
+func TestErrorReportRealCellsAndReplacement(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e env) {
+		svc := setup(t, e)
+		svc.BaseURL = "https://creds.example.org/"
+		ctx := context.Background()
+		data := xlsxFile(t, [][]any{
+			{"First Name", "Last Name", "Email", "Issue Date", "Score", "Level"},
+			{"Ana", "Lopez", "ana@example.org", time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC), 91, "Gold"},
+			{"Bo", "=Ng", "bo@example.org", "2026-05-02", 150, "Gold"},
+			{"Cy", "Oh", "cy@", "03/05/2026", "-1+2", "Gold"},
+		})
+		if err := svc.HandleS3(ctx, upload(t, e, "uploads/web-101/cohort.xlsx", data, nil)); err != nil {
+			t.Fatal(err)
+		}
+		b := onlyBatch(t, e.store)
+		if b.ReportKey == "" || credbatch.StatusWords(b) != "needs fixing" {
+			t.Fatalf("batch %s %+v report %q; want needs fixing with a report", b.Status, b.Counts, b.ReportKey)
+		}
+		report := func() map[string][][]externaltest.Cell {
+			t.Helper()
+			rc, _, err := e.blob.Get(ctx, b.ReportKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			raw, err := io.ReadAll(rc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return externaltest.Openpyxl(t, raw)
+		}
+		sheets := report()
+		rows := sheets[workbook.RowsSheet]
+		cell := func(row int, header string) externaltest.Cell {
+			t.Helper()
+			for i, h := range rows[0] {
+				if h.Text() == header {
+					return rows[row-1][i]
+				}
+			}
+			t.Fatalf("no column %q", header)
+			return externaltest.Cell{}
+		}
+		tests := []struct {
+			row       int
+			header    string
+			wantValue any
+			wantDate  bool
+		}{
+			{2, "Issue Date", "2026-05-01T00:00:00", true},
+			{2, "Score", 91.0, false},
+			{3, "Issue Date", "2026-05-02T00:00:00", true},
+			{3, "Score", 150.0, false},
+			{3, "Last Name", "'=Ng", false},
+			{4, "Issue Date", "03/05/2026", false},
+			{4, "Score", "'-1+2", false},
+			{4, "Email", "cy@", false},
+		}
+		for _, tc := range tests {
+			if c := cell(tc.row, tc.header); c.Value != tc.wantValue || c.IsDate != tc.wantDate {
+				t.Errorf("row %d %s: %+v; want %v (date %v)", tc.row, tc.header, c, tc.wantValue, tc.wantDate)
+			}
+		}
+		about := func(sheets map[string][][]externaltest.Cell) map[string]string {
+			out := map[string]string{}
+			for _, r := range sheets[workbook.AboutSheet] {
+				if len(r) >= 2 {
+					out[r[0].Text()] = r[1].Text()
+				}
+			}
+			return out
+		}
+		if a := about(sheets); a["Status"] != "needs fixing" || a["Open the batch"] != "https://creds.example.org/batches/"+b.ID ||
+			!strings.Contains(a["What to do"], "2 of the 3 rows need fixing") {
+			t.Errorf("Batch sheet %q", a)
+		}
+
+		// The corrected file uploaded to replace it.
+		fixed := xlsxFile(t, [][]any{{"First Name", "Last Name", "Email", "Score", "Level"}, {"Ana", "Lopez", "ana@example.org", 91, "Gold"}})
+		if err := svc.HandleS3(ctx, upload(t, e, "uploads/web-101/cohort-fixed.xlsx", fixed, map[string]string{ingest.MetaReplaces: b.ID})); err != nil {
+			t.Fatal(err)
+		}
+		old, err := e.store.GetBatch(ctx, b.ID)
+		if err != nil || old.Status != credbatch.BatchCancelled {
+			t.Fatalf("replaced batch %s, %v; want cancelled", old.Status, err)
+		}
+		page, err := e.store.ListBatches(ctx, credbatch.BatchFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var by string
+		for _, x := range page.Items {
+			if x.ID != b.ID {
+				by = x.ID
+			}
+		}
+		if a := about(report()); a["Status"] != "replaced" || a["Replaced by"] != by ||
+			a["Open the batch that replaced it"] != "https://creds.example.org/batches/"+by {
+			t.Errorf("Batch sheet after the replacement %q; want replaced by %s", a, by)
+		}
+	})
 }

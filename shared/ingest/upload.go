@@ -164,6 +164,13 @@ func (s *Service) supersede(ctx context.Context, old, by string) {
 	reason := "replaced by batch " + by
 	if _, err := s.Store.TransitionBatch(ctx, old, b.Status, credbatch.BatchCancelled, credbatch.BatchChange{Reason: &reason}); err != nil {
 		s.log().Warn("cancel the replaced batch", "batch_id", old, "by", by, "err", err)
+		return
+	}
+	if b.ReportKey != "" {
+		// The error report people may still open says which batch replaced this one.
+		if _, err := s.writeReport(ctx, b, by); err != nil {
+			s.log().Warn("rewrite the replaced batch's error report", "batch_id", old, "by", by, "err", err)
+		}
 	}
 }
 

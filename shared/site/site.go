@@ -66,7 +66,8 @@ func New(d Deps) *httpapi.API {
 	flow := &issuance.Service{Store: d.Store, Mailer: d.Mailer, Clock: d.Clock, Config: d.Flow, Log: d.Log, StatusCache: lists}
 	actions := &issuance.Actions{Store: d.Store, Workflow: d.Workflow, Clock: d.Clock, Notify: flow, Log: d.Log}
 	cat := &catalogue.Service{Store: d.Store, IDs: issuance.NewID, Log: d.Log}
-	ing := &ingest.Service{Store: d.Store, Blob: d.Blob, Clock: d.Clock, IDs: issuance.NewID, Limits: d.Limits, TmpDir: d.TmpDir, Log: d.Log}
+	ing := &ingest.Service{Store: d.Store, Blob: d.Blob, Clock: d.Clock, IDs: issuance.NewID, Limits: d.Limits, TmpDir: d.TmpDir, Log: d.Log,
+		BaseURL: d.Issuer.BaseURL}
 	pg := pages.New(pages.Deps{Store: d.Store, Actions: actions, Ingest: ing, Flow: flow, Catalogue: cat, Keys: d.Keys, Issuer: d.Issuer, Auth: d.PageAuth,
 		StatusLists: lists, Clock: d.Clock, Log: d.Log, ApprovalTimeout: d.Flow.ApprovalTimeout})
 	api := httpapi.New(httpapi.Deps{Store: d.Store, Blob: d.Blob, Actions: actions, Ingest: ing, Flow: flow, Catalogue: cat, Keys: d.Keys,

@@ -34,6 +34,14 @@ var (
 
 type cellColours struct{ fill, font string }
 
+// ErrorReportInput is what an error report shows.
+type ErrorReportInput struct {
+	Columns      []ReportColumn // the upload's columns, in order
+	Rows         iter.Seq2[credbatch.Row, error]
+	FileFindings []credbatch.Finding
+	About        About // the batch (zero: no Batch sheet)
+}
+
 // ErrorReport writes the error report of an upload as .xlsx. The first sheet, Rows, holds
 // the uploaded rows (Row.Cells in the order of columns, under the original headers) after a
 // Status column (the row's status) and a Problems column (its findings' messages); a cell
@@ -41,13 +49,25 @@ type cellColours struct{ fill, font string }
 // and punctuation) is filled light red for an error and light yellow for a warning. Each row
 // is written at its own row number (Row.Number) when numbers ascend, so "row 57" in a
 // message is row 57 of the report. The second sheet, Findings, lists row, column, code,
-// severity and message of every finding, the file-level ones first.
+// severity and message of every finding, the file-level ones first. A third sheet, Batch,
+// says which batch it is, its status in words ("needs fixing"), what to do, and links to the
+// batch and to the batch that replaced it.
+//
+// Cells keep the values the user gave, as real cells where the column's type says so: in a
+// date column a date serial or an ISO date becomes a date cell (the row's parsed value, so a
+// 1904-system workbook's dates stay right), in a number column a plain decimal becomes a
+// number cell; anything else stays text as written, through Safe.
 //
 // Rows may run to hundreds of thousands: they are spooled to a temporary file, then
 // streamed into the workbook with a declared dimension, so memory stays flat. Every string
 // cell goes through Safe. The error is the iterator's (wrapped), KindInvalid when a row
 // number is beyond the sheet, or an I/O error.
-func ErrorReport(w io.Writer, columns []string, rows iter.Seq2[credbatch.Row, error], fileFindings []credbatch.Finding) error {
+func ErrorReport(w io.Writer, in ErrorReportInput) error {
+	columns := make([]string, len(in.Columns))
+	for i, c := range in.Columns {
+		columns[i] = c.Header
+	}
+	rows, fileFindings := in.Rows, in.FileFindings
 	sp, err := newSpool()
 	if err != nil {
 		return fmt.Errorf("error report: %w", err)
@@ -76,11 +96,18 @@ func ErrorReport(w io.Writer, columns []string, rows iter.Seq2[credbatch.Row, er
 		sp.putString(rowStatus(r))
 		sp.putInt(len(r.Cells))
 		for i, c := range r.Cells {
-			sp.putString(c)
+			var col ReportColumn
+			if i < len(in.Columns) {
+				col = in.Columns[i]
+			}
+			width, err := sp.putCell(col.cell(r, c))
+			if err != nil {
+				return fmt.Errorf("error report: row %d: %w", n, err)
+			}
 			if i >= len(widths) {
 				widths = append(widths, 0)
 			}
-			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+			widths[i] = max(widths[i], width)
 		}
 		nCols = max(nCols, len(r.Cells))
 		sp.putInt(len(r.Findings))
@@ -151,11 +178,11 @@ func ErrorReport(w io.Writer, columns []string, rows iter.Seq2[credbatch.Row, er
 		cells = cells[:0]
 		cells = append(cells, nil, nil)
 		for range nc {
-			v, err := sp.string()
+			v, err := sp.cell(st) // text through Safe; a date is a Cell with its style
 			if err != nil {
 				return fmt.Errorf("error report: %w", err)
 			}
-			cells = append(cells, Safe(v)) // wrapped in a Cell only when a finding styles it
+			cells = append(cells, v) // wrapped in a Cell when a finding styles it
 		}
 		nf, err := sp.int()
 		if err != nil {
@@ -200,10 +227,10 @@ func ErrorReport(w io.Writer, columns []string, rows iter.Seq2[credbatch.Row, er
 				}
 				c, ok := cells[pos].(excelize.Cell)
 				if !ok {
-					c.Value = cells[pos] // a string, or nil for a cell the row does not reach
+					c.Value = cells[pos] // a string, a number, or nil for a cell the row does not reach
 				}
-				if sev == credbatch.SeverityError || c.StyleID != st.errorCell {
-					c.StyleID = st.cell(sev)
+				if sev == credbatch.SeverityError || !st.isError(c.StyleID) {
+					c.StyleID = st.marked(sev, c.StyleID)
 				}
 				cells[pos] = c
 			}
@@ -232,6 +259,9 @@ func ErrorReport(w io.Writer, columns []string, rows iter.Seq2[credbatch.Row, er
 		return fmt.Errorf("error report: %w", err)
 	}
 	if err := findSW.Flush(); err != nil {
+		return fmt.Errorf("error report: %w", err)
+	}
+	if err := in.About.write(f, st); err != nil {
 		return fmt.Errorf("error report: %w", err)
 	}
 	if err := f.Write(w); err != nil {
@@ -313,6 +343,8 @@ func (c columnIndex) find(header string) (int, bool) {
 type styles struct {
 	header, text, errorCell, warningCell, good int
 	day, dateTime                              int // date and date-time cells
+	errorDay, warningDay                       int // date cells a finding marks
+	link                                       int
 }
 
 func newStyles(f *excelize.File) (styles, error) {
@@ -337,19 +369,43 @@ func newStyles(f *excelize.File) (styles, error) {
 		return s, err
 	}
 	for _, x := range []struct {
-		id *int
-		c  cellColours
-	}{{&s.errorCell, errorFill}, {&s.warningCell, warningFill}, {&s.good, goodFill}} {
-		if *x.id, err = f.NewStyle(&excelize.Style{
+		id     *int
+		c      cellColours
+		format *string
+	}{{&s.errorCell, errorFill, nil}, {&s.warningCell, warningFill, nil}, {&s.good, goodFill, nil},
+		{&s.errorDay, errorFill, &day}, {&s.warningDay, warningFill, &day}} {
+		style := &excelize.Style{
 			Font:   &excelize.Font{Color: x.c.font},
 			Fill:   excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{x.c.fill}},
 			NumFmt: 49,
-		}); err != nil {
+		}
+		if x.format != nil {
+			style.NumFmt, style.CustomNumFmt = 0, x.format
+		}
+		if *x.id, err = f.NewStyle(style); err != nil {
 			return s, err
 		}
 	}
+	if s.link, err = f.NewStyle(&excelize.Style{Font: &excelize.Font{Color: "0563C1", Underline: "single"}}); err != nil {
+		return s, err
+	}
 	return s, nil
 }
+
+// marked is the style of a cell (of style cur) that a finding of the severity names: its
+// fill, keeping a date cell's format.
+func (s styles) marked(sev credbatch.Severity, cur int) int {
+	if cur == s.day || cur == s.errorDay || cur == s.warningDay {
+		if sev == credbatch.SeverityWarning {
+			return s.warningDay
+		}
+		return s.errorDay
+	}
+	return s.cell(sev)
+}
+
+// isError reports whether a style marks an error.
+func (s styles) isError(id int) bool { return id == s.errorCell || id == s.errorDay }
 
 // cell is the style of a cell a finding of the severity names.
 func (s styles) cell(sev credbatch.Severity) int {

@@ -109,7 +109,7 @@ func TestErrorReport(t *testing.T) {
 	}
 	file := []credbatch.Finding{{Row: 1, Column: "Nick", Code: credbatch.CodeUnknownColumns, Message: "column ignored", Severity: credbatch.SeverityWarning}}
 	var buf bytes.Buffer
-	if err := ErrorReport(&buf, columns, seq(rows, nil), file); err != nil {
+	if err := ErrorReport(&buf, ErrorReportInput{Columns: TextColumns(columns), Rows: seq(rows, nil), FileFindings: file}); err != nil {
 		t.Fatalf("ErrorReport: %v", err)
 	}
 	f := open(t, buf.Bytes())
@@ -185,7 +185,7 @@ func TestErrorReport(t *testing.T) {
 func TestErrorReportEmpty(t *testing.T) {
 	var buf bytes.Buffer
 	file := []credbatch.Finding{{Code: credbatch.CodeEmptyFile, Message: "the file has no rows"}}
-	if err := ErrorReport(&buf, []string{"Email"}, seq[credbatch.Row](nil, nil), file); err != nil {
+	if err := ErrorReport(&buf, ErrorReportInput{Columns: TextColumns([]string{"Email"}), Rows: seq[credbatch.Row](nil, nil), FileFindings: file}); err != nil {
 		t.Fatal(err)
 	}
 	dims := dimensions(t, buf.Bytes())
@@ -209,7 +209,7 @@ func TestIteratorErrors(t *testing.T) {
 		run  func() error
 	}{
 		{"error report", func() error {
-			return ErrorReport(io.Discard, []string{"Email"}, seq([]credbatch.Row{{Number: 2}}, boom), nil)
+			return ErrorReport(io.Discard, ErrorReportInput{Columns: TextColumns([]string{"Email"}), Rows: seq([]credbatch.Row{{Number: 2}}, boom), FileFindings: nil})
 		}},
 		{"table", func() error {
 			return Table(io.Discard, "Export", []string{"A"}, seq([][]string{{"x"}}, boom))
@@ -225,7 +225,7 @@ func TestIteratorErrors(t *testing.T) {
 }
 
 func TestErrorReportRowBeyondSheet(t *testing.T) {
-	err := ErrorReport(io.Discard, nil, seq([]credbatch.Row{{Number: maxRows + 1}}, nil), nil)
+	err := ErrorReport(io.Discard, ErrorReportInput{Columns: TextColumns(nil), Rows: seq([]credbatch.Row{{Number: maxRows + 1}}, nil), FileFindings: nil})
 	if credbatch.ErrorKind(err) != credbatch.KindInvalid {
 		t.Errorf("err = %v, want KindInvalid", err)
 	}
@@ -309,7 +309,7 @@ func TestErrorReportLarge(t *testing.T) {
 	}
 	const n = 20_000
 	var buf bytes.Buffer
-	if err := ErrorReport(&buf, benchColumns, reportRows(n), nil); err != nil {
+	if err := ErrorReport(&buf, ErrorReportInput{Columns: TextColumns(benchColumns), Rows: reportRows(n), FileFindings: nil}); err != nil {
 		t.Fatal(err)
 	}
 	dims := dimensions(t, buf.Bytes())
@@ -323,7 +323,7 @@ func TestErrorReportLarge(t *testing.T) {
 
 func BenchmarkErrorReport100k(b *testing.B) {
 	for b.Loop() {
-		if err := ErrorReport(io.Discard, benchColumns, reportRows(100_000), nil); err != nil {
+		if err := ErrorReport(io.Discard, ErrorReportInput{Columns: TextColumns(benchColumns), Rows: reportRows(100_000), FileFindings: nil}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -180,7 +180,7 @@ func Open(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	s.Actions = &issuance.Actions{Store: s.Store, Workflow: s.Engine, Notify: s.Flow, Log: cfg.Log}
 	s.Ingest = &ingest.Service{Store: s.Store, Blob: s.Bucket, Submitter: s.Actions, Limits: sheet.DefaultLimits(),
-		TmpDir: os.TempDir(), Log: cfg.Log,
+		TmpDir: os.TempDir(), Log: cfg.Log, BaseURL: cfg.Issuer.BaseURL,
 		Notifier: &ingest.MailNotifier{Mailer: s.Outbox, Blob: s.Bucket, Store: s.Store, From: cfg.From, Admins: flow.Admins, BaseURL: cfg.Issuer.BaseURL}}
 	s.Report = &report.Service{Store: s.Store, Mailer: s.Outbox, Log: cfg.Log, Config: report.Config{
 		From: cfg.From, Admins: flow.Admins, SendEmpty: cfg.ReportSendEmpty, BaseURL: cfg.Issuer.BaseURL, Lag: -1}}
