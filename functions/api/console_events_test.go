@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -41,6 +43,7 @@ type consoleEvent struct {
 	body     string // the response contains it
 	ctype    string // the response's Content-Type prefix
 	cookie   string // a cookie the response sets
+	out      *string
 }
 
 // TestConsoleThroughAPIGatewayEvents drives the console as the api function does on Lambda:
@@ -95,6 +98,41 @@ func TestConsoleThroughAPIGatewayEvents(t *testing.T) {
 	r.send(consoleEvent{file: "10-submit.json", status: 303, location: "/batches/" + r.vars["batch"] + "?done=submitted"})
 	waitBatch(t, st, w, r.vars["batch"], func(b credbatch.Batch) bool { return b.TaskToken != "" })
 	r.send(consoleEvent{file: "11-new-batch.json", status: 200, body: `id="manual-form"`})
+
+	// The upload page's script: a presigned PUT straight into the bucket (S3 on AWS, where
+	// the file never passes through the function; the local stack's bucket stands in here),
+	// then the page that opens the batch.
+	content := "First Name,Last Name,Email,Score\r\nGrace,Hopper,grace@example.org,95\r\n"
+	r.vars["size"] = strconv.Itoa(len(content))
+	var out string
+	r.send(consoleEvent{file: "18-upload-presign.json", status: 201, ctype: "application/json", out: &out})
+	var p struct {
+		URL, Method, Key, Next string
+		Headers                map[string]string
+	}
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(p.URL, "https://abc123.execute-api.eu-west-1.amazonaws.com"+stack.BucketPath+"/uploads/web-101/") || p.Method != http.MethodPut {
+		t.Fatalf("presigned %s %s, want a PUT under uploads/web-101/", p.Method, p.URL)
+	}
+	put := httptest.NewRequest(http.MethodPut, p.URL, strings.NewReader(content))
+	for k, v := range p.Headers {
+		put.Header.Set(k, v)
+	}
+	pw := httptest.NewRecorder()
+	st.Handler(tokens).ServeHTTP(pw, put)
+	if pw.Code != http.StatusOK {
+		t.Fatalf("PUT to the presigned URL: %d %s", pw.Code, pw.Body)
+	}
+	r.vars["key"], r.vars["keyraw"] = url.QueryEscape(p.Key), p.Key
+	loc = r.send(consoleEvent{file: "19-upload-done.json", status: 303, location: "/batches/"})
+	direct := strings.TrimPrefix(strings.SplitN(loc, "?", 2)[0], "/batches/")
+	if b := waitBatch(t, st, w, direct, func(b credbatch.Batch) bool {
+		return b.Status == credbatch.BatchAwaitingApproval || b.Status == credbatch.BatchParsed
+	}); b.Label != "Spring direct" || b.Uploader != "issuer@example.com" || b.Counts.Valid != 1 {
+		t.Errorf("directly uploaded batch %+v; want Spring direct by issuer@example.com, one valid row", b)
+	}
 
 	r.signIn(approverToken)
 	r.send(consoleEvent{file: "12-home-awaiting.json", status: 200, body: `id="pick-` + r.vars["batch"] + `"`})
@@ -198,6 +236,9 @@ func (r *eventRun) send(c consoleEvent) (location string) {
 	}
 	if resp.StatusCode != c.status {
 		t.Fatalf("%s %s: status %d, want %d\n%.600s", c.file, ev.RawPath, resp.StatusCode, c.status, body)
+	}
+	if c.out != nil {
+		*c.out = body
 	}
 	location = resp.Headers["Location"]
 	if c.location != "" && !strings.HasPrefix(location, c.location) {

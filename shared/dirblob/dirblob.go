@@ -293,7 +293,7 @@ func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (
 // PresignPut returns a URL to upload the key to with the content type; see PresignGet and
 // PresignPutMetadata. Errors: KindInvalid.
 func (s *Store) PresignPut(ctx context.Context, key, contentType string, ttl time.Duration) (string, error) {
-	return s.PresignPutMetadata(ctx, key, contentType, nil, ttl)
+	return s.PresignPutMetadata(ctx, key, contentType, nil, 0, ttl)
 }
 
 func (s *Store) url(key string, ttl time.Duration) (string, error) {

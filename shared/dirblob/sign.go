@@ -57,9 +57,13 @@ func WithSigning(secret string, now func() time.Time) Option {
 
 // PresignPutMetadata returns a URL that uploads to the key with the content type and user
 // metadata until ttl passes; the upload must send exactly those Content-Type and
-// x-amz-meta-* headers. Errors: KindInvalid.
-func (s *Store) PresignPutMetadata(ctx context.Context, key, contentType string, metadata map[string]string, ttl time.Duration) (string, error) {
+// x-amz-meta-* headers, and a body of exactly size bytes when size > 0 (Content-Length is
+// signed, as S3 signs it). Errors: KindInvalid.
+func (s *Store) PresignPutMetadata(ctx context.Context, key, contentType string, metadata map[string]string, size int64, ttl time.Duration) (string, error) {
 	h := http.Header{}
+	if size > 0 {
+		h.Set("Content-Length", strconv.FormatInt(size, 10))
+	}
 	if contentType != "" {
 		h.Set("Content-Type", contentType)
 	}
@@ -91,6 +95,12 @@ func (s *Store) signURL(ctx context.Context, method, u string, h http.Header, ex
 		return "", err
 	}
 	req.Header = h.Clone()
+	if n := req.Header.Get("Content-Length"); n != "" { // the signer signs req.ContentLength
+		req.Header.Del("Content-Length")
+		if req.ContentLength, err = strconv.ParseInt(n, 10, 64); err != nil {
+			return "", err
+		}
+	}
 	q := req.URL.Query()
 	q.Set("X-Amz-Expires", strconv.FormatInt(expires, 10))
 	req.URL.RawQuery = q.Encode()
@@ -135,13 +145,19 @@ func (s *Store) Verify(r *http.Request, key string) (map[string]string, error) {
 	}
 	signedHeaders := strings.Split(q.Get("X-Amz-SignedHeaders"), ";")
 	h := http.Header{}
+	if slices.Contains(signedHeaders, "content-length") {
+		if r.ContentLength < 0 {
+			return deny("the URL is signed for a body of a given length; send it with Content-Length")
+		}
+		h.Set("Content-Length", strconv.FormatInt(r.ContentLength, 10))
+	}
 	for name, vs := range r.Header {
 		lower := strings.ToLower(name)
 		covered := slices.Contains(signedHeaders, lower)
 		if !covered && (lower == "content-type" || strings.HasPrefix(lower, "x-amz-")) {
 			return deny(fmt.Sprintf("there were headers present in the request which were not signed: %s", lower))
 		}
-		if covered && lower != "host" {
+		if covered && lower != "host" && lower != "content-length" {
 			h[name] = vs
 		}
 	}

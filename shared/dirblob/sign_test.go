@@ -41,7 +41,7 @@ func TestVerifyPresigned(t *testing.T) {
 	ctx := t.Context()
 	key := "uploads/web-101/abc-cohort.csv"
 	meta := map[string]string{"uploader": "issuer@localhost", "label": "Cohort A"}
-	put, err := s.PresignPutMetadata(ctx, key, "text/csv", meta, 15*time.Minute)
+	put, err := s.PresignPutMetadata(ctx, key, "text/csv", meta, 0, 15*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestVerifyPresigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged, err := other.PresignPutMetadata(ctx, key, "text/csv", meta, 15*time.Minute)
+	forged, err := other.PresignPutMetadata(ctx, key, "text/csv", meta, 0, 15*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,4 +139,48 @@ func mustQuery(t *testing.T, raw, name string) string {
 		t.Fatal(err)
 	}
 	return u.Query().Get(name)
+}
+
+// TestVerifyPresignedSize: a URL presigned for a size signs Content-Length, so only a body of
+// exactly that many bytes passes (the console's bound on a direct-to-bucket upload).
+func TestVerifyPresignedSize(t *testing.T) {
+	const base = "http://127.0.0.1:8080/local-bucket"
+	s := newStore(t, dirblob.WithBaseURL(base), dirblob.WithSigning("s3cret-s3cret", nil))
+	key := "uploads/web-101/abc-cohort.csv"
+	put, err := s.PresignPutMetadata(t.Context(), key, "text/csv", map[string]string{"uploader": "issuer@localhost"}, 11, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sh := mustQuery(t, put, "X-Amz-SignedHeaders"); sh != "content-length;content-type;host;x-amz-meta-uploader" {
+		t.Errorf("signed headers %q: want content-length signed", sh)
+	}
+	tests := []struct {
+		name string
+		body string
+		n    int64 // Content-Length sent; -1 = chunked
+		want string
+	}{
+		{"the signed size", "hello world", 11, ""},
+		{"one byte more", "hello world!", 12, "does not match"},
+		{"one byte less", "hello worl", 10, "does not match"},
+		{"no length (chunked)", "hello world", -1, "Content-Length"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPut, put, strings.NewReader(tc.body))
+			r.ContentLength = tc.n
+			r.Header.Set("Content-Type", "text/csv")
+			r.Header.Set("x-amz-meta-uploader", "issuer@localhost")
+			_, err := s.Verify(r, key)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if !credbatch.IsKind(err, credbatch.KindForbidden) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want a forbidden error saying %q", err, tc.want)
+			}
+		})
+	}
 }

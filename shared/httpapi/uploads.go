@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -11,14 +9,6 @@ import (
 	"github.com/credbatch/credbatch/shared/ingest"
 )
 
-// MetadataPresigner is implemented by blob stores that can presign an upload carrying user
-// metadata. S3 refuses x-amz-meta-* headers that the presigned URL did not sign, so on S3
-// the metadata must be part of the signature; a store without this method gets a plain
-// PresignPut (the directory store, which takes no headers).
-type MetadataPresigner interface {
-	PresignPutMetadata(ctx context.Context, key, contentType string, metadata map[string]string, ttl time.Duration) (string, error)
-}
-
 type uploadRequest struct {
 	DefinitionID string                     `json:"definition_id"`
 	Filename     string                     `json:"filename"`
@@ -26,6 +16,7 @@ type uploadRequest struct {
 	DateOrder    credbatch.DateOrder        `json:"date_order,omitempty"`
 	Sheet        string                     `json:"sheet,omitempty"`
 	Mapping      map[string]credbatch.Field `json:"mapping,omitempty"`
+	Size         int64                      `json:"size,omitempty"` // bytes: the URL then takes exactly this size
 }
 
 type uploadResponse struct {
@@ -50,26 +41,12 @@ func (a *API) createUpload(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if len(req.Mapping) > 0 {
 		mapping = req.Mapping
 	}
-	up, err := a.ingest.PrepareUpload(r.Context(), ingest.Upload{Filename: req.Filename, DefinitionID: req.DefinitionID, Uploader: p.Name(),
-		Label: req.Label, DateOrder: string(req.DateOrder), Sheet: req.Sheet, Mapping: mapping}, a.d.IDs())
+	up, err := a.ingest.PresignUpload(r.Context(), ingest.Upload{Filename: req.Filename, DefinitionID: req.DefinitionID, Uploader: p.Name(),
+		Label: req.Label, DateOrder: string(req.DateOrder), Sheet: req.Sheet, Mapping: mapping, Size: req.Size}, a.d.IDs(), a.d.UploadTTL)
 	if err != nil {
 		return err
 	}
-	key, ctype, meta := up.Key, up.ContentType, up.Metadata
-	var url string
-	if mp, ok := a.d.Blob.(MetadataPresigner); ok {
-		url, err = mp.PresignPutMetadata(r.Context(), key, ctype, meta, a.d.UploadTTL)
-	} else {
-		url, err = a.d.Blob.PresignPut(r.Context(), key, ctype, a.d.UploadTTL)
-	}
-	if err != nil {
-		return fmt.Errorf("presign upload %s: %w", key, err)
-	}
-	headers := map[string]string{"Content-Type": ctype}
-	for k, v := range meta {
-		headers["x-amz-meta-"+k] = v
-	}
-	writeJSON(w, http.StatusCreated, uploadResponse{URL: url, Method: http.MethodPut, Key: key, Headers: headers,
-		ExpiresAt: a.now().Add(a.d.UploadTTL)})
+	writeJSON(w, http.StatusCreated, uploadResponse{URL: up.URL, Method: http.MethodPut, Key: up.Key, Headers: up.Headers,
+		ExpiresAt: up.ExpiresAt})
 	return nil
 }

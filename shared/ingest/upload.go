@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/credbatch/credbatch/shared/blobfile"
@@ -36,6 +37,7 @@ type Upload struct {
 	Sheet        string
 	Mapping      map[string]credbatch.Field
 	Replaces     string // batch id
+	Size         int64  // bytes; > 0 binds a presigned upload to exactly this size
 }
 
 // Prepared is an upload's object key, content type and metadata: the API presigns a PUT
@@ -107,6 +109,85 @@ func (s *Service) PrepareUpload(ctx context.Context, u Upload, newID string) (Pr
 		}
 	}
 	return Prepared{Key: prefix + newID + "-" + name, ContentType: ctype, Metadata: meta}, nil
+}
+
+// MetadataPresigner is implemented by blob stores that can presign an upload carrying user
+// metadata. S3 refuses x-amz-meta-* headers that the presigned URL did not sign, so on S3
+// the metadata must be part of the signature; size > 0 signs Content-Length too. A store
+// without this method gets a plain PresignPut (no metadata, no size).
+type MetadataPresigner interface {
+	PresignPutMetadata(ctx context.Context, key, contentType string, metadata map[string]string, size int64, ttl time.Duration) (string, error)
+}
+
+// Presigned is an upload the caller sends itself: PUT URL with every one of Headers (and a
+// body of the signed size) before ExpiresAt.
+type Presigned struct {
+	URL       string
+	Key       string
+	Headers   map[string]string
+	ExpiresAt time.Time
+}
+
+// PresignUpload checks an upload (as PrepareUpload) and returns a presigned PUT URL under
+// uploads/ valid for ttl, bound to the object key, the content type, the metadata headers
+// that carry its options to ingest and, when u.Size > 0, that exact size: the API's
+// presigned upload and the console's direct-to-bucket upload. Errors: PrepareUpload's, and
+// KindInvalid file_too_large (over Limits.MaxFileBytes) or invalid_size.
+func (s *Service) PresignUpload(ctx context.Context, u Upload, newID string, ttl time.Duration) (Presigned, error) {
+	if err := s.checkSize(u.Size); err != nil {
+		return Presigned{}, err
+	}
+	up, err := s.PrepareUpload(ctx, u, newID)
+	if err != nil {
+		return Presigned{}, err
+	}
+	var url string
+	if mp, ok := s.Blob.(MetadataPresigner); ok {
+		url, err = mp.PresignPutMetadata(ctx, up.Key, up.ContentType, up.Metadata, u.Size, ttl)
+	} else {
+		url, err = s.Blob.PresignPut(ctx, up.Key, up.ContentType, ttl)
+	}
+	if err != nil {
+		return Presigned{}, fmt.Errorf("presign upload %s: %w", up.Key, err)
+	}
+	headers := map[string]string{"Content-Type": up.ContentType}
+	for k, v := range up.Metadata {
+		headers["x-amz-meta-"+k] = v
+	}
+	return Presigned{URL: url, Key: up.Key, Headers: headers, ExpiresAt: s.now().Add(ttl)}, nil
+}
+
+// checkSize refuses a declared upload size that ingest would refuse to read.
+func (s *Service) checkSize(n int64) error {
+	limit := s.Limits.MaxFileBytes
+	if limit <= 0 {
+		limit = sheet.DefaultLimits().MaxFileBytes
+	}
+	switch {
+	case n < 0:
+		return credbatch.E(credbatch.KindInvalid, "invalid_size", "give the file's size in bytes")
+	case n > limit:
+		return credbatch.E(credbatch.KindInvalid, credbatch.CodeFileTooLarge,
+			fmt.Sprintf("the file is %d bytes; upload files of at most %d MB", n, limit>>20))
+	}
+	return nil
+}
+
+// UploadedBatch is the id of the batch an object under uploads/ becomes, once the uploader
+// has PUT it to a presigned URL. KindNotFound when the object is not there or someone else
+// uploaded it.
+func (s *Service) UploadedBatch(ctx context.Context, key, uploader string) (string, error) {
+	if !strings.HasPrefix(key, UploadsPrefix) {
+		return "", credbatch.NotFound("upload", key)
+	}
+	info, err := s.Blob.Head(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	if info.Metadata[MetaUploader] != uploader {
+		return "", credbatch.NotFound("upload", key)
+	}
+	return credbatch.BatchIDFor(credbatch.Source{Bucket: info.Bucket, Key: key, VersionID: info.VersionID, ETag: strings.Trim(info.ETag, `"`)}), nil
 }
 
 // PutUpload stores an upload's file under uploads/ (the console's upload; the API's

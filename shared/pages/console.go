@@ -17,7 +17,7 @@ import (
 
 // ConsolePatterns are the ServeMux patterns of the issuer console; an embedding API mounts
 // the pages handler on each (site.New does).
-var ConsolePatterns = []string{"GET /{$}", "/batches/", "/catalogue", "/catalogue/", "/upload", "/new-batch", "/approvals", "/approvals/"}
+var ConsolePatterns = []string{"GET /{$}", "/batches/", "/catalogue", "/catalogue/", "/upload", "/upload/", "/new-batch", "/approvals", "/approvals/"}
 
 // consolePrefixes are the local paths a sign-in may return to.
 var consolePrefixes = []string{"/batches/", "/catalogue", "/upload", "/new-batch", "/approvals", ReviewPrefix}
@@ -54,6 +54,8 @@ func (h *handler) consoleRoutes() {
 	h.mux.HandleFunc("GET /catalogue/{id}/template", h.definitionTemplate)
 	h.mux.HandleFunc("GET /upload", h.uploadForm)
 	h.mux.HandleFunc("POST /upload", h.upload)
+	h.mux.HandleFunc("POST /upload/presign", h.presignUpload)
+	h.mux.HandleFunc("GET /upload/done", h.uploadDone)
 	h.mux.HandleFunc("GET /new-batch", h.manualForm)
 	h.mux.HandleFunc("POST /new-batch", h.manual)
 }

@@ -3,12 +3,15 @@ package pages
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/httpapi"
@@ -172,7 +175,7 @@ func (h *handler) showUpload(w http.ResponseWriter, r *http.Request, status int,
 		return
 	}
 	v.Defs = defs
-	h.render(w, r, status, "upload", page{Title: "Upload a file · credbatch", Noindex: true, V: v})
+	h.render(w, r, status, "upload", page{Title: "Upload a file · credbatch", Noindex: true, Script: h.uploadJS, V: v})
 }
 
 // upload serves POST /upload (multipart): the file goes under uploads/ with its options as
@@ -222,6 +225,86 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, batchLink(id)+"?done=uploaded", http.StatusSeeOther)
+}
+
+// presignResponse is what the upload page's script gets from POST /upload/presign: the
+// presigned PUT (send every header, and exactly the declared size) and the page to open
+// once the bucket has the file.
+type presignResponse struct {
+	URL       string            `json:"url"`
+	Method    string            `json:"method"`
+	Key       string            `json:"key"`
+	Headers   map[string]string `json:"headers"`
+	ExpiresAt time.Time         `json:"expires_at"`
+	Next      string            `json:"next"`
+}
+
+// presignUpload serves POST /upload/presign (the upload form's fields without the file,
+// plus filename and size): a presigned PUT straight into uploads/, bound to the key, the
+// content type, the options as metadata, the uploader and the file's exact size, so that a
+// file of any allowed size skips the api function (its payload limit is about 6 MB). It
+// takes the session cookie and the form's CSRF token, which the API's authorizer does not.
+func (h *handler) presignUpload(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.requireRole(w, r, issuerRole...)
+	if !ok {
+		return
+	}
+	size, err := strconv.ParseInt(r.FormValue("size"), 10, 64)
+	switch {
+	case err != nil:
+		h.jsonError(w, r, credbatch.E(credbatch.KindInvalid, "invalid_size", "give the file's size in bytes"))
+		return
+	case size == 0:
+		h.jsonError(w, r, credbatch.E(credbatch.KindInvalid, credbatch.CodeEmptyFile, "the file is empty; choose the filled-in file"))
+		return
+	}
+	up, err := h.d.Ingest.PresignUpload(r.Context(), ingest.Upload{Filename: r.FormValue("filename"), DefinitionID: r.FormValue("definition"),
+		Uploader: s.Principal.Name(), Label: r.FormValue("label"), DateOrder: r.FormValue("date_order"), Sheet: r.FormValue("sheet"),
+		Replaces: r.FormValue("replaces"), Size: size}, issuance.NewID(), h.d.UploadTTL)
+	if err != nil {
+		h.jsonError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, presignResponse{URL: up.URL, Method: http.MethodPut, Key: up.Key, Headers: up.Headers,
+		ExpiresAt: up.ExpiresAt, Next: "/upload/done?key=" + url.QueryEscape(up.Key)})
+}
+
+// uploadDone serves GET /upload/done?key=: where the script goes once its PUT succeeded.
+// It sends the uploader to the batch the object becomes (404 for an object that is not
+// there or that someone else uploaded).
+func (h *handler) uploadDone(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.requireRole(w, r, issuerRole...)
+	if !ok {
+		return
+	}
+	id, err := h.d.Ingest.UploadedBatch(r.Context(), r.URL.Query().Get("key"), s.Principal.Name())
+	if credbatch.IsKind(err, credbatch.KindNotFound) {
+		h.message(w, r, http.StatusNotFound, "Upload not found", "No file of yours arrived under this name. Upload it again.")
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, batchLink(id)+"?done=uploaded", http.StatusSeeOther)
+}
+
+// jsonError answers a script's request with the error's status and {"code","error"};
+// internal errors are logged and say only "internal error".
+func (h *handler) jsonError(w http.ResponseWriter, r *http.Request, err error) {
+	status := httpapi.StatusOf(err)
+	body := map[string]string{"code": credbatch.ErrorCode(err), "error": credbatch.ErrorMessage(err)}
+	if status >= 500 {
+		h.d.Log.ErrorContext(r.Context(), "console request", "path", r.URL.Path, "err", err)
+		body = map[string]string{"code": "internal", "error": "Something went wrong. Try again in a moment."}
+	}
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // manualView is the manual entry form: one block of fields per recipient.

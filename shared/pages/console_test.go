@@ -51,43 +51,46 @@ func TestConsoleAuthorization(t *testing.T) {
 	tests := []struct {
 		method, path string
 		allowed      []string
+		want         int // status for an allowed GET (default 200)
 	}{
-		{"GET", "/", all},
-		{"GET", "/?status=parsed&label=Matrix&definition=web-101", all},
-		{"GET", "/?mine=1", all},
-		{"GET", "/catalogue", all},
-		{"GET", "/catalogue/web-101", all},
-		{"GET", "/catalogue/web-101?version=1", all},
-		{"GET", "/catalogue/web-101/template", all},
-		{"GET", "/catalogue/web-101/template?format=csv", all},
-		{"GET", "/catalogue/template?ids=web-101", all},
-		{"GET", "/catalogue/new", issuers},
-		{"GET", "/catalogue/web-101/edit", issuers},
-		{"POST", "/catalogue/new", issuers},
-		{"POST", "/catalogue/web-101", issuers},
-		{"GET", "/upload", issuers},
-		{"GET", "/new-batch", issuers},
-		{"GET", bp, all},
-		{"GET", bp + "?show=invalid", all},
-		{"GET", bp + "?delivery=bounced", all},
-		{"GET", bp + "/reconciliation.xlsx", all},
-		{"POST", "/upload", issuers},
-		{"POST", "/new-batch", issuers},
-		{"POST", "/approvals/confirm", approvers},
-		{"POST", "/approvals", approvers},
-		{"POST", bp + "/rows/2", issuers},
-		{"POST", bp + "/submit", issuers},
-		{"POST", bp + "/submit-valid", issuers},
-		{"POST", bp + "/cancel", issuers},
-		{"POST", bp + "/resume", issuers},
-		{"POST", bp + "/retry", issuers},
-		{"POST", bp + "/revoke", issuers},
-		{"POST", bp + "/revoke-one", issuers},
-		{"POST", bp + "/resend", issuers},
-		{"POST", bp + "/mapping", issuers},
-		{"POST", bp + "/approve", approvers},
-		{"POST", bp + "/reject", approvers},
-		{"POST", bp + "/request-changes", approvers},
+		{"GET", "/", all, 0},
+		{"GET", "/?status=parsed&label=Matrix&definition=web-101", all, 0},
+		{"GET", "/?mine=1", all, 0},
+		{"GET", "/catalogue", all, 0},
+		{"GET", "/catalogue/web-101", all, 0},
+		{"GET", "/catalogue/web-101?version=1", all, 0},
+		{"GET", "/catalogue/web-101/template", all, 0},
+		{"GET", "/catalogue/web-101/template?format=csv", all, 0},
+		{"GET", "/catalogue/template?ids=web-101", all, 0},
+		{"GET", "/catalogue/new", issuers, 0},
+		{"GET", "/catalogue/web-101/edit", issuers, 0},
+		{"POST", "/catalogue/new", issuers, 0},
+		{"POST", "/catalogue/web-101", issuers, 0},
+		{"GET", "/upload", issuers, 0},
+		{"GET", "/upload/done?key=uploads/web-101/none.csv", issuers, http.StatusNotFound},
+		{"GET", "/new-batch", issuers, 0},
+		{"GET", bp, all, 0},
+		{"GET", bp + "?show=invalid", all, 0},
+		{"GET", bp + "?delivery=bounced", all, 0},
+		{"GET", bp + "/reconciliation.xlsx", all, 0},
+		{"POST", "/upload", issuers, 0},
+		{"POST", "/upload/presign", issuers, 0},
+		{"POST", "/new-batch", issuers, 0},
+		{"POST", "/approvals/confirm", approvers, 0},
+		{"POST", "/approvals", approvers, 0},
+		{"POST", bp + "/rows/2", issuers, 0},
+		{"POST", bp + "/submit", issuers, 0},
+		{"POST", bp + "/submit-valid", issuers, 0},
+		{"POST", bp + "/cancel", issuers, 0},
+		{"POST", bp + "/resume", issuers, 0},
+		{"POST", bp + "/retry", issuers, 0},
+		{"POST", bp + "/revoke", issuers, 0},
+		{"POST", bp + "/revoke-one", issuers, 0},
+		{"POST", bp + "/resend", issuers, 0},
+		{"POST", bp + "/mapping", issuers, 0},
+		{"POST", bp + "/approve", approvers, 0},
+		{"POST", bp + "/reject", approvers, 0},
+		{"POST", bp + "/request-changes", approvers, 0},
 	}
 	csrfOf := map[string]string{}
 	for role, tok := range tokens {
@@ -122,8 +125,12 @@ func TestConsoleAuthorization(t *testing.T) {
 				if !allowed && got.code != http.StatusForbidden {
 					t.Errorf("%s (another role's page): %d, want 403", role, got.code)
 				}
-				if allowed && tt.method == "GET" && got.code != http.StatusOK {
-					t.Errorf("%s: %d, want 200\n%s", role, got.code, text(got.body))
+				want := tt.want
+				if want == 0 {
+					want = http.StatusOK
+				}
+				if allowed && tt.method == "GET" && got.code != want {
+					t.Errorf("%s: %d, want %d\n%s", role, got.code, want, text(got.body))
 				}
 				if allowed && tt.method == "POST" {
 					if got := e.do(t, request{method: tt.method, path: tt.path, cookie: tokens[role], form: form("forged")}); got.code != http.StatusForbidden {

@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -25,7 +26,7 @@ import (
 	"github.com/credbatch/credbatch/shared/statuslist"
 )
 
-//go:embed templates/*.html static/pages.css static/copy.js
+//go:embed templates/*.html static/pages.css static/copy.js static/upload.js
 var files embed.FS
 
 // Paths the handler serves. An embedding API mounts the handler on each of them:
@@ -58,6 +59,8 @@ type Deps struct {
 	// MaxUploadBytes bounds a console upload (default 50 MiB; an API upload goes to a
 	// presigned URL instead).
 	MaxUploadBytes int64
+	// UploadTTL is how long the upload page's presigned URL works (default 15 minutes).
+	UploadTTL time.Duration
 
 	// StatusLists are the revocation lists credentials are checked against (share the API's,
 	// so a revocation clears both caches). Default: new lists over Store, cached for StatusTTL.
@@ -74,13 +77,14 @@ type Deps struct {
 
 // handler serves the pages.
 type handler struct {
-	d      Deps
-	mux    *http.ServeMux
-	tmpl   map[string]*template.Template
-	css    template.CSS
-	copyJS template.JS // the credential page's copy-link button (allowed by its hash)
-	csp    string
-	secure bool
+	d        Deps
+	mux      *http.ServeMux
+	tmpl     map[string]*template.Template
+	css      template.CSS
+	copyJS   template.JS // the credential page's copy-link button (allowed by its hash)
+	uploadJS template.JS // the upload page's direct-to-bucket upload (allowed by its hash)
+	csp      string
+	secure   bool
 }
 
 // New returns the pages handler. It serves GET /credentials/{id}, GET /review/{id},
@@ -97,6 +101,9 @@ func New(d Deps) http.Handler {
 	}
 	if d.MaxUploadBytes <= 0 {
 		d.MaxUploadBytes = 50 << 20
+	}
+	if d.UploadTTL <= 0 {
+		d.UploadTTL = 15 * time.Minute
 	}
 	if d.StatusTTL == 0 {
 		d.StatusTTL = 30 * time.Second
@@ -121,15 +128,16 @@ func New(d Deps) http.Handler {
 		css = nil
 	}
 	h.css = template.CSS(css)
-	js, err := files.ReadFile("static/copy.js")
+	copyJS, err := files.ReadFile("static/copy.js")
 	if err != nil { // cannot happen: the file is embedded
-		js = nil
+		copyJS = nil
 	}
-	h.copyJS = template.JS(js)
-	sum, jsSum := sha256.Sum256(css), sha256.Sum256(js)
-	h.csp = "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
-		"script-src 'sha256-" + base64.StdEncoding.EncodeToString(jsSum[:]) + "'; " +
-		"img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	uploadJS, err := files.ReadFile("static/upload.js")
+	if err != nil { // cannot happen: the file is embedded
+		uploadJS = nil
+	}
+	h.copyJS, h.uploadJS = template.JS(copyJS), template.JS(uploadJS)
+	h.csp = contentSecurityPolicy(css, [][]byte{copyJS, uploadJS}, uploadOrigin(d.Ingest))
 	for _, name := range []string{"credential", "review", "login", "message", "home", "confirm", "batch", "catalogue", "definition", "definition_form", "upload", "manual"} {
 		h.tmpl[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/nav.html", "templates/"+name+".html"))
 	}
@@ -147,6 +155,43 @@ func New(d Deps) http.Handler {
 		h.message(w, r, http.StatusNotFound, "Page not found", "There is no page at this address.")
 	})
 	return h
+}
+
+// contentSecurityPolicy allows the embedded stylesheet and scripts by their hashes, and
+// scripts to connect only to this site and to the bucket the uploads go to.
+func contentSecurityPolicy(css []byte, scripts [][]byte, bucket string) string {
+	hash := func(b []byte) string {
+		sum := sha256.Sum256(b)
+		return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+	}
+	connect := "'self'"
+	if bucket != "" {
+		connect += " " + bucket
+	}
+	var js []string
+	for _, b := range scripts {
+		js = append(js, hash(b))
+	}
+	return "default-src 'none'; style-src " + hash(css) + "; script-src " + strings.Join(js, " ") + "; connect-src " + connect + "; " +
+		"img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+}
+
+// uploadOrigin is the origin (scheme://host) of the bucket's presigned URLs, where the
+// upload page's script sends files: on AWS the S3 endpoint, locally this server. Presigning
+// is local computation, so a probe URL tells it without a request. "" when there is none.
+func uploadOrigin(ing *ingest.Service) string {
+	if ing == nil || ing.Blob == nil {
+		return ""
+	}
+	raw, err := ing.Blob.PresignPut(context.Background(), ingest.UploadsPrefix+"origin-probe.csv", "text/csv", time.Minute)
+	if err != nil {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

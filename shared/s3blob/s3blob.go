@@ -154,13 +154,14 @@ func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (
 // PresignPut returns a URL that uploads to the key with the content type until ttl passes.
 // Errors: KindInvalid.
 func (s *Store) PresignPut(ctx context.Context, key, contentType string, ttl time.Duration) (string, error) {
-	return s.PresignPutMetadata(ctx, key, contentType, nil, ttl)
+	return s.PresignPutMetadata(ctx, key, contentType, nil, 0, ttl)
 }
 
 // PresignPutMetadata is PresignPut for an upload that carries user metadata: S3 refuses
 // x-amz-meta-* headers that the URL did not sign, so the metadata is signed in and the
-// client must send exactly these headers.
-func (s *Store) PresignPutMetadata(ctx context.Context, key, contentType string, metadata map[string]string, ttl time.Duration) (string, error) {
+// client must send exactly these headers; size > 0 signs Content-Length too, so S3 refuses a
+// body of any other length.
+func (s *Store) PresignPutMetadata(ctx context.Context, key, contentType string, metadata map[string]string, size int64, ttl time.Duration) (string, error) {
 	if err := s.checkPresign(key, ttl); err != nil {
 		return "", err
 	}
@@ -170,6 +171,9 @@ func (s *Store) PresignPutMetadata(ctx context.Context, key, contentType string,
 	}
 	if len(metadata) > 0 {
 		in.Metadata = metadata
+	}
+	if size > 0 {
+		in.ContentLength = aws.Int64(size)
 	}
 	req, err := s.presign.PresignPutObject(ctx, in, func(o *s3.PresignOptions) { o.Expires = ttl })
 	if err != nil {

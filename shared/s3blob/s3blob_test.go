@@ -120,7 +120,7 @@ func TestPresignedUploadWithMetadata(t *testing.T) {
 	b := newBucket(t).(*s3blob.Store)
 	ctx := context.Background()
 	meta := map[string]string{"label": "Spring cohort", "uploader": "staff@example.com"}
-	url, err := b.PresignPutMetadata(ctx, "uploads/web-101/cohort.csv", "text/csv", meta, time.Minute)
+	url, err := b.PresignPutMetadata(ctx, "uploads/web-101/cohort.csv", "text/csv", meta, 0, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

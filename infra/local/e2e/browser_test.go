@@ -71,6 +71,20 @@ type server struct {
 	// crossSiteNoCookie counts review requests that came from another site without the
 	// session cookie (SameSite=Strict at work).
 	crossSiteNoCookie atomic.Int32
+	// directUploads counts files the browser PUT to a presigned bucket URL (accepted);
+	// formUploads counts files posted to the console's /upload form.
+	directUploads, formUploads atomic.Int32
+}
+
+// statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 func startServer(t *testing.T) *server {
@@ -84,7 +98,14 @@ func startServer(t *testing.T) *server {
 				s.crossSiteNoCookie.Add(1)
 			}
 		}
-		h.ServeHTTP(w, r)
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(sw, r)
+		switch {
+		case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, stack.BucketPath+"/uploads/") && sw.status == http.StatusOK:
+			s.directUploads.Add(1)
+		case r.Method == http.MethodPost && r.URL.Path == "/upload":
+			s.formUploads.Add(1)
+		}
 	}))
 	t.Cleanup(srv.Close)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -384,9 +384,12 @@ func (c *consoleRun) flow() {
 	c.do(chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{file}),
 		chromedp.SendKeys(chromedp.CSS("#label"), label),
 		chromedp.SetValue(chromedp.CSS("#definition"), "web-101"))
-	c.follow("#upload")
+	c.follow("#upload")                     // the page's script PUTs the file to a presigned bucket URL
 	c.waitText("#batch-status", "rejected") // bad rows: rejected until fixed or left out
 	first := c.batchID()
+	if d, f := c.s.directUploads.Load(), c.s.formUploads.Load(); d != 1 || f != 0 {
+		t.Errorf("%d uploads PUT to the presigned URL and %d posted to the form; want the file sent straight to the bucket", d, f)
+	}
 	c.check("batch with findings", "batch-findings")
 	if got := c.text("#batch-label"); got != label {
 		t.Errorf("batch label %q, want %q", got, label)
