@@ -42,8 +42,10 @@ type credentialView struct {
 	KeyID        string
 	VerifyReason string
 
-	JWTURL      string
-	JSONURL     string
+	JSONURL     string // the signed JSON-LD credential (Data Integrity proof): the primary download
+	JSONName    string
+	JWTURL      string // the same credential as an OB 3.0 VC-JWT
+	JWTName     string
 	PDFURL      string
 	BadgeURL    string // "" when the badge is not offered (revoked, cannot be verified)
 	LinkedInURL string
@@ -286,6 +288,12 @@ func (h *handler) credentialView(ctx context.Context, c credbatch.Credential) (c
 	if v.Status == "valid" || v.Status == "expired" {
 		v.LinkedInURL = linkedInURL(v, c.ID)
 		v.BadgeURL = v.URL + "/badge.png"
+	}
+	// The primary download is the JSON-LD credential with its Data Integrity proof (what
+	// wallets import); a credential of the earlier format has only its JWS.
+	v.JWTName = fileName(v, ".jwt")
+	if strings.HasPrefix(c.JWT, "{") {
+		v.JSONName = fileName(v, ".json")
 	}
 	return v, nil
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
@@ -49,6 +52,51 @@ func (e *env) issue(t *testing.T, c credbatch.Credential, signer *credential.Sig
 	return c
 }
 
+// issueLegacy stores a credential of web-101 in the earlier format: an EdDSA JWS (typ vc+jwt)
+// over the document, with the stack's active Ed25519 key.
+func (e *env) issueLegacy(t *testing.T, c credbatch.Credential) credbatch.Credential {
+	t.Helper()
+	ctx := context.Background()
+	def, err := e.st.Store.GetDefinition(ctx, "web-101", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := e.st.Store.AllocateStatusIndexes(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.BatchID, c.DefinitionID, c.DefinitionVer, c.StatusListIndex = "batch-1", def.ID, def.Version, idx
+	c.Status, c.EmailStatus, c.IssuedAt = credbatch.CredentialIssued, credbatch.EmailSent, time.Now()
+	doc, err := credential.Build(e.st.Config.Issuer, def, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := e.st.Keys.ActiveKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := (&jose.SignerOptions{}).WithHeader("kid", k.ID).WithHeader("typ", credential.MediaType)
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: k.Private}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.JWT, err = jws.CompactSerialize(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.Store.CreateCredential(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func TestCredentialPage(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -72,6 +120,8 @@ func TestCredentialPage(t *testing.T) {
 	}
 	forged := e.issue(t, credbatch.Credential{ID: "3123456789abcdef0123456789abcdef", Email: "dee@example.com", Name: "Dee Ray",
 		IssueDate: "2025-02-01", Attributes: map[string]string{"Score": "99"}}, foreign)
+	legacy := e.issueLegacy(t, credbatch.Credential{ID: "4123456789abcdef0123456789abcdef", Email: "eve@example.com", Name: "Eve Poe",
+		IssueDate: "2025-01-15", ExpiryDate: "2099-12-31", Attributes: map[string]string{"Score": "80"}})
 	vm := e.st.Signer.VerificationMethod()
 	kid := vm[strings.LastIndex(vm, "#")+1:] // the page shows the key's thumbprint
 
@@ -90,13 +140,19 @@ func TestCredentialPage(t *testing.T) {
 				"Verified: the issuer's signature checks out (key " + kid, "Issued 15 January 2025", "Score 87", "Criteria Pass the final assessment.",
 				"Download PDF", "Download badge", "Link to this page"},
 			append([]string{`<meta property="og:url" content="` + baseURL + `/credentials/` + valid.ID + `">`,
-				`href="` + baseURL + `/credentials/` + valid.ID + `/jwt"`, `href="` + baseURL + `/credentials/` + valid.ID + `/json"`,
+				// The primary download is the JSON-LD credential with its proof; the VC-JWT comes second.
+				`<a href="` + baseURL + `/credentials/` + valid.ID + `/json" download="Web Fundamentals - Ann Lee.json" type="application/vc+ld+json">Download the signed credential</a>`,
+				`<a href="` + baseURL + `/credentials/` + valid.ID + `/jwt" download="Web Fundamentals - Ann Lee.jwt" type="application/vc+jwt">Download as a VC-JWT</a>`,
 				`href="` + baseURL + `/credentials/` + valid.ID + `/pdf" download`, `href="` + baseURL + `/credentials/` + valid.ID + `/badge.png" download`,
 				`<meta property="og:image" content="` + baseURL + `/credentials/` + valid.ID + `/badge.png">`,
 				`<input id="share-url" type="text" value="` + baseURL + `/credentials/` + valid.ID + `" readonly>`,
 				`href="https://www.linkedin.com/profile/add?startTask=CERTIFICATION_NAME&amp;name=Web&#43;Fundamentals&amp;organizationName=Test&#43;Academy&amp;issueYear=2025&amp;issueMonth=1&amp;expirationYear=2099&amp;expirationMonth=12&amp;certUrl=https%3A%2F%2Fcreds.test%2Fcredentials%2F` + valid.ID + `&amp;certId=` + valid.ID + `"`},
 				og...),
-			[]string{"ann@example.com", "noindex"}},
+			[]string{"ann@example.com", "noindex", "jwks.json"}},
+		{"earlier format (EdDSA JWS)", legacy.ID, http.StatusOK,
+			[]string{"Verified: the issuer's signature checks out", "Eve Poe earned Web Fundamentals", "Download the signed credential (JWT)"},
+			[]string{`<a href="` + baseURL + `/credentials/` + legacy.ID + `/jwt" download="Web Fundamentals - Eve Poe.jwt"`},
+			[]string{"/json", "Download as a VC-JWT", "jwks.json"}},
 		{"expired", expired.ID, http.StatusOK,
 			[]string{"Expired: this credential expired on 31 December 2020.", "Not valid: the signature is the issuer's (key " + kid + "), but the credential is expired.", "Bo Ng earned"},
 			append([]string{"status-expired", "linkedin.com", "/badge.png"}, og...), []string{"<strong>Verified</strong>"}},

@@ -373,23 +373,39 @@ func TestReviewApproveAndVerifyInBrowser(t *testing.T) {
 		t.Errorf("heading = %q, want %s and the achievement", got, c.Name)
 	}
 
-	// The download link on the page serves the signed credential.
-	attr, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(`a[download][href$="/jwt"]`), "href"))
-	if err != nil || !attr.Exists {
-		t.Fatalf("download link: %v", err)
-	}
-	href := attr.Value
-	resp, err := http.Get(href)
+	// The page's first download of the credential is the JSON-LD document with its Data
+	// Integrity proof, the second the VC-JWT; both verify as this credential.
+	types, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('nav.actions a[download][type]')].map(a => a.type)`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s = %d", href, resp.StatusCode)
+	if strings.Join(types, " ") != "application/vc+ld+json application/vc+jwt" {
+		t.Errorf("credential downloads = %q, want the JSON-LD credential first, then the VC-JWT", types)
 	}
-	res, err := credential.NewVerifier(s.st.Keys, nil).Verify(context.Background(), string(body), time.Now())
-	if err != nil || !res.Valid || res.Document.ID != s.st.Config.Issuer.CredentialURL(c.ID) {
-		t.Errorf("GET %s: %d bytes that do not verify as the credential: %+v, %v", href, len(body), res, err)
+	for _, want := range []struct {
+		selector string
+		format   credential.Format
+	}{
+		{`a[download][href$="/json"]`, credential.FormatDataIntegrity},
+		{`a[download][href$="/jwt"]`, credential.FormatJWT},
+	} {
+		attr, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(want.selector), "href"))
+		if err != nil || !attr.Exists {
+			t.Fatalf("download link %s: %v", want.selector, err)
+		}
+		href := attr.Value
+		resp, err := http.Get(href)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s = %d", href, resp.StatusCode)
+		}
+		res, err := credential.NewVerifier(s.st.Keys, nil).Verify(context.Background(), string(body), time.Now())
+		if err != nil || !res.Valid || res.Format != want.format || res.Document.ID != s.st.Config.Issuer.CredentialURL(c.ID) {
+			t.Errorf("GET %s: %d bytes that do not verify as the credential in format %s: %+v, %v", href, len(body), want.format, res, err)
+		}
 	}
 }
