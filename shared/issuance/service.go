@@ -343,7 +343,7 @@ func (s *Service) cancelled(ctx context.Context, id, cause string) error {
 // ChunkFailed marks the rows a chunk left unissued (valid or issuing) as failed with the
 // chunk's error, after its retries ran out.
 func (s *Service) ChunkFailed(ctx context.Context, c Chunk, errName, cause string) error {
-	reason := fmt.Sprintf("not issued: chunk %d failed (%s): %s; submit the batch again to retry", c.Chunk, errName, CauseMessage(cause))
+	reason := fmt.Sprintf("not issued: chunk %d failed (%s): %s; retry the failed rows from the batch page (or POST /api/batches/{id}/retry)", c.Chunk, errName, CauseMessage(cause))
 	from, to := c.rows()
 	f := credbatch.RowFilter{FromNumber: from, ToNumber: to}
 	for r, err := range credbatch.BatchRows(ctx, s.Store, c.BatchID, f) {
@@ -371,7 +371,7 @@ func (s *Service) Finalize(ctx context.Context, id string) (Finalized, error) {
 	if b.Status != credbatch.BatchIssuing {
 		return Finalized{Status: b.Status, Counts: b.Counts}, nil
 	}
-	counts, err := s.recount(ctx, b, "not issued: its chunk failed or sending stopped; submit the batch again to retry")
+	counts, err := s.recount(ctx, b, "not issued: its chunk failed or sending stopped; retry the failed rows from the batch page (or POST /api/batches/{id}/retry)")
 	if err != nil {
 		return Finalized{}, err
 	}

@@ -48,10 +48,20 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with the stack's configuration adjusted by with (nil: as it is).
+func newEnvWith(t *testing.T, with func(*stack.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
-	st, err := stack.Open(ctx, stack.Config{DataDir: t.TempDir(),
+	cfg := stack.Config{DataDir: t.TempDir(),
 		Issuer: credential.Issuer{BaseURL: baseURL, Name: "Test Academy", URL: "https://academy.test"},
-		Flow:   issuance.Config{Approvers: []string{"approver@example.com"}}})
+		Flow:   issuance.Config{Approvers: []string{"approver@example.com"}}}
+	if with != nil {
+		with(&cfg)
+	}
+	st, err := stack.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,9 @@ type Config struct {
 	NoFeedback bool
 	// WrapIssue, when set, wraps the chunk worker's handler (tests inject failures).
 	WrapIssue func(engine.Handler) engine.Handler
+	// WrapMailer, when set, wraps the mailer the chunk worker sends credentials with (tests
+	// inject mail failures).
+	WrapMailer func(credbatch.Mailer) credbatch.Mailer
 }
 
 // Stack is a running local stack.
@@ -157,7 +160,11 @@ func Open(ctx context.Context, cfg Config) (*Stack, error) {
 	if flow.MaxConcurrency == 0 {
 		flow.MaxConcurrency = 4
 	}
-	s.Flow = &issuance.Service{Store: s.Store, Mailer: s.Outbox, Signer: s.Signer, Config: flow, Log: cfg.Log}
+	var mailer credbatch.Mailer = s.Outbox
+	if cfg.WrapMailer != nil {
+		mailer = cfg.WrapMailer(mailer)
+	}
+	s.Flow = &issuance.Service{Store: s.Store, Mailer: mailer, Signer: s.Signer, Config: flow, Log: cfg.Log}
 	issue := engine.Typed(s.Flow.IssueChunk)
 	if cfg.WrapIssue != nil {
 		issue = cfg.WrapIssue(issue)
