@@ -78,7 +78,7 @@ func run() error {
 		Log:       log,
 		BaseURL:   e.BaseURL,
 	}
-	lambda.Start(svc.HandleS3)
+	lambda.Start(svc.Handle)
 	return nil
 }
 

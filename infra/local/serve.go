@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/credbatch/credbatch/infra/local/engine"
@@ -67,20 +68,47 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var sf stackFlags
 	sf.register(fs)
 	reportEvery := fs.Duration("report-every", 24*time.Hour, "how often the delivery report runs (0 = never)")
+	sweepEvery := fs.Duration("sweep-every", time.Minute, "how often uploads a crash left part way are resumed (0 = never)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
 	log := logging.New(stderr)
-	if err := serve(ctx, sf, *reportEvery, stdout, log); err != nil {
+	if err := serve(ctx, sf, schedules{report: *reportEvery, sweep: *sweepEvery}, stdout, log); err != nil {
 		fmt.Fprintf(stderr, "serve: %v\n", err)
 		return exitFailure
 	}
 	return exitOK
 }
 
+// schedules are serve's periodic jobs (0 = never): the delivery report, and the ingest
+// sweep that resumes uploads a crash left part way (the ingest function's schedule on AWS).
+type schedules struct {
+	report, sweep time.Duration
+}
+
+// every runs fn every interval on a goroutine of wg until ctx ends (not at all when
+// interval is 0).
+func every(ctx context.Context, wg *sync.WaitGroup, interval time.Duration, fn func(context.Context)) {
+	if interval <= 0 {
+		return
+	}
+	wg.Go(func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				fn(ctx)
+			}
+		}
+	})
+}
+
 // serve runs the local stack until ctx ends: HTTP API and pages, the drop folder, the local
-// engine, the outbox with simulated SES feedback, and the report schedule.
-func serve(ctx context.Context, sf stackFlags, reportEvery time.Duration, out io.Writer, log *slog.Logger) error {
+// engine, the outbox with simulated SES feedback, the report schedule and the ingest sweep.
+func serve(ctx context.Context, sf stackFlags, sched schedules, out io.Writer, log *slog.Logger) error {
 	st, err := sf.open(ctx, log)
 	if err != nil {
 		return err
@@ -107,26 +135,25 @@ func serve(ctx context.Context, sf stackFlags, reportEvery time.Duration, out io
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 3)
+	var jobs sync.WaitGroup // the schedules: waited for before the stack closes
+	defer jobs.Wait()
+	defer cancel()
 	go func() { errc <- srv.Serve(ln) }()
 	go func() { errc <- (&stack.Watcher{Stack: st}).Run(ctx, 500*time.Millisecond) }()
-	if reportEvery > 0 {
-		go func() {
-			t := time.NewTicker(reportEvery)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					if rep, err := st.Report.Run(ctx); err != nil {
-						log.Error("delivery report", "err", err)
-					} else {
-						log.Info("delivery report", "events", rep.Events, "sent", rep.Sent)
-					}
-				}
-			}
-		}()
-	}
+	every(ctx, &jobs, sched.report, func(ctx context.Context) {
+		if rep, err := st.Report.Run(ctx); err != nil {
+			log.Error("delivery report", "err", err)
+		} else {
+			log.Info("delivery report", "events", rep.Events, "sent", rep.Sent)
+		}
+	})
+	every(ctx, &jobs, sched.sweep, func(ctx context.Context) {
+		if res, err := st.Ingest.Sweep(ctx); err != nil {
+			log.Error("ingest sweep", "err", err, "resumed", res.Resumed, "failed", res.Failed)
+		} else if res.Resumed+res.Finished+res.Abandoned > 0 {
+			log.Info("ingest sweep", "resumed", res.Resumed, "finished", res.Finished, "abandoned", res.Abandoned)
+		}
+	})
 	select {
 	case <-ctx.Done():
 	case err = <-errc:

@@ -54,13 +54,15 @@ func (s *Service) CreateBatch(ctx context.Context, nb NewBatch) (b credbatch.Bat
 	if key != "" {
 		id = credbatch.BatchIDFor(src)
 		found, err := s.Store.GetBatch(ctx, id)
-		if err == nil {
-			if found.Uploader != nb.Uploader {
-				return b, false, credbatch.E(credbatch.KindConflict, "idempotency_key_reused", "this Idempotency-Key was used by another caller; use a new key")
-			}
+		if err == nil && found.Uploader != nb.Uploader {
+			return b, false, credbatch.E(credbatch.KindConflict, "idempotency_key_reused", "this Idempotency-Key was used by another caller; use a new key")
+		}
+		if err == nil && found.Status != credbatch.BatchReceived {
 			return found, true, nil
 		}
-		if !credbatch.IsKind(err, credbatch.KindNotFound) {
+		// A batch still in received was left part way by a request that stopped: the retry
+		// carries on below (IngestRows resumes it once its lease has expired).
+		if err != nil && !credbatch.IsKind(err, credbatch.KindNotFound) {
 			return b, false, fmt.Errorf("load batch %s: %w", id, err)
 		}
 	}

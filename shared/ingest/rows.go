@@ -17,7 +17,8 @@ const rowsChunk = 500
 // is: header is the column row (spreadsheet row 1), records the data rows (rows 2, 3, ...).
 // b carries the new batch's ID, Source, Label, Uploader and Options; its status, counts and
 // timestamps are set here. It is idempotent like Ingest: when a batch with b.ID exists it is
-// returned as it is (a batch left in received by a crash, past the lease, is redone).
+// returned as it is (a batch left in received by a crash, past the lease, is redone; one
+// within the lease is a CodeInProgress error, as in Ingest).
 // A header the definitions cannot map is recorded as a file-level rejection (status
 // rejected or needs_mapping, the finding on the batch), not returned as an error.
 func (s *Service) IngestRows(ctx context.Context, b credbatch.Batch, header []string, records [][]string) (credbatch.Batch, error) {
@@ -28,11 +29,15 @@ func (s *Service) IngestRows(ctx context.Context, b credbatch.Batch, header []st
 	}
 	existing, err := s.Store.GetBatch(ctx, b.ID)
 	switch {
-	case err == nil && (existing.Status != credbatch.BatchReceived || s.now().Sub(existing.UpdatedAt) < s.lease()):
+	case err == nil && existing.Status != credbatch.BatchReceived:
 		return existing, nil
+	case err == nil && s.leased(existing):
+		return existing, s.inProgress(existing)
 	case err == nil:
 		log.Warn("resuming a batch left in received (an earlier attempt stopped)", "last_heartbeat", existing.UpdatedAt)
-		b = existing
+		if b, err = s.Store.UpdateBatch(ctx, b.ID, credbatch.BatchChange{}); err != nil { // take the lease
+			return b, fmt.Errorf("ingest rows %s: heartbeat: %w", b.ID, err)
+		}
 	case credbatch.IsKind(err, credbatch.KindNotFound):
 		now := s.now()
 		b.Status, b.CreatedAt, b.UpdatedAt = credbatch.BatchReceived, now, now

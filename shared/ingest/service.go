@@ -65,6 +65,11 @@ type Service struct {
 	// after its last heartbeat (default 2 minutes); a quieter one was left by a crash and is
 	// resumed.
 	Lease time.Duration
+	// SweepWindow is how far back Sweep looks, by creation time (default 7 days).
+	SweepWindow time.Duration
+	// AbandonAfter is how long Sweep leaves a JSON-row batch in received for its client to
+	// send the request again before rejecting it (default 24 hours).
+	AbandonAfter time.Duration
 }
 
 // Object identifies an uploaded object (from an S3 event or the local drop folder).
@@ -98,7 +103,11 @@ func (s *Service) log() *slog.Logger {
 
 // Ingest turns one uploaded object into a batch. It is idempotent: the same object (bucket,
 // key, version id or ETag) always yields the same batch, whether delivered twice at once or
-// hours apart; a batch left half-written by a crash (status received) is redone.
+// hours apart; a batch left half-written by a crash (status received, its lease expired) is
+// redone, and a batch a crash left between its last two steps gets them (see finish).
+// Errors: a KindUnavailable error with CodeInProgress when another delivery holds the
+// batch's lease, so that this delivery is retried later instead of being taken as done: if
+// the other one crashed, the retry (or Sweep) resumes the batch once the lease has expired.
 func (s *Service) Ingest(ctx context.Context, obj Object) (credbatch.Batch, error) {
 	src := credbatch.Source{Bucket: obj.Bucket, Key: obj.Key, VersionID: obj.VersionID, ETag: strings.Trim(obj.ETag, `"`)}
 	id := credbatch.BatchIDFor(src)
@@ -106,26 +115,36 @@ func (s *Service) Ingest(ctx context.Context, obj Object) (credbatch.Batch, erro
 
 	b, err := s.Store.GetBatch(ctx, id)
 	switch {
-	case err == nil && b.Status != credbatch.BatchReceived:
+	case err == nil && b.Status != credbatch.BatchReceived && s.leased(b):
+		// Just moved on by a live delivery, which takes its last steps itself.
 		log.Info("object already ingested", "status", b.Status)
 		return b, nil
-	case err == nil && s.now().Sub(b.UpdatedAt) < s.lease():
+	case err == nil && b.Status != credbatch.BatchReceived:
+		log.Info("object already ingested", "status", b.Status)
+		return s.finish(ctx, b, log)
+	case err == nil && s.leased(b):
 		log.Info("object is being ingested by another delivery", "last_heartbeat", b.UpdatedAt)
-		return b, nil
+		return b, s.inProgress(b)
 	case err == nil:
 		// An earlier attempt stopped part way. The same object always gives the same rows
 		// and rows are written by number, so carrying on overwrites what it left.
 		log.Warn("resuming a batch left in received (an earlier attempt stopped)", "last_heartbeat", b.UpdatedAt)
+		if b, err = s.Store.UpdateBatch(ctx, id, credbatch.BatchChange{}); err != nil { // take the lease
+			return b, fmt.Errorf("ingest %s: heartbeat: %w", id, err)
+		}
 	case credbatch.IsKind(err, credbatch.KindNotFound):
 		b, err = s.create(ctx, id, src, obj)
 		if credbatch.IsKind(err, credbatch.KindConflict) {
-			// A concurrent delivery of the same event created it first; that one finishes it.
+			// A concurrent delivery of the same event created it first and is working on it.
 			existing, gerr := s.Store.GetBatch(ctx, id)
 			if gerr != nil {
 				return existing, fmt.Errorf("ingest %s: %w", id, gerr)
 			}
 			log.Info("object is being ingested by a concurrent delivery", "status", existing.Status)
-			return existing, nil
+			if existing.Status != credbatch.BatchReceived {
+				return existing, nil
+			}
+			return existing, s.inProgress(existing)
 		}
 		if err != nil {
 			return b, err

@@ -47,9 +47,15 @@ var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 // busyTimeout is how long a statement waits for another process's write lock.
 const busyTimeout = 10 * time.Second
 
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock sets the clock used for CreatedAt/UpdatedAt stamps (default time.Now).
+func WithClock(c credbatch.Clock) Option { return func(s *Store) { s.now = c } }
+
 // Open opens (creating if needed) the store file at path and applies pending migrations.
 // The file and its -wal and -shm files are private to the owner (see PrivateFile).
-func Open(ctx context.Context, path string) (*Store, error) {
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == "" {
 		return nil, credbatch.E(credbatch.KindInvalid, "invalid", "sqlite: the database path is empty")
 	}
@@ -77,6 +83,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	s := &Store{w: w, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("migrate sqlite %s: %w", path, err)

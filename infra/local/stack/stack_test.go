@@ -111,3 +111,65 @@ func TestDropFolderSlowCopyIngestedOnceAndIssued(t *testing.T) {
 		t.Errorf("outbox has %d messages, want 3", len(emls))
 	}
 }
+
+// TestDropFolderRestartAfterACrashMidIngestCompletes: serve was killed while ingesting a
+// file, leaving its batch in received with a fresh heartbeat. After the restart the
+// watcher's first delivery meets that lease; it must not take the file as done (it did:
+// the batch stayed in received until a second restart) but try again, and once the lease has
+// expired the batch completes.
+func TestDropFolderRestartAfterACrashMidIngestCompletes(t *testing.T) {
+	s := openStack(t)
+	ctx := context.Background()
+	s.Ingest.Lease = 500 * time.Millisecond
+	w := &stack.Watcher{Stack: s, Settle: 20 * time.Millisecond, RetryAfter: 50 * time.Millisecond}
+	dir := filepath.Join(s.Config.BucketDir(), "uploads", "member")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cohort.csv"), []byte(memberCSV), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// What the killed process left: the batch in received, one row of three stored.
+	key := "uploads/member/cohort.csv"
+	head, err := s.Bucket.Head(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := credbatch.Source{Bucket: stack.Bucket, Key: key, ETag: head.ETag}
+	id := credbatch.BatchIDFor(src)
+	now := time.Now()
+	if err := s.Store.CreateBatch(ctx, credbatch.Batch{ID: id, Source: src, Status: credbatch.BatchReceived,
+		Label: "cohort.csv", Options: credbatch.Options{DefinitionID: "member"}, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Store.PutRows(ctx, []credbatch.Row{{BatchID: id, Number: 2, Status: credbatch.RowValid, Email: "ann@example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	deadline := time.Now().Add(20 * time.Second)
+	var got []credbatch.Batch
+	for scans := 0; len(got) == 0; scans++ {
+		if time.Now().After(deadline) {
+			b, _ := s.Store.GetBatch(ctx, id)
+			t.Fatalf("after %d scans the batch is %s; want it resumed once the lease expired", scans, b.Status)
+		}
+		if got, err = w.Scan(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) > 0 && time.Since(now) < s.Ingest.Lease {
+			t.Fatalf("ingested within the crashed delivery's lease: %+v", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b, err := s.Store.GetBatch(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Status == credbatch.BatchReceived || b.Counts.Rows != 3 || b.Counts.Valid != 3 || b.ExecutionID == "" {
+		t.Fatalf("batch = %s %+v execution %q; want 3 valid rows and a started execution", b.Status, b.Counts, b.ExecutionID)
+	}
+	page, err := s.Store.ListRows(ctx, id, credbatch.RowFilter{})
+	if err != nil || len(page.Items) != 3 {
+		t.Fatalf("rows = %d, %v; want 3", len(page.Items), err)
+	}
+}

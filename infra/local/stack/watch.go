@@ -2,6 +2,8 @@ package stack
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strings"
@@ -19,7 +21,10 @@ import (
 type Watcher struct {
 	Stack  *Stack
 	Settle time.Duration // default 1 s
-	seen   map[string]fileState
+	// RetryAfter is how long the watcher waits before it ingests a file again after a
+	// failure (another delivery holding the batch's lease, a store error); default 10 s.
+	RetryAfter time.Duration
+	seen       map[string]fileState
 }
 
 type fileState struct {
@@ -27,6 +32,7 @@ type fileState struct {
 	mod     time.Time
 	since   time.Time
 	handled bool
+	retryAt time.Time // after a failed ingest: not before then
 }
 
 // Run scans every interval until ctx ends.
@@ -45,7 +51,9 @@ func (w *Watcher) Run(ctx context.Context, interval time.Duration) error {
 	}
 }
 
-// Scan looks at the drop folder once and ingests the files that have settled.
+// Scan looks at the drop folder once and ingests the files that have settled. A file whose
+// ingest fails (another delivery holds its batch's lease, a store error) is tried again on a
+// scan RetryAfter later, as S3 retries a failed delivery; the other files go on.
 func (w *Watcher) Scan(ctx context.Context) ([]credbatch.Batch, error) {
 	if w.seen == nil {
 		w.seen = map[string]fileState{}
@@ -57,6 +65,7 @@ func (w *Watcher) Scan(ctx context.Context) ([]credbatch.Batch, error) {
 	root := w.Stack.Config.BucketDir()
 	now := time.Now()
 	var out []credbatch.Batch
+	var errs []error
 	err := filepath.WalkDir(filepath.Join(root, ingest.UploadsPrefix), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if d == nil {
@@ -90,21 +99,40 @@ func (w *Watcher) Scan(ctx context.Context) ([]credbatch.Batch, error) {
 			w.seen[key] = fileState{size: info.Size(), mod: info.ModTime(), since: now}
 			return nil
 		}
-		if st.handled || now.Sub(st.since) < settle {
+		if st.handled || now.Sub(st.since) < settle || now.Before(st.retryAt) {
 			return nil
 		}
-		head, err := w.Stack.Bucket.Head(ctx, key)
+		b, err := w.ingest(ctx, key)
 		if err != nil {
-			return err
-		}
-		b, err := w.Stack.Ingest.Ingest(ctx, ingest.Object{Bucket: Bucket, Key: key, ETag: head.ETag})
-		if err != nil {
-			return err
+			// Try again later (as S3 retries a failed delivery); the other files go on.
+			st.retryAt = now.Add(w.retryAfter())
+			w.seen[key] = st
+			if credbatch.ErrorCode(err) == ingest.CodeInProgress {
+				w.Stack.Config.Log.Info("drop folder: file is being ingested; trying again later", "key", key, "err", err)
+			} else {
+				errs = append(errs, fmt.Errorf("ingest %s: %w", key, err))
+			}
+			return nil
 		}
 		st.handled = true
 		w.seen[key] = st
 		out = append(out, b)
 		return nil
 	})
-	return out, err
+	return out, errors.Join(append(errs, err)...)
+}
+
+func (w *Watcher) ingest(ctx context.Context, key string) (credbatch.Batch, error) {
+	head, err := w.Stack.Bucket.Head(ctx, key)
+	if err != nil {
+		return credbatch.Batch{}, err
+	}
+	return w.Stack.Ingest.Ingest(ctx, ingest.Object{Bucket: Bucket, Key: key, ETag: head.ETag})
+}
+
+func (w *Watcher) retryAfter() time.Duration {
+	if w.RetryAfter > 0 {
+		return w.RetryAfter
+	}
+	return 10 * time.Second
 }
