@@ -145,7 +145,7 @@ func TestPresignUpload(t *testing.T) {
 // TestUploadedBatch: the batch an object presigned for an uploader becomes is found by its
 // key for that uploader only, and is the batch ingesting that object creates.
 func TestUploadedBatch(t *testing.T) {
-	e := backends[0].open(t)
+	e := backends[0].open(t, nil)
 	svc := setup(t, e)
 	ctx := context.Background()
 	p, err := svc.PrepareUpload(ctx, ingest.Upload{Filename: "a.csv", DefinitionID: "web-101", Uploader: "issuer@example.com"}, "01je")
