@@ -8,10 +8,11 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/credbatch/credbatch/shared/config"
 	"github.com/credbatch/credbatch/shared/dynamo"
 	"github.com/credbatch/credbatch/shared/issuance"
 	"github.com/credbatch/credbatch/shared/logging"
@@ -20,23 +21,19 @@ import (
 
 func run() error {
 	log := logging.New(os.Stdout)
-	table := os.Getenv("TABLE_NAME")
-	if table == "" {
-		return fmt.Errorf("TABLE_NAME must be set")
-	}
-	flow, err := issuance.ConfigFromEnv(os.Getenv)
+	e, err := config.LoadApproval(config.FromOS())
 	if err != nil {
 		return err
 	}
-	cfg, err := config.LoadDefaultConfig(context.Background())
+	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
 	sesClient := sesv2.NewFromConfig(cfg, func(o *sesv2.Options) { o.RetryMaxAttempts = 1 })
 	svc := &issuance.Service{
-		Store:  dynamo.New(dynamodb.NewFromConfig(cfg), table),
-		Mailer: ses.New(sesClient, ses.Options{ConfigurationSet: os.Getenv("SES_CONFIGURATION_SET"), From: flow.From, Logger: log}),
-		Config: flow,
+		Store:  dynamo.New(dynamodb.NewFromConfig(cfg), e.Table),
+		Mailer: ses.New(sesClient, ses.Options{ConfigurationSet: e.Mail.ConfigurationSet, From: e.Mail.From, Logger: log}),
+		Config: e.Flow,
 		Log:    log,
 	}
 	lambda.Start(svc.Handle)

@@ -7,34 +7,22 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/credbatch/credbatch/shared/config"
 	"github.com/credbatch/credbatch/shared/dynamo"
 	"github.com/credbatch/credbatch/shared/feedback"
 	"github.com/credbatch/credbatch/shared/logging"
 )
 
-// env is the function's configuration (see README, "Environment variables").
-type env struct {
-	Table string // TABLE_NAME
-}
-
-func readEnv() (env, error) {
-	e := env{Table: os.Getenv("TABLE_NAME")}
-	if e.Table == "" {
-		return e, fmt.Errorf("TABLE_NAME must be set")
-	}
-	return e, nil
-}
-
 func run() error {
 	log := logging.New(os.Stdout)
-	e, err := readEnv()
+	e, err := config.LoadFeedback(config.FromOS())
 	if err != nil {
 		return err
 	}
-	cfg, err := config.LoadDefaultConfig(context.Background())
+	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
 	}

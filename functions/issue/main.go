@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/credbatch/credbatch/shared/config"
 	"github.com/credbatch/credbatch/shared/credential"
 	"github.com/credbatch/credbatch/shared/dynamo"
 	"github.com/credbatch/credbatch/shared/issuance"
@@ -24,21 +25,18 @@ import (
 
 func run() error {
 	log := logging.New(os.Stdout)
-	table, secretID := os.Getenv("TABLE_NAME"), os.Getenv("KEYS_SECRET_ID")
-	if table == "" || secretID == "" {
-		return fmt.Errorf("TABLE_NAME and KEYS_SECRET_ID must be set")
-	}
-	flow, err := issuance.ConfigFromEnv(os.Getenv)
+	e, err := config.LoadIssue(config.FromOS())
 	if err != nil {
 		return err
 	}
+	flow := e.Flow
 	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
 	// Key material is read once per cold start and never logged.
-	set, err := keys.EnsureSecret(ctx, secretsmanager.NewFromConfig(cfg), secretID, time.Now())
+	set, err := keys.EnsureSecret(ctx, secretsmanager.NewFromConfig(cfg), e.KeysSecret, time.Now())
 	if err != nil {
 		return err
 	}
@@ -54,8 +52,8 @@ func run() error {
 	// mailer gets no pacer of its own; it still backs off on throttling.
 	sesClient := sesv2.NewFromConfig(cfg, func(o *sesv2.Options) { o.RetryMaxAttempts = 1 })
 	svc := &issuance.Service{
-		Store:  dynamo.New(dynamodb.NewFromConfig(cfg), table),
-		Mailer: ses.New(sesClient, ses.Options{ConfigurationSet: os.Getenv("SES_CONFIGURATION_SET"), From: flow.From, Logger: log}),
+		Store:  dynamo.New(dynamodb.NewFromConfig(cfg), e.Table),
+		Mailer: ses.New(sesClient, ses.Options{ConfigurationSet: e.Mail.ConfigurationSet, From: e.Mail.From, Logger: log}),
 		Signer: signer,
 		Config: flow,
 		Log:    log,

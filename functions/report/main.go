@@ -6,51 +6,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/credbatch/credbatch/shared/config"
 	"github.com/credbatch/credbatch/shared/dynamo"
 	"github.com/credbatch/credbatch/shared/logging"
 	"github.com/credbatch/credbatch/shared/report"
 	"github.com/credbatch/credbatch/shared/ses"
 )
-
-// env is the function's configuration (see README, "Environment variables").
-type env struct {
-	Table            string   // TABLE_NAME
-	From             string   // MAIL_FROM
-	Admins           []string // ADMIN_EMAILS, comma-separated
-	ConfigurationSet string   // SES_CONFIGURATION_SET
-	SendEmpty        bool     // REPORT_SEND_EMPTY
-	BaseURL          string   // PUBLIC_BASE_URL
-}
-
-func readEnv() (env, error) {
-	e := env{Table: os.Getenv("TABLE_NAME"), From: os.Getenv("MAIL_FROM"), ConfigurationSet: os.Getenv("SES_CONFIGURATION_SET"),
-		BaseURL: os.Getenv("PUBLIC_BASE_URL")}
-	if e.Table == "" || e.From == "" {
-		return e, fmt.Errorf("TABLE_NAME and MAIL_FROM must be set")
-	}
-	for _, a := range strings.Split(os.Getenv("ADMIN_EMAILS"), ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			e.Admins = append(e.Admins, a)
-		}
-	}
-	if v := os.Getenv("REPORT_SEND_EMPTY"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return e, fmt.Errorf("REPORT_SEND_EMPTY %q: want true or false", v)
-		}
-		e.SendEmpty = b
-	}
-	return e, nil
-}
 
 // result is what an invocation returns.
 type result struct {
@@ -65,22 +33,22 @@ type result struct {
 
 func run() error {
 	log := logging.New(os.Stdout)
-	e, err := readEnv()
+	e, err := config.LoadReport(config.FromOS())
 	if err != nil {
 		return err
 	}
 	if len(e.Admins) == 0 {
 		log.Warn("ADMIN_EMAILS is empty: reports are built but not emailed")
 	}
-	cfg, err := config.LoadDefaultConfig(context.Background())
+	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
 	svc := &report.Service{
 		Store:  dynamo.New(dynamodb.NewFromConfig(cfg), e.Table),
-		Mailer: ses.New(sesv2.NewFromConfig(cfg), ses.Options{ConfigurationSet: e.ConfigurationSet, From: e.From, Logger: log}),
+		Mailer: ses.New(sesv2.NewFromConfig(cfg), ses.Options{ConfigurationSet: e.Mail.ConfigurationSet, From: e.Mail.From, Logger: log}),
 		Log:    log,
-		Config: report.Config{From: e.From, Admins: e.Admins, SendEmpty: e.SendEmpty, BaseURL: e.BaseURL},
+		Config: report.Config{From: e.Mail.From, Admins: e.Admins, SendEmpty: e.SendEmpty, BaseURL: e.BaseURL},
 	}
 	// EventBridge Scheduler may send any payload; it is ignored. The result holds counts
 	// only, so that no address leaves in the invocation result.

@@ -8,10 +8,11 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/credbatch/credbatch/shared/config"
 	"github.com/credbatch/credbatch/shared/dynamo"
 	"github.com/credbatch/credbatch/shared/issuance"
 	"github.com/credbatch/credbatch/shared/logging"
@@ -20,22 +21,19 @@ import (
 
 func run() error {
 	log := logging.New(os.Stdout)
-	table := os.Getenv("TABLE_NAME")
-	if table == "" {
-		return fmt.Errorf("TABLE_NAME must be set")
-	}
-	cfgFlow, err := issuance.ConfigFromEnv(os.Getenv)
+	e, err := config.LoadWorkflow(config.FromOS())
 	if err != nil {
 		return err
 	}
+	cfgFlow := e.Flow
 	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
 	// The mailer does its own backoff; the SDK's retryer would multiply it.
 	sesClient := sesv2.NewFromConfig(cfg, func(o *sesv2.Options) { o.RetryMaxAttempts = 1 })
-	mailer := ses.New(sesClient, ses.Options{ConfigurationSet: os.Getenv("SES_CONFIGURATION_SET"), From: cfgFlow.From, Logger: log})
+	mailer := ses.New(sesClient, ses.Options{ConfigurationSet: e.Mail.ConfigurationSet, From: e.Mail.From, Logger: log})
 	if cfgFlow.SendRate == 0 {
 		// PlanChunks divides the account's send rate among the chunk workers.
 		if err := mailer.InitRate(ctx); err != nil {
@@ -43,7 +41,7 @@ func run() error {
 		}
 		cfgFlow.SendRate = mailer.Pacer().Rate()
 	}
-	svc := &issuance.Service{Store: dynamo.New(dynamodb.NewFromConfig(cfg), table), Mailer: mailer, Config: cfgFlow, Log: log}
+	svc := &issuance.Service{Store: dynamo.New(dynamodb.NewFromConfig(cfg), e.Table), Mailer: mailer, Config: cfgFlow, Log: log}
 	lambda.Start(svc.Handle)
 	return nil
 }
