@@ -61,6 +61,8 @@ clean: ## remove build outputs (not the tool caches)
 # SAM runs `make build-<LogicalId>` with ARTIFACTS_DIR set; a function's logical id is its
 # directory name in CamelCase + "Function": IngestFunction -> ./functions/ingest.
 LAMBDA_GOFLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
+# The deployed shape's e2e test builds the same way for the test machine (LAMBDA_GOARCH=amd64).
+LAMBDA_GOARCH ?= arm64
 
 build-%Function:
 	$(MAKE) -s build-lambda PKG=./functions/$(shell echo '$*' | tr '[:upper:]' '[:lower:]')
@@ -68,4 +70,4 @@ build-%Function:
 .PHONY: build-lambda
 build-lambda:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set"; exit 1; }
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap $(PKG)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap $(PKG)
