@@ -4,13 +4,16 @@ GO ?= go
 TESTENV := infra/testenv/run-tests.sh
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help test translate setup backends backends-env backends-stop demo serve bench fmt vet lint build sam-build clean
+.PHONY: help test e2e-aws translate setup backends backends-env backends-stop demo serve bench fmt vet lint build sam-build clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z%_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 22
 
 test: ## install test tools, start the backends, go test + fuzz, sam validate/build, stop
 	bash $(TESTENV) test
+
+e2e-aws: ## the deployed shape: moto CloudFormation stack, the real binaries under the Lambda RIE, the issue-11 scenario
+	bash $(TESTENV) e2e-aws
 
 translate: ## SAM translator on template.yaml (as CloudFormation runs it) -> bin/template.cfn.json, cfn-lint it
 	bash $(TESTENV) translate

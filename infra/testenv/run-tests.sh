@@ -5,6 +5,7 @@
 #   run-tests.sh setup      install only (Python venv, DynamoDB Local, npm packages)
 #   run-tests.sh backends   start DynamoDB Local and moto server, print the exports, leave them running
 #   run-tests.sh stop       stop backends started by "backends"
+#   run-tests.sh e2e-aws    setup, start backends, the deployed-shape scenario only (infra/deployed), stop
 #   run-tests.sh translate  SAM translator + cfn-lint on the transformed template (bin/template.cfn.json)
 #   run-tests.sh test       setup, start backends, translator, go test + fuzz, sam validate/build, stop
 #
@@ -137,12 +138,30 @@ setup_npm() {
 	echo "$want" >"$dir/node_modules/.credbatch-stamp"
 }
 
+# The Lambda Runtime Interface Emulator runs the function binaries of the deployed-shape test
+# (infra/deployed). The module has no release tags on the Go proxy; this pins a commit.
+RIE_MODULE=github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
+setup_rie() {
+	section "setup: Lambda Runtime Interface Emulator ($RIE_VERSION, go install)"
+	local stamp="$CACHE/bin/.aws-lambda-rie-stamp"
+	if [ -x "$CACHE/bin/aws-lambda-rie" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$RIE_VERSION" ]; then
+		echo "up to date"
+		return 0
+	fi
+	mkdir -p "$CACHE/bin"
+	GOBIN="$CACHE/bin" go install "$RIE_MODULE@$RIE_VERSION"
+	echo "$RIE_VERSION" >"$stamp"
+	echo "installed $CACHE/bin/aws-lambda-rie"
+}
+
 setup() {
 	mkdir -p "$CACHE"
 	command -v go >/dev/null 2>&1 || die "go is missing (Go $(sed -n 's/^go //p' "$ROOT/go.mod") or newer is needed)"
 	setup_python
 	setup_dynamodb
 	setup_node
+	setup_rie
 	if grep -rqs --include='*_test.go' 'github.com/chromedp/chromedp' "$ROOT/functions" "$ROOT/infra" "$ROOT/shared"; then
 		section "setup: Chromium for the browser tests"
 		bash "$TESTENV/browser.sh"
@@ -255,7 +274,25 @@ stop_backends() {
 
 go_tests() {
 	section "go test ./..."
-	(cd "$ROOT" && go test -count=1 ./...)
+	# infra/deployed builds seven binaries and runs the e2e scenario: more than go test's
+	# default 10 minutes on a slow machine.
+	(cd "$ROOT" && go test -count=1 -timeout 60m ./...)
+}
+
+# e2e_aws runs only the deployed-shape scenario (make e2e-aws); its summary is the last line.
+e2e_aws() {
+	setup
+	trap 'section "backends: stopping"; stop_backends' EXIT
+	start_backends
+	# shellcheck disable=SC1091
+	. "$STATE/env"
+	section "deployed shape: go test -run TestDeployedShape ./infra/deployed"
+	local summary="$CACHE/e2e-aws-summary.txt" rc=0
+	rm -f "$summary"
+	(cd "$ROOT" && CREDBATCH_E2E_SUMMARY="$summary" go test -count=1 -timeout 60m -v -run '^TestDeployedShape$' ./infra/deployed) || rc=$?
+	section "e2e-aws finished"
+	[ -f "$summary" ] && cat "$summary" || echo "e2e-aws: no summary (the scenario did not reach its end), outcome FAIL"
+	return "$rc"
 }
 
 # Each fuzz target runs for 10 seconds. Minimizing a new interesting input may take up to
@@ -350,10 +387,11 @@ backends)
 	;;
 env) [ -f "$STATE/env" ] && cat "$STATE/env" || die "no backends running (make backends)" ;;
 stop) stop_backends ;;
+e2e-aws) e2e_aws ;;
 translate)
 	setup_python
 	translate_checks
 	;;
 test) run_tests ;;
-*) die "usage: $0 setup|backends|env|stop|test|bench [bench args]" ;;
+*) die "usage: $0 setup|backends|env|stop|test|translate|e2e-aws|bench [bench args]" ;;
 esac

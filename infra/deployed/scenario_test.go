@@ -1,0 +1,570 @@
+package deployed_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/credbatch/credbatch/infra/deployed"
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/report"
+	"github.com/xuri/excelize/v2"
+)
+
+const (
+	issuerEmail   = "issuer@northwind.example"
+	approverEmail = "approver@northwind.example"
+	adminEmail    = "admin@northwind.example"
+	audience      = "credbatch-e2e"
+	idpIssuer     = "https://idp.northwind.example"
+)
+
+// startHarness deploys the stack and starts the deployed shape, or skips (fails under
+// CI=true) when the backends are not running.
+func startHarness(t *testing.T) *deployed.Harness {
+	t.Helper()
+	moto, ddb := os.Getenv("AWS_ENDPOINT_URL_S3"), os.Getenv("AWS_ENDPOINT_URL_DYNAMODB")
+	if moto == "" || ddb == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but AWS_ENDPOINT_URL_S3 (moto) or AWS_ENDPOINT_URL_DYNAMODB (DynamoDB Local) is not set")
+		}
+		t.Skip("set AWS_ENDPOINT_URL_S3 (moto) and AWS_ENDPOINT_URL_DYNAMODB (DynamoDB Local): make backends")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := deployed.FindTools(root); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	work := os.Getenv("CREDBATCH_E2E_DIR")
+	if work == "" {
+		work = t.TempDir()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	h, err := deployed.Start(ctx, deployed.Config{
+		Root: root, MotoURL: moto, DynamoURL: ddb, WorkDir: work,
+		Parameters: map[string]string{
+			"PublicBaseUrl":          "https://credentials.northwind.example",
+			"SenderEmail":            "certificates@northwind.example",
+			"AdminEmail":             adminEmail,
+			"ApproverEmails":         approverEmail,
+			"IssuerName":             "Northwind Training Academy",
+			"AuthIssuer":             idpIssuer,
+			"AuthAudience":           audience,
+			"RolesClaim":             "cognito:groups",
+			"ApprovalTimeoutSeconds": "60", // the template's minimum: the timeout path takes a minute
+		},
+		Pools: map[string]int{"IssueFunction": 2, "ApiFunction": 2},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+type client struct {
+	t     *testing.T
+	h     *deployed.Harness
+	token string
+}
+
+func user(t *testing.T, h *deployed.Harness, email string, roles ...string) *client {
+	t.Helper()
+	tok := ""
+	if email != "" {
+		var err error
+		tok, err = h.IdP.Token(idpIssuer, audience, map[string]any{"sub": "sub-" + email, "email": email, "cognito:groups": roles}, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &client{t: t, h: h, token: tok}
+}
+
+// do sends a request through the HTTP API and decodes a JSON answer into out (when not nil).
+func (c *client) do(method, path string, body any, out any) int {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.h.URL+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			c.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
+		}
+	}
+	if resp.StatusCode >= 300 {
+		c.t.Logf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(b))
+	}
+	return resp.StatusCode
+}
+
+// on is the same user for a subtest's t.
+func (c *client) on(t *testing.T) *client { return &client{t: t, h: c.h, token: c.token} }
+
+func (c *client) must(method, path string, body any, out any, want int) {
+	c.t.Helper()
+	if got := c.do(method, path, body, out); got != want {
+		c.t.Fatalf("%s %s: status %d, want %d", method, path, got, want)
+	}
+}
+
+type batchOut struct {
+	credbatch.Batch
+	FourEyes bool `json:"four_eyes"`
+}
+
+// eventually polls cond every 250 ms until it holds or d passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %s", what, d)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func (c *client) batch(id string) batchOut {
+	c.t.Helper()
+	var b batchOut
+	c.must("GET", "/api/batches/"+url.PathEscape(id), nil, &b, 200)
+	return b
+}
+
+// batchOf waits for the batch ingested from key.
+func (c *client) batchOf(key string) batchOut {
+	c.t.Helper()
+	var found batchOut
+	eventually(c.t, 3*time.Minute, "batch of "+key, func() bool {
+		var page struct{ Items []batchOut }
+		c.must("GET", "/api/batches", nil, &page, 200)
+		for _, b := range page.Items {
+			if b.Source.Key == key && b.Status != credbatch.BatchReceived {
+				found = b
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// submit submits a rejected batch's valid rows; ingest submits a batch whose rows are all
+// valid itself.
+func (c *client) submit(b batchOut) {
+	c.t.Helper()
+	if b.Status == credbatch.BatchRejected {
+		c.must("POST", "/api/batches/"+b.ID+"/submit", map[string]bool{"skip_invalid": true}, nil, 200)
+	}
+}
+
+func put(t *testing.T, h *deployed.Harness, key string, body []byte, ctype string, meta map[string]string) {
+	t.Helper()
+	if _, err := h.S3Client.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(h.Deploy.Buckets["Bucket"].Name),
+		Key: aws.String(key), Body: bytes.NewReader(body), ContentType: aws.String(ctype), Metadata: meta}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const (
+	xlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	csvType  = "text/csv"
+)
+
+// csvFile is an upload of n fresh web-101 recipients (mailbox-simulator addresses tagged
+// with tag), so that it is not a duplicate of an earlier batch.
+func csvFile(tag string, n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("ID,First Name,Last Name,Email,Issue Date,Score\r\n")
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "web-101,Ada%d,Lovelace,success+%s-%d@simulator.amazonses.com,2026-11-20,%d\r\n", i, tag, i, 60+i)
+	}
+	return b.Bytes()
+}
+
+// TestDeployedShape runs the issue's scenario on the deployed shape: the stack from the
+// transformed template in moto's CloudFormation, the seven real binaries under the Lambda
+// RIE, and every event delivered from the stack's wiring. Its last log line is the summary.
+func TestDeployedShape(t *testing.T) {
+	h := startHarness(t)
+	d := h.Deploy
+	t.Logf("stack %s: %s, %d resources (%d provisioned by the harness: %v)", d.StackName, d.Status, d.ResourceCount, len(d.Provisioned), d.Provisioned)
+	if d.Status != "CREATE_COMPLETE" || d.ResourceCount < 33 || len(d.Functions) != 7 {
+		t.Fatalf("stack %s, %d resources, %d functions", d.Status, d.ResourceCount, len(d.Functions))
+	}
+	issuer := user(t, h, issuerEmail, "issuer")
+	approver := user(t, h, approverEmail, "approver")
+	admin := user(t, h, adminEmail, "admin")
+	public := user(t, h, "")
+
+	t.Run("routes and authorizer", func(t *testing.T) {
+		public := public.on(t)
+		if got := public.do("GET", "/api/definitions", nil, nil); got != http.StatusUnauthorized {
+			t.Errorf("an /api route without a token: %d, want 401 from the authorizer", got)
+		}
+		forged, _ := (func() (string, error) {
+			other, err := deployed.NewIdP()
+			if err != nil {
+				return "", err
+			}
+			return other.Token(idpIssuer, audience, map[string]any{"sub": "x", "cognito:groups": []string{"admin"}}, time.Hour)
+		})()
+		if got := (&client{t: t, h: h, token: forged}).do("GET", "/api/definitions", nil, nil); got != http.StatusUnauthorized {
+			t.Errorf("a token signed by another key: %d, want 401", got)
+		}
+		public.must("GET", "/healthz", nil, nil, 200)
+		var jwks struct{ Keys []map[string]any }
+		public.must("GET", "/.well-known/jwks.json", nil, &jwks, 200)
+		if len(jwks.Keys) == 0 {
+			t.Error("the JWKS has no key")
+		}
+	})
+
+	// Definitions through the API.
+	raw, err := os.ReadFile("../local/sample/definitions.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sample struct{ Definitions []json.RawMessage }
+	if err := json.Unmarshal(raw, &sample); err != nil {
+		t.Fatal(err)
+	}
+	for _, def := range sample.Definitions {
+		admin.must("POST", "/api/definitions", def, nil, http.StatusCreated)
+	}
+	var defs struct{ Items []credbatch.Definition }
+	issuer.must("GET", "/api/definitions", nil, &defs, 200)
+	if len(defs.Items) != len(sample.Definitions) {
+		t.Fatalf("%d definitions listed, created %d", len(defs.Items), len(sample.Definitions))
+	}
+
+	// A file outside uploads/ triggers nothing.
+	wb, err := os.ReadFile("../local/sample/northwind-awards.xlsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, h, "incoming/northwind-awards.xlsx", wb, xlsxType, nil)
+
+	// The approval-timeout batch starts first: it expires after the stack's 60 s.
+	expireKey := "uploads/expire.csv"
+	put(t, h, expireKey, csvFile("expire", 3), csvType, map[string]string{"label": "expires", "uploader": issuerEmail})
+	expiring := issuer.batchOf(expireKey)
+	issuer.submit(expiring)
+
+	// The sample workbook into the bucket.
+	key := "uploads/northwind-awards.xlsx"
+	put(t, h, key, wb, xlsxType, map[string]string{"label": "Autumn 2026 awards", "uploader": issuerEmail})
+	b := issuer.batchOf(key)
+	eventually(t, time.Minute, "error report", func() bool { b = issuer.batch(b.ID); return b.ReportKey != "" })
+	t.Logf("batch %s: %s, %d rows, %d valid, %d invalid", b.ID, b.Status, b.Counts.Rows, b.Counts.Valid, b.Counts.Invalid)
+	if b.Counts.Invalid == 0 || b.Counts.Valid == 0 || b.ReportKey == "" {
+		t.Fatalf("batch %+v: want valid and invalid rows and an error report", b.Counts)
+	}
+
+	t.Run("findings and error report", func(t *testing.T) {
+		issuer := issuer.on(t)
+		var rows struct{ Items []credbatch.Row }
+		issuer.must("GET", "/api/batches/"+b.ID+"/rows?status=invalid", nil, &rows, 200)
+		if len(rows.Items) != b.Counts.Invalid {
+			t.Errorf("%d invalid rows listed, batch counts %d", len(rows.Items), b.Counts.Invalid)
+		}
+		for _, r := range rows.Items {
+			if len(r.Findings) == 0 || r.Findings[0].Code == "" {
+				t.Errorf("invalid row %d has no coded finding", r.Number)
+			}
+		}
+		obj, err := h.S3Client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(d.Buckets["Bucket"].Name), Key: aws.String(b.ReportKey)})
+		if err != nil || aws.ToInt64(obj.ContentLength) == 0 {
+			t.Errorf("error report %s: %v", b.ReportKey, err)
+		}
+		if n := h.S3.Delivered(b.ReportKey); n != 0 {
+			t.Errorf("the error report under reports/ got %d S3 events; the filter is uploads/", n)
+		}
+	})
+	if n := h.S3.Delivered("incoming/northwind-awards.xlsx"); n != 0 {
+		t.Errorf("a key outside uploads/ got %d S3 events", n)
+	}
+
+	// Submit the valid rows; four-eyes approval.
+	issuer.submit(b)
+	eventually(t, 2*time.Minute, "awaiting approval", func() bool { return issuer.batch(b.ID).Status == credbatch.BatchAwaitingApproval })
+	time.Sleep(2 * time.Second) // the approval function stores the task token after the status
+	if got := issuer.do("POST", "/api/batches/"+b.ID+"/approve", nil, nil); got < 400 {
+		t.Errorf("the submitter approved their own batch: %d", got)
+	}
+	user(t, h, issuerEmail, "approver", "issuer").do("POST", "/api/batches/"+b.ID+"/approve", nil, nil)
+	eventually(t, time.Minute, "approve", func() bool {
+		return approver.do("POST", "/api/batches/"+b.ID+"/approve", nil, nil) == 200 || issuer.batch(b.ID).Status != credbatch.BatchAwaitingApproval
+	})
+	eventually(t, 5*time.Minute, "issued", func() bool { return issuer.batch(b.ID).Status.Terminal() })
+	b = issuer.batch(b.ID)
+	t.Logf("batch %s: %s, issued %d of %d, failed %d", b.ID, b.Status, b.Counts.Issued, b.Counts.Valid, b.Counts.Failed)
+	if b.Counts.Issued != b.Counts.Valid || b.Counts.Issued == 0 {
+		t.Fatalf("batch %s: issued %d of %d valid rows", b.Status, b.Counts.Issued, b.Counts.Valid)
+	}
+	if b.ApprovedBy != approverEmail && !strings.Contains(b.ApprovedBy, "approver") {
+		t.Errorf("approved by %q", b.ApprovedBy)
+	}
+
+	var issued struct{ Items []credbatch.Row }
+	issuer.must("GET", "/api/batches/"+b.ID+"/rows?status=issued", nil, &issued, 200)
+	t.Run("credentials verified from the public routes", func(t *testing.T) {
+		public := public.on(t)
+		checked := 0
+		for _, r := range issued.Items {
+			if r.CredentialID == "" || checked >= 3 {
+				continue
+			}
+			req, _ := http.NewRequest("GET", h.URL+"/credentials/"+r.CredentialID+"/jwt", nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jwt, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || len(jwt) == 0 {
+				t.Fatalf("GET /credentials/%s/jwt: %d", r.CredentialID, resp.StatusCode)
+			}
+			var v struct{ Valid bool }
+			public.must("POST", "/verify", map[string]string{"jwt": strings.TrimSpace(string(jwt))}, &v, 200)
+			if !v.Valid {
+				t.Errorf("credential %s does not verify", r.CredentialID)
+			}
+			checked++
+		}
+		if checked == 0 {
+			t.Fatal("no issued row has a credential")
+		}
+	})
+
+	var bounced, complained string
+	var feedbackAt time.Time
+	t.Run("bounce and complaint recorded with suppression", func(t *testing.T) {
+		issuer, admin := issuer.on(t), admin.on(t)
+		for _, r := range issued.Items {
+			switch {
+			case strings.HasPrefix(r.Email, "bounce"):
+				bounced = r.Email
+			case strings.HasPrefix(r.Email, "complaint"):
+				complained = r.Email
+			}
+		}
+		if bounced == "" || complained == "" {
+			t.Fatalf("the sample has no bounce and complaint recipients among the issued rows")
+		}
+		eventually(t, time.Minute, "feedback", func() bool {
+			c := issuer.batch(b.ID).Counts
+			return c.Bounced > 0 && c.Complained > 0 && c.Delivered > 0
+		})
+		feedbackAt = time.Now()
+		for _, e := range []string{bounced, complained} {
+			var s credbatch.Suppression
+			admin.must("GET", "/api/suppressions/"+url.PathEscape(e), nil, &s, 200)
+			if s.Reason == "" {
+				t.Errorf("suppression of %s has no reason", e)
+			}
+		}
+	})
+
+	t.Run("a chunk that fails for good", func(t *testing.T) {
+		issuer, approver := issuer.on(t), approver.on(t)
+		fkey := "uploads/paused-account.csv"
+		put(t, h, fkey, csvFile("paused", 4), csvType, map[string]string{"label": "paused account", "uploader": issuerEmail})
+		fb := issuer.batchOf(fkey)
+		h.SES.SetRefuse(func(e deployed.Email) *deployed.Fault {
+			if e.Tags["batch_id"] == fb.ID {
+				return deployed.Paused
+			}
+			return nil
+		})
+		defer h.SES.SetRefuse(nil)
+		issuer.submit(fb)
+		eventually(t, 2*time.Minute, "awaiting approval", func() bool { return issuer.batch(fb.ID).Status == credbatch.BatchAwaitingApproval })
+		eventually(t, time.Minute, "approve", func() bool {
+			return approver.do("POST", "/api/batches/"+fb.ID+"/approve", nil, nil) == 200 || issuer.batch(fb.ID).Status != credbatch.BatchAwaitingApproval
+		})
+		eventually(t, 5*time.Minute, "finished", func() bool { return issuer.batch(fb.ID).Status.Terminal() })
+		fb = issuer.batch(fb.ID)
+		t.Logf("batch %s: %s, issued %d, failed %d, sends refused %d", fb.ID, fb.Status, fb.Counts.Issued, fb.Counts.Failed, h.SES.Refused())
+		if fb.Status != credbatch.BatchCompletedFailed || fb.Counts.Failed == 0 {
+			t.Fatalf("batch %s with a failed chunk: %s, failed %d, issued %d", fb.ID, fb.Status, fb.Counts.Failed, fb.Counts.Issued)
+		}
+		var failed struct{ Items []credbatch.Row }
+		issuer.must("GET", "/api/batches/"+fb.ID+"/rows?status=failed", nil, &failed, 200)
+		if len(failed.Items) == 0 || failed.Items[0].Error == "" {
+			t.Errorf("failed rows carry no last error: %+v", failed.Items)
+		}
+		if h.SES.Refused() == 0 {
+			t.Error("no send was refused")
+		}
+	})
+
+	t.Run("duplicate S3 event makes one batch", func(t *testing.T) {
+		issuer := issuer.on(t)
+		dkey := "uploads/duplicate.csv"
+		put(t, h, dkey, csvFile("duplicate", 2), csvType, map[string]string{"label": "duplicate", "uploader": issuerEmail})
+		db := issuer.batchOf(dkey)
+		obj, err := h.S3Client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(d.Buckets["Bucket"].Name), Key: aws.String(dkey)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// S3 delivers at least once: the same event again.
+		h.S3.Redeliver(context.Background(), dkey, aws.ToInt64(obj.ContentLength), strings.Trim(aws.ToString(obj.ETag), `"`), aws.ToString(obj.VersionId), aws.ToTime(obj.LastModified))
+		h.S3.Wait()
+		if n := h.S3.Delivered(dkey); n != 2 {
+			t.Fatalf("%d events delivered for %s, want 2", n, dkey)
+		}
+		var page struct{ Items []batchOut }
+		issuer.must("GET", "/api/batches", nil, &page, 200)
+		n := 0
+		for _, x := range page.Items {
+			if x.Source.Key == dkey {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d batches for %s after a duplicate event, want 1 (%s)", n, dkey, db.ID)
+		}
+	})
+
+	t.Run("approval timeout", func(t *testing.T) {
+		issuer := issuer.on(t)
+		eventually(t, 3*time.Minute, "expired", func() bool { return issuer.batch(expiring.ID).Status == credbatch.BatchExpired })
+	})
+
+	// The report's window ends a minute behind the clock (report.DefaultLag), so the
+	// schedule fires once the feedback above is older than that, as a daily schedule would.
+	t.Run("delivery report to the administrator", func(t *testing.T) {
+		if wait := time.Until(feedbackAt.Add(report.DefaultLag + 2*time.Second)); wait > 0 {
+			time.Sleep(wait)
+		}
+		before := len(h.SES.Emails())
+		if err := h.RunSchedule(context.Background(), "ReportFunctionSchedule"); err != nil {
+			t.Fatal(err)
+		}
+		var rep *deployed.Email
+		for _, e := range h.SES.Emails()[before:] {
+			if len(e.To) > 0 && e.To[0] == adminEmail {
+				rep = &e
+			}
+		}
+		if rep == nil {
+			t.Fatal("no delivery report was sent to the administrator")
+		}
+		t.Logf("delivery report: %q", rep.Subject)
+		cells := attachedWorkbook(t, rep.Raw)
+		for _, want := range []string{bounced, complained} {
+			if !strings.Contains(cells, want) {
+				t.Errorf("the report's workbook does not list %s", want)
+			}
+		}
+	})
+
+	if errs := h.Errors(); len(errs) > 0 {
+		for _, err := range errs {
+			t.Errorf("event delivery: %v", err)
+		}
+	}
+	creds := 0
+	var page struct{ Items []batchOut }
+	issuer.must("GET", "/api/batches", nil, &page, 200)
+	for _, x := range page.Items {
+		creds += x.Counts.Issued
+	}
+	outcome := "PASS"
+	if t.Failed() {
+		outcome = "FAIL"
+	}
+	summary := h.Summary(creds, outcome)
+	if f := os.Getenv("CREDBATCH_E2E_SUMMARY"); f != "" {
+		_ = os.WriteFile(f, []byte(summary+"\n"), 0o644)
+	}
+	t.Log(summary)
+	fmt.Println(summary)
+}
+
+// attachedWorkbook returns the text of every cell of the .xlsx attached to a raw MIME email.
+func attachedWorkbook(t *testing.T, raw []byte) string {
+	t.Helper()
+	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("the report email: %v", err)
+	}
+	_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil || params["boundary"] == "" {
+		t.Fatalf("the report email is not multipart: %v", err)
+	}
+	var walk func(r *multipart.Reader) []byte
+	walk = func(r *multipart.Reader) []byte {
+		for {
+			p, err := r.NextPart()
+			if err != nil {
+				return nil
+			}
+			ct, ps, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+			if strings.HasPrefix(ct, "multipart/") {
+				if b := walk(multipart.NewReader(p, ps["boundary"])); b != nil {
+					return b
+				}
+				continue
+			}
+			if ct == xlsxType {
+				b, _ := io.ReadAll(base64.NewDecoder(base64.StdEncoding, p))
+				return b
+			}
+		}
+	}
+	b := walk(multipart.NewReader(m.Body, params["boundary"]))
+	if b == nil {
+		t.Fatal("the report email has no workbook attached")
+	}
+	f, err := excelize.OpenReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("the attached workbook: %v", err)
+	}
+	defer f.Close()
+	var all strings.Builder
+	for _, sh := range f.GetSheetList() {
+		rows, _ := f.GetRows(sh)
+		for _, r := range rows {
+			all.WriteString(strings.Join(r, "\t") + "\n")
+		}
+	}
+	return all.String()
+}
