@@ -119,6 +119,10 @@ class Stack:
                 return self.sub(x[0], x[1])
             if k == "Fn::Join":
                 return x[0].join(str(self.resolve(p)) for p in x[1])
+            if k == "Fn::Split":
+                return str(self.resolve(x[1])).split(x[0])
+            if k == "Fn::Select":
+                return self.resolve(x[1])[int(self.resolve(x[0]))]
             if k.startswith("Fn::"):
                 raise KeyError(f"{k} is not supported by the harness's resolver")
         return {k: self.resolve(x) for k, x in v.items()}

@@ -75,8 +75,8 @@ func serve(h http.Handler) (*http.Server, string, error) {
 }
 
 // Start deploys the stack, builds and starts the functions and the event sources.
-func Start(ctx context.Context, c Config) (h *Harness, err error) {
-	h = &Harness{started: time.Now()}
+func Start(ctx context.Context, c Config) (_ *Harness, err error) {
+	h := &Harness{started: time.Now()}
 	defer func() {
 		if err != nil {
 			h.Close()
