@@ -14,6 +14,7 @@ import (
 	"github.com/credbatch/credbatch/shared/awstest"
 	"github.com/credbatch/credbatch/shared/credbatch"
 	cbmail "github.com/credbatch/credbatch/shared/mail"
+	"github.com/credbatch/credbatch/shared/mailtest"
 )
 
 // TestEmulator sends through an SES v2 emulator (moto server, AWS_ENDPOINT_URL_SESV2).
@@ -112,4 +113,38 @@ func motoSent(t *testing.T, endpoint string) map[string]string {
 		out[m.ID] = m.RawData
 	}
 	return out
+}
+
+// TestContract runs the Mailer contract suite against SES v2 in moto; what it holds is read
+// back from moto's state (/moto-api/data.json). Sender identities are verified there too.
+func TestContract(t *testing.T) {
+	cfg := awstest.Config(t, "SESV2")
+	endpoint := awstest.Endpoint(t, "SESV2")
+	client := sesv2.NewFromConfig(cfg)
+	ctx := context.Background()
+	domain := awstest.Name(t, "contract") + ".example.com"
+	if _, err := client.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(domain)}); err != nil {
+		t.Fatalf("create email identity %s: %v", domain, err)
+	}
+	mailtest.Run(t, func(t *testing.T) mailtest.Harness {
+		pacer := cbmail.NewPacer(0)
+		m := New(client, Options{From: "noreply@" + domain, Pacer: pacer, DefaultRate: 50, MaxRetries: 1, Logger: quietLogger()})
+		if err := m.InitRate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return mailtest.Harness{Mailer: m, From: "Credbatch <noreply@" + domain + ">",
+			Sent: func(t *testing.T, id string) (string, bool) {
+				got, ok := motoSent(t, endpoint)[id]
+				return got, ok
+			},
+			Holds: func(t *testing.T, text string) bool {
+				for _, m := range motoSent(t, endpoint) {
+					if strings.Contains(m, text) {
+						return true
+					}
+				}
+				return false
+			},
+			Caps: mailtest.Capabilities{VerifiedSenders: true}}
+	})
 }

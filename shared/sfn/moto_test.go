@@ -13,6 +13,7 @@ import (
 
 	"github.com/credbatch/credbatch/shared/awstest"
 	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/workflowtest"
 )
 
 // definition returns infra/statemachine/issuance.asl.json with the substitutions applied.
@@ -96,4 +97,24 @@ func TestAgainstEmulator(t *testing.T) {
 			t.Errorf("%s with an unknown token: err = %v (kind %s), want KindNotFound", name, err, k)
 		}
 	}
+}
+
+// TestContract runs the Workflow contract suite against Step Functions in moto. moto records
+// executions but runs no Lambda task and accepts any task token, so the token subtests are
+// capabilities it lacks (the local engine runs them); shared/sfn's classification of real
+// AWS errors is tested in sfn_test.go.
+func TestContract(t *testing.T) {
+	cfg := awstest.Config(t, "SFN")
+	client := awssfn.NewFromConfig(cfg)
+	sm, err := client.CreateStateMachine(context.Background(), &awssfn.CreateStateMachineInput{
+		Name:       aws.String(awstest.Name(t, "contract")),
+		Definition: aws.String(workflowtest.Definition("arn:aws:lambda:us-east-1:123456789012:function:ask")),
+		RoleArn:    aws.String("arn:aws:iam::123456789012:role/credbatch-states"),
+	})
+	if err != nil {
+		t.Fatalf("CreateStateMachine: %v", err)
+	}
+	workflowtest.Run(t, func(t *testing.T) workflowtest.Harness {
+		return workflowtest.Harness{Workflow: New(client, aws.ToString(sm.StateMachineArn))}
+	})
 }
