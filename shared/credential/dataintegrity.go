@@ -42,11 +42,13 @@ var EmbeddedContexts = map[string]string{
 
 // Loader is a JSON-LD document loader over EmbeddedContexts only: any other URL is an
 // error, so canonicalization never touches the network. It parses each context document
-// once, and keeps each distinct @context it has processed (see Canonicalize).
+// once, and keeps each distinct @context it has processed and the expansion templates
+// (see Canonicalize and canonical.go).
 type Loader struct {
-	once sync.Once
-	docs map[string]any
-	err  error
+	once      sync.Once
+	docs      map[string]any
+	err       error
+	templates *templater
 
 	mu     sync.Mutex
 	active map[string]*ld.Context // processed @context, by its JSON
@@ -57,8 +59,7 @@ var defaultLoader = &Loader{}
 // DefaultLoader returns the shared loader.
 func DefaultLoader() *Loader { return defaultLoader }
 
-// LoadDocument implements ld.DocumentLoader.
-func (l *Loader) LoadDocument(u string) (*ld.RemoteDocument, error) {
+func (l *Loader) load() error {
 	l.once.Do(func() {
 		l.docs = map[string]any{}
 		for url, name := range EmbeddedContexts {
@@ -74,9 +75,15 @@ func (l *Loader) LoadDocument(u string) (*ld.RemoteDocument, error) {
 			}
 			l.docs[url] = v
 		}
+		l.templates = newTemplater(l.docs)
 	})
-	if l.err != nil {
-		return nil, l.err
+	return l.err
+}
+
+// LoadDocument implements ld.DocumentLoader.
+func (l *Loader) LoadDocument(u string) (*ld.RemoteDocument, error) {
+	if err := l.load(); err != nil {
+		return nil, err
 	}
 	d, ok := l.docs[u]
 	if !ok {
@@ -116,23 +123,63 @@ func (l *Loader) CanonicalizeReference(doc any) (string, error) {
 // and the rest of the document, so the output is the same as CanonicalizeReference, which
 // a test checks byte for byte.
 func (l *Loader) Canonicalize(doc map[string]any) (string, error) {
-	opts := l.options()
-	active, err := l.activeContext(doc["@context"], opts)
-	if err != nil {
+	return l.canonicalize(doc, false)
+}
+
+// canonicalizeTemplated is Canonicalize through expansion templates (canonical.go): what
+// signing uses, since credbatch's own documents repeat a few shapes. Verifying, which takes
+// documents from anyone, does not fill the template cache.
+func (l *Loader) canonicalizeTemplated(doc map[string]any) (string, error) {
+	return l.canonicalize(doc, true)
+}
+
+func (l *Loader) canonicalize(doc map[string]any, templated bool) (string, error) {
+	if err := l.load(); err != nil {
 		return "", fmt.Errorf("canonicalize: %w", err)
 	}
-	body := make(map[string]any, len(doc))
-	for k, v := range doc {
-		if k != "@context" {
-			body[k] = v
+	opts := l.options()
+	api := ld.NewJsonLdApi()
+	expand := func(doc map[string]any) ([]any, error) {
+		active, err := l.activeContext(doc["@context"], opts)
+		if err != nil {
+			return nil, err
+		}
+		body := make(map[string]any, len(doc))
+		for k, v := range doc {
+			if k != "@context" {
+				body[k] = v
+			}
+		}
+		expanded, err := api.Expand(active, "", body, opts, false, nil)
+		if err != nil {
+			return nil, err
+		}
+		return nodeList(expanded), nil
+	}
+	toRDF := func(list []any) (*ld.RDFDataset, error) { return api.ToRDF(list, opts) }
+	var dataset *ld.RDFDataset
+	var err error
+	if templated {
+		dataset, err = l.templates.dataset(doc, expand, toRDF)
+	} else {
+		var list []any
+		if list, err = expand(doc); err == nil {
+			dataset, err = toRDF(list)
 		}
 	}
-	api := ld.NewJsonLdApi()
-	expanded, err := api.Expand(active, "", body, opts, false, nil)
 	if err != nil {
 		return "", fmt.Errorf("canonicalize: %w", err)
 	}
-	// The end of json-gold's expand: unwrap a lone @graph, normalize to an array.
+	out, err := api.Normalize(dataset, opts)
+	if err != nil {
+		return "", fmt.Errorf("canonicalize: %w", err)
+	}
+	s, _ := out.(string)
+	return s, nil
+}
+
+// nodeList is the end of json-gold's expand: a lone @graph unwrapped, the result as an array.
+func nodeList(expanded any) []any {
 	var list []any
 	switch e := expanded.(type) {
 	case map[string]any:
@@ -154,16 +201,7 @@ func (l *Loader) Canonicalize(doc map[string]any) (string, error) {
 	if list == nil {
 		list = []any{}
 	}
-	dataset, err := api.ToRDF(list, opts)
-	if err != nil {
-		return "", fmt.Errorf("canonicalize: %w", err)
-	}
-	out, err := api.Normalize(dataset, opts)
-	if err != nil {
-		return "", fmt.Errorf("canonicalize: %w", err)
-	}
-	s, _ := out.(string)
-	return s, nil
+	return list
 }
 
 // activeContext returns the processed form of a top-level @context, processing it on first
@@ -211,8 +249,12 @@ type Proof struct {
 
 // hashData is the eddsa-rdfc-2022 input to the signature: SHA-256 of the canonical proof
 // configuration, then SHA-256 of the canonical document (the spec's order).
-func (l *Loader) hashData(doc map[string]any, cfg Proof) ([]byte, error) {
-	canonDoc, err := l.Canonicalize(doc)
+func (l *Loader) hashData(doc map[string]any, cfg Proof, signing bool) ([]byte, error) {
+	canon := l.Canonicalize
+	if signing {
+		canon = l.canonicalizeTemplated
+	}
+	canonDoc, err := canon(doc)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +264,7 @@ func (l *Loader) hashData(doc map[string]any, cfg Proof) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	canonCfg, err := l.Canonicalize(raw)
+	canonCfg, err := canon(raw)
 	if err != nil {
 		return nil, fmt.Errorf("proof configuration: %w", err)
 	}
@@ -248,7 +290,7 @@ func (s *Signer) Secure(doc any, created time.Time) ([]byte, error) {
 	}
 	proof := Proof{Type: ProofType, Cryptosuite: Cryptosuite, Created: created.UTC().Truncate(time.Second).Format(time.RFC3339),
 		VerificationMethod: s.VerificationMethod(), ProofPurpose: ProofPurpose}
-	hash, err := s.contexts.hashData(m, proof)
+	hash, err := s.contexts.hashData(m, proof, true)
 	if err != nil {
 		return nil, fmt.Errorf("secure %v: %w", m["id"], err)
 	}
@@ -329,7 +371,7 @@ func VerifyProof(secured []byte, resolver KeyResolver, l *Loader) (Proof, error)
 	if k.IsES256() || len(k.Public) != ed25519.PublicKeySize {
 		return proof, invalid(fmt.Sprintf("verification method %s is not an Ed25519 key", proof.VerificationMethod))
 	}
-	hash, err := l.hashData(m, proof)
+	hash, err := l.hashData(m, proof, false)
 	if err != nil {
 		return proof, invalid("the credential cannot be canonicalized: " + err.Error())
 	}
