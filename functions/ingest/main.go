@@ -42,7 +42,7 @@ func run() error {
 		Store:     store,
 		Blob:      blob,
 		Submitter: &issuance.Actions{Store: store, Workflow: sfnflow.New(sfn.NewFromConfig(cfg), e.StateMachine)},
-		Notifier:  &ingest.MailNotifier{Mailer: mailer, Blob: blob, Store: store, From: e.Mail.From, Admins: e.Admins, BaseURL: e.BaseURL},
+		Notifier:  &ingest.MailNotifier{Mailer: mailer, Blob: blob, Store: store, From: e.Mail.Sender(), Admins: e.Admins, BaseURL: e.BaseURL},
 		Limits:    e.Limits(),
 		TmpDir:    os.TempDir(),
 		Log:       log,

@@ -48,7 +48,7 @@ func run() error {
 		Store:  dynamo.New(dynamodb.NewFromConfig(cfg), e.Table),
 		Mailer: ses.New(sesv2.NewFromConfig(cfg), ses.Options{ConfigurationSet: e.Mail.ConfigurationSet, From: e.Mail.From, Logger: log}),
 		Log:    log,
-		Config: report.Config{From: e.Mail.From, Admins: e.Admins, SendEmpty: e.SendEmpty, BaseURL: e.BaseURL},
+		Config: report.Config{From: e.Mail.Sender(), Admins: e.Admins, SendEmpty: e.SendEmpty, BaseURL: e.BaseURL},
 	}
 	// EventBridge Scheduler may send any payload; it is ignored. The result holds counts
 	// only, so that no address leaves in the invocation result.

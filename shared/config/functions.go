@@ -8,17 +8,24 @@ import (
 	"github.com/credbatch/credbatch/shared/credential"
 	"github.com/credbatch/credbatch/shared/issuance"
 	"github.com/credbatch/credbatch/shared/keys"
+	"github.com/credbatch/credbatch/shared/mail"
 	"github.com/credbatch/credbatch/shared/sheet"
 )
 
 // Mail is how a function sends email.
 type Mail struct {
 	From             string // MAIL_FROM: the verified SES sender of every email
+	FromName         string // ISSUER_NAME: the display name of From (credential emails show their definition's issuer)
 	ConfigurationSet string // SES_CONFIGURATION_SET: named by every send (its events reach feedback)
+	Locale           string // MAIL_LOCALE: language of credential emails when neither the row nor the definition names one
 }
 
+// Sender is the From of notifications: the address with its display name.
+func (m Mail) Sender() string { return mail.From(m.FromName, m.From) }
+
 func (e *Env) mail() Mail {
-	return Mail{From: e.Email("MAIL_FROM", true, "a verified SES sender"), ConfigurationSet: e.String("SES_CONFIGURATION_SET")}
+	return Mail{From: e.Email("MAIL_FROM", true, "a verified SES sender"), FromName: e.String("ISSUER_NAME"),
+		ConfigurationSet: e.String("SES_CONFIGURATION_SET"), Locale: e.OneOf("MAIL_LOCALE", "en", credbatch.Locales...)}
 }
 
 // baseURL reads PUBLIC_BASE_URL: required, without a trailing slash, and able to give the
@@ -131,27 +138,28 @@ type Flow struct {
 // failures, finalize, fail).
 func LoadWorkflow(e *Env) (Flow, error) {
 	c := Flow{Table: e.table(), Mail: e.mail()}
-	c.Flow = issuance.Config{Issuer: credential.Issuer{BaseURL: e.baseURL()}, From: c.Mail.From, Admins: e.admins(),
-		ApprovalTimeout: e.approvalTimeout(),
-		SendRate:        e.Float("SEND_RATE", 0, 0, 1e6),
-		MaxConcurrency:  e.Int("ISSUE_MAX_CONCURRENCY", 0, 0, 40),
-		ChunkSeconds:    e.Int("CHUNK_SECONDS", 0, 0, 900),
-		ChunkSize:       e.Int("CHUNK_SIZE", 0, 0, 1<<31)}
+	c.Flow = issuance.Config{Issuer: credential.Issuer{BaseURL: e.baseURL()}, From: c.Mail.From, FromName: c.Mail.FromName,
+		Locale: c.Mail.Locale, Admins: e.admins(), ApprovalTimeout: e.approvalTimeout(),
+		SendRate:       e.Float("SEND_RATE", 0, 0, 1e6),
+		MaxConcurrency: e.Int("ISSUE_MAX_CONCURRENCY", 0, 0, 40),
+		ChunkSeconds:   e.Int("CHUNK_SECONDS", 0, 0, 900),
+		ChunkSize:      e.Int("CHUNK_SIZE", 0, 0, 1<<31)}
 	return c, e.Err()
 }
 
 // LoadApproval reads the approval function's configuration.
 func LoadApproval(e *Env) (Flow, error) {
 	c := Flow{Table: e.table(), Mail: e.mail()}
-	c.Flow = issuance.Config{Issuer: credential.Issuer{BaseURL: e.baseURL()}, From: c.Mail.From,
-		Approvers: e.Emails("APPROVER_EMAILS"), Admins: e.admins(), ApprovalTimeout: e.approvalTimeout()}
+	c.Flow = issuance.Config{Issuer: credential.Issuer{BaseURL: e.baseURL()}, From: c.Mail.From, FromName: c.Mail.FromName,
+		Locale: c.Mail.Locale, Approvers: e.Emails("APPROVER_EMAILS"), Admins: e.admins(), ApprovalTimeout: e.approvalTimeout()}
 	return c, e.Err()
 }
 
 // LoadIssue reads the issue (chunk worker) function's configuration.
 func LoadIssue(e *Env) (Flow, error) {
 	c := Flow{Table: e.table(), KeysSecret: e.Required("KEYS_SECRET_ID", "the Secrets Manager secret of the signing keys"), Mail: e.mail()}
-	c.Flow = issuance.Config{Issuer: e.issuer(e.baseURL()), From: c.Mail.From, Admins: e.admins(),
+	c.Flow = issuance.Config{Issuer: e.issuer(e.baseURL()), From: c.Mail.From, FromName: c.Mail.FromName, Locale: c.Mail.Locale,
+		Admins:         e.admins(),
 		BounceRate:     e.Float("BOUNCE_PAUSE_RATE", 0, 0, 1),
 		BounceMinSends: e.Int("BOUNCE_PAUSE_MIN_SENDS", 0, 0, 1<<31)}
 	return c, e.Err()

@@ -214,6 +214,7 @@ type Row struct {
 	Email        string            `json:"email,omitempty"`
 	IssueDate    string            `json:"issue_date,omitempty"`  // YYYY-MM-DD
 	ExpiryDate   string            `json:"expiry_date,omitempty"` // YYYY-MM-DD, "" = never
+	Locale       string            `json:"locale,omitempty"`      // the Locale column's code ("" = none given)
 	Attributes   map[string]string `json:"attributes,omitempty"`  // attribute name → normalised value
 	Cells        []string          `json:"cells,omitempty"`       // the row as read, in column order (for reports and amending)
 	Status       RowStatus         `json:"status"`

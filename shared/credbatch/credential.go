@@ -52,7 +52,8 @@ type Credential struct {
 	IssueDate       string            `json:"issue_date"`            // YYYY-MM-DD (validFrom)
 	ExpiryDate      string            `json:"expiry_date,omitempty"` // YYYY-MM-DD (validUntil)
 	Attributes      map[string]string `json:"attributes,omitempty"`
-	JWT             string            `json:"-"` // the signed credential: JSON-LD with its Data Integrity proof (a compact JWS for credentials issued before it)
+	Locale          string            `json:"locale,omitempty"` // its row's email language ("" = the definition's or the deployment's)
+	JWT             string            `json:"-"`                // the signed credential: JSON-LD with its Data Integrity proof (a compact JWS for credentials issued before it)
 	StatusListIndex int               `json:"status_list_index"`
 	Status          CredentialStatus  `json:"status"`
 	RevokedReason   string            `json:"revoked_reason,omitempty"`

@@ -93,6 +93,7 @@ type Definition struct {
 	FourEyes         bool            `json:"four_eyes,omitempty"` // the uploader may not approve their own batch
 	Duplicates       DuplicatePolicy `json:"duplicates,omitempty"`
 	Email            EmailTemplates  `json:"email,omitempty"`
+	Locale           string          `json:"locale,omitempty"` // language of the built-in email texts and dates (Locales; "" = the deployment's)
 	Issuer           *Issuer         `json:"issuer,omitempty"`
 	Archived         bool            `json:"archived,omitempty"`
 	CreatedAt        time.Time       `json:"created_at,omitzero"`
@@ -165,6 +166,9 @@ func (d Definition) Validate() error {
 		if p := WebURLProblem(raw, images); p != "" {
 			add("%s %q %s", where, raw, p)
 		}
+	}
+	if l, ok := ParseLocale(d.Locale); !ok || l != d.Locale {
+		add("locale %q: use one of %s, or leave it out for the deployment's", d.Locale, strings.Join(Locales, ", "))
 	}
 	checkURL("image", d.Image, true)
 	if d.Issuer != nil {

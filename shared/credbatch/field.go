@@ -14,6 +14,7 @@ const (
 	FieldEmail      Field = "email"
 	FieldIssueDate  Field = "issue_date"
 	FieldExpiry     Field = "expiry" // an expiration date or a duration from the issue date
+	FieldLocale     Field = "locale" // optional: the language of the recipient's email (Locales)
 	FieldSkip       Field = "skip"   // an explicit mapping ignores the column
 )
 
@@ -52,6 +53,8 @@ var BuiltinFields = []BuiltinField{
 		"The date the credential was earned (YYYY-MM-DD, or a date cell). Empty means the upload day."},
 	{FieldExpiry, "Expiration Date/Duration", []string{"Expiration Date/Duration", "Expiration Date", "Expiry", "Expiry Date", "Expires", "Valid Until", "Duration", "Expiration"},
 		"When the credential expires: a date (YYYY-MM-DD, or a date cell) or a duration from the issue date (2 years, 18 months, 90 days, P2Y6M)."},
+	{FieldLocale, "Locale", []string{"Locale", "Language", "Email Language"},
+		"Optional: the language of the recipient's email, en, fr, de or es (or English, French, German, Spanish). Empty means the credential type's or the deployment's."},
 }
 
 // Builtin returns the description of a built-in field.

@@ -1,6 +1,7 @@
 package issuance_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -441,8 +442,8 @@ func TestDeclineEmailsTheIssuer(t *testing.T) {
 				t.Fatalf("%d emails, want 1", len(got))
 			}
 			m := got[0]
-			if m.To[0] != tc.wantTo || m.Subject != tc.wantSubject || m.From != "certs@example.com" {
-				t.Errorf("email to %v from %s, subject %q; want to %s, %q", m.To, m.From, m.Subject, tc.wantTo, tc.wantSubject)
+			if m.To[0] != tc.wantTo || m.Subject != tc.wantSubject || m.From != `"Northwind" <certs@example.com>` {
+				t.Errorf("email to %v from %s, subject %q; want to %s, %q from Northwind", m.To, m.From, m.Subject, tc.wantTo, tc.wantSubject)
 			}
 			for _, want := range []string{"approver@example.com", "the course name is wrong", "https://creds.example/batches/b2"} {
 				if !strings.Contains(m.Text, want) {
@@ -450,5 +451,44 @@ func TestDeclineEmailsTheIssuer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCredentialEmailLocaleAndFrom: a row's Locale chooses the built-in texts and the dates'
+// language, else the deployment's; the From shows the issuer's name with the configured address.
+func TestCredentialEmailLocaleAndFrom(t *testing.T) {
+	h := newHarness(t, 4)
+	ctx := context.Background()
+	h.svc.Config.Locale = "fr"
+	want := map[string]struct{ locale, greeting, date string }{
+		"r0@example.com": {"", "Bonjour Ann,", "Délivrée le\u00a0: 2 novembre 2026"},
+		"r1@example.com": {"es", "Hola, Ann:", "Emitida el: 2 de noviembre de 2026"},
+		"r2@example.com": {"de", "Hallo Ann,", "Ausgestellt am: 2. November 2026"},
+		"r3@example.com": {"en", "Hello Ann,", "Issued: 2 November 2026"},
+	}
+	for i := range 4 {
+		r, err := h.store.GetRow(ctx, h.batch, i+2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Locale = want[r.Email].locale
+		if err := h.store.PutRows(ctx, []credbatch.Row{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.svc.IssueChunk(ctx, h.chunk()); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.mailer.sent) != 4 {
+		t.Fatalf("%d emails; want 4", len(h.mailer.sent))
+	}
+	for _, m := range h.mailer.sent {
+		w := want[m.To[0]]
+		if !strings.HasPrefix(m.Text, w.greeting) || !strings.Contains(m.Text, w.date) || !strings.Contains(m.HTML, `lang="`+cmp.Or(w.locale, "fr")+`"`) {
+			t.Errorf("email to %s:\n%s\nwant %q and %q", m.To[0], m.Text, w.greeting, w.date)
+		}
+		if m.From != `"Northwind" <certs@example.com>` {
+			t.Errorf("From %q; want the issuer's name and the configured address", m.From)
+		}
 	}
 }

@@ -19,6 +19,8 @@ import (
 type Config struct {
 	Issuer          credential.Issuer // issuer profile and the public base URL
 	From            string            // sender address of every email
+	FromName        string            // display name of notifications' From (default: the issuer's name); credential emails show their definition's issuer
+	Locale          string            // language of credential emails when neither the row nor the definition names one (credbatch.Locales; default en)
 	Approvers       []string          // who gets approval requests
 	Admins          []string          // who gets batch summaries and pause alerts
 	ApprovalTimeout time.Duration     // how long a batch waits for approval (default 7 days)
@@ -34,7 +36,13 @@ type Config struct {
 	SendLease time.Duration
 }
 
+// sender is the From of notifications: the configured address with FromName.
+func (c Config) sender() string { return mail.From(c.FromName, c.From) }
+
 func (c Config) withDefaults() Config {
+	if c.FromName == "" {
+		c.FromName = c.Issuer.Name
+	}
 	if c.ApprovalTimeout <= 0 {
 		c.ApprovalTimeout = 7 * 24 * time.Hour
 	}
@@ -536,7 +544,7 @@ func approvalMessage(c Config, b credbatch.Batch) credbatch.Message {
 	link := strings.TrimRight(c.Issuer.BaseURL, "/") + "/review/" + b.ID
 	text := fmt.Sprintf("A batch of credentials is waiting for your approval.\n\nBatch: %s\nUploaded by: %s\nRows: %d (%d valid, %d with errors)\n\nReview and approve or reject it here:\n%s\n\nIf nobody approves it within %s it expires.\n",
 		label(b), orDash(b.Uploader), b.Counts.Rows, b.Counts.Valid, b.Counts.Invalid, link, mail.Duration(c.ApprovalTimeout))
-	return credbatch.Message{From: c.From, Subject: "Approval needed: " + label(b), Text: text,
+	return credbatch.Message{From: c.sender(), Subject: "Approval needed: " + label(b), Text: text,
 		Tags: map[string]string{"batch_id": b.ID, "kind": "approval"}}
 }
 
@@ -565,7 +573,7 @@ func (s *Service) Declined(ctx context.Context, b credbatch.Batch, approver, rea
 		text = fmt.Sprintf("%s rejected batch %s, so none of its credentials will be issued:\n\n  %s\n\nThe batch is cancelled. Upload a new file if the credentials are still needed. The batch:\n%s\n",
 			who, label(b), reason, link)
 	}
-	_, err := s.Mailer.Send(ctx, credbatch.Message{From: s.cfg().From, To: to, Subject: mail.FoldSubject(subject), Text: text,
+	_, err := s.Mailer.Send(ctx, credbatch.Message{From: s.cfg().sender(), To: to, Subject: mail.FoldSubject(subject), Text: text,
 		Tags: map[string]string{"batch_id": b.ID, "kind": "declined"}})
 	return err
 }
@@ -590,7 +598,7 @@ func (s *Service) sendSummary(ctx context.Context, b credbatch.Batch) error {
 	c := b.Counts
 	text := fmt.Sprintf("Batch %s finished: %s.\n\nRows: %d\nIssued: %d\nFailed: %d\nRejected (invalid rows): %d\nEmails sent: %d\nSuppressed addresses (not sent): %d\n\nDetails: %s/batches/%s\n",
 		label(b), b.Status, c.Rows, c.Issued, c.Failed, c.Invalid, c.Sent, c.Suppressed, strings.TrimRight(s.cfg().Issuer.BaseURL, "/"), b.ID)
-	_, err := s.Mailer.Send(ctx, credbatch.Message{From: s.cfg().From, To: to, Subject: fmt.Sprintf("Batch %s: %s", label(b), b.Status),
+	_, err := s.Mailer.Send(ctx, credbatch.Message{From: s.cfg().sender(), To: to, Subject: fmt.Sprintf("Batch %s: %s", label(b), credbatch.StatusWords(b)),
 		Text: text, Tags: map[string]string{"batch_id": b.ID, "kind": "summary"}})
 	return err
 }

@@ -222,7 +222,7 @@ func (w *chunkWorker) credential(ctx context.Context, def credbatch.Definition, 
 	now := s.now()
 	c = credbatch.Credential{ID: r.CredentialID, BatchID: r.BatchID, RowNumber: r.Number, DefinitionID: def.ID,
 		DefinitionVer: def.Version, Email: strings.ToLower(r.Email), Name: strings.TrimSpace(r.FirstName + " " + r.LastName),
-		IssueDate: r.IssueDate, ExpiryDate: r.ExpiryDate, Attributes: r.Attributes, StatusListIndex: idx,
+		IssueDate: r.IssueDate, ExpiryDate: r.ExpiryDate, Attributes: r.Attributes, Locale: r.Locale, StatusListIndex: idx,
 		Status: credbatch.CredentialIssued, EmailStatus: credbatch.EmailSending, IssuedAt: now, UpdatedAt: now}
 	switch _, err := s.Store.GetSuppression(ctx, c.Email); {
 	case err == nil:
@@ -429,14 +429,19 @@ func (s *Service) message(def credbatch.Definition, c credbatch.Credential, to s
 	cfg := s.cfg()
 	first, last, _ := strings.Cut(c.Name, " ")
 	iss := cfg.Issuer.For(def)
-	d := mail.Data{FirstName: first, LastName: last, FullName: c.Name, Email: to, CredentialName: def.Name,
-		CredentialURL: CredentialURL(cfg.Issuer.BaseURL, c.ID), IssuerName: iss.Name, IssueDate: c.IssueDate,
-		ExpiryDate: c.ExpiryDate, Attributes: c.Attributes, BatchID: c.BatchID, CredentialID: c.ID}
+	loc := mail.Pick(c.Locale, def.Locale, cfg.Locale)
+	d := mail.Data{Locale: loc, FirstName: first, LastName: last, FullName: c.Name, Email: to, CredentialName: def.Name,
+		CredentialURL: CredentialURL(cfg.Issuer.BaseURL, c.ID), IssuerName: iss.Name, IssueDate: loc.Date(c.IssueDate),
+		ExpiryDate: loc.Date(c.ExpiryDate), Attributes: c.Attributes, BatchID: c.BatchID, CredentialID: c.ID}
 	subject, text, html, err := mail.Render(def.Email, d)
 	if err != nil {
 		return credbatch.Message{}, err
 	}
-	return credbatch.Message{From: cfg.From, To: []string{to}, Subject: subject, Text: text, HTML: html,
+	name := iss.Name
+	if name == "" {
+		name = cfg.FromName
+	}
+	return credbatch.Message{From: mail.From(name, cfg.From), To: []string{to}, Subject: subject, Text: text, HTML: html,
 		Tags: map[string]string{"credential_id": c.ID, "batch_id": c.BatchID}}, nil
 }
 
@@ -469,7 +474,7 @@ func (w *chunkWorker) checkBounces(ctx context.Context) error {
 	}
 	s.log().Warn("batch paused", "batch_id", b.ID, "bounce_rate", rate)
 	if len(cfg.Admins) > 0 {
-		if _, err := s.Mailer.Send(ctx, credbatch.Message{From: cfg.From, To: cfg.Admins, Subject: "Batch paused: " + label(b),
+		if _, err := s.Mailer.Send(ctx, credbatch.Message{From: cfg.sender(), To: cfg.Admins, Subject: "Batch paused: " + label(b),
 			Text: fmt.Sprintf("Issuing batch %s was paused: %s.\n\nFix the addresses, then resume it here:\n%s/batches/%s\n", label(b), reason, strings.TrimRight(cfg.Issuer.BaseURL, "/"), b.ID),
 			Tags: map[string]string{"batch_id": b.ID, "kind": "pause"}}); err != nil {
 			s.log().Error("pause alert email", "batch_id", b.ID, "err", err)

@@ -19,6 +19,7 @@ const CodeInvalidTemplate = "invalid_email_template"
 // Data is what the templates see. Attributes are keyed by attribute name; dates are already
 // formatted for people (ExpiryDate is empty when the credential does not expire).
 type Data struct {
+	Locale         Locale // the built-in texts' language (and the dates'; "" = English)
 	FirstName      string
 	LastName       string
 	FullName       string
@@ -33,53 +34,9 @@ type Data struct {
 	CredentialID   string
 }
 
-// Built-in templates, used for each empty field of credbatch.EmailTemplates.
-const (
-	DefaultSubject = `Your {{.CredentialName}} credential`
-
-	DefaultText = `Hello {{if .FirstName}}{{.FirstName}}{{else}}{{.FullName}}{{end}},
-
-{{if .IssuerName}}{{.IssuerName}} has issued{{else}}You have been issued{{end}} your {{.CredentialName}} credential.
-
-View, download and share it here:
-{{.CredentialURL}}
-
-Issued: {{.IssueDate}}{{if .ExpiryDate}}
-Expires: {{.ExpiryDate}}{{end}}
-{{- if .Attributes}}
-{{range $name, $value := .Attributes}}{{if $value}}
-{{$name}}: {{$value}}{{end}}{{end}}
-{{- end}}
-
-Anyone you share the link with can check that the credential is genuine.
-{{if .IssuerName}}
-{{.IssuerName}}
-{{end}}`
-
-	DefaultHTML = `<!DOCTYPE html>
-<html lang="en">
-<head><meta charset="utf-8"><title>Your {{.CredentialName}} credential</title></head>
-<body style="font-family: Arial, Helvetica, sans-serif; color: #222; line-height: 1.5;">
-<p>Hello {{if .FirstName}}{{.FirstName}}{{else}}{{.FullName}}{{end}},</p>
-<p>{{if .IssuerName}}{{.IssuerName}} has issued{{else}}You have been issued{{end}} your <strong>{{.CredentialName}}</strong> credential.</p>
-<p><a href="{{.CredentialURL}}" style="display: inline-block; padding: 10px 18px; background: #1a5fb4; color: #fff; text-decoration: none; border-radius: 4px;">View your credential</a></p>
-<table style="border-collapse: collapse;">
-<tr><td style="padding: 2px 12px 2px 0;">Issued</td><td>{{.IssueDate}}</td></tr>
-{{- if .ExpiryDate}}
-<tr><td style="padding: 2px 12px 2px 0;">Expires</td><td>{{.ExpiryDate}}</td></tr>
-{{- end}}
-{{- range $name, $value := .Attributes}}{{if $value}}
-<tr><td style="padding: 2px 12px 2px 0;">{{$name}}</td><td>{{$value}}</td></tr>
-{{- end}}{{end}}
-</table>
-<p>Anyone you share the link with can check that the credential is genuine.</p>
-{{- if .IssuerName}}
-<p>{{.IssuerName}}</p>
-{{- end}}
-</body>
-</html>
-`
-)
+// Built-in English templates, used for each empty field of credbatch.EmailTemplates when the
+// locale is English (Defaults gives every locale's).
+var DefaultSubject, DefaultText, DefaultHTML = Defaults(English)
 
 // templates are the parsed templates of one credbatch.EmailTemplates.
 type templates struct {
@@ -102,10 +59,12 @@ func invalid(name string, err error) error {
 	return e
 }
 
-// parse parses the templates (defaults for empty ones); missingkey is "error" or "zero".
-func parse(t credbatch.EmailTemplates, missingkey string) (*templates, error) {
+// parse parses the templates (the locale's built-in ones for empty ones); missingkey is
+// "error" or "zero".
+func parse(t credbatch.EmailTemplates, l Locale, missingkey string) (*templates, error) {
 	opt := "missingkey=" + missingkey
-	subjectSrc := orDefault(t.Subject, DefaultSubject)
+	defSubject, defText, defHTML := Defaults(l)
+	subjectSrc := orDefault(t.Subject, defSubject)
 	if strings.ContainsAny(subjectSrc, "\r\n") {
 		return nil, credbatch.E(credbatch.KindInvalid, CodeInvalidTemplate,
 			"the email subject template must be a single line: remove the line breaks")
@@ -114,11 +73,11 @@ func parse(t credbatch.EmailTemplates, missingkey string) (*templates, error) {
 	if err != nil {
 		return nil, invalid("subject", err)
 	}
-	tx, err := texttemplate.New("text").Option(opt).Parse(orDefault(t.Text, DefaultText))
+	tx, err := texttemplate.New("text").Option(opt).Parse(orDefault(t.Text, defText))
 	if err != nil {
 		return nil, invalid("text", err)
 	}
-	h, err := htmltemplate.New("html").Option(opt).Parse(orDefault(t.HTML, DefaultHTML))
+	h, err := htmltemplate.New("html").Option(opt).Parse(orDefault(t.HTML, defHTML))
 	if err != nil {
 		return nil, invalid("HTML", err)
 	}
@@ -136,8 +95,8 @@ func SampleData(attributes ...string) Data {
 		CredentialName: "Analytical Engine Operator",
 		CredentialURL:  "https://credentials.example.com/c/0123456789abcdef0123456789abcdef",
 		IssuerName:     "Example Academy",
-		IssueDate:      "2026-01-15",
-		ExpiryDate:     "2029-01-15",
+		IssueDate:      English.Date("2026-01-15"),
+		ExpiryDate:     English.Date("2029-01-15"),
 		Attributes:     make(map[string]string, len(attributes)),
 		BatchID:        "b-sample",
 		CredentialID:   "0123456789abcdef0123456789abcdef",
@@ -153,35 +112,46 @@ func SampleData(attributes ...string) Data {
 // definition with a broken template is refused when it is saved. Errors are KindInvalid with
 // code CodeInvalidTemplate and a message naming the template and the problem.
 func Check(t credbatch.EmailTemplates, attributes ...string) error {
-	ts, err := parse(t, "error")
-	if err != nil {
-		return err
+	for _, l := range Locales {
+		ts, err := parse(t, l, "error")
+		if err != nil {
+			return err
+		}
+		if _, _, _, err = ts.render(SampleData(attributes...)); err != nil {
+			return err
+		}
 	}
-	_, _, _, err = ts.render(SampleData(attributes...))
-	return err
+	return nil
 }
 
 // Render renders the subject, text and HTML bodies for one recipient. Values are HTML-escaped
 // in the HTML body. An attribute a template names but the data lacks renders empty (Check
 // refuses unknown names beforehand). Line breaks and other control characters that values
 // bring into the subject are folded into single spaces, since a header cannot hold them.
-// Errors are KindInvalid with code CodeInvalidTemplate.
+// Errors are KindInvalid with code CodeInvalidTemplate. Empty templates are d.Locale's
+// built-in ones; dates are shown as the caller wrote them (Locale.Date writes them in words).
 func Render(t credbatch.EmailTemplates, d Data) (subject, text, html string, err error) {
-	if v, ok := parsed.Load(t); ok {
+	key := parsedKey{t, d.Locale}
+	if v, ok := parsed.Load(key); ok {
 		return v.(*templates).render(d)
 	}
-	ts, err := parse(t, "zero")
+	ts, err := parse(t, d.Locale, "zero")
 	if err != nil {
 		return "", "", "", err
 	}
-	parsed.Store(t, ts)
+	parsed.Store(key, ts)
 	return ts.render(d)
 }
 
-// parsed caches Render's parsed templates by their text: a batch renders the same templates
-// for every row, and parsed templates are safe to execute concurrently. Definitions are few,
-// so the cache stays small.
-var parsed sync.Map // credbatch.EmailTemplates → *templates
+// parsed caches Render's parsed templates by their text and locale: a batch renders the same
+// templates for every row, and parsed templates are safe to execute concurrently.
+// Definitions and locales are few, so the cache stays small.
+var parsed sync.Map // parsedKey → *templates
+
+type parsedKey struct {
+	t credbatch.EmailTemplates
+	l Locale
+}
 
 func (ts *templates) render(d Data) (subject, text, html string, err error) {
 	if d.Attributes == nil {

@@ -62,12 +62,12 @@ func TestRenderDefaults(t *testing.T) {
 	if want := "Your Analytical Engine Operator credential"; subject != want {
 		t.Errorf("subject = %q, want %q", subject, want)
 	}
-	for _, want := range []string{"Hello Ada & co,", d.CredentialURL, "Example Academy", "Issued: 2026-01-15", "Expires: 2029-01-15", "grade: A+ <distinction>"} {
+	for _, want := range []string{"Hello Ada & co,", d.CredentialURL, "Example Academy", "Issued: 15 January 2026", "Expires: 15 January 2029", "grade: A+ <distinction>"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text lacks %q:\n%s", want, text)
 		}
 	}
-	for _, want := range []string{"Hello Ada &amp; co,", `href="` + d.CredentialURL + `"`, "A&#43; &lt;distinction&gt;", "2029-01-15"} {
+	for _, want := range []string{"Hello Ada &amp; co,", `href="` + d.CredentialURL + `"`, "A&#43; &lt;distinction&gt;", "15 January 2029"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("html lacks %q:\n%s", want, html)
 		}

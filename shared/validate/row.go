@@ -133,6 +133,7 @@ func (v *Validator) check(r *credbatch.Row, final bool) {
 		r.ExpiryDate = v.expiry(r, p, issue, issueOK, final)
 		v.attributes(r, p, final)
 	}
+	r.Locale = v.locale(r)
 	if p != nil && r.Email != "" && !final {
 		h := maphash.String(v.seed, r.Email) ^ (p.n * 0x9E3779B97F4A7C15)
 		if prev, ok := v.seen[h]; ok {
@@ -146,6 +147,18 @@ func (v *Validator) check(r *credbatch.Row, final bool) {
 		v.counts[p.def.ID]++
 	}
 	r.Status = status(r.Findings)
+}
+
+// locale reads the row's Locale cell ("" when the file has none or the cell is empty).
+func (v *Validator) locale(r *credbatch.Row) string {
+	raw := cell(r.Cells, v.idxLocale)
+	l, ok := credbatch.ParseLocale(raw)
+	if !ok {
+		fail(r, v.header(v.idxLocale), credbatch.CodeInvalidChoice, fmt.Sprintf(
+			"%s is not a language of the emails; use one of %s (or English, French, German, Spanish), or leave it empty",
+			quote(raw), strings.Join(credbatch.Locales, ", ")))
+	}
+	return l
 }
 
 // definition finds the row's definition: its ID cell, else the upload's definition.

@@ -34,6 +34,7 @@ type Validator struct {
 
 	multi                                                 bool // an ID column names each row's definition
 	idxDef, idxFirst, idxLast, idxEmail, idxIssue, idxExp int
+	idxLocale                                             int
 	attrCols                                              []attrCol
 	fallback                                              *plan            // the upload's definition (Options.DefinitionID)
 	byID                                                  map[string]*plan // lower-case id → plan
@@ -106,7 +107,7 @@ func New(cfg Config, header []string, headerRow int) (*Validator, error) {
 	}
 	v := &Validator{cfg: cfg, today: today, headerRow: headerRow, seed: maphash.MakeSeed(),
 		seen: map[uint64]int32{}, counts: map[string]int{}, byID: map[string]*plan{}, byName: map[string]*plan{},
-		idxDef: -1, idxFirst: -1, idxLast: -1, idxEmail: -1, idxIssue: -1, idxExp: -1}
+		idxDef: -1, idxFirst: -1, idxLast: -1, idxEmail: -1, idxIssue: -1, idxExp: -1, idxLocale: -1}
 	for id := range cfg.Definitions {
 		v.ids = append(v.ids, id)
 	}
@@ -332,6 +333,7 @@ func (v *Validator) mapColumns(header []string) error {
 	}
 	v.idxDef, v.idxFirst, v.idxLast = idx(credbatch.FieldDefinition), idx(credbatch.FieldFirstName), idx(credbatch.FieldLastName)
 	v.idxEmail, v.idxIssue, v.idxExp = idx(credbatch.FieldEmail), idx(credbatch.FieldIssueDate), idx(credbatch.FieldExpiry)
+	v.idxLocale = idx(credbatch.FieldLocale)
 	v.dates = make([]*dateCol, len(header))
 	if v.idxIssue >= 0 {
 		v.dates[v.idxIssue] = &dateCol{}

@@ -604,3 +604,29 @@ func TestUnnormalizedDefinitionAndHeaderRow(t *testing.T) {
 		t.Errorf("Row = %+v, want %+v", r, want)
 	}
 }
+
+// TestLocaleColumn: an optional Locale (or Language) column gives each row its email
+// language, by code, code with region or language name; anything else is invalid_choice.
+func TestLocaleColumn(t *testing.T) {
+	header := append(append([]string(nil), courseHeader...), "Language")
+	tests := []struct {
+		cell       string
+		wantLocale string
+		wantCodes  []string
+	}{
+		{"", "", []string{}},
+		{"fr", "fr", []string{}},
+		{"de-AT", "de", []string{}},
+		{"Español", "es", []string{}},
+		{"klingon", "", []string{credbatch.CodeInvalidChoice}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.cell, func(t *testing.T) {
+			v := mustNew(t, credbatch.Options{DefinitionID: "course"}, header...)
+			r := v.Row(2, append(courseRow(nil), tc.cell))
+			if r.Locale != tc.wantLocale || !reflect.DeepEqual(codes(r.Findings), tc.wantCodes) {
+				t.Errorf("locale %q, findings %+v; want %q, %v", r.Locale, r.Findings, tc.wantLocale, tc.wantCodes)
+			}
+		})
+	}
+}

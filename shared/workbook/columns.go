@@ -52,6 +52,8 @@ func TemplateColumns(defs []credbatch.Definition) []TemplateColumn {
 			col.Required, col.RequiredBy, col.MaxLength = true, all, MaxNameLength
 		case credbatch.FieldEmail:
 			col.Required, col.RequiredBy, col.Type = true, all, credbatch.AttrEmail
+		case credbatch.FieldLocale:
+			continue // optional; an upload may add it, the templates leave it out
 		case credbatch.FieldIssueDate:
 			col.Type = credbatch.AttrDate
 		case credbatch.FieldExpiry:

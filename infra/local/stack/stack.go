@@ -22,6 +22,7 @@ import (
 	"github.com/credbatch/credbatch/shared/ingest"
 	"github.com/credbatch/credbatch/shared/issuance"
 	"github.com/credbatch/credbatch/shared/keys"
+	"github.com/credbatch/credbatch/shared/mail"
 	"github.com/credbatch/credbatch/shared/outbox"
 	"github.com/credbatch/credbatch/shared/report"
 	"github.com/credbatch/credbatch/shared/sesim"
@@ -188,9 +189,9 @@ func Open(ctx context.Context, cfg Config) (*Stack, error) {
 	s.Actions = &issuance.Actions{Store: s.Store, Workflow: s.Engine, Notify: s.Flow, Log: cfg.Log}
 	s.Ingest = &ingest.Service{Store: s.Store, Blob: s.Bucket, Submitter: s.Actions, Limits: sheet.DefaultLimits(),
 		TmpDir: os.TempDir(), Log: cfg.Log, BaseURL: cfg.Issuer.BaseURL,
-		Notifier: &ingest.MailNotifier{Mailer: s.Outbox, Blob: s.Bucket, Store: s.Store, From: cfg.From, Admins: flow.Admins, BaseURL: cfg.Issuer.BaseURL}}
+		Notifier: &ingest.MailNotifier{Mailer: s.Outbox, Blob: s.Bucket, Store: s.Store, From: mail.From(cfg.Issuer.Name, cfg.From), Admins: flow.Admins, BaseURL: cfg.Issuer.BaseURL}}
 	s.Report = &report.Service{Store: s.Store, Mailer: s.Outbox, Log: cfg.Log, Config: report.Config{
-		From: cfg.From, Admins: flow.Admins, SendEmpty: cfg.ReportSendEmpty, BaseURL: cfg.Issuer.BaseURL, Lag: -1}}
+		From: mail.From(cfg.Issuer.Name, cfg.From), Admins: flow.Admins, SendEmpty: cfg.ReportSendEmpty, BaseURL: cfg.Issuer.BaseURL, Lag: -1}}
 	return s, nil
 }
 
