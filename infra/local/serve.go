@@ -106,6 +106,25 @@ func every(ctx context.Context, wg *sync.WaitGroup, interval time.Duration, fn f
 	})
 }
 
+// timeouts bound how long one connection may hold the server: a client trickling its
+// request headers or body, reading its response slowly, or idling between keep-alive
+// requests is cut off instead of holding a connection (and its goroutine and buffers) open.
+type timeouts struct {
+	readHeader time.Duration // the request line and headers
+	read       time.Duration // the whole request, body included (uploads are on loopback)
+	write      time.Duration // from the end of the headers to the end of the response: the handler's work included (a 100,000-row validate takes seconds)
+	idle       time.Duration // between keep-alive requests
+}
+
+// serveTimeouts are serve's.
+var serveTimeouts = timeouts{readHeader: 10 * time.Second, read: 30 * time.Second, write: 2 * time.Minute, idle: 15 * time.Second}
+
+// newServer is serve's HTTP server over h, with every timeout set.
+func newServer(h http.Handler, t timeouts) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: t.readHeader, ReadTimeout: t.read,
+		WriteTimeout: t.write, IdleTimeout: t.idle}
+}
+
 // serve runs the local stack until ctx ends: HTTP API and pages, the drop folder, the local
 // engine, the outbox with simulated SES feedback, the report schedule and the ingest sweep.
 func serve(ctx context.Context, sf stackFlags, sched schedules, out io.Writer, log *slog.Logger) error {
@@ -123,7 +142,7 @@ func serve(ctx context.Context, sf stackFlags, sched schedules, out io.Writer, l
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: st.Handler(tokens), ReadHeaderTimeout: 10 * time.Second}
+	srv := newServer(st.Handler(tokens), serveTimeouts)
 	base := "http://" + sf.addr
 	fmt.Fprintf(out, "credbatch local stack on %s (data in %s)\n", base, sf.data)
 	fmt.Fprintf(out, "  API:          %s/api (bearer tokens in %s%s)\n", base, tokensPath, map[bool]string{true: ", created now", false: ""}[created])
