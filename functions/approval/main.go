@@ -17,6 +17,7 @@ import (
 	"github.com/credbatch/credbatch/shared/issuance"
 	"github.com/credbatch/credbatch/shared/logging"
 	"github.com/credbatch/credbatch/shared/ses"
+	"github.com/credbatch/credbatch/shared/unsubscribe"
 )
 
 func run() error {
@@ -30,9 +31,11 @@ func run() error {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
 	sesClient := sesv2.NewFromConfig(cfg, func(o *sesv2.Options) { o.RetryMaxAttempts = 1 })
+	store := dynamo.New(dynamodb.NewFromConfig(cfg), e.Table)
 	svc := &issuance.Service{
-		Store:  dynamo.New(dynamodb.NewFromConfig(cfg), e.Table),
-		Mailer: ses.New(sesClient, ses.Options{ConfigurationSet: e.Mail.ConfigurationSet, From: e.Mail.From, Logger: log}),
+		Store: store,
+		Mailer: unsubscribe.Wrap(ses.New(sesClient, ses.Options{ConfigurationSet: e.Mail.ConfigurationSet, From: e.Mail.From, Logger: log}),
+			&unsubscribe.Service{Store: store, BaseURL: e.Flow.Issuer.BaseURL, Log: log}),
 		Config: e.Flow,
 		Log:    log,
 	}

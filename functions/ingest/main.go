@@ -21,6 +21,7 @@ import (
 	"github.com/credbatch/credbatch/shared/s3blob"
 	"github.com/credbatch/credbatch/shared/ses"
 	sfnflow "github.com/credbatch/credbatch/shared/sfn"
+	"github.com/credbatch/credbatch/shared/unsubscribe"
 )
 
 func run() error {
@@ -42,7 +43,7 @@ func run() error {
 		Store:     store,
 		Blob:      blob,
 		Submitter: &issuance.Actions{Store: store, Workflow: sfnflow.New(sfn.NewFromConfig(cfg), e.StateMachine)},
-		Notifier:  &ingest.MailNotifier{Mailer: mailer, Blob: blob, Store: store, From: e.Mail.Sender(), Admins: e.Admins, BaseURL: e.BaseURL},
+		Notifier:  &ingest.MailNotifier{Mailer: unsubscribe.Wrap(mailer, &unsubscribe.Service{Store: store, BaseURL: e.BaseURL, Log: log}), Blob: blob, Store: store, From: e.Mail.Sender(), Admins: e.Admins, BaseURL: e.BaseURL},
 		Limits:    e.Limits(),
 		TmpDir:    os.TempDir(),
 		Log:       log,

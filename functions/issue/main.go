@@ -21,6 +21,7 @@ import (
 	"github.com/credbatch/credbatch/shared/keys"
 	"github.com/credbatch/credbatch/shared/logging"
 	"github.com/credbatch/credbatch/shared/ses"
+	"github.com/credbatch/credbatch/shared/unsubscribe"
 )
 
 func run() error {
@@ -51,9 +52,12 @@ func run() error {
 	// Each chunk paces itself at its share of the account's rate (the Chunk's rate), so the
 	// mailer gets no pacer of its own; it still backs off on throttling.
 	sesClient := sesv2.NewFromConfig(cfg, func(o *sesv2.Options) { o.RetryMaxAttempts = 1 })
+	store := dynamo.New(dynamodb.NewFromConfig(cfg), e.Table)
 	svc := &issuance.Service{
-		Store:  dynamo.New(dynamodb.NewFromConfig(cfg), e.Table),
-		Mailer: ses.New(sesClient, ses.Options{ConfigurationSet: e.Mail.ConfigurationSet, From: e.Mail.From, Logger: log}),
+		Store: store,
+		// Credential emails pass through unchanged; the pause alert gets an unsubscribe link.
+		Mailer: unsubscribe.Wrap(ses.New(sesClient, ses.Options{ConfigurationSet: e.Mail.ConfigurationSet, From: e.Mail.From, Logger: log}),
+			&unsubscribe.Service{Store: store, BaseURL: flow.Issuer.BaseURL, Log: log}),
 		Signer: signer,
 		Config: flow,
 		Log:    log,

@@ -18,6 +18,7 @@ import (
 	"github.com/credbatch/credbatch/shared/logging"
 	"github.com/credbatch/credbatch/shared/report"
 	"github.com/credbatch/credbatch/shared/ses"
+	"github.com/credbatch/credbatch/shared/unsubscribe"
 )
 
 // result is what an invocation returns.
@@ -44,9 +45,11 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
+	store := dynamo.New(dynamodb.NewFromConfig(cfg), e.Table)
 	svc := &report.Service{
-		Store:  dynamo.New(dynamodb.NewFromConfig(cfg), e.Table),
-		Mailer: ses.New(sesv2.NewFromConfig(cfg), ses.Options{ConfigurationSet: e.Mail.ConfigurationSet, From: e.Mail.From, Logger: log}),
+		Store: store,
+		Mailer: unsubscribe.Wrap(ses.New(sesv2.NewFromConfig(cfg), ses.Options{ConfigurationSet: e.Mail.ConfigurationSet, From: e.Mail.From, Logger: log}),
+			&unsubscribe.Service{Store: store, BaseURL: e.BaseURL, Log: log}),
 		Log:    log,
 		Config: report.Config{From: e.Mail.Sender(), Admins: e.Admins, SendEmpty: e.SendEmpty, BaseURL: e.BaseURL},
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/credbatch/credbatch/shared/issuance"
 	"github.com/credbatch/credbatch/shared/logging"
 	"github.com/credbatch/credbatch/shared/ses"
+	"github.com/credbatch/credbatch/shared/unsubscribe"
 )
 
 func run() error {
@@ -41,7 +42,9 @@ func run() error {
 		}
 		cfgFlow.SendRate = mailer.Pacer().Rate()
 	}
-	svc := &issuance.Service{Store: dynamo.New(dynamodb.NewFromConfig(cfg), e.Table), Mailer: mailer, Config: cfgFlow, Log: log}
+	store := dynamo.New(dynamodb.NewFromConfig(cfg), e.Table)
+	svc := &issuance.Service{Store: store, Config: cfgFlow, Log: log,
+		Mailer: unsubscribe.Wrap(mailer, &unsubscribe.Service{Store: store, BaseURL: cfgFlow.Issuer.BaseURL, Log: log})}
 	lambda.Start(svc.Handle)
 	return nil
 }

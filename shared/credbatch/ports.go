@@ -87,6 +87,9 @@ type Message struct {
 	HTML        string
 	Tags        map[string]string // SES message tags (credential_id, batch_id)
 	Attachments []Attachment
+	// Unsubscribe is the one-click unsubscribe URL of a notification: mailers send it as
+	// List-Unsubscribe with List-Unsubscribe-Post: List-Unsubscribe=One-Click (RFC 8058).
+	Unsubscribe string
 }
 
 // CodeSendingStopped is the code of a mailer error after which no further message of the

@@ -1,10 +1,13 @@
 package mail
 
 import (
+	"bytes"
 	"html"
+	netmail "net/mail"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 )
@@ -109,5 +112,37 @@ func TestBuiltinTextsPerLocale(t *testing.T) {
 				t.Errorf("the HTML part does not link the credential")
 			}
 		})
+	}
+}
+
+// TestUnsubscribeHeaders: a notification's one-click link becomes List-Unsubscribe and
+// List-Unsubscribe-Post (RFC 8058) in the MIME message; a link that is not http(s) is refused.
+func TestUnsubscribeHeaders(t *testing.T) {
+	m := credbatch.Message{From: "noreply@example.org", To: []string{"ann@example.org"}, Subject: "s", Text: "t",
+		Unsubscribe: "https://creds.example.org/unsubscribe/abc"}
+	raw, err := BuildMIME(m, "x@credbatch.local", time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := netmail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := parsed.Header.Get("List-Unsubscribe"); got != "<https://creds.example.org/unsubscribe/abc>" {
+		t.Errorf("List-Unsubscribe %q", got)
+	}
+	if got := parsed.Header.Get("List-Unsubscribe-Post"); got != "List-Unsubscribe=One-Click" {
+		t.Errorf("List-Unsubscribe-Post %q", got)
+	}
+	m.Unsubscribe = ""
+	raw, _ = BuildMIME(m, "x@credbatch.local", time.Now())
+	if bytes.Contains(raw, []byte("List-Unsubscribe")) {
+		t.Error("a message without a link has List-Unsubscribe")
+	}
+	for _, bad := range []string{"mailto:x@example.org", "https://x/\r\nBcc: y@example.org", "javascript:alert(1)"} {
+		m.Unsubscribe = bad
+		if _, err := Validate(m); !credbatch.IsKind(err, credbatch.KindInvalid) {
+			t.Errorf("link %q: %v; want invalid", bad, err)
+		}
 	}
 }

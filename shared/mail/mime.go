@@ -88,6 +88,9 @@ func headers(m credbatch.Message) (parsedHeaders, error) {
 	if m.Text == "" && m.HTML == "" {
 		return h, invalidMessage("the message has no text or HTML body")
 	}
+	if u := m.Unsubscribe; u != "" && (!strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") || strings.ContainsAny(u, "\r\n<> ")) {
+		return h, invalidMessage("the unsubscribe link %q is not an http(s) URL", u)
+	}
 	for i, a := range m.Attachments {
 		if strings.TrimSpace(a.Filename) == "" {
 			return h, invalidMessage("attachment %d has no file name", i+1)
@@ -128,6 +131,9 @@ func BuildMIME(m credbatch.Message, messageID string, date time.Time) ([]byte, e
 	}
 	writeHeader(&b, "Subject", mime.QEncoding.Encode("utf-8", m.Subject))
 	writeHeader(&b, "Message-ID", "<"+messageID+">")
+	for _, uh := range UnsubscribeHeaders(m) {
+		writeHeader(&b, uh[0], uh[1])
+	}
 	writeHeader(&b, "MIME-Version", "1.0")
 
 	bodyHeader, body, err := bodyPart(m)
@@ -159,6 +165,16 @@ func BuildMIME(m credbatch.Message, messageID string, date time.Time) ([]byte, e
 		return nil, fmt.Errorf("close multipart: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// UnsubscribeHeaders are the one-click unsubscribe headers of a message with an Unsubscribe
+// link (RFC 2369 List-Unsubscribe, RFC 8058 List-Unsubscribe-Post), as name/value pairs;
+// none without one.
+func UnsubscribeHeaders(m credbatch.Message) [][2]string {
+	if m.Unsubscribe == "" {
+		return nil
+	}
+	return [][2]string{{"List-Unsubscribe", "<" + m.Unsubscribe + ">"}, {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"}}
 }
 
 // bodyPart returns the headers and content of the message body: a single quoted-printable

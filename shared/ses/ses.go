@@ -194,10 +194,14 @@ func (m *Mailer) input(msg credbatch.Message) (*sesv2.SendEmailInput, error) {
 	if msg.HTML != "" {
 		body.Html = &types.Content{Data: aws.String(msg.HTML), Charset: aws.String("UTF-8")}
 	}
-	in.Content = &types.EmailContent{Simple: &types.Message{
+	simple := &types.Message{
 		Subject: &types.Content{Data: aws.String(msg.Subject), Charset: aws.String("UTF-8")},
 		Body:    body,
-	}}
+	}
+	for _, h := range mail.UnsubscribeHeaders(msg) {
+		simple.Headers = append(simple.Headers, types.MessageHeader{Name: aws.String(h[0]), Value: aws.String(h[1])})
+	}
+	in.Content = &types.EmailContent{Simple: simple}
 	return in, nil
 }
 

@@ -165,6 +165,7 @@ func TestSendInput(t *testing.T) {
 			m := New(fake, Options{From: "Académie <noreply@example.com>", ConfigurationSet: "credbatch-events", Logger: quietLogger()})
 			msg := message()
 			msg.ReplyTo = "help@example.com"
+			msg.Unsubscribe = "https://creds.example.org/unsubscribe/tok"
 			if tt.mutate != nil {
 				tt.mutate(&msg)
 			}
@@ -202,11 +203,21 @@ func TestSendInput(t *testing.T) {
 				if ct := parsed.Header.Get("Content-Type"); !strings.HasPrefix(ct, "multipart/mixed") {
 					t.Errorf("raw content type = %q", ct)
 				}
+				if parsed.Header.Get("List-Unsubscribe") != "<"+msg.Unsubscribe+">" || parsed.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
+					t.Errorf("raw unsubscribe headers %q / %q", parsed.Header.Get("List-Unsubscribe"), parsed.Header.Get("List-Unsubscribe-Post"))
+				}
 				return
 			}
 			s := in.Content.Simple
 			if s == nil || in.Content.Raw != nil {
 				t.Fatalf("content = %+v, want simple", in.Content)
+			}
+			headers := map[string]string{}
+			for _, h := range s.Headers {
+				headers[aws.ToString(h.Name)] = aws.ToString(h.Value)
+			}
+			if headers["List-Unsubscribe"] != "<"+msg.Unsubscribe+">" || headers["List-Unsubscribe-Post"] != "List-Unsubscribe=One-Click" {
+				t.Errorf("simple headers %v; want the one-click unsubscribe headers", headers)
 			}
 			if aws.ToString(s.Subject.Data) != msg.Subject || aws.ToString(s.Body.Text.Data) != msg.Text || aws.ToString(s.Body.Html.Data) != msg.HTML {
 				t.Errorf("simple content = %q / %q / %q", aws.ToString(s.Subject.Data), aws.ToString(s.Body.Text.Data), aws.ToString(s.Body.Html.Data))

@@ -17,6 +17,7 @@ import (
 	"github.com/credbatch/credbatch/shared/pages"
 	"github.com/credbatch/credbatch/shared/sheet"
 	"github.com/credbatch/credbatch/shared/statuslist"
+	"github.com/credbatch/credbatch/shared/unsubscribe"
 )
 
 // Deps are the adapters the handler runs on. Store, Blob, Workflow, Keys, Signer, Issuer and
@@ -62,6 +63,8 @@ func New(d Deps) *httpapi.API {
 		d.PageAuth = d.APIAuth
 	}
 	d.Flow.Issuer, d.Flow.From = d.Issuer, d.From
+	unsub := &unsubscribe.Service{Store: d.Store, BaseURL: d.Issuer.BaseURL, Clock: d.Clock, Log: d.Log}
+	d.Mailer = unsubscribe.Wrap(d.Mailer, unsub) // notifications get one-click unsubscribe links
 	lists := &statuslist.Lists{Store: d.Store, TTL: d.StatusTTL, Now: d.Clock}
 	flow := &issuance.Service{Store: d.Store, Mailer: d.Mailer, Clock: d.Clock, Config: d.Flow, Log: d.Log, StatusCache: lists}
 	actions := &issuance.Actions{Store: d.Store, Workflow: d.Workflow, Clock: d.Clock, Notify: flow, Log: d.Log}
@@ -74,6 +77,7 @@ func New(d Deps) *httpapi.API {
 		Signer: d.Signer, Issuer: d.Issuer, Mailer: d.Mailer, From: d.From, Auth: d.APIAuth, DID: d.DID, Clock: d.Clock,
 		Limits: d.Limits, TmpDir: d.TmpDir, Log: d.Log, Pages: pg, StatusLists: lists})
 	api.Handle(pages.LoginPath, pg)
+	api.Handle(unsubscribe.Pattern, unsub.Handler())
 	for _, p := range pages.ConsolePatterns {
 		api.Handle(p, pg)
 	}

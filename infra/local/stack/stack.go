@@ -28,6 +28,7 @@ import (
 	"github.com/credbatch/credbatch/shared/sesim"
 	"github.com/credbatch/credbatch/shared/sheet"
 	"github.com/credbatch/credbatch/shared/sqlite"
+	"github.com/credbatch/credbatch/shared/unsubscribe"
 )
 
 // Bucket is the bucket name the local folder stands in for.
@@ -161,7 +162,9 @@ func Open(ctx context.Context, cfg Config) (*Stack, error) {
 	if flow.MaxConcurrency == 0 {
 		flow.MaxConcurrency = 4
 	}
-	var mailer credbatch.Mailer = s.Outbox
+	// Notifications get one-click unsubscribe links (served by site.New at unsubscribe.Path).
+	notices := unsubscribe.Wrap(s.Outbox, &unsubscribe.Service{Store: s.Store, BaseURL: cfg.Issuer.BaseURL, Log: cfg.Log})
+	mailer := notices
 	if cfg.WrapMailer != nil {
 		mailer = cfg.WrapMailer(mailer)
 	}
@@ -189,8 +192,8 @@ func Open(ctx context.Context, cfg Config) (*Stack, error) {
 	s.Actions = &issuance.Actions{Store: s.Store, Workflow: s.Engine, Notify: s.Flow, Log: cfg.Log}
 	s.Ingest = &ingest.Service{Store: s.Store, Blob: s.Bucket, Submitter: s.Actions, Limits: sheet.DefaultLimits(),
 		TmpDir: os.TempDir(), Log: cfg.Log, BaseURL: cfg.Issuer.BaseURL,
-		Notifier: &ingest.MailNotifier{Mailer: s.Outbox, Blob: s.Bucket, Store: s.Store, From: mail.From(cfg.Issuer.Name, cfg.From), Admins: flow.Admins, BaseURL: cfg.Issuer.BaseURL}}
-	s.Report = &report.Service{Store: s.Store, Mailer: s.Outbox, Log: cfg.Log, Config: report.Config{
+		Notifier: &ingest.MailNotifier{Mailer: notices, Blob: s.Bucket, Store: s.Store, From: mail.From(cfg.Issuer.Name, cfg.From), Admins: flow.Admins, BaseURL: cfg.Issuer.BaseURL}}
+	s.Report = &report.Service{Store: s.Store, Mailer: notices, Log: cfg.Log, Config: report.Config{
 		From: mail.From(cfg.Issuer.Name, cfg.From), Admins: flow.Admins, SendEmpty: cfg.ReportSendEmpty, BaseURL: cfg.Issuer.BaseURL, Lag: -1}}
 	return s, nil
 }
