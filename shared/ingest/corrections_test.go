@@ -113,3 +113,33 @@ func TestCorrectionsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestRecipientsLocale: JSON recipients may name their email's language; the rows carry it,
+// and an unsupported one is invalid_choice on that row.
+func TestRecipientsLocale(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e env) {
+		svc := setup(t, e)
+		b, _, err := svc.CreateBatch(context.Background(), ingest.NewBatch{Uploader: "api@example.org", DefinitionID: "first-aid",
+			Recipients: []ingest.Recipient{
+				{FirstName: "Ana", LastName: "Lopez", Email: "ana@example.org", Locale: "es", Attributes: map[string]string{"Trainer": "Kim"}},
+				{FirstName: "Bo", LastName: "Ng", Email: "bo@example.org", Attributes: map[string]string{"Trainer": "Kim"}},
+				{FirstName: "Cy", LastName: "Oh", Email: "cy@example.org", Locale: "klingon", Attributes: map[string]string{"Trainer": "Kim"}},
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []struct {
+			locale string
+			status credbatch.RowStatus
+		}{{"es", credbatch.RowValid}, {"", credbatch.RowValid}, {"", credbatch.RowInvalid}}
+		for i, w := range want {
+			r, err := e.store.GetRow(context.Background(), b.ID, i+2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Locale != w.locale || r.Status != w.status {
+				t.Errorf("row %d: locale %q status %s %+v; want %q %s", i+2, r.Locale, r.Status, r.Findings, w.locale, w.status)
+			}
+		}
+	})
+}

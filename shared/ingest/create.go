@@ -21,6 +21,7 @@ type Recipient struct {
 	Email        string            `json:"email"`
 	IssueDate    string            `json:"issue_date,omitempty"`
 	Expiry       string            `json:"expiry,omitempty"` // a date or a duration
+	Locale       string            `json:"locale,omitempty"` // the email's language (credbatch.Locales; "" = the definition's or the deployment's)
 	Attributes   map[string]string `json:"attributes,omitempty"`
 }
 
@@ -148,10 +149,13 @@ func (s *Service) CheckHeader(ctx context.Context, header []string, opts credbat
 // order of first appearance, and an ID column first when a row names its own definition.
 func RecipientsTable(defID string, rows []Recipient) ([]string, [][]string) {
 	header := []string{}
-	mixed := false
+	mixed, locales := false, false
 	for _, r := range rows {
 		if r.DefinitionID != "" && r.DefinitionID != defID {
 			mixed = true
+		}
+		if r.Locale != "" {
+			locales = true
 		}
 	}
 	builtin := func(f credbatch.Field) string { b, _ := credbatch.Builtin(f); return b.Header }
@@ -160,6 +164,9 @@ func RecipientsTable(defID string, rows []Recipient) ([]string, [][]string) {
 	}
 	header = append(header, builtin(credbatch.FieldFirstName), builtin(credbatch.FieldLastName), builtin(credbatch.FieldEmail),
 		builtin(credbatch.FieldIssueDate), builtin(credbatch.FieldExpiry))
+	if locales {
+		header = append(header, builtin(credbatch.FieldLocale))
+	}
 	fixed := len(header)
 	var attrs []string
 	for _, r := range rows {
@@ -186,6 +193,9 @@ func RecipientsTable(defID string, rows []Recipient) ([]string, [][]string) {
 			rec = append(rec, id)
 		}
 		rec = append(rec, r.FirstName, r.LastName, r.Email, r.IssueDate, r.Expiry)
+		if locales {
+			rec = append(rec, r.Locale)
+		}
 		for _, n := range header[fixed:] {
 			rec = append(rec, r.Attributes[n])
 		}
