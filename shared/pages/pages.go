@@ -270,8 +270,10 @@ func (h *handler) statusChecker(context.Context) (credential.StatusChecker, erro
 var funcs = template.FuncMap{
 	"date":  humanDate,
 	"label": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
-	"add":   func(a, b int) int { return a + b },
-	"words": mail.Duration,
+	// batchStatus says a batch's status in words: "needs fixing", not "rejected", for rows to fix.
+	"batchStatus": credbatch.StatusWords,
+	"add":         func(a, b int) int { return a + b },
+	"words":       mail.Duration,
 	"cell": func(cells []string, i int) string {
 		if i < len(cells) {
 			return cells[i]
