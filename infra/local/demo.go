@@ -153,7 +153,7 @@ func demo(ctx context.Context, dir string, out io.Writer) error {
 		}
 	}
 	p("\n3. %s dropped into %s by %s", filepath.Base(key), filepath.Join(st.Config.BucketDir(), "uploads"), demoIssuer)
-	p("   batch %s: %s — %d rows, %d valid, %d invalid", b.ID, b.Status, b.Counts.Rows, b.Counts.Valid, b.Counts.Invalid)
+	p("   batch %s: %s — %d rows, %d valid, %d invalid", b.ID, credbatch.StatusWords(b), b.Counts.Rows, b.Counts.Valid, b.Counts.Invalid)
 	ids := make([]string, 0, len(b.Definitions))
 	for id := range b.Definitions {
 		ids = append(ids, id)
@@ -183,7 +183,7 @@ func demo(ctx context.Context, dir string, out io.Writer) error {
 	if b, err = waitFor(ctx, st, b.ID, func(b credbatch.Batch) bool { return b.TaskToken != "" || b.Status.Terminal() }); err != nil {
 		return err
 	}
-	p("   batch is %s; the approvers were emailed a review link (%s/review/%s)", b.Status, defaultBaseURL, b.ID)
+	p("   batch is %s; the approvers were emailed a review link (%s/review/%s)", credbatch.StatusWords(b), defaultBaseURL, b.ID)
 	if _, err := st.Actions.Approve(ctx, b.ID, demoIssuer); err != nil {
 		p("   %s tries to approve their own batch: refused (%s)", demoIssuer, credbatch.ErrorMessage(err))
 	}
@@ -222,7 +222,7 @@ func demo(ctx context.Context, dir string, out io.Writer) error {
 	}
 	p("   failed recipients (also in the attached workbook):")
 	for _, f := range rep.Failed {
-		p("   row %-3d %-44s %s", f.Row, f.Email, f.Reason)
+		p("   row %-3d %-60s %s", f.Row, f.Name()+" <"+f.Email+">", f.Reason)
 	}
 	if !rep.Sent {
 		return fmt.Errorf("the delivery report was not sent: %s", rep.Skipped)
@@ -267,7 +267,7 @@ func demoSummary(ctx context.Context, st *stack.Stack, b credbatch.Batch, took t
 	}
 	emls, _ := filepath.Glob(filepath.Join(st.Config.OutboxDir(), "*.eml"))
 	p("\n7. Summary (%s)", took.Round(time.Millisecond))
-	p("   batch           %s (%s)", b.ID, b.Status)
+	p("   batch           %s (%s)", b.ID, credbatch.StatusWords(b))
 	p("   rows            %d", b.Counts.Rows)
 	p("   issued          %d", b.Counts.Issued)
 	p("   rejected        %d (invalid rows, left out by the issuer)", b.Counts.Invalid)

@@ -99,12 +99,14 @@ func newFailures(st credbatch.Store) *failures {
 // event adds a failed delivery event (and ignores any other).
 func (fs *failures) event(ctx context.Context, d credbatch.Delivery) error {
 	problem, reason, ok := classify(d)
-	if !ok {
+	if !ok || d.CredentialID == "" {
+		// Not a failure, or not a credential email: a notification (approval request, summary,
+		// this report) that bounced is not a recipient to correct and upload back.
 		return nil
 	}
 	f := Failure{BatchID: d.BatchID, Email: d.Email, Problem: problem, Reason: reason, Diagnostic: d.Diagnostic,
 		CredentialID: d.CredentialID, At: d.At}
-	if d.CredentialID != "" {
+	{
 		c, ok := fs.creds[d.CredentialID]
 		if !ok {
 			var err error
@@ -129,10 +131,6 @@ func (fs *failures) event(ctx context.Context, d credbatch.Delivery) error {
 
 // add keeps f, replacing an earlier failure of the same credential.
 func (fs *failures) add(f Failure) {
-	if f.CredentialID == "" {
-		fs.list = append(fs.list, f)
-		return
-	}
 	if i, ok := fs.byCred[f.CredentialID]; ok {
 		if !f.At.Before(fs.list[i].At) {
 			fs.list[i] = f

@@ -106,11 +106,11 @@ type BatchSummary struct {
 }
 
 // Failure is one failed recipient: a credential whose email is still a problem (its latest
-// failure), or an email that was not a credential's.
+// failure). Notifications that bounced are not listed (nothing to correct and upload back).
 type Failure struct {
 	BatchID      string
 	BatchLabel   string
-	Row          int // row number in the original upload (0 = not a credential email)
+	Row          int // row number in the original upload
 	FirstName    string
 	LastName     string
 	Email        string

@@ -494,3 +494,36 @@ func TestFailuresLatestPerCredential(t *testing.T) {
 		})
 	}
 }
+
+// TestWindowCountsCredentialEmailsOnly: events of notifications tagged with the batch (its
+// approval request, its summary) are not counted as the batch's sends and deliveries (the
+// "Delivery 18 / Send 19 for 14 sent" of issue 16), and a bounced notification is not listed
+// among the failed recipients.
+func TestWindowCountsCredentialEmailsOnly(t *testing.T) {
+	w := newWorld(t, stores.SQLite)
+	ctx := t.Context()
+	at := t0.Add(time.Hour)
+	w.send(2, "success@simulator.amazonses.com", at)
+	svc := &feedback.Service{Store: w.store, Clock: func() time.Time { return at }, Log: quiet}
+	for i, to := range []string{"success+admin@simulator.amazonses.com", "bounce+admin@simulator.amazonses.com"} {
+		summary := credbatch.Message{From: "noreply@example.org", To: []string{to}, Tags: map[string]string{"batch_id": "b1", "kind": "summary"}}
+		for _, r := range sesim.Events(summary, fmt.Sprintf("summary-%d@credbatch.local", i), at) {
+			if err := svc.HandleMessage(ctx, r.SNS.MessageID, r.SNS.Message); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	rep, err := w.service(&mailbox{}, t0.Add(2*time.Hour)).Run(ctx)
+	if err != nil || len(rep.Batches) != 1 {
+		t.Fatalf("run: %+v, %v", rep, err)
+	}
+	if got := rep.Batches[0].Window; got[credbatch.EventSend] != 1 || got[credbatch.EventDelivery] != 1 {
+		t.Errorf("window %v; want the one credential email's send and delivery", got)
+	}
+	if rep.Events != 6 {
+		t.Errorf("%d events; want all 6 (the notifications' too)", rep.Events)
+	}
+	if len(rep.Failed) != 0 {
+		t.Errorf("failed %+v; a bounced notification is not a recipient to correct", rep.Failed)
+	}
+}

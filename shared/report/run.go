@@ -97,7 +97,9 @@ func (s *Service) build(ctx context.Context, rep *Report) error {
 			return fmt.Errorf("list deliveries: %w", err)
 		}
 		rep.Events++
-		if d.BatchID != "" {
+		// A batch's window counts its credential emails' events only: notifications about the
+		// batch (approval request, summary) carry its batch_id tag too.
+		if d.BatchID != "" && d.CredentialID != "" {
 			if window[d.BatchID] == nil {
 				window[d.BatchID] = map[credbatch.EventType]int{}
 			}
