@@ -280,6 +280,7 @@ func TestChunkSkipsSuppressedAddresses(t *testing.T) {
 
 func TestFinalizeCountsAndMarksUnissuedRowsFailed(t *testing.T) {
 	h := newHarness(t, 3)
+	h.svc.Config.Admins = []string{"admin@example.com"}
 	ctx := context.Background()
 	// Only the first row's chunk ran; the others' chunk failed.
 	c := h.chunk()
@@ -297,6 +298,16 @@ func TestFinalizeCountsAndMarksUnissuedRowsFailed(t *testing.T) {
 	failed, _ := h.store.ListRows(ctx, h.batch, credbatch.RowFilter{Status: credbatch.RowFailed})
 	if len(failed.Items) != 2 || failed.Items[0].Error == "" {
 		t.Errorf("failed rows = %+v", failed.Items)
+	}
+	var summary *credbatch.Message
+	for i, m := range h.mailer.sent {
+		if m.Tags["kind"] == "summary" {
+			summary = &h.mailer.sent[i]
+		}
+	}
+	if summary == nil || summary.Subject != "Batch b1: completed with failures" ||
+		!strings.Contains(summary.Text, "finished: completed with failures.") || !strings.Contains(summary.Text, "https://creds.example/batches/b1") {
+		t.Errorf("summary email %+v; want the status in words and the console link", summary)
 	}
 	again, err := h.svc.Finalize(ctx, h.batch)
 	if err != nil || again.Status != out.Status {

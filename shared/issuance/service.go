@@ -596,8 +596,8 @@ func (s *Service) sendSummary(ctx context.Context, b credbatch.Batch) error {
 		return nil
 	}
 	c := b.Counts
-	text := fmt.Sprintf("Batch %s finished: %s.\n\nRows: %d\nIssued: %d\nFailed: %d\nRejected (invalid rows): %d\nEmails sent: %d\nSuppressed addresses (not sent): %d\n\nDetails: %s/batches/%s\n",
-		label(b), b.Status, c.Rows, c.Issued, c.Failed, c.Invalid, c.Sent, c.Suppressed, strings.TrimRight(s.cfg().Issuer.BaseURL, "/"), b.ID)
+	text := fmt.Sprintf("Batch %s finished: %s.\n\nRows: %d\nIssued: %d\nFailed: %d\nLeft out (invalid rows): %d\nEmails sent: %d\nSuppressed addresses (not sent): %d\n\nOpen the batch in the console:\n%s/batches/%s\n",
+		label(b), credbatch.StatusWords(b), c.Rows, c.Issued, c.Failed, c.Invalid, c.Sent, c.Suppressed, strings.TrimRight(s.cfg().Issuer.BaseURL, "/"), b.ID)
 	_, err := s.Mailer.Send(ctx, credbatch.Message{From: s.cfg().sender(), To: to, Subject: fmt.Sprintf("Batch %s: %s", label(b), credbatch.StatusWords(b)),
 		Text: text, Tags: map[string]string{"batch_id": b.ID, "kind": "summary"}})
 	return err
