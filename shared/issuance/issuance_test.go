@@ -1,11 +1,13 @@
 package issuance_test
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,9 +15,11 @@ import (
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
+	"github.com/credbatch/credbatch/shared/externaltest"
 	"github.com/credbatch/credbatch/shared/issuance"
 	"github.com/credbatch/credbatch/shared/keys"
 	"github.com/credbatch/credbatch/shared/sqlite"
+	"github.com/credbatch/credbatch/shared/workbook"
 )
 
 // fakeMailer records every message; failFor makes sends to an address fail with an error.
@@ -500,6 +504,30 @@ func TestCredentialEmailLocaleAndFrom(t *testing.T) {
 		}
 		if m.From != `"Northwind" <certs@example.com>` {
 			t.Errorf("From %q; want the issuer's name and the configured address", m.From)
+		}
+	}
+}
+
+// TestReconciliationWorkbookCells: the reconciliation workbook, read back with openpyxl, has
+// the row number as a number cell and the send time as a date cell.
+func TestReconciliationWorkbookCells(t *testing.T) {
+	h := newHarness(t, 2)
+	ctx := context.Background()
+	if _, err := h.svc.IssueChunk(ctx, h.chunk()); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := workbook.Cells(&buf, "Reconciliation", issuance.ReconciliationHeaders, issuance.Reconciliation(ctx, h.store, h.batch)); err != nil {
+		t.Fatal(err)
+	}
+	rows := externaltest.Openpyxl(t, buf.Bytes())["Reconciliation"]
+	if len(rows) != 3 {
+		t.Fatalf("%d rows; want the header and 2", len(rows))
+	}
+	sent := slices.Index(issuance.ReconciliationHeaders, "Sent at (UTC)")
+	for _, r := range rows[1:] {
+		if r[0].Type != "n" || r[sent].Value == nil || !(r[sent].Type == "d" || r[sent].IsDate) {
+			t.Errorf("row %+v: want a number row and a date-time Sent at", r)
 		}
 	}
 }

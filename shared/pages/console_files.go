@@ -433,7 +433,7 @@ func (h *handler) reconciliation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
-	if err := workbook.Table(&buf, "Reconciliation", issuance.ReconciliationHeaders, issuance.Reconciliation(r.Context(), h.d.Store, id)); err != nil {
+	if err := workbook.Cells(&buf, "Reconciliation", issuance.ReconciliationHeaders, issuance.Reconciliation(r.Context(), h.d.Store, id)); err != nil {
 		h.fail(w, r, err)
 		return
 	}
