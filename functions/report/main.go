@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"time"
+	_ "time/tzdata" // REPORT_TIME_ZONE is loaded whether or not the runtime image has a zone database
 
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -51,7 +52,7 @@ func run() error {
 		Mailer: unsubscribe.Wrap(ses.New(sesv2.NewFromConfig(cfg), ses.Options{ConfigurationSet: e.Mail.ConfigurationSet, From: e.Mail.From, Logger: log}),
 			&unsubscribe.Service{Store: store, BaseURL: e.BaseURL, Log: log}),
 		Log:    log,
-		Config: report.Config{From: e.Mail.Sender(), Admins: e.Admins, SendEmpty: e.SendEmpty, BaseURL: e.BaseURL},
+		Config: report.Config{From: e.Mail.Sender(), Admins: e.Admins, SendEmpty: e.SendEmpty, BaseURL: e.BaseURL, Location: e.Location},
 	}
 	// EventBridge Scheduler may send any payload; it is ignored. The result holds counts
 	// only, so that no address leaves in the invocation result.

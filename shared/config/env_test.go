@@ -101,6 +101,7 @@ func TestLoadErrors(t *testing.T) {
 			[]string{"PUBLIC_BASE_URL", "use https"}},
 		{"max rows", config.Functions["ingest"], base(map[string]string{"MAX_ROWS_PER_FILE": "0"}), []string{"MAX_ROWS_PER_FILE"}},
 		{"send empty", config.Functions["report"], base(map[string]string{"REPORT_SEND_EMPTY": "sometimes"}), []string{"REPORT_SEND_EMPTY"}},
+		{"report zone", config.Functions["report"], base(map[string]string{"REPORT_TIME_ZONE": "Mars/Olympus"}), []string{"REPORT_TIME_ZONE"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,8 +154,11 @@ func TestValues(t *testing.T) {
 	if ing.BaseURL != "https://creds.example.org" || ing.Limits().MaxRows != 20 || ing.Mail.From != "certs@example.org" {
 		t.Errorf("ingest = %+v", ing)
 	}
-	rep, err := config.LoadReport(config.FromMap(base(map[string]string{"REPORT_SEND_EMPTY": "true"})))
-	if err != nil || !rep.SendEmpty {
+	rep, err := config.LoadReport(config.FromMap(base(map[string]string{"REPORT_SEND_EMPTY": "true", "REPORT_TIME_ZONE": "Europe/London"})))
+	if err != nil || !rep.SendEmpty || rep.Location.String() != "Europe/London" {
 		t.Errorf("report = %+v, %v", rep, err)
+	}
+	if rep, _ := config.LoadReport(config.FromMap(base(nil))); rep.Location != time.UTC {
+		t.Errorf("report zone without REPORT_TIME_ZONE = %v; want UTC", rep.Location)
 	}
 }

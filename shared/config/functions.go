@@ -176,13 +176,23 @@ type Report struct {
 	Table     string
 	BaseURL   string // links in the report
 	Mail      Mail
-	Admins    []string // who gets it
-	SendEmpty bool     // REPORT_SEND_EMPTY: send even when nothing happened
+	Admins    []string       // who gets it
+	SendEmpty bool           // REPORT_SEND_EMPTY: send even when nothing happened
+	Location  *time.Location // REPORT_TIME_ZONE: the zone the report's period is written in (default UTC)
 }
 
 // LoadReport reads the report function's configuration.
 func LoadReport(e *Env) (Report, error) {
-	c := Report{Table: e.table(), BaseURL: e.baseURL(), Mail: e.mail(), Admins: e.admins(), SendEmpty: e.Bool("REPORT_SEND_EMPTY", false)}
+	c := Report{Table: e.table(), BaseURL: e.baseURL(), Mail: e.mail(), Admins: e.admins(), SendEmpty: e.Bool("REPORT_SEND_EMPTY", false),
+		Location: time.UTC}
+	if tz := e.String("REPORT_TIME_ZONE"); tz != "" {
+		loc, err := time.LoadLocation(tz)
+		if err != nil {
+			e.errorf("REPORT_TIME_ZONE", tz, "is not an IANA time zone (e.g. Europe/London)")
+		} else {
+			c.Location = loc
+		}
+	}
 	return c, e.Err()
 }
 

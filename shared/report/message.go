@@ -57,7 +57,7 @@ func Workbook(w *bytes.Buffer, failed []Failure) error {
 // Message composes the report email: a text and an HTML body saying the same thing and, when
 // recipients failed, the workbook attached.
 func (s *Service) Message(rep Report) (credbatch.Message, error) {
-	v := newView(rep)
+	v := newView(rep, s.Config.Location)
 	var text, html bytes.Buffer
 	if err := textTemplate.Execute(&text, v); err != nil {
 		return credbatch.Message{}, fmt.Errorf("text body: %w", err)
@@ -104,9 +104,12 @@ type batch struct {
 	Warnings          []string // this batch's
 }
 
-func newView(rep Report) view {
-	v := view{Period: period(rep.From, rep.To), Warnings: rep.Warnings()}
-	day := rep.To.UTC().Format("2 January 2006")
+func newView(rep Report, loc *time.Location) view {
+	if loc == nil {
+		loc = time.UTC
+	}
+	v := view{Period: period(rep.From.In(loc), rep.To.In(loc)), Warnings: rep.Warnings()}
+	day := rep.To.In(loc).Format("2 January 2006")
 	switch {
 	case len(rep.Failed) > 0:
 		v.Lead = mail.Count(len(rep.Failed), "recipient needs", "recipients need") + " attention; what to do for each is below."
@@ -225,15 +228,15 @@ func events(m map[credbatch.EventType]int) string {
 	return strings.Join(append(parts, other...), ", ")
 }
 
-// period says a report's window in words: "4 March 2025, 08:00 to 09:00 UTC (1 hour)", or with
-// both dates when it spans days.
+// period says a report's window in words, in the zone of its times: "4 March 2025, 08:00 to
+// 09:00 UTC (1 hour)", or with both dates when it spans days; the zone by its abbreviation
+// ("CET") and the end's.
 func period(from, to time.Time) string {
-	from, to = from.UTC(), to.UTC()
 	end := to.Format("15:04")
 	if from.Format("2006-01-02") != to.Format("2006-01-02") {
 		end = to.Format("2 January 2006, 15:04")
 	}
-	return from.Format("2 January 2006, 15:04") + " to " + end + " UTC (" + mail.Duration(to.Sub(from)) + ")"
+	return from.Format("2 January 2006, 15:04") + " to " + end + " " + to.Format("MST") + " (" + mail.Duration(to.Sub(from)) + ")"
 }
 
 var textTemplate = ttemplate.Must(ttemplate.New("text").Parse(`Delivery report: {{.Period}}

@@ -38,6 +38,8 @@ type Config struct {
 	Admins    []string // recipients
 	SendEmpty bool     // email a report even when nothing happened in the window
 	BaseURL   string   // public base URL, for links to batches ("" = no links)
+	// Location is the zone the report's period is written in (the schedule's; default UTC).
+	Location *time.Location
 	// FirstWindow is the window of the very first run (default 24h).
 	FirstWindow time.Duration
 	// Lag keeps the window's end this far behind the clock, so that an event stamped just

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/externaltest"
@@ -525,5 +526,24 @@ func TestWindowCountsCredentialEmailsOnly(t *testing.T) {
 	}
 	if len(rep.Failed) != 0 {
 		t.Errorf("failed %+v; a bounced notification is not a recipient to correct", rep.Failed)
+	}
+}
+
+// TestReportPeriodInZone: the period and the subject's day are written in the schedule's zone.
+func TestReportPeriodInZone(t *testing.T) {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &report.Service{Config: report.Config{From: "r@example.org", Admins: []string{"a@example.org"}, Location: paris}}
+	msg, err := s.Message(report.Report{From: time.Date(2025, 3, 3, 23, 30, 0, 0, time.UTC), To: time.Date(2025, 3, 4, 23, 30, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Delivery report: 4 March 2025, 00:30 to 5 March 2025, 00:30 CET (1 day)"; !strings.Contains(msg.Text, want) {
+		t.Errorf("text lacks %q:\n%s", want, msg.Text)
+	}
+	if !strings.HasPrefix(msg.Subject, "Delivery report, 5 March 2025:") {
+		t.Errorf("subject %q; want the day in Paris", msg.Subject)
 	}
 }
