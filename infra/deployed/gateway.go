@@ -6,9 +6,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,10 +42,38 @@ type Gateway struct {
 	unauthd int
 }
 
-// IdP signs the test users' tokens (the OIDC provider's part).
+// IdP is the OpenID provider's part: it signs the test users' tokens and, once served,
+// publishes its discovery document and key set over HTTPS, as the api function's console
+// sign-in fetches them from the stack's AuthIssuer.
 type IdP struct {
+	URL    string // the issuer, https://127.0.0.1:<port> once served
 	key    *ecdsa.PrivateKey
 	signer jose.Signer
+	srv    *httptest.Server
+}
+
+// Serve publishes /.well-known/openid-configuration and the key set on a loopback TLS
+// listener and writes its certificate (PEM) to caFile, for the functions' SSL_CERT_FILE.
+func (p *IdP) Serve(caFile string) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"issuer": p.URL, "jwks_uri": p.URL + "/.well-known/jwks.json",
+			"id_token_signing_alg_values_supported": []string{"ES256"}})
+	})
+	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &p.key.PublicKey, KeyID: "harness", Algorithm: "ES256", Use: "sig"}}})
+	})
+	p.srv = httptest.NewTLSServer(mux)
+	p.URL = p.srv.URL
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.srv.Certificate().Raw})
+	return os.WriteFile(caFile, pemBytes, 0o644)
+}
+
+// Close stops the listener.
+func (p *IdP) Close() {
+	if p.srv != nil {
+		p.srv.Close()
+	}
 }
 
 // NewIdP makes an identity provider with a fresh ES256 key.
@@ -199,6 +230,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ev.Headers[lk] = strings.Join(vs, ",")
 	}
 	ev.Headers["host"] = r.Host
+	// API Gateway's endpoint is HTTPS only and adds the forwarding headers.
+	ev.Headers["x-forwarded-for"] = "127.0.0.1"
+	ev.Headers["x-forwarded-port"] = "443"
+	ev.Headers["x-forwarded-proto"] = "https"
 	if q := r.URL.Query(); len(q) > 0 {
 		ev.QueryStringParameters = map[string]string{}
 		for k, vs := range q {

@@ -97,6 +97,19 @@ func Start(ctx context.Context, c Config) (_ *Harness, err error) {
 			return nil, err
 		}
 	}
+	// The OpenID provider comes first: the stack's AuthIssuer is its URL unless one is given.
+	if h.IdP, err = NewIdP(); err != nil {
+		return nil, err
+	}
+	caFile := filepath.Join(c.WorkDir, "idp-ca.pem")
+	if err := h.IdP.Serve(caFile); err != nil {
+		return nil, err
+	}
+	params := map[string]string{"AuthIssuer": h.IdP.URL}
+	for k, v := range c.Parameters {
+		params[k] = v
+	}
+	c.Parameters = params
 	if h.Deploy, err = Deploy(ctx, tools, c.MotoURL, c.StackName, c.Parameters, c.WorkDir); err != nil {
 		return nil, err
 	}
@@ -141,6 +154,8 @@ func Start(ctx context.Context, c Config) (_ *Harness, err error) {
 		"AWS_ENDPOINT_URL_SNS":             c.MotoURL,
 		"AWS_ENDPOINT_URL_SECRETS_MANAGER": c.MotoURL,
 		"AWS_ENDPOINT_URL_SFN":             sfnURL,
+		// The functions' trust store: the IdP's certificate (the host has no other TLS peer).
+		"SSL_CERT_FILE": caFile,
 	}
 	if h.Runner, err = StartRunner(tools.RIE, filepath.Join(c.WorkDir, "bin"), filepath.Join(c.WorkDir, "logs"), d, ep, c.Pools); err != nil {
 		return nil, err
@@ -168,9 +183,6 @@ func Start(ctx context.Context, c Config) (_ *Harness, err error) {
 	}
 	h.SFN.Engine = h.Engine
 
-	if h.IdP, err = NewIdP(); err != nil {
-		return nil, err
-	}
 	h.Gateway = &Gateway{API: first(d.HttpApis), Deploy: d, Runner: h.Runner, IdP: h.IdP}
 	gwSrv, gwURL, err := serve(h.Gateway)
 	if err != nil {
@@ -258,6 +270,9 @@ func (h *Harness) Close() {
 	}
 	if h.Runner != nil {
 		h.Runner.Close()
+	}
+	if h.IdP != nil {
+		h.IdP.Close()
 	}
 }
 

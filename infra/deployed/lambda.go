@@ -68,7 +68,8 @@ type Runner struct {
 	total       atomic.Int64
 }
 
-// Endpoints are the AWS_ENDPOINT_URL_* variables the functions get.
+// Endpoints are the variables the harness adds to each function's environment from the
+// stack: the AWS_ENDPOINT_URL_* of the emulators and SSL_CERT_FILE.
 type Endpoints map[string]string
 
 // StartRunner starts size[id] (default 1) emulator instances per function, each with

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -14,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/credbatch/credbatch/infra/deployed"
 	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/pages"
 	"github.com/credbatch/credbatch/shared/report"
 	"github.com/xuri/excelize/v2"
 )
@@ -32,7 +35,6 @@ const (
 	approverEmail = "approver@northwind.example"
 	adminEmail    = "admin@northwind.example"
 	audience      = "credbatch-e2e"
-	idpIssuer     = "https://idp.northwind.example"
 )
 
 // startHarness deploys the stack and starts the deployed shape, or skips (fails under
@@ -70,7 +72,6 @@ func startHarness(t *testing.T) *deployed.Harness {
 			"AdminEmail":             adminEmail,
 			"ApproverEmails":         approverEmail,
 			"IssuerName":             "Northwind Training Academy",
-			"AuthIssuer":             idpIssuer,
 			"AuthAudience":           audience,
 			"RolesClaim":             "cognito:groups",
 			"ApprovalTimeoutSeconds": "60", // the template's minimum: the timeout path takes a minute
@@ -92,15 +93,21 @@ type client struct {
 
 func user(t *testing.T, h *deployed.Harness, email string, roles ...string) *client {
 	t.Helper()
+	return &client{t: t, h: h, token: token(t, h, email, roles...)}
+}
+
+// token is a user's token from the stack's OpenID provider ("" for no user).
+func token(t *testing.T, h *deployed.Harness, email string, roles ...string) string {
+	t.Helper()
 	tok := ""
 	if email != "" {
 		var err error
-		tok, err = h.IdP.Token(idpIssuer, audience, map[string]any{"sub": "sub-" + email, "email": email, "cognito:groups": roles}, time.Hour)
+		tok, err = h.IdP.Token(h.IdP.URL, audience, map[string]any{"sub": "sub-" + email, "email": email, "cognito:groups": roles}, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	return &client{t: t, h: h, token: tok}
+	return tok
 }
 
 // do sends a request through the HTTP API and decodes a JSON answer into out (when not nil).
@@ -243,7 +250,7 @@ func TestDeployedShape(t *testing.T) {
 			if err != nil {
 				return "", err
 			}
-			return other.Token(idpIssuer, audience, map[string]any{"sub": "x", "cognito:groups": []string{"admin"}}, time.Hour)
+			return other.Token(h.IdP.URL, audience, map[string]any{"sub": "x", "cognito:groups": []string{"admin"}}, time.Hour)
 		})()
 		if got := (&client{t: t, h: h, token: forged}).do("GET", "/api/definitions", nil, nil); got != http.StatusUnauthorized {
 			t.Errorf("a token signed by another key: %d, want 401", got)
@@ -435,6 +442,50 @@ func TestDeployedShape(t *testing.T) {
 		}
 	})
 
+	// Issue 15: the console works the same on Lambda. The approver signs in through the
+	// console's form (the stack's AuthIssuer is the harness's OpenID provider, whose keys
+	// the api function fetches), finds the batch under "awaiting my approval", reviews,
+	// confirms and approves it; every request is an API Gateway v2 event on a public route.
+	t.Run("approval through the console", func(t *testing.T) {
+		issuer := issuer.on(t)
+		ckey := "uploads/console.csv"
+		put(t, h, ckey, csvFile("console", 3), csvType, map[string]string{"label": "console approval", "uploader": issuerEmail})
+		cb := issuer.batchOf(ckey)
+		issuer.submit(cb)
+		eventually(t, 2*time.Minute, "awaiting approval", func() bool { return issuer.batch(cb.ID).Status == credbatch.BatchAwaitingApproval })
+		time.Sleep(2 * time.Second) // the approval function stores the task token after the status
+
+		anon := &browser{t: t, h: h}
+		if st, _, loc := anon.send("GET", "/", nil); st != http.StatusFound || !strings.HasPrefix(loc, "/login") {
+			t.Errorf("the console without a session: %d to %q, want 302 to /login", st, loc)
+		}
+		if st, _, _ := anon.send("POST", "/approvals", url.Values{"batch": {cb.ID}, "confirm": {"yes"}}); st != http.StatusForbidden {
+			t.Errorf("an approval without a session: %d, want 403", st)
+		}
+
+		br := &browser{t: t, h: h}
+		br.signIn(token(t, h, approverEmail, "approver"))
+		_, home := br.must("GET", "/?mine=1", nil, http.StatusOK)
+		if !strings.Contains(home, `id="pick-`+cb.ID+`"`) {
+			t.Fatalf("the approver's home page does not offer %s under awaiting my approval", cb.ID)
+		}
+		_, review := br.must("GET", "/review/"+cb.ID, nil, http.StatusOK)
+		_, confirm := br.must("POST", "/approvals/confirm", url.Values{"csrf": {csrfOf(t, review)}, "batch": {cb.ID}}, http.StatusOK)
+		if !strings.Contains(confirm, "console approval") {
+			t.Errorf("the confirmation does not name the batch's label")
+		}
+		loc, _ := br.must("POST", "/approvals", url.Values{"csrf": {csrfOf(t, confirm)}, "confirm": {"yes"}, "batch": {cb.ID}}, http.StatusSeeOther)
+		if !strings.HasPrefix(loc, "/?done=approved") {
+			t.Errorf("after approving: redirected to %q", loc)
+		}
+		eventually(t, 3*time.Minute, "issued", func() bool { return issuer.batch(cb.ID).Status.Terminal() })
+		cb = issuer.batch(cb.ID)
+		t.Logf("batch %s approved in the console by %s: %s, issued %d of %d", cb.ID, cb.ApprovedBy, cb.Status, cb.Counts.Issued, cb.Counts.Valid)
+		if cb.Status != credbatch.BatchCompleted || cb.Counts.Issued != 3 || !strings.Contains(cb.ApprovedBy, "approver") {
+			t.Errorf("batch approved in the console: %s, issued %d, approved by %q", cb.Status, cb.Counts.Issued, cb.ApprovedBy)
+		}
+	})
+
 	t.Run("duplicate S3 event makes one batch", func(t *testing.T) {
 		issuer := issuer.on(t)
 		dkey := "uploads/duplicate.csv"
@@ -492,6 +543,18 @@ func TestDeployedShape(t *testing.T) {
 		for _, want := range []string{bounced, complained} {
 			if !strings.Contains(cells, want) {
 				t.Errorf("the report's workbook does not list %s", want)
+			}
+		}
+	})
+
+	// Every other schedule of the stack (the ingest sweep) runs its target without error.
+	t.Run("schedules", func(t *testing.T) {
+		for id := range d.Schedules {
+			if id == "ReportFunctionSchedule" {
+				continue
+			}
+			if err := h.RunSchedule(context.Background(), id); err != nil {
+				t.Errorf("schedule %s: %v", id, err)
 			}
 		}
 	})
@@ -567,4 +630,83 @@ func attachedWorkbook(t *testing.T, raw []byte) string {
 		}
 	}
 	return all.String()
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrfOf returns the CSRF token of a page's form.
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	m := csrfField.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("the page has no CSRF field: %.300s", page)
+	}
+	return html.UnescapeString(m[1])
+}
+
+// browser is a console user's browser against the stack's HTTP API: it keeps the cookies
+// (the harness serves plain HTTP on loopback, so the Secure ones too) and does not follow
+// redirects.
+type browser struct {
+	t       *testing.T
+	h       *deployed.Harness
+	cookies map[string]string
+}
+
+func (b *browser) send(method, path string, form url.Values) (int, string, string) {
+	b.t.Helper()
+	var rd io.Reader
+	if form != nil {
+		rd = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, b.h.URL+path, rd)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set("Accept", "text/html")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	for k, v := range b.cookies {
+		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if b.cookies == nil {
+		b.cookies = map[string]string{}
+	}
+	for _, ck := range resp.Cookies() {
+		if ck.MaxAge < 0 || ck.Value == "" {
+			delete(b.cookies, ck.Name)
+		} else {
+			b.cookies[ck.Name] = ck.Value
+		}
+	}
+	return resp.StatusCode, string(body), resp.Header.Get("Location")
+}
+
+// must sends and requires the status; it returns the redirect location and the page.
+func (b *browser) must(method, path string, form url.Values, want int) (string, string) {
+	b.t.Helper()
+	st, body, loc := b.send(method, path, form)
+	if st != want {
+		b.t.Fatalf("%s %s: %d, want %d\n%.600s", method, path, st, want, body)
+	}
+	return loc, body
+}
+
+// signIn signs in through the console's form with a token of the OpenID provider.
+func (b *browser) signIn(tok string) {
+	b.t.Helper()
+	_, form := b.must("GET", "/login?next=%2F", nil, http.StatusOK)
+	loc, _ := b.must("POST", "/login", url.Values{"csrf": {csrfOf(b.t, form)}, "next": {"/"}, "token": {tok}}, http.StatusSeeOther)
+	if loc != "/" {
+		b.t.Errorf("signed in to %q, want /", loc)
+	}
+	if b.cookies[pages.SessionCookie] == "" {
+		b.t.Fatalf("signing in set no %s cookie", pages.SessionCookie)
+	}
 }
