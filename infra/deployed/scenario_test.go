@@ -415,7 +415,8 @@ func TestDeployedShape(t *testing.T) {
 		put(t, h, fkey, csvFile("paused", 4), csvType, map[string]string{"label": "paused account", "uploader": issuerEmail})
 		fb := issuer.batchOf(fkey)
 		h.SES.SetRefuse(func(e deployed.Email) *deployed.Fault {
-			if e.Tags["batch_id"] == fb.ID {
+			// Only the batch's credential emails: notifications carry its batch_id too.
+			if e.Tags["batch_id"] == fb.ID && e.Tags["credential_id"] != "" {
 				return deployed.Paused
 			}
 			return nil
