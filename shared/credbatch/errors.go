@@ -17,6 +17,7 @@ const (
 	KindNotFound     Kind = "not_found"    // the thing does not exist (404)
 	KindConflict     Kind = "conflict"     // state does not allow it, or it exists already (409)
 	KindUnavailable  Kind = "unavailable"  // a dependency is throttling or down; retry (503)
+	KindBusy         Kind = "busy"         // too much of this work at once; retry in a moment (429)
 	KindInternal     Kind = "internal"     // a bug or an unexpected failure (500)
 )
 

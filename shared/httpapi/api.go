@@ -64,6 +64,10 @@ type Deps struct {
 	// MaxBodyBytes bounds JSON request bodies (default 16 MiB); uploads to /api/validate are
 	// bounded by Limits.MaxFileBytes.
 	MaxBodyBytes int64
+	// MaxHeavy is how many requests of the heavy routes (validate, JSON-row batches, verify)
+	// run at once (default 4): each holds a file's or a body's worth of work, so this bounds
+	// the memory of concurrent requests. One more is refused with 429 and Retry-After.
+	MaxHeavy int
 }
 
 // API is the HTTP handler.
@@ -71,6 +75,7 @@ type API struct {
 	d      Deps
 	mux    *http.ServeMux
 	ingest *ingest.Service
+	heavy  chan struct{} // a slot per heavy request running
 
 	status *statuslist.Lists
 }
@@ -103,10 +108,13 @@ func New(d Deps) *API {
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 16 << 20
 	}
+	if d.MaxHeavy <= 0 {
+		d.MaxHeavy = 4
+	}
 	if d.DID == "" {
 		d.DID, _ = d.Issuer.DID() // "" (404) only when the base URL gives none
 	}
-	a := &API{d: d, mux: http.NewServeMux(), status: d.StatusLists}
+	a := &API{d: d, mux: http.NewServeMux(), status: d.StatusLists, heavy: make(chan struct{}, d.MaxHeavy)}
 	if a.status == nil {
 		a.status = &statuslist.Lists{Store: d.Store, TTL: d.StatusTTL, Now: d.Clock}
 	}
@@ -189,6 +197,7 @@ type Route struct {
 	Path   string
 	Public bool        // no authentication
 	Roles  []auth.Role // any one of them (admin always); empty with !Public = admin only
+	Heavy  bool        // counts against Deps.MaxHeavy
 	h      handlerFunc
 }
 
@@ -220,7 +229,7 @@ func (a *API) routes() []Route {
 		{Method: "GET", Path: "/api/definitions/{id}/template", Roles: readers, h: a.definitionTemplate},
 		{Method: "GET", Path: "/api/templates", Roles: readers, h: a.combinedTemplate},
 		{Method: "POST", Path: "/api/uploads", Roles: issuers, h: a.createUpload},
-		{Method: "POST", Path: "/api/batches", Roles: issuers, h: a.createBatch},
+		{Method: "POST", Path: "/api/batches", Roles: issuers, Heavy: true, h: a.createBatch},
 		{Method: "GET", Path: "/api/batches", Roles: readers, h: a.listBatches},
 		{Method: "GET", Path: "/api/batches/{id}", Roles: readers, h: a.getBatch},
 		{Method: "GET", Path: "/api/batches/{id}/rows", Roles: readers, h: a.listRows},
@@ -239,14 +248,14 @@ func (a *API) routes() []Route {
 		{Method: "GET", Path: "/api/credentials/{id}", Roles: readers, h: a.getCredential},
 		{Method: "POST", Path: "/api/credentials/{id}/revoke", Roles: issuers, h: a.revokeCredential},
 		{Method: "POST", Path: "/api/credentials/{id}/resend", Roles: issuers, h: a.resendCredential},
-		{Method: "POST", Path: "/api/validate", Roles: issuers, h: a.validate},
+		{Method: "POST", Path: "/api/validate", Roles: issuers, Heavy: true, h: a.validate},
 		{Method: "GET", Path: "/api/suppressions/{email}", Roles: adminOnly, h: a.getSuppression},
 		{Method: "DELETE", Path: "/api/suppressions/{email}", Roles: adminOnly, h: a.deleteSuppression},
 		{Method: "GET", Path: "/api/audit", Roles: adminOnly, h: a.listAudit},
 
 		{Method: "GET", Path: "/credentials/{id}/jwt", Public: true, h: a.credentialJWT},
 		{Method: "GET", Path: "/credentials/{id}/json", Public: true, h: a.credentialJSON},
-		{Method: "POST", Path: "/verify", Public: true, h: a.verify},
+		{Method: "POST", Path: "/verify", Public: true, Heavy: true, h: a.verify},
 		{Method: "GET", Path: "/.well-known/jwks.json", Public: true, h: a.jwks},
 		{Method: "GET", Path: "/.well-known/did.json", Public: true, h: a.didDocument},
 		{Method: "GET", Path: "/did.json", Public: true, h: a.didDocument},
@@ -274,11 +283,25 @@ func (a *API) wrap(rt Route) http.Handler {
 				return
 			}
 		}
+		if rt.Heavy {
+			select {
+			case a.heavy <- struct{}{}:
+				defer func() { <-a.heavy }()
+			default:
+				a.writeError(w, r, credbatch.E(credbatch.KindBusy, "too_many_requests", fmt.Sprintf(
+					"%d requests like this one are running; send it again in %d seconds", cap(a.heavy), busyRetryAfter)))
+				return
+			}
+		}
 		if err := rt.h(w, r, p); err != nil {
 			a.writeError(w, r, err)
 		}
 	})
 }
+
+// busyRetryAfter is the Retry-After (seconds) of a request refused because MaxHeavy are
+// running.
+const busyRetryAfter = 2
 
 // errorBody is the one error shape of the API.
 type errorBody struct {
@@ -306,6 +329,8 @@ func StatusOf(err error) int {
 		return http.StatusConflict
 	case credbatch.KindUnavailable:
 		return http.StatusServiceUnavailable
+	case credbatch.KindBusy:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }
@@ -326,6 +351,8 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case credbatch.KindUnavailable:
 		a.d.Log.Warn("dependency unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "5")
+	case credbatch.KindBusy:
+		w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
 	case credbatch.KindUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="credbatch"`)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/credbatch/credbatch/shared/auth"
@@ -153,27 +154,169 @@ func setOption(o *credbatch.Options, name, v string) error {
 }
 
 // validateRowsInput writes JSON rows (the POST /api/batches body) as a CSV file, so they go
-// through exactly the pipeline a file does.
+// through exactly the pipeline a file does. The body is spooled to disk and read twice, one
+// row at a time (the attribute names for the header, then the records), so memory does not
+// grow with it; more rows than a batch accepts are refused with too_many_rows, as batches
+// are, more columns (with the attribute names) than a file may have with too_many_columns.
 func (a *API) validateRowsInput(w http.ResponseWriter, r *http.Request, tmp string) (ingest.Input, error) {
-	var req batchRequest
-	if err := a.decode(w, r, &req); err != nil {
+	body, err := a.spoolBody(w, r, filepath.Join(tmp, "body.json"))
+	if err != nil {
+		return ingest.Input{}, err
+	}
+	defer body.Close()
+	var cols *ingest.RecipientColumns
+	n := 0
+	req, err := streamBatchRequest(body, func(req batchRequest, rec ingest.Recipient) error {
+		if cols == nil {
+			cols = ingest.NewRecipientColumns(req.DefinitionID)
+		}
+		if n++; a.d.Limits.MaxRows > 0 && n > a.d.Limits.MaxRows {
+			return credbatch.E(credbatch.KindInvalid, credbatch.CodeTooManyRows,
+				fmt.Sprintf("the request has more than %d rows; at most %d are accepted at once", a.d.Limits.MaxRows, a.d.Limits.MaxRows))
+		}
+		cols.Add(rec)
+		if a.d.Limits.MaxColumns > 0 && cols.Columns() > a.d.Limits.MaxColumns {
+			return credbatch.E(credbatch.KindInvalid, credbatch.CodeTooManyColumns,
+				fmt.Sprintf("the rows make %d columns with their attributes; at most %d are accepted", cols.Columns(), a.d.Limits.MaxColumns))
+		}
+		return nil
+	})
+	if err != nil {
 		return ingest.Input{}, err
 	}
 	order, err := ingest.ParseDateOrder(string(req.DateOrder))
 	if err != nil {
 		return ingest.Input{}, err
 	}
-	header, records := ingest.RecipientsTable(req.DefinitionID, req.Rows)
+	if cols == nil {
+		cols = ingest.NewRecipientColumns(req.DefinitionID)
+	}
 	path := filepath.Join(tmp, "rows.csv")
 	f, err := os.Create(path)
 	if err != nil {
 		return ingest.Input{}, fmt.Errorf("spool rows: %w", err)
 	}
+	defer f.Close()
 	cw := csv.NewWriter(f)
-	_ = cw.Write(header)
-	_ = cw.WriteAll(records)
-	if err := f.Close(); err != nil || cw.Error() != nil {
-		return ingest.Input{}, fmt.Errorf("spool rows: %w", errors.Join(err, cw.Error()))
+	_ = cw.Write(cols.Header())
+	if _, err := body.Seek(0, io.SeekStart); err != nil {
+		return ingest.Input{}, fmt.Errorf("spool rows: %w", err)
+	}
+	if _, err := streamBatchRequest(body, func(_ batchRequest, rec ingest.Recipient) error {
+		return cw.Write(cols.Record(rec))
+	}); err != nil {
+		return ingest.Input{}, err
+	}
+	cw.Flush()
+	if err := errors.Join(cw.Error(), f.Close()); err != nil {
+		return ingest.Input{}, fmt.Errorf("spool rows: %w", err)
 	}
 	return ingest.Input{Path: path, Name: "rows.csv", Options: credbatch.Options{DefinitionID: req.DefinitionID, DateOrder: order}}, nil
+}
+
+// spoolBody copies the request body (at most MaxBodyBytes) to a file at path, opened for
+// reading from the start.
+func (a *API) spoolBody(w http.ResponseWriter, r *http.Request, path string) (*os.File, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("spool body: %w", err)
+	}
+	_, err = io.Copy(f, http.MaxBytesReader(w, r.Body, a.d.MaxBodyBytes))
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, credbatch.E(credbatch.KindInvalid, "body_too_large", fmt.Sprintf("the request body is over %d bytes", tooBig.Limit))
+		}
+		return nil, credbatch.E(credbatch.KindInvalid, "invalid_body", "the request body could not be read")
+	}
+	return f, nil
+}
+
+// streamBatchRequest reads a batch request (batchRequest's JSON) from r with the rows one at
+// a time: each is given to row with the fields read before it, and the fields are returned
+// (Rows empty). It is as strict as decode: unknown fields, a body that is not one JSON
+// object, or rows that are not an array are invalid_json.
+func streamBatchRequest(r io.Reader, row func(batchRequest, ingest.Recipient) error) (batchRequest, error) {
+	var req batchRequest
+	invalid := func(msg string) error {
+		return credbatch.E(credbatch.KindInvalid, "invalid_json", "the request body is not valid JSON for this endpoint: "+msg)
+	}
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	tok, err := dec.Token()
+	if errors.Is(err, io.EOF) {
+		return req, credbatch.E(credbatch.KindInvalid, "invalid_json", "the request needs a JSON body")
+	}
+	if err != nil || tok != json.Delim('{') {
+		return req, invalid("the body is not a JSON object")
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return req, invalid(err.Error())
+		}
+		key, _ := tok.(string)
+		var field any
+		switch strings.ToLower(key) { // encoding/json matches field names case-insensitively
+		case "definition_id":
+			field = &req.DefinitionID
+		case "label":
+			field = &req.Label
+		case "date_order":
+			field = &req.DateOrder
+		case "submit":
+			field = &req.Submit
+		case "rows":
+			if err := streamRows(dec, func(rec ingest.Recipient) error { return row(req, rec) }); err != nil {
+				return req, err
+			}
+			continue
+		default:
+			return req, invalid(fmt.Sprintf("json: unknown field %q", key))
+		}
+		if err := dec.Decode(field); err != nil {
+			return req, invalid(err.Error())
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return req, invalid(err.Error())
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return req, credbatch.E(credbatch.KindInvalid, "invalid_json", "the request body holds more than one JSON value")
+	}
+	return req, nil
+}
+
+// streamRows reads the rows array (or null) one recipient at a time.
+func streamRows(dec *json.Decoder, row func(ingest.Recipient) error) error {
+	invalid := func(msg string) error {
+		return credbatch.E(credbatch.KindInvalid, "invalid_json", "the request body is not valid JSON for this endpoint: rows: "+msg)
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return invalid(err.Error())
+	}
+	if tok == nil {
+		return nil
+	}
+	if tok != json.Delim('[') {
+		return invalid("rows must be an array of recipients")
+	}
+	for dec.More() {
+		var rec ingest.Recipient
+		if err := dec.Decode(&rec); err != nil {
+			return invalid(err.Error())
+		}
+		if err := row(rec); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return invalid(err.Error())
+	}
+	return nil
 }

@@ -148,58 +148,92 @@ func (s *Service) CheckHeader(ctx context.Context, header []string, opts credbat
 // built-in columns under their canonical headers, then one column per attribute name in
 // order of first appearance, and an ID column first when a row names its own definition.
 func RecipientsTable(defID string, rows []Recipient) ([]string, [][]string) {
-	header := []string{}
-	mixed, locales := false, false
+	cols := NewRecipientColumns(defID)
 	for _, r := range rows {
-		if r.DefinitionID != "" && r.DefinitionID != defID {
-			mixed = true
-		}
-		if r.Locale != "" {
-			locales = true
-		}
+		cols.Add(r)
 	}
-	builtin := func(f credbatch.Field) string { b, _ := credbatch.Builtin(f); return b.Header }
-	if mixed {
-		header = append(header, builtin(credbatch.FieldDefinition))
-	}
-	header = append(header, builtin(credbatch.FieldFirstName), builtin(credbatch.FieldLastName), builtin(credbatch.FieldEmail),
-		builtin(credbatch.FieldIssueDate), builtin(credbatch.FieldExpiry))
-	if locales {
-		header = append(header, builtin(credbatch.FieldLocale))
-	}
-	fixed := len(header)
-	var attrs []string
-	for _, r := range rows {
-		names := make([]string, 0, len(r.Attributes))
-		for n := range r.Attributes {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		for _, n := range names {
-			if !slices.Contains(attrs, n) {
-				attrs = append(attrs, n)
-			}
-		}
-	}
-	header = append(header, attrs...)
+	header := cols.Header()
 	records := make([][]string, len(rows))
 	for i, r := range rows {
-		rec := make([]string, 0, len(header))
-		if mixed {
-			id := r.DefinitionID
-			if id == "" {
-				id = defID
-			}
-			rec = append(rec, id)
-		}
-		rec = append(rec, r.FirstName, r.LastName, r.Email, r.IssueDate, r.Expiry)
-		if locales {
-			rec = append(rec, r.Locale)
-		}
-		for _, n := range header[fixed:] {
-			rec = append(rec, r.Attributes[n])
-		}
-		records[i] = rec
+		records[i] = cols.Record(r)
 	}
 	return header, records
+}
+
+// RecipientColumns is RecipientsTable one recipient at a time, for rows streamed from a
+// request: Add every recipient (a first pass), then Header, then Record each one (a second
+// pass). Memory holds the attribute names, not the rows.
+type RecipientColumns struct {
+	defID   string
+	mixed   bool
+	locales bool
+	attrs   []string
+	seen    map[string]bool
+}
+
+// NewRecipientColumns starts the columns of recipients whose batch names defID.
+func NewRecipientColumns(defID string) *RecipientColumns {
+	return &RecipientColumns{defID: defID, seen: map[string]bool{}}
+}
+
+// Add takes one recipient's definition and attribute names into the header.
+func (c *RecipientColumns) Add(r Recipient) {
+	if r.DefinitionID != "" && r.DefinitionID != c.defID {
+		c.mixed = true
+	}
+	if r.Locale != "" {
+		c.locales = true
+	}
+	names := make([]string, 0, len(r.Attributes))
+	for n := range r.Attributes {
+		if !c.seen[n] {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		c.seen[n] = true
+		c.attrs = append(c.attrs, n)
+	}
+}
+
+// Columns is the number of columns of Header.
+func (c *RecipientColumns) Columns() int { return len(c.fixed()) + len(c.attrs) }
+
+func (c *RecipientColumns) fixed() []string {
+	builtin := func(f credbatch.Field) string { b, _ := credbatch.Builtin(f); return b.Header }
+	var h []string
+	if c.mixed {
+		h = append(h, builtin(credbatch.FieldDefinition))
+	}
+	h = append(h, builtin(credbatch.FieldFirstName), builtin(credbatch.FieldLastName), builtin(credbatch.FieldEmail),
+		builtin(credbatch.FieldIssueDate), builtin(credbatch.FieldExpiry))
+	if c.locales {
+		h = append(h, builtin(credbatch.FieldLocale))
+	}
+	return h
+}
+
+// Header is the header row: the built-in columns (with the definition column first when rows
+// name other definitions, the locale column when a row has one), then every attribute name in the order first seen.
+func (c *RecipientColumns) Header() []string { return append(c.fixed(), c.attrs...) }
+
+// Record is one recipient's record under Header.
+func (c *RecipientColumns) Record(r Recipient) []string {
+	rec := make([]string, 0, 7+len(c.attrs))
+	if c.mixed {
+		id := r.DefinitionID
+		if id == "" {
+			id = c.defID
+		}
+		rec = append(rec, id)
+	}
+	rec = append(rec, r.FirstName, r.LastName, r.Email, r.IssueDate, r.Expiry)
+	if c.locales {
+		rec = append(rec, r.Locale)
+	}
+	for _, n := range c.attrs {
+		rec = append(rec, r.Attributes[n])
+	}
+	return rec
 }
