@@ -88,6 +88,9 @@ func (c Config) path(parts ...string) string {
 // OutboxDir is where the outbox writes .eml files.
 func (c Config) OutboxDir() string { return c.path("outbox") }
 
+// SESEventsDir is where the simulated SES events wait until they are delivered.
+func (c Config) SESEventsDir() string { return c.path("ses-events") }
+
 // StorePath is the SQLite file of the store.
 func (c Config) StorePath() string { return c.path("credbatch.db") }
 
@@ -134,13 +137,20 @@ func Open(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, fmt.Errorf("open bucket folder: %w", err)
 	}
 	s.Feedback = &feedback.Service{Store: s.Store, Log: cfg.Log}
-	s.Relay = &sesim.Relay{Handle: s.Feedback.Handle, Log: cfg.Log}
+	// The simulated SES events wait in ses-events/ until delivered, so that a killed
+	// process's are delivered by the next one (as SES's survive a crashed Lambda).
+	s.Relay = &sesim.Relay{Handle: s.Feedback.Handle, Log: cfg.Log, Dir: cfg.SESEventsDir()}
 	onSend := s.Relay.OnSend
 	if cfg.NoFeedback {
 		onSend = nil
 	}
 	if s.Outbox, err = outbox.New(cfg.OutboxDir(), outbox.Options{From: cfg.From, OnSend: onSend}); err != nil {
 		return nil, fmt.Errorf("open outbox: %w", err)
+	}
+	if !cfg.NoFeedback {
+		if _, err := s.Relay.Resume(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if s.Keys, err = keys.LoadFile(cfg.path("keys.json")); err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)

@@ -2,11 +2,14 @@ package stack_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/credbatch/credbatch/infra/local/stack"
 	"github.com/credbatch/credbatch/shared/credbatch"
@@ -171,5 +174,72 @@ func TestDropFolderRestartAfterACrashMidIngestCompletes(t *testing.T) {
 	page, err := s.Store.ListRows(ctx, id, credbatch.RowFilter{})
 	if err != nil || len(page.Items) != 3 {
 		t.Fatalf("rows = %d, %v; want 3", len(page.Items), err)
+	}
+}
+
+// TestSimulatedFeedbackSurvivesAKill: the process is killed after the batch's emails were
+// sent but before their simulated SES events were delivered (its relay blocked, as a killed
+// process's goroutines are gone). Those emails stayed sent forever; now the next process
+// that opens the data directory delivers the events it finds in ses-events/, and every
+// email ends delivered.
+func TestSimulatedFeedbackSurvivesAKill(t *testing.T) {
+	s := openStack(t)
+	ctx := context.Background()
+	dead := make(chan struct{})
+	s.Relay.Handle = func(context.Context, events.SNSEvent) error { <-dead; return errors.New("killed") }
+	t.Cleanup(func() { close(dead) }) // before openStack's Close, which waits for the relay
+	w := &stack.Watcher{Stack: s, Settle: 10 * time.Millisecond}
+	dir := filepath.Join(s.Config.BucketDir(), "uploads", "member")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cohort.csv"), []byte(memberCSV), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b credbatch.Batch
+	for deadline := time.Now().Add(20 * time.Second); b.ID == ""; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the file was not ingested")
+		}
+		got, err := w.Scan(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) > 0 {
+			b = got[0]
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if status, out, err := s.Engine.Wait(wctx, b.ExecutionID); err != nil || status != "SUCCEEDED" {
+		t.Fatalf("execution %s %s %v", status, out, err)
+	}
+	emails := func(st credbatch.Store) map[credbatch.EmailStatus]int {
+		page, err := st.ListCredentialsByBatch(ctx, b.ID, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := map[credbatch.EmailStatus]int{}
+		for _, c := range page.Items {
+			n[c.EmailStatus]++
+		}
+		return n
+	}
+	if got := emails(s.Store); got[credbatch.EmailSent] != 3 {
+		t.Fatalf("before the kill: %v, want 3 sent", got)
+	}
+
+	// The restart: a new process over the same data directory.
+	s2, err := stack.Open(ctx, stack.Config{DataDir: s.Config.DataDir, Issuer: s.Config.Issuer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	s2.Relay.Wait()
+	if got := emails(s2.Store); got[credbatch.EmailDelivered] != 3 {
+		t.Errorf("after the restart: %v, want 3 delivered", got)
+	}
+	if left, _ := os.ReadDir(s.Config.SESEventsDir()); len(left) != 0 {
+		t.Errorf("%d files left in ses-events/", len(left))
 	}
 }
