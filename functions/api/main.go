@@ -72,7 +72,7 @@ func run() error {
 		DID:      did,
 		APIAuth:  auth.APIGateway{RolesClaim: e.RolesClaim},
 		PageAuth: &auth.OIDC{Issuer: e.AuthIssuer, Audience: e.AuthAudience, RolesClaim: e.RolesClaim},
-		Flow:     issuance.Config{ApprovalTimeout: e.ApprovalTimeout, FromName: e.Mail.FromName, Locale: e.Mail.Locale},
+		Flow:     issuance.Config{ApprovalTimeout: e.ApprovalTimeout, Admins: e.Admins, FromName: e.Mail.FromName, Locale: e.Mail.Locale},
 		Limits:   e.Limits(),
 		TmpDir:   os.TempDir(),
 		Log:      log,

@@ -47,8 +47,12 @@ func TestLists(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(rep.Admins, tt.want) || !slices.Equal(iss.Flow.Admins, tt.want) || !slices.Equal(ing.Admins, tt.want) {
-				t.Errorf("report %q, issue %q, ingest %q; want %q", rep.Admins, iss.Flow.Admins, ing.Admins, tt.want)
+			api, err := config.LoadAPI(config.FromMap(base(map[string]string{"ADMIN_EMAILS": tt.in})))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(rep.Admins, tt.want) || !slices.Equal(iss.Flow.Admins, tt.want) || !slices.Equal(ing.Admins, tt.want) || !slices.Equal(api.Admins, tt.want) {
+				t.Errorf("report %q, issue %q, ingest %q, api %q; want %q", rep.Admins, iss.Flow.Admins, ing.Admins, api.Admins, tt.want)
 			}
 		})
 	}

@@ -94,6 +94,7 @@ type API struct {
 	AuthIssuer, AuthAudience    string // the OIDC provider whose tokens the pages verify
 	ApprovalTimeout             time.Duration
 	MaxRows                     int
+	Admins                      []string // told of decisions on batches uploaded without an address (API keys)
 }
 
 // LoadAPI reads the api function's configuration.
@@ -104,7 +105,7 @@ func LoadAPI(e *Env) (API, error) {
 		KeysSecret:   e.Required("KEYS_SECRET_ID", "the Secrets Manager secret of the signing keys"),
 		Issuer:       e.issuer(base), Mail: e.mail(),
 		RolesClaim: e.String("ROLES_CLAIM"), AuthIssuer: e.URL("AUTH_ISSUER", false), AuthAudience: e.String("AUTH_AUDIENCE"),
-		ApprovalTimeout: e.approvalTimeout(), MaxRows: e.maxRows()}
+		ApprovalTimeout: e.approvalTimeout(), MaxRows: e.maxRows(), Admins: e.admins()}
 	if c.RolesClaim == "" {
 		c.RolesClaim = "cognito:groups"
 	}
