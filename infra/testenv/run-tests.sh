@@ -294,6 +294,10 @@ e2e_aws() {
 	local summary="$CACHE/e2e-aws-summary.txt" rc=0
 	rm -f "$summary"
 	(cd "$ROOT" && CREDBATCH_E2E_SUMMARY="$summary" go test -count=1 -timeout 60m -v -run '^TestDeployedShape$' ./infra/deployed) || rc=$?
+	# The summary is the last line: stop the backends first.
+	section "backends: stopping"
+	stop_backends
+	trap - EXIT
 	section "e2e-aws finished"
 	[ -f "$summary" ] && cat "$summary" || echo "e2e-aws: no summary (the scenario did not reach its end), outcome FAIL"
 	return "$rc"
