@@ -95,21 +95,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// benchSign prints credentials signed per second.
-func benchSign() error {
-	fmt.Println("\n== signing: Open Badges 3.0 credentials as EdDSA compact JWS")
-	res, err := goBench("Sign", "2000x", "./shared/credential")
-	if err != nil {
-		return err
-	}
-	for name, m := range res {
-		if ns := m["ns/op"]; ns > 0 {
-			fmt.Printf("  %-32s %10.0f per second\n", name, 1e9/ns)
-		}
-	}
-	return nil
-}
-
 // sizeOf returns a benchmark's size suffix: "BenchmarkPutRows/rows=20000" → "20000".
 func sizeOf(name string) string {
 	name = name[strings.LastIndex(name, "/")+1:]

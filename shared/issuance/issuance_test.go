@@ -18,7 +18,7 @@ import (
 	"github.com/credbatch/credbatch/shared/externaltest"
 	"github.com/credbatch/credbatch/shared/issuance"
 	"github.com/credbatch/credbatch/shared/keys"
-	"github.com/credbatch/credbatch/shared/sqlite"
+	"github.com/credbatch/credbatch/shared/statuslist"
 	"github.com/credbatch/credbatch/shared/workbook"
 )
 
@@ -85,12 +85,13 @@ type harness struct {
 
 func newHarness(t *testing.T, n int) *harness {
 	t.Helper()
+	return newHarnessOn(t, n, openSQLite(t))
+}
+
+// newHarnessOn is newHarness over the given store.
+func newHarnessOn(t *testing.T, n int, st credbatch.Store) *harness {
+	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	def, err := st.PutDefinition(ctx, credbatch.Definition{ID: "web-101", Name: "Web Fundamentals",
 		Expiry: credbatch.Expiry{Policy: credbatch.ExpiryNone}, Duplicates: credbatch.DuplicatesReject})
 	if err != nil {
@@ -528,6 +529,89 @@ func TestReconciliationWorkbookCells(t *testing.T) {
 	for _, r := range rows[1:] {
 		if r[0].Type != "n" || r[sent].Value == nil || !(r[sent].Type == "d" || r[sent].IsDate) {
 			t.Errorf("row %+v: want a number row and a date-time Sent at", r)
+		}
+	}
+}
+
+// TestStatusIndexesAfterUpgrade: a deployment that handed out sequential status indexes
+// (0, 1, 2, … by the counter, before indexes were shuffled) gets shuffled ones only in lists
+// past them, so none can collide; a fresh deployment starts in list 1; the counter moves
+// once, also when two chunks start at the same time.
+func TestStatusIndexesAfterUpgrade(t *testing.T) {
+	const n = 150
+	tests := []struct {
+		name           string
+		sequential     int // indexes handed out before the upgrade
+		wantLo, wantHi int // every new index in [wantLo, wantHi)
+	}{
+		{"fresh deployment", 0, 0, statuslist.Size},
+		{"1000 sequential indexes", 1000, statuslist.Size, 2 * statuslist.Size},
+		{"one sequential index", 1, statuslist.Size, 2 * statuslist.Size},
+		{"list 1 all but full", statuslist.Size - 1, statuslist.Size, 2 * statuslist.Size},
+		{"list 1 full", statuslist.Size, statuslist.Size, 2 * statuslist.Size},
+		{"into list 2", statuslist.Size + 7, 2 * statuslist.Size, 3 * statuslist.Size},
+		// Two chunks start at once after the upgrade (two workers of the Map state): each may
+		// move the counter, never back into list 1.
+		{"racing chunks after 1000 sequential", 1000, statuslist.Size, 3 * statuslist.Size},
+	}
+	for _, store := range stores {
+		for _, tc := range tests {
+			t.Run(store.name+"/"+tc.name, func(t *testing.T) {
+				h := newHarnessOn(t, n, store.open(t))
+				ctx := context.Background()
+				if tc.sequential > 0 {
+					if first, err := h.store.AllocateStatusIndexes(ctx, tc.sequential); err != nil || first != 0 {
+						t.Fatalf("legacy allocation: %d, %v", first, err)
+					}
+				}
+				chunks := []issuance.Chunk{
+					{BatchID: h.batch, Chunk: 0, FirstRow: 2, ChunkSize: n / 2, ChunkCount: 2},
+					{BatchID: h.batch, Chunk: 1, FirstRow: 2, ChunkSize: n / 2, ChunkCount: 2},
+				}
+				errs := make(chan error, len(chunks))
+				for _, c := range chunks {
+					if strings.HasPrefix(tc.name, "racing") {
+						go func() { _, err := h.svc.IssueChunk(ctx, c); errs <- err }()
+					} else {
+						_, err := h.svc.IssueChunk(ctx, c)
+						errs <- err
+					}
+				}
+				for range chunks {
+					if err := <-errs; err != nil {
+						t.Fatal(err)
+					}
+				}
+				if _, err := h.store.GetMark(ctx, issuance.ShuffleMark); err != nil {
+					t.Errorf("mark %s: %v", issuance.ShuffleMark, err)
+				}
+				page, err := h.store.ListCredentialsByBatch(ctx, h.batch, "", 1000)
+				if err != nil || len(page.Items) != n {
+					t.Fatalf("credentials = %d, %v", len(page.Items), err)
+				}
+				seen := map[int]bool{}
+				for _, c := range page.Items {
+					i := c.StatusListIndex
+					if i < tc.sequential {
+						t.Errorf("credential %s: index %d collides with the sequential indexes 0..%d", c.ID, i, tc.sequential-1)
+					}
+					if i < tc.wantLo || i >= tc.wantHi {
+						t.Errorf("credential %s: index %d outside [%d, %d)", c.ID, i, tc.wantLo, tc.wantHi)
+					}
+					if seen[i] {
+						t.Errorf("index %d handed out twice", i)
+					}
+					seen[i] = true
+				}
+				// Later allocations do not move the counter again.
+				next, err := h.store.AllocateStatusIndexes(ctx, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if next >= tc.wantHi {
+					t.Errorf("counter at %d after the upgrade, want it below %d (moved at most once per racing worker)", next, tc.wantHi)
+				}
+			})
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
 	"github.com/credbatch/credbatch/shared/mail"
+	"github.com/credbatch/credbatch/shared/statuslist"
 )
 
 // Chunk is one Map item: which rows of which batch to issue, and the worker's send rate.
@@ -129,6 +130,9 @@ func (w *chunkWorker) definition(ctx context.Context, id string) (credbatch.Defi
 // and the signer shuffles each slot to a random-looking, never reused index of its list.
 func (w *chunkWorker) statusIndex(ctx context.Context) (int, error) {
 	if len(w.indexes) == 0 {
+		if err := w.s.readyForShuffle(ctx); err != nil {
+			return 0, err
+		}
 		const block = 64
 		first, err := w.s.Store.AllocateStatusIndexes(ctx, block)
 		if err != nil {
@@ -481,4 +485,44 @@ func (w *chunkWorker) checkBounces(ctx context.Context) error {
 		}
 	}
 	return &BatchPausedError{Msg: reason}
+}
+
+// ShuffleMark is the store mark set when this deployment began shuffling status indexes.
+const ShuffleMark = "status_indexes_shuffled"
+
+// readyForShuffle keeps shuffled status indexes out of every list that sequential ones were
+// handed out in (credbatch before indexes were shuffled used the counter's value as the
+// index): there a shuffled slot could land on an index already in use. Before each block it
+// allocates (one read per 64 credentials), a worker that does not find ShuffleMark moves the
+// counter to the next list boundary when anything was allocated before, then sets the mark;
+// once the mark is set, all later slots are past that boundary. Workers racing here may each
+// move the counter, which only leaves indexes unused. A deployment with nothing allocated
+// starts in list 1.
+// Upgrading while an older version still issues is not covered: drain issuing first.
+func (s *Service) readyForShuffle(ctx context.Context) error {
+	_, err := s.Store.GetMark(ctx, ShuffleMark)
+	switch {
+	case err == nil:
+		return nil
+	case !credbatch.IsKind(err, credbatch.KindNotFound):
+		return fmt.Errorf("status index shuffle mark: %w", err)
+	}
+	// Every index allocated before this slot may be a sequential one; the first list that
+	// starts at or after it holds none.
+	c, err := s.Store.AllocateStatusIndexes(ctx, 1)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Store.GetMark(ctx, ShuffleMark); err == nil {
+		return nil // another worker moved the counter before setting the mark: later slots are past it
+	}
+	if boundary := (c + statuslist.Size - 1) / statuslist.Size * statuslist.Size; boundary > c+1 {
+		if _, err := s.Store.AllocateStatusIndexes(ctx, boundary-(c+1)); err != nil {
+			return err
+		}
+	}
+	if err := s.Store.SetMark(ctx, ShuffleMark, time.Time{}, s.now()); err != nil && !credbatch.IsKind(err, credbatch.KindConflict) {
+		return fmt.Errorf("status index shuffle mark: %w", err)
+	}
+	return nil
 }
