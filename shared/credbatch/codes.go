@@ -18,6 +18,9 @@ const (
 	CodeInvalidDateOrder  = "invalid_date_order" // the upload's date order is not DMY or MDY
 	CodeValueTooLarge     = "cell_too_large"     // a single cell beyond the reader's limit
 
+	// Batch level: the batch as a whole cannot be issued (Row 0, no Column).
+	CodeBatchTooLarge = "batch_too_large" // more rows than one execution can issue at the send rate (issuance.PlanFor)
+
 	// Row level (CodeUnknownDefinition is also upload level).
 	CodeUnknownDefinition   = "unknown_definition"
 	CodeMissingValue        = "missing_value"

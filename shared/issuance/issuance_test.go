@@ -320,6 +320,14 @@ func TestFinalizeCountsAndMarksUnissuedRowsFailed(t *testing.T) {
 	}
 }
 
+// maxAcceptedRows is the most rows any batch can have: MAX_ROWS_PER_FILE's upper bound
+// (shared/config).
+const maxAcceptedRows = 1 << 31
+
+// TestPlanChunks: every plan keeps within the history limit (MaxChunks) and has each chunk
+// finish within the issue function's timeout at its worker's pace (the slower of its share of
+// the send rate and RowWork), at any row count up to the most a batch can have; a batch that
+// cannot be planned is refused with batch_too_large, saying how large a batch may be.
 func TestPlanChunks(t *testing.T) {
 	tests := []struct {
 		name           string
@@ -328,26 +336,139 @@ func TestPlanChunks(t *testing.T) {
 		wantChunks     int
 		wantSize       int
 		wantConcurrent int
+		wantMost       string // refused: the largest batch the message names
 	}{
-		{"small batch", issuance.Config{SendRate: 14}, 20, 1, 840, 1},
-		{"100k rows at 14/s: 10 workers at 1.4/s for 600 s", issuance.Config{SendRate: 14}, 100_000, 120, 840, 10},
-		{"1M rows keeps chunks bounded", issuance.Config{SendRate: 14}, 1_000_000, 1191, 840, 10},
-		{"chunk count capped", issuance.Config{SendRate: 1, MaxConcurrency: 1, ChunkSeconds: 60}, 1_000_000, issuance.MaxChunks, 800, 1},
-		{"fixed size capped too", issuance.Config{SendRate: 14, ChunkSize: 10}, 1_000_000, issuance.MaxChunks, 800, 10},
-		{"slow sandbox account", issuance.Config{SendRate: 1}, 1000, 2, 600, 1},
-		{"fixed size", issuance.Config{SendRate: 14, ChunkSize: 10}, 35, 4, 10, 4},
-		{"fast account capped concurrency", issuance.Config{SendRate: 200, MaxConcurrency: 40}, 100_000, 34, 3000, 34},
+		{"small batch", issuance.Config{SendRate: 14}, 20, 1, 840, 1, ""},
+		{"1k rows", issuance.Config{SendRate: 14}, 1000, 2, 840, 2, ""},
+		{"100k rows at 14/s: 10 workers at 1.4/s for 600 s", issuance.Config{SendRate: 14}, 100_000, 120, 840, 10, ""},
+		{"1M rows keeps chunks bounded", issuance.Config{SendRate: 14}, 1_000_000, 1191, 840, 10, ""},
+		{"2.5M rows at 14/s: 5 workers at 2.8/s", issuance.Config{SendRate: 14}, 2_500_000, issuance.MaxChunks, 2000, 5, ""},
+		{"5M rows at 14/s: 2 workers at 7/s", issuance.Config{SendRate: 14}, 5_000_000, issuance.MaxChunks, 4000, 2, ""},
+		{"10M rows at 14/s: 1 worker at RowWork's pace", issuance.Config{SendRate: 14}, 10_000_000, issuance.MaxChunks, 8000, 1, ""},
+		{"most rows at 14/s refused", issuance.Config{SendRate: 14}, maxAcceptedRows, 0, 0, 0, "10125000"},
+		{"5M rows at 100/s: 10 workers at 10/s", issuance.Config{SendRate: 100}, 5_000_000, 1000, 5000, 10, ""},
+		{"10M rows at 100/s: RowWork bounds a worker", issuance.Config{SendRate: 100}, 10_000_000, issuance.MaxChunks, 8000, 10, ""},
+		{"most rows at 100/s refused", issuance.Config{SendRate: 100}, maxAcceptedRows, 0, 0, 0, "10125000"},
+		{"chunk count capped", issuance.Config{SendRate: 1, MaxConcurrency: 1, ChunkSeconds: 60}, 1_000_000, issuance.MaxChunks, 800, 1, ""},
+		{"sandbox account: 1M rows fit", issuance.Config{SendRate: 1}, 1_000_000, issuance.MaxChunks, 800, 1, ""},
+		{"sandbox account: 2.5M rows refused", issuance.Config{SendRate: 1}, 2_500_000, 0, 0, 0, "1012500"},
+		{"fixed size capped too", issuance.Config{SendRate: 14, ChunkSize: 10}, 1_000_000, issuance.MaxChunks, 800, 10, ""},
+		{"fixed size lowered to the timeout", issuance.Config{SendRate: 14, ChunkSize: 100_000}, 100_000, 89, 1134, 10, ""},
+		{"slow sandbox account", issuance.Config{SendRate: 1}, 1000, 2, 600, 1, ""},
+		{"fixed size", issuance.Config{SendRate: 14, ChunkSize: 10}, 35, 4, 10, 4, ""},
+		{"fast account capped concurrency", issuance.Config{SendRate: 200, MaxConcurrency: 40}, 100_000, 34, 3000, 34, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := issuance.PlanFor(tt.cfg, 2, tt.rows)
+			p, err := issuance.PlanFor(tt.cfg, 2, tt.rows)
+			if tt.wantMost != "" {
+				if credbatch.ErrorCode(err) != credbatch.CodeBatchTooLarge || !strings.Contains(err.Error(), "at most "+tt.wantMost+" rows") {
+					t.Fatalf("PlanFor(%d rows) = %+v, %v; want %s naming at most %s rows", tt.rows, p.ChunkCount, err, credbatch.CodeBatchTooLarge, tt.wantMost)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("PlanFor(%d rows): %v", tt.rows, err)
+			}
 			if p.ChunkCount != tt.wantChunks || len(p.Chunks) != tt.wantChunks || p.ChunkSize != tt.wantSize || p.MaxConcurrency != tt.wantConcurrent {
 				t.Errorf("plan = %d chunks of %d, concurrency %d; want %d of %d, %d", p.ChunkCount, p.ChunkSize, p.MaxConcurrency, tt.wantChunks, tt.wantSize, tt.wantConcurrent)
 			}
-			if p.Rate*float64(p.MaxConcurrency) > tt.cfg.SendRate+1e-9 && p.MaxConcurrency > 1 {
-				t.Errorf("workers together send %.1f/s, above the account's %.1f/s", p.Rate*float64(p.MaxConcurrency), tt.cfg.SendRate)
-			}
+			checkPlan(t, tt.cfg, tt.rows, p)
 		})
+	}
+}
+
+// checkPlan asserts the plan's limits: every row in a chunk, at most MaxChunks chunks, each
+// finishing within ChunkLimit, and the workers together within the send rate.
+func checkPlan(t *testing.T, cfg issuance.Config, rows int, p issuance.Plan) {
+	t.Helper()
+	if p.ChunkCount*p.ChunkSize < rows || p.ChunkCount > issuance.MaxChunks {
+		t.Errorf("%d chunks of %d for %d rows: rows left out or more than %d chunks", p.ChunkCount, p.ChunkSize, rows, issuance.MaxChunks)
+	}
+	perRow := max(1/p.Rate, issuance.RowWork.Seconds())
+	if d := time.Duration(float64(p.ChunkSize) * perRow * float64(time.Second)); d > issuance.ChunkLimit {
+		t.Errorf("a chunk of %d rows at %.2f/s takes %v, past %v (issue timeout %v)", p.ChunkSize, p.Rate, d, issuance.ChunkLimit, issuance.IssueTimeout)
+	}
+	if p.Rate*float64(p.MaxConcurrency) > cfg.SendRate+1e-9 && p.MaxConcurrency > 1 {
+		t.Errorf("workers together send %.1f/s, above the account's %.1f/s", p.Rate*float64(p.MaxConcurrency), cfg.SendRate)
+	}
+}
+
+// TestPlanAtAnyRowCount sweeps row counts up to the largest a batch can have: each is either
+// planned within the limits or refused with batch_too_large, and the refusal starts exactly
+// above the size the message names.
+func TestPlanAtAnyRowCount(t *testing.T) {
+	for _, cfg := range []issuance.Config{{SendRate: 1}, {SendRate: 14}, {SendRate: 14, ChunkSize: 100_000}, {SendRate: 200, MaxConcurrency: 40}, {SendRate: 3.5, MaxConcurrency: 40, ChunkSeconds: 900}} {
+		refusedFrom := 0
+		for rows := 1; rows <= maxAcceptedRows; rows = rows*3/2 + 1 {
+			p, err := issuance.PlanFor(cfg, 2, rows)
+			if err != nil {
+				if credbatch.ErrorCode(err) != credbatch.CodeBatchTooLarge {
+					t.Fatalf("%+v, %d rows: %v", cfg, rows, err)
+				}
+				if refusedFrom == 0 {
+					refusedFrom = rows
+				}
+				continue
+			}
+			if refusedFrom != 0 {
+				t.Fatalf("%+v: %d rows refused but %d planned", cfg, refusedFrom, rows)
+			}
+			checkPlan(t, cfg, rows, p)
+		}
+		if refusedFrom == 0 {
+			t.Fatalf("%+v: %d rows planned", cfg, maxAcceptedRows)
+		}
+		_, err := issuance.PlanFor(cfg, 2, refusedFrom)
+		var most int
+		if _, serr := fmt.Sscanf(err.Error()[strings.Index(err.Error(), "at most ")+len("at most "):], "%d", &most); serr != nil {
+			t.Fatalf("message %q names no size: %v", err, serr)
+		}
+		if _, err := issuance.PlanFor(cfg, 2, most); err != nil {
+			t.Errorf("%+v: %d rows (the size the message names) refused: %v", cfg, most, err)
+		}
+		if _, err := issuance.PlanFor(cfg, 2, most+1); credbatch.ErrorCode(err) != credbatch.CodeBatchTooLarge {
+			t.Errorf("%+v: %d rows planned, past the size the message names", cfg, most+1)
+		}
+	}
+}
+
+// TestPrepareRefusesABatchItCannotPlan: the first step rejects the batch with a batch-level
+// batch_too_large finding before approval is asked or anything is sent; a re-run refuses the
+// same way without a second finding.
+func TestPrepareRefusesABatchItCannotPlan(t *testing.T) {
+	h := newHarness(t, 3)
+	ctx := context.Background()
+	b := credbatch.Batch{ID: "big", Status: credbatch.BatchReceived, Definitions: map[string]int{"web-101": 1}, CreatedAt: time.Now()}
+	if err := h.store.CreateBatch(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	rows := 3_000_000 // the counts say so; PlanFor reads only the count
+	if _, err := h.store.TransitionBatch(ctx, "big", credbatch.BatchReceived, credbatch.BatchParsed, credbatch.BatchChange{Counts: &credbatch.Counts{Rows: rows, Valid: rows}}); err != nil {
+		t.Fatal(err)
+	}
+	h.svc.Config.SendRate = 1
+	for run := range 2 {
+		_, err := h.svc.Prepare(ctx, "big")
+		var nr *issuance.BatchNotReadyError
+		if !errors.As(err, &nr) || !strings.Contains(err.Error(), credbatch.CodeBatchTooLarge) {
+			t.Fatalf("run %d: Prepare = %v; want BatchNotReadyError naming %s", run, err, credbatch.CodeBatchTooLarge)
+		}
+		got, _ := h.store.GetBatch(ctx, "big")
+		var codes []string
+		for _, f := range got.Findings {
+			if f.Row != 0 || f.Column != "" {
+				t.Errorf("finding %+v is not batch level", f)
+			}
+			codes = append(codes, f.Code)
+		}
+		if got.Status != credbatch.BatchRejected || !slices.Equal(codes, []string{credbatch.CodeBatchTooLarge}) ||
+			!strings.Contains(got.Reason, "split the file into batches of at most 1012500 rows") {
+			t.Errorf("run %d: batch %s, findings %v, reason %q", run, got.Status, codes, got.Reason)
+		}
+	}
+	if len(h.mailer.sent) != 0 {
+		t.Errorf("%d emails sent for a refused batch", len(h.mailer.sent))
 	}
 }
 

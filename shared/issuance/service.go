@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -204,6 +206,9 @@ func (s *Service) Prepare(ctx context.Context, id string) (Prepared, error) {
 		if b.Counts.Valid == 0 {
 			return out, &BatchNotReadyError{Msg: fmt.Sprintf("batch %s has no valid rows to issue", id)}
 		}
+		if _, err := PlanFor(s.cfg(), 0, b.Counts.Rows); err != nil {
+			return out, s.refuse(ctx, b, err)
+		}
 		to := credbatch.BatchApproved
 		if pol.ApprovalRequired {
 			to = credbatch.BatchAwaitingApproval
@@ -219,6 +224,32 @@ func (s *Service) Prepare(ctx context.Context, id string) (Prepared, error) {
 		return out, &BatchNotReadyError{Msg: fmt.Sprintf("batch %s is %s: nothing to issue", id, b.Status)}
 	}
 	return out, nil
+}
+
+// refuse rejects a batch that cannot be issued as a whole (PlanFor's batch_too_large) before
+// approval is asked or anything is sent: the batch becomes rejected with the reason and a
+// batch-level finding (row 0, no column) carrying the code, and the step ends the execution
+// as not ready. A re-run finds the batch rejected with the same finding and refuses again.
+func (s *Service) refuse(ctx context.Context, b credbatch.Batch, why error) error {
+	var e *credbatch.Error
+	if !errors.As(why, &e) {
+		return why
+	}
+	findings := slices.DeleteFunc(slices.Clone(b.Findings), func(f credbatch.Finding) bool { return f.Row == 0 && f.Code == e.Code })
+	findings = append(findings, credbatch.Finding{Code: e.Code, Message: e.Message, Severity: credbatch.SeverityError})
+	reason := e.Code + ": " + e.Message
+	ch := credbatch.BatchChange{Reason: &reason, Findings: &findings}
+	var err error
+	if b.Status == credbatch.BatchRejected {
+		_, err = s.Store.UpdateBatch(ctx, b.ID, ch)
+	} else {
+		_, err = s.Store.TransitionBatch(ctx, b.ID, b.Status, credbatch.BatchRejected, ch)
+	}
+	if err != nil {
+		return fmt.Errorf("refuse batch %s (%s): %w", b.ID, e.Code, err)
+	}
+	s.log().Warn("batch refused", "batch_id", b.ID, "code", e.Code, "rows", b.Counts.Rows)
+	return &BatchNotReadyError{Msg: fmt.Sprintf("batch %s refused (%s): %s", b.ID, e.Code, e.Message)}
 }
 
 // Policy is what a batch's definitions require of its approval.
@@ -298,34 +329,72 @@ func (s *Service) PlanChunks(ctx context.Context, id string) (Plan, error) {
 	if len(first.Items) == 0 {
 		return Plan{Chunks: []int{}}, nil
 	}
-	return PlanFor(s.cfg(), first.Items[0].Number, b.Counts.Rows), nil
+	p, err := PlanFor(s.cfg(), first.Items[0].Number, b.Counts.Rows)
+	if err != nil {
+		// Prepare refuses such a batch; the rate or the batch changed since (a retry).
+		return p, &TaskFailedError{Err: err}
+	}
+	return p, nil
 }
 
 // MaxChunks bounds the number of Map iterations. An execution's history holds 25,000 events
 // and Step Functions counts 18 for a chunk that fails after two retries (MapIterationStarted,
 // IssueChunk entered, three times TaskScheduled/TaskStarted/TaskFailed, exited, ChunkFailed's
 // five, MapIterationSucceeded): 1,250 such chunks make 22,500 events, plus about 30 for the
-// other states (flowtest's TestCapAllChunksFailing counts them). 1,000,000 rows in 1,250
-// chunks are 800 rows each, which a worker sends within the issue function's 900 s timeout
-// even at 1 message a second.
+// other states (flowtest's TestCapAllChunksFailing counts them).
 const MaxChunks = 1250
 
-// PlanFor splits rows starting at firstRow into chunks for the configuration.
-func PlanFor(c Config, firstRow, rows int) Plan {
+// IssueTimeout is the issue function's Timeout in template.yaml (Lambda's maximum); the
+// template test in infra/deployed checks that they agree.
+const IssueTimeout = 900 * time.Second
+
+// ChunkLimit is how long a planned chunk may take: IssueTimeout less a tenth for the chunk's
+// start (batch, definitions, status-list slots), SES throttling backoff and its last writes.
+const ChunkLimit = IssueTimeout - IssueTimeout/10
+
+// RowWork is the least time a chunk worker spends on one row whatever the send rate: it
+// issues its rows one after another (row and credential writes, signing, the SES call), so a
+// worker's pace is the slower of its share of the send rate and this.
+const RowWork = 100 * time.Millisecond
+
+// PlanFor splits rows starting at firstRow into chunks for the configuration, so that every
+// chunk finishes within ChunkLimit at its worker's share of the send rate and the Map has at
+// most MaxChunks iterations. The chunk size follows ChunkSeconds (or the fixed ChunkSize),
+// raised to keep within MaxChunks and lowered to keep within ChunkLimit; when a chunk that
+// large cannot finish in time at the workers' shares of the rate, fewer workers run, each at
+// a larger share (the batch's total rate, and so its duration, stays the same). A batch
+// that cannot be planned even with one worker at the whole rate is refused with
+// credbatch.CodeBatchTooLarge (KindInvalid), whose message gives the largest batch that fits.
+func PlanFor(c Config, firstRow, rows int) (Plan, error) {
 	c = c.withDefaults()
 	conc := max(1, min(c.MaxConcurrency, int(math.Floor(c.SendRate))))
-	rate := c.SendRate / float64(conc)
 	size := c.ChunkSize
 	if size <= 0 {
-		size = min(5000, max(50, int(rate*float64(c.ChunkSeconds))))
+		size = min(5000, max(50, int(c.SendRate/float64(conc)*float64(c.ChunkSeconds))))
 	}
-	size = max(size, (rows+MaxChunks-1)/MaxChunks) // a fixed size too: the cap holds the history limit
+	least := (rows + MaxChunks - 1) / MaxChunks // the history limit
+	size = max(least, min(size, rowsWithin(c.SendRate, conc)))
+	for conc > 1 && size > rowsWithin(c.SendRate, conc) {
+		conc--
+	}
+	if size > rowsWithin(c.SendRate, conc) {
+		most := MaxChunks * rowsWithin(c.SendRate, 1)
+		return Plan{}, credbatch.E(credbatch.KindInvalid, credbatch.CodeBatchTooLarge, fmt.Sprintf(
+			"the batch has %d rows; at %g emails a second one batch can hold at most %d (%d chunks of %d rows, each sent within the issue function's %d-second limit): split the file into batches of at most %d rows, or raise the account's SES sending rate",
+			rows, c.SendRate, most, MaxChunks, rowsWithin(c.SendRate, 1), int(IssueTimeout/time.Second), most))
+	}
 	n := max(1, (rows+size-1)/size)
 	chunks := make([]int, n)
 	for i := range chunks {
 		chunks[i] = i
 	}
-	return Plan{Chunks: chunks, FirstRow: firstRow, ChunkSize: size, ChunkCount: n, Rate: rate, MaxConcurrency: min(conc, n)}
+	return Plan{Chunks: chunks, FirstRow: firstRow, ChunkSize: size, ChunkCount: n, Rate: c.SendRate / float64(conc), MaxConcurrency: min(conc, n)}, nil
+}
+
+// rowsWithin is how many rows one of conc workers sharing rate issues within ChunkLimit.
+func rowsWithin(rate float64, conc int) int {
+	perRow := max(float64(conc)/rate, RowWork.Seconds())
+	return int(ChunkLimit.Seconds() / perRow)
 }
 
 // Expire marks a batch whose approval timed out. Already moved on: nothing to do.
