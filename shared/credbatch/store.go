@@ -135,6 +135,13 @@ type Store interface {
 	ListRevoked(ctx context.Context, cursor string, limit int) (Page[Credential], error)
 	// AllocateStatusIndexes reserves n consecutive status-list indexes and returns the first.
 	AllocateStatusIndexes(ctx context.Context, n int) (int, error)
+	// ReserveSends reserves n consecutive slots, interval apart, on the deployment's one send
+	// schedule (shared by every batch and every process) and returns the first slot's time:
+	// slot i is at first + i·interval, and no other reservation gets a slot before
+	// first + n·interval. An idle schedule restarts at now (idle time earns no burst).
+	// KindBusy, reserving nothing, when the first free slot is after latest; KindInvalid for
+	// n < 1, interval <= 0 or latest before now.
+	ReserveSends(ctx context.Context, n int, interval time.Duration, now, latest time.Time) (time.Time, error)
 
 	// RecordDelivery stores a feedback event; it returns false (and no error) when an event
 	// with the same ID was recorded before.

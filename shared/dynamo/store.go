@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -48,6 +49,9 @@ type Store struct {
 	jitter      func(n int64) int64
 
 	days sync.Map // delivery days already marked by this process
+	// paceBusy: this process last found the send schedule ahead of now, so ReserveSends tries
+	// the likely write first (one write per reservation in the steady state).
+	paceBusy atomic.Bool
 }
 
 var _ credbatch.Store = (*Store)(nil)

@@ -21,7 +21,7 @@ func allFailing(n int) scenario {
 	chunks := make([]int, n)
 	answers := map[string][]answer{
 		"prepare":      {ok(map[string]any{"approval_required": false, "approval_timeout_seconds": 3600, "rows": n * 800})},
-		"plan":         {ok(map[string]any{"chunks": chunks, "first_row": 2, "chunk_size": 800, "chunk_count": n, "rate": 1.4, "max_concurrency": 10})},
+		"plan":         {ok(map[string]any{"chunks": chunks, "first_row": 2, "chunk_size": 800, "chunk_count": n, "rate": 1.4, "account_rate": 14, "max_concurrency": 10})},
 		"chunk_failed": {ok(map[string]any{})},
 		"finalize":     {ok(map[string]any{"status": "completed_with_failures", "counts": map[string]any{"rows": n * 800, "failed": n * 800}})},
 	}

@@ -19,7 +19,7 @@ func scenarios() []scenario {
 	prepared := func(approval bool) answer {
 		return ok(map[string]any{"approval_required": approval, "approval_timeout_seconds": approvalTimeout, "rows": 8})
 	}
-	plan := ok(map[string]any{"chunks": []int{0, 1}, "first_row": 2, "chunk_size": 4, "chunk_count": 2, "rate": 1.5, "max_concurrency": 1})
+	plan := ok(map[string]any{"chunks": []int{0, 1}, "first_row": 2, "chunk_size": 4, "chunk_count": 2, "rate": 1.5, "account_rate": 1.5, "max_concurrency": 1})
 	chunk := ok(map[string]any{"issued": 4, "sent": 4, "suppressed": 0, "failed": 0, "skipped": 0})
 	finalized := func(status string, issued, failed int) answer {
 		return ok(map[string]any{"status": status, "counts": map[string]any{"rows": 8, "valid": 8, "issued": issued, "failed": failed}})

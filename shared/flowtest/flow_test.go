@@ -178,6 +178,31 @@ func TestFlow(t *testing.T) {
 		}
 	})
 
+	t.Run("unfinished chunk continues after more stops than the retryable budget", func(t *testing.T) {
+		var mu sync.Mutex
+		stops := 0
+		h := newHarness(t, small, withIssueWrapper(func(next engine.Handler) engine.Handler {
+			return func(ctx context.Context, p json.RawMessage) (json.RawMessage, error) {
+				mu.Lock()
+				stop := chunkOf(p) == 1 && stops < 5
+				if stop {
+					stops++
+				}
+				mu.Unlock()
+				if stop {
+					return nil, &issuance.ChunkUnfinishedError{Msg: "the invocation's time is nearly up"}
+				}
+				return next(ctx, p)
+			}
+		}))
+		h.batch("b5u", 12, false, "r")
+		h.finish(h.submit("b5u"))
+		wantIssued(t, h, "b5u", 12, "r")
+		if ev := h.history("b5u"); ev["TaskFailed"] != 5 {
+			t.Errorf("history: TaskFailed %d, want the 5 stops retried", ev["TaskFailed"])
+		}
+	})
+
 	t.Run("chunk fails permanently", func(t *testing.T) {
 		h := newHarness(t, small, withIssueWrapper(func(next engine.Handler) engine.Handler {
 			return func(ctx context.Context, p json.RawMessage) (json.RawMessage, error) {

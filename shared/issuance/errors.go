@@ -33,6 +33,13 @@ type ChunkRetryableError struct{ Err error }
 func (e *ChunkRetryableError) Error() string { return "chunk can be retried: " + e.Err.Error() }
 func (e *ChunkRetryableError) Unwrap() error { return e.Err }
 
+// ChunkUnfinishedError: the chunk stopped before its deadline, or because the shared send
+// schedule is full for a while; a re-run continues where it stopped. Retried often, after
+// waits no Lambda is billed for.
+type ChunkUnfinishedError struct{ Msg string }
+
+func (e *ChunkUnfinishedError) Error() string { return "chunk unfinished, continue later: " + e.Msg }
+
 // SendingStoppedError: the mail account cannot send (suspended, paused, sender not
 // verified); the chunk stops instead of burning through the list.
 type SendingStoppedError struct{ Err error }
@@ -62,6 +69,7 @@ func named(err error) error {
 		cr *ChunkRetryableError
 		ss *SendingStoppedError
 		bp *BatchPausedError
+		cu *ChunkUnfinishedError
 		tf *TaskFailedError
 	)
 	switch {
@@ -71,6 +79,8 @@ func named(err error) error {
 		return ss
 	case errors.As(err, &bp):
 		return bp
+	case errors.As(err, &cu):
+		return cu
 	case errors.As(err, &cr):
 		return cr
 	case errors.As(err, &su):

@@ -140,7 +140,8 @@ type Plan struct {
 	FirstRow       int     `json:"first_row"`
 	ChunkSize      int     `json:"chunk_size"`
 	ChunkCount     int     `json:"chunk_count"`
-	Rate           float64 `json:"rate"` // messages per second for each chunk worker
+	Rate           float64 `json:"rate"`         // messages per second for each chunk worker
+	AccountRate    float64 `json:"account_rate"` // ... for all of them together, every batch's (the shared send schedule)
 	MaxConcurrency int     `json:"max_concurrency"`
 }
 
@@ -327,7 +328,7 @@ func (s *Service) PlanChunks(ctx context.Context, id string) (Plan, error) {
 		return Plan{}, err
 	}
 	if len(first.Items) == 0 {
-		return Plan{Chunks: []int{}}, nil
+		return Plan{Chunks: []int{}, AccountRate: s.cfg().SendRate}, nil
 	}
 	p, err := PlanFor(s.cfg(), first.Items[0].Number, b.Counts.Rows)
 	if err != nil {
@@ -388,7 +389,7 @@ func PlanFor(c Config, firstRow, rows int) (Plan, error) {
 	for i := range chunks {
 		chunks[i] = i
 	}
-	return Plan{Chunks: chunks, FirstRow: firstRow, ChunkSize: size, ChunkCount: n, Rate: c.SendRate / float64(conc), MaxConcurrency: min(conc, n)}, nil
+	return Plan{Chunks: chunks, FirstRow: firstRow, ChunkSize: size, ChunkCount: n, Rate: c.SendRate / float64(conc), AccountRate: c.SendRate, MaxConcurrency: min(conc, n)}, nil
 }
 
 // rowsWithin is how many rows one of conc workers sharing rate issues within ChunkLimit.

@@ -2,6 +2,7 @@ package issuance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,14 +13,25 @@ import (
 	"github.com/credbatch/credbatch/shared/statuslist"
 )
 
-// Chunk is one Map item: which rows of which batch to issue, and the worker's send rate.
+// Chunk is one Map item: which rows of which batch to issue, the worker's planned send rate
+// and the account's. With an account rate the worker takes its slots from the shared send
+// schedule (pace.go); without one (a chunk planned before it existed) it paces at Rate alone.
 type Chunk struct {
-	BatchID    string  `json:"batch_id"`
-	Chunk      int     `json:"chunk"`
-	FirstRow   int     `json:"first_row"`
-	ChunkSize  int     `json:"chunk_size"`
-	ChunkCount int     `json:"chunk_count"`
-	Rate       float64 `json:"rate"`
+	BatchID     string  `json:"batch_id"`
+	Chunk       int     `json:"chunk"`
+	FirstRow    int     `json:"first_row"`
+	ChunkSize   int     `json:"chunk_size"`
+	ChunkCount  int     `json:"chunk_count"`
+	Rate        float64 `json:"rate"`
+	AccountRate float64 `json:"account_rate,omitempty"`
+}
+
+// pacer returns what the chunk's sends wait on.
+func (c Chunk) pacer(store credbatch.Store) waiter {
+	if c.AccountRate > 0 {
+		return newSchedule(store, c.AccountRate)
+	}
+	return mail.NewPacer(c.Rate)
 }
 
 // rows returns the chunk's row-number range; the last chunk is open-ended so that rows after
@@ -53,6 +65,11 @@ const bounceCheckEvery = 25
 // and before it was recorded as sent; the re-run sends that one message again.
 func (s *Service) IssueChunk(ctx context.Context, c Chunk) (ChunkResult, error) {
 	res, err := s.issueChunk(ctx, c)
+	var unfinished *ChunkUnfinishedError
+	if errors.As(err, &unfinished) {
+		s.log().Info("chunk unfinished, to be continued", "batch_id", c.BatchID, "chunk", c.Chunk, "sent", res.Sent, "reason", unfinished.Msg)
+		return res, unfinished
+	}
 	if err != nil {
 		s.log().Error("chunk failed", "batch_id", c.BatchID, "chunk", c.Chunk, "err", err)
 	}
@@ -71,7 +88,7 @@ func (s *Service) issueChunk(ctx context.Context, c Chunk) (ChunkResult, error) 
 	if b.Status != credbatch.BatchIssuing {
 		return res, &BatchNotReadyError{Msg: fmt.Sprintf("batch %s is %s, not issuing", b.ID, b.Status)}
 	}
-	w := &chunkWorker{s: s, b: b, defs: map[string]credbatch.Definition{}, pacer: mail.NewPacer(c.Rate), res: &res}
+	w := &chunkWorker{s: s, b: b, defs: map[string]credbatch.Definition{}, pacer: c.pacer(s.Store), res: &res}
 	defer func() {
 		if d := w.delta(); d != (credbatch.Counts{}) {
 			if err := s.Store.AddCounts(context.WithoutCancel(ctx), b.ID, d); err != nil {
@@ -104,7 +121,7 @@ type chunkWorker struct {
 	s       *Service
 	b       credbatch.Batch
 	defs    map[string]credbatch.Definition
-	pacer   *mail.Pacer
+	pacer   waiter
 	res     *ChunkResult
 	indexes []int // status-list slots reserved and not yet used
 }
@@ -355,7 +372,7 @@ const (
 // the renderer's) for a failed or retried send, a store error otherwise. The message id is
 // recorded on the credential, so its delivery feedback joins it whatever the address.
 func (s *Service) sendClaimed(ctx context.Context, def credbatch.Definition, c credbatch.Credential, to string,
-	retryStatus credbatch.EmailStatus, pacer *mail.Pacer) (sendOutcome, error) {
+	retryStatus credbatch.EmailStatus, pacer waiter) (sendOutcome, error) {
 	msg, err := s.message(def, c, to)
 	if err != nil {
 		if _, serr := s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{credbatch.EmailSending}, credbatch.EmailFailed,

@@ -300,3 +300,25 @@ func (s *Store) AllocateStatusIndexes(ctx context.Context, n int) (int, error) {
 	}
 	return next - n, nil
 }
+
+// ReserveSends reserves n send slots in one statement on the send-schedule counter (the Unix
+// time in nanoseconds of its first free slot): it becomes max(counter, now) + n·interval,
+// unless the counter is past latest (no row comes back: KindBusy).
+func (s *Store) ReserveSends(ctx context.Context, n int, interval time.Duration, now, latest time.Time) (time.Time, error) {
+	if n < 1 || interval <= 0 || latest.Before(now) {
+		return time.Time{}, credbatch.Errorf(credbatch.KindInvalid,
+			"reserve %d sends %v apart between %v and %v: n must be at least 1, the interval positive and latest not before now", n, interval, now, latest)
+	}
+	d := int64(n) * int64(interval)
+	var next int64
+	err := s.w.QueryRowContext(ctx, `INSERT INTO counters (name, value) VALUES ('send_schedule', ?)
+		ON CONFLICT (name) DO UPDATE SET value = max(value + ?, excluded.value) WHERE value <= ?
+		RETURNING value`, now.UnixNano()+d, d, latest.UnixNano()).Scan(&next)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, credbatch.Errorf(credbatch.KindBusy, "the send schedule is reserved beyond %v; send later", latest.UTC())
+	}
+	if err != nil {
+		return time.Time{}, dbErr("reserve sends", err)
+	}
+	return time.Unix(0, next-d), nil
+}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 )
@@ -25,6 +26,8 @@ var credentialTests = []namedTest{
 	{"ListRevoked", testCredentialListRevoked},
 	{"AllocateStatusIndexes", testAllocateIndexes},
 	{"AllocateStatusIndexesConcurrent", testAllocateIndexesConcurrent},
+	{"ReserveSends", testReserveSends},
+	{"ReserveSendsConcurrent", testReserveSendsConcurrent},
 }
 
 func newCredential(id, batchID string, row int, email string, issued int) credbatch.Credential {
@@ -476,5 +479,85 @@ func testCredentialEmailCountersRace(t *testing.T, s credbatch.Store, c Capabili
 	diff(t, "email counters against the credentials", got.Counts.Email(), truth)
 	if truth.Sent != creds {
 		t.Fatalf("truth %+v: want every one of %d credentials sent", truth, creds)
+	}
+}
+
+// testReserveSends: an idle schedule starts at now; a busy one appends; idle time earns no
+// burst; a schedule reserved beyond latest refuses and reserves nothing.
+func testReserveSends(t *testing.T, s credbatch.Store, _ Capabilities) {
+	ctx := t.Context()
+	const iv = 100 * time.Millisecond
+	far := t0.Add(time.Hour)
+	steps := []struct {
+		name   string
+		n      int
+		now    time.Time
+		latest time.Time
+		want   time.Time // zero: KindBusy
+	}{
+		{"idle schedule starts now", 3, t0, far, t0},
+		{"busy schedule appends", 2, t0, far, t0.Add(3 * iv)},
+		{"caught up a little", 1, t0.Add(iv), far, t0.Add(5 * iv)},
+		{"free slot after latest", 1, t0.Add(iv), t0.Add(5 * iv), time.Time{}},
+		{"free slot exactly at latest", 1, t0.Add(iv), t0.Add(6 * iv), t0.Add(6 * iv)},
+		{"refusal reserved nothing", 1, t0.Add(7 * iv), t0.Add(7 * iv), t0.Add(7 * iv)},
+		{"idle again: no credit", 4, t0.Add(time.Minute), t0.Add(time.Minute), t0.Add(time.Minute)},
+		{"busy after idle", 1, t0.Add(time.Minute), far, t0.Add(time.Minute + 4*iv)},
+	}
+	for _, st := range steps {
+		got, err := s.ReserveSends(ctx, st.n, iv, st.now, st.latest)
+		if st.want.IsZero() {
+			wantKind(t, err, credbatch.KindBusy, st.name)
+			continue
+		}
+		must(t, err, st.name)
+		if !got.Equal(st.want) {
+			t.Errorf("%s: ReserveSends(%d, %v, %v, %v) = %v, want %v", st.name, st.n, iv, st.now, st.latest, utc(got), st.want)
+		}
+	}
+	for _, bad := range []struct {
+		n      int
+		iv     time.Duration
+		latest time.Time
+	}{{0, iv, far}, {-1, iv, far}, {1, 0, far}, {1, -iv, far}, {1, iv, t0.Add(-time.Second)}} {
+		_, err := s.ReserveSends(ctx, bad.n, bad.iv, t0, bad.latest)
+		wantKind(t, err, credbatch.KindInvalid, fmt.Sprintf("reserve %d sends %v apart until %v", bad.n, bad.iv, bad.latest))
+	}
+}
+
+// testReserveSendsConcurrent: racers reserving at the same moment get disjoint, gapless spans.
+func testReserveSendsConcurrent(t *testing.T, s credbatch.Store, c Capabilities) {
+	ctx := t.Context()
+	const iv = 10 * time.Millisecond
+	type span struct {
+		first time.Time
+		n     int
+	}
+	var mu sync.Mutex
+	var spans []span
+	const each = 5
+	errs := race(c.racers(), func(i int) error {
+		for j := range each {
+			n := 1 + (i+j)%3
+			first, err := s.ReserveSends(ctx, n, iv, t0, t0.Add(time.Hour))
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			spans = append(spans, span{first, n})
+			mu.Unlock()
+		}
+		return nil
+	})
+	for i, err := range errs {
+		must(t, err, fmt.Sprintf("racer %d", i))
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.first.Compare(b.first) })
+	next := t0
+	for _, sp := range spans {
+		if !sp.first.Equal(next) {
+			t.Fatalf("span of %d starts at %v, want %v (spans must not overlap or leave gaps)", sp.n, utc(sp.first), utc(next))
+		}
+		next = next.Add(time.Duration(sp.n) * iv)
 	}
 }
