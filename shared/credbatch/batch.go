@@ -217,6 +217,7 @@ type Row struct {
 	Locale       string            `json:"locale,omitempty"`      // the Locale column's code ("" = none given)
 	Attributes   map[string]string `json:"attributes,omitempty"`  // attribute name → normalised value
 	Cells        []string          `json:"cells,omitempty"`       // the row as read, in column order (for reports and amending)
+	Evidence     *Evidence         `json:"evidence,omitempty"`    // its evidence link, narrative and file (definitions with evidence)
 	Status       RowStatus         `json:"status"`
 	Findings     []Finding         `json:"findings,omitempty"`
 	CredentialID string            `json:"credential_id,omitempty"`

@@ -39,6 +39,16 @@ const (
 	CodeDuplicateRow        = "duplicate_row"
 	CodeAlreadyIssued       = "already_issued"
 	CodeSuppressedRecipient = "suppressed_recipient" // warning
+
+	// Evidence (row level unless said otherwise).
+	CodeEvidenceNotAllowed   = "evidence_not_allowed"    // the definition takes no evidence
+	CodeMissingEvidence      = "missing_evidence"        // a required definition's row has no evidence file or URL
+	CodeEvidenceFileNotFound = "evidence_file_not_found" // Evidence File names a file the upload's zip does not hold (or there is no zip)
+	CodeEvidenceWrongType    = "evidence_wrong_type"     // the file's content is not an allowed type, or its name claims another type
+	CodeEvidenceTooLarge     = "evidence_too_large"      // the file is over the definition's size limit
+	CodeUnmatchedEvidence    = "unmatched_evidence"      // warning (file level): a zip entry no row names
+	CodeUnsafeZipEntry       = "unsafe_zip_entry"        // file level: a zip entry's name escapes the folder, or two entries share a name
+	CodeZipTooLarge          = "zip_too_large"           // file level: the zip unpacks to more than allowed, or an entry is a zip bomb
 )
 
 // Severity says whether a finding blocks its row.

@@ -53,6 +53,7 @@ type Credential struct {
 	ExpiryDate      string            `json:"expiry_date,omitempty"` // YYYY-MM-DD (validUntil)
 	Attributes      map[string]string `json:"attributes,omitempty"`
 	Locale          string            `json:"locale,omitempty"` // its row's email language ("" = the definition's or the deployment's)
+	Evidence        *Evidence         `json:"-" dynamodbav:"-"` // its row's evidence, for building the document (not stored: the signed document carries it)
 	JWT             string            `json:"-"`                // the signed credential: JSON-LD with its Data Integrity proof (a compact JWS for credentials issued before it)
 	StatusListIndex int               `json:"status_list_index"`
 	Status          CredentialStatus  `json:"status"`

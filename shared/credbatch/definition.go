@@ -81,22 +81,23 @@ type Issuer struct {
 
 // Definition is a credential type: what a row of a spreadsheet becomes.
 type Definition struct {
-	ID               string          `json:"id"`
-	Version          int             `json:"version,omitempty"` // set by the store; a batch keeps the version it was validated against
-	Name             string          `json:"name"`
-	Description      string          `json:"description,omitempty"`
-	Criteria         string          `json:"criteria,omitempty"` // what the recipient did to earn it
-	Image            string          `json:"image,omitempty"`
-	Attributes       []Attribute     `json:"attributes,omitempty"`
-	Expiry           Expiry          `json:"expiry"`
-	ApprovalRequired bool            `json:"approval_required,omitempty"`
-	FourEyes         bool            `json:"four_eyes,omitempty"` // the uploader may not approve their own batch
-	Duplicates       DuplicatePolicy `json:"duplicates,omitempty"`
-	Email            EmailTemplates  `json:"email,omitempty"`
-	Locale           string          `json:"locale,omitempty"` // language of the built-in email texts and dates (Locales; "" = the deployment's)
-	Issuer           *Issuer         `json:"issuer,omitempty"`
-	Archived         bool            `json:"archived,omitempty"`
-	CreatedAt        time.Time       `json:"created_at,omitzero"`
+	ID               string           `json:"id"`
+	Version          int              `json:"version,omitempty"` // set by the store; a batch keeps the version it was validated against
+	Name             string           `json:"name"`
+	Description      string           `json:"description,omitempty"`
+	Criteria         string           `json:"criteria,omitempty"` // what the recipient did to earn it
+	Image            string           `json:"image,omitempty"`
+	Attributes       []Attribute      `json:"attributes,omitempty"`
+	Expiry           Expiry           `json:"expiry"`
+	ApprovalRequired bool             `json:"approval_required,omitempty"`
+	FourEyes         bool             `json:"four_eyes,omitempty"` // the uploader may not approve their own batch
+	Duplicates       DuplicatePolicy  `json:"duplicates,omitempty"`
+	Evidence         EvidenceSettings `json:"evidence,omitzero"`
+	Email            EmailTemplates   `json:"email,omitempty"`
+	Locale           string           `json:"locale,omitempty"` // language of the built-in email texts and dates (Locales; "" = the deployment's)
+	Issuer           *Issuer          `json:"issuer,omitempty"`
+	Archived         bool             `json:"archived,omitempty"`
+	CreatedAt        time.Time        `json:"created_at,omitzero"`
 }
 
 // DefaultMaxLength is the longest text value accepted when an attribute sets no max_length.
@@ -125,6 +126,9 @@ func (d *Definition) Normalize() {
 	}
 	if d.Duplicates == "" {
 		d.Duplicates = DuplicatesReject
+	}
+	if d.Evidence.Policy == "" {
+		d.Evidence.Policy = EvidenceNone
 	}
 	for i := range d.Attributes {
 		d.Attributes[i].Name = strings.TrimSpace(d.Attributes[i].Name)
@@ -159,6 +163,7 @@ func (d Definition) Validate() error {
 	default:
 		add("duplicates %q: use reject, allow or replace", d.Duplicates)
 	}
+	probs = append(probs, d.Evidence.problems()...)
 	checkURL := func(where, raw string, images bool) {
 		if raw == "" {
 			return

@@ -16,6 +16,10 @@ const (
 	FieldExpiry     Field = "expiry" // an expiration date or a duration from the issue date
 	FieldLocale     Field = "locale" // optional: the language of the recipient's email (Locales)
 	FieldSkip       Field = "skip"   // an explicit mapping ignores the column
+
+	FieldEvidenceURL       Field = "evidence_url"       // a link to the row's evidence
+	FieldEvidenceNarrative Field = "evidence_narrative" // what the row's evidence shows
+	FieldEvidenceFile      Field = "evidence_file"      // the name of the row's file in the upload's zip
 )
 
 // AttributePrefix starts the Field of a definition attribute: "attribute:Score".
@@ -55,6 +59,12 @@ var BuiltinFields = []BuiltinField{
 		"When the credential expires: a date (YYYY-MM-DD, or a date cell) or a duration from the issue date (2 years, 18 months, 90 days, P2Y6M)."},
 	{FieldLocale, "Locale", []string{"Locale", "Language", "Email Language"},
 		"Optional: the language of the recipient's email, en, fr, de or es (or English, French, German, Spanish). Empty means the credential type's or the deployment's."},
+	{FieldEvidenceURL, "Evidence URL", []string{"Evidence URL", "Evidence Link", "Media URL"},
+		"Optional: a link (https://...) to a page that shows the recipient's evidence; it is put in the credential."},
+	{FieldEvidenceNarrative, "Evidence Narrative", []string{"Evidence Narrative", "Evidence Description", "Media Description"},
+		"Optional: a sentence or two on what the evidence shows; it is put in the credential."},
+	{FieldEvidenceFile, "Evidence File", []string{"Evidence File", "Evidence File Name", "Media File"},
+		"Optional: the name of the recipient's file (PDF, PNG or JPEG) in the .zip uploaded with this spreadsheet, e.g. kim-certificate.pdf."},
 }
 
 // Builtin returns the description of a built-in field.

@@ -9,9 +9,8 @@ import (
 
 // PolicyField is a definition setting that decides what must happen before credentials go
 // out (approval, four eyes, what to do with duplicates). Only an administrator may change
-// one, and every change is recorded in the audit trail. A new policy setting (for example a
-// later `evidence` rule) is one more entry in PolicyFields: it is then guarded and audited
-// like the others.
+// one, and every change is recorded in the audit trail. A new policy setting is one more
+// entry in PolicyFields: it is then guarded and audited like the others.
 type PolicyField struct {
 	Name   string                  // the JSON name of the field
 	Strict string                  // the strictest value: what a definition created without the admin role must have
@@ -23,6 +22,11 @@ var PolicyFields = []PolicyField{
 	{Name: "approval_required", Strict: "true", Value: func(d Definition) string { return strconv.FormatBool(d.ApprovalRequired) }},
 	{Name: "four_eyes", Strict: "true", Value: func(d Definition) string { return strconv.FormatBool(d.FourEyes) }},
 	{Name: "duplicates", Strict: string(DuplicatesReject), Value: func(d Definition) string { return string(d.Duplicates) }},
+	// Evidence files are published under the issuer's name: the strictest setting is none
+	// (nothing uploaded is published), with the default types and size limit.
+	{Name: "evidence.policy", Strict: string(EvidenceNone), Value: func(d Definition) string { p, _, _ := d.Evidence.policyText(); return p }},
+	{Name: "evidence.media_types", Strict: "application/pdf,image/jpeg,image/png", Value: func(d Definition) string { _, t, _ := d.Evidence.policyText(); return t }},
+	{Name: "evidence.max_bytes", Strict: strconv.Itoa(DefaultEvidenceMaxBytes), Value: func(d Definition) string { _, _, l := d.Evidence.policyText(); return l }},
 }
 
 // Change is one field's value before and after a change ("" Old: the field was set when the

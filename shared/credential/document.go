@@ -120,6 +120,7 @@ type Document struct {
 	ValidUntil        string       `json:"validUntil,omitempty"`
 	CredentialSubject Subject      `json:"credentialSubject"`
 	CredentialStatus  *StatusEntry `json:"credentialStatus,omitempty"`
+	Evidence          []Evidence   `json:"evidence,omitempty"`
 }
 
 // Profile is the issuer of a credential (OB 3.0 Profile).
@@ -328,6 +329,7 @@ func Build(iss Issuer, d credbatch.Definition, c credbatch.Credential) (Document
 			StatusListIndex:      index,
 			StatusListCredential: listURL,
 		},
+		Evidence: evidence(iss.CredentialURL(c.ID), c.Evidence),
 	}, nil
 }
 

@@ -58,6 +58,10 @@ func (s *Service) AmendRow(ctx context.Context, id string, number int, values ma
 		return old, b, fmt.Errorf("rebuild validator of %s: %w", id, err)
 	}
 	next := v.Row(number, cells)
+	validate.KeepEvidenceFile(old, &next)
+	if err := newEvidenceRows(defs, nil, v).row(ctx, &next); err != nil {
+		return old, b, fmt.Errorf("evidence of row %d: %w", number, err)
+	}
 	next.BatchID, next.UpdatedAt, next.CredentialID = id, s.now(), old.CredentialID
 	rows := []credbatch.Row{next}
 	if err := validate.CheckRecipients(ctx, rows, defs, StoreLookup{Store: s.Store}); err != nil {

@@ -52,6 +52,8 @@ type Input struct {
 	ChunkSize int
 	// OnColumns, when set, is called once the header is mapped, before the first rows.
 	OnColumns func([]credbatch.Column)
+	// Evidence holds the evidence files uploaded with the spreadsheet (nil: none).
+	Evidence *EvidenceFiles
 	// Corrections finds the recipients of a failed-recipients workbook sent back with
 	// corrected addresses; nil refuses such a file (it needs the store).
 	Corrections Corrector
@@ -140,6 +142,7 @@ func Run(ctx context.Context, in Input, sink Sink) (Result, *validate.Validator,
 	}
 
 	var v *validate.Validator
+	var ev evidenceRows
 	var reupload bool     // the file is an error report sent back after fixing
 	var corr *corrections // the file is a failed-recipients workbook with corrected addresses
 	out := make([]credbatch.Row, 0, chunk)
@@ -171,6 +174,7 @@ func Run(ctx context.Context, in Input, sink Sink) (Result, *validate.Validator,
 					v.HeaderUndecodable(fl.Column-1, fl.Encoding, fl.Detail)
 				}
 			}
+			ev = newEvidenceRows(in.Definitions, in.Evidence, v)
 			res.Columns = v.Columns()
 			if in.OnColumns != nil {
 				in.OnColumns(res.Columns)
@@ -198,6 +202,10 @@ func Run(ctx context.Context, in Input, sink Sink) (Result, *validate.Validator,
 			r := v.Row(rec.Number, rec.Cells)
 			for _, fl := range rec.Flaws {
 				v.Undecodable(&r, fl.Column-1, fl.Encoding, fl.Detail)
+			}
+			if err := ev.row(ctx, &r); err != nil {
+				drain()
+				return res, v, fmt.Errorf("row %d: evidence: %w", rec.Number, err)
 			}
 			out = append(out, r)
 		}

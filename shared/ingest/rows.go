@@ -93,6 +93,7 @@ func (s *Service) validateRecords(ctx context.Context, b credbatch.Batch, defs m
 		return res, v, nil
 	}
 	lookup := StoreLookup{Store: s.Store}
+	ev := newEvidenceRows(defs, nil, v)
 	rows := make([]credbatch.Row, 0, rowsChunk)
 	flush := func() error {
 		if len(rows) == 0 {
@@ -112,6 +113,9 @@ func (s *Service) validateRecords(ctx context.Context, b credbatch.Batch, defs m
 	}
 	for i, rec := range records {
 		r := v.Row(i+2, rec)
+		if err := ev.row(ctx, &r); err != nil {
+			return res, v, fmt.Errorf("ingest rows %s: row %d: evidence: %w", b.ID, i+2, err)
+		}
 		r.BatchID = b.ID
 		r.UpdatedAt = s.now()
 		rows = append(rows, r)

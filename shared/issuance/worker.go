@@ -243,7 +243,7 @@ func (w *chunkWorker) credential(ctx context.Context, def credbatch.Definition, 
 	now := s.now()
 	c = credbatch.Credential{ID: r.CredentialID, BatchID: r.BatchID, RowNumber: r.Number, DefinitionID: def.ID,
 		DefinitionVer: def.Version, Email: strings.ToLower(r.Email), Name: strings.TrimSpace(r.FirstName + " " + r.LastName),
-		IssueDate: r.IssueDate, ExpiryDate: r.ExpiryDate, Attributes: r.Attributes, Locale: r.Locale, StatusListIndex: idx,
+		IssueDate: r.IssueDate, ExpiryDate: r.ExpiryDate, Attributes: r.Attributes, Locale: r.Locale, Evidence: r.Evidence, StatusListIndex: idx,
 		Status: credbatch.CredentialIssued, EmailStatus: credbatch.EmailSending, IssuedAt: now, UpdatedAt: now}
 	switch _, err := s.Store.GetSuppression(ctx, c.Email); {
 	case err == nil:

@@ -78,12 +78,31 @@ func (v *Validator) Revalidate(r credbatch.Row) credbatch.Row {
 	v.check(&out, true)
 	for _, f := range r.Findings {
 		switch f.Code {
-		case credbatch.CodeDuplicateRow, credbatch.CodeAlreadyIssued, credbatch.CodeSuppressedRecipient, credbatch.CodeInvalidEncoding:
+		case credbatch.CodeDuplicateRow, credbatch.CodeAlreadyIssued, credbatch.CodeSuppressedRecipient, credbatch.CodeInvalidEncoding,
+			credbatch.CodeEvidenceFileNotFound, credbatch.CodeEvidenceWrongType, credbatch.CodeEvidenceTooLarge, credbatch.CodeMissingEvidence:
 			out.Findings = append(out.Findings, f)
 		}
 	}
+	KeepEvidenceFile(r, &out)
 	out.Status = status(out.Findings)
 	return out
+}
+
+// KeepEvidenceFile gives next the evidence file checked and stored for prev (a re-validated
+// or amended row) when next's Evidence File still names it or names none.
+func KeepEvidenceFile(prev credbatch.Row, next *credbatch.Row) {
+	old := prev.Evidence.FileNamed()
+	if !old.Stored() {
+		return
+	}
+	if cur := next.Evidence.FileNamed(); cur != nil && cur.Name != old.Name {
+		return
+	}
+	if next.Evidence == nil {
+		next.Evidence = &credbatch.Evidence{}
+	}
+	f := *old
+	next.Evidence.File = &f
 }
 
 func status(fs []credbatch.Finding) credbatch.RowStatus {
@@ -132,6 +151,7 @@ func (v *Validator) check(r *credbatch.Row, final bool) {
 	if p != nil {
 		r.ExpiryDate = v.expiry(r, p, issue, issueOK, final)
 		v.attributes(r, p, final)
+		v.evidence(r, p)
 	}
 	r.Locale = v.locale(r)
 	if p != nil && r.Email != "" && !final {

@@ -35,6 +35,7 @@ type Validator struct {
 	multi                                                 bool // an ID column names each row's definition
 	idxDef, idxFirst, idxLast, idxEmail, idxIssue, idxExp int
 	idxLocale                                             int
+	idxEvURL, idxEvNarrative, idxEvFile                   int
 	attrCols                                              []attrCol
 	fallback                                              *plan            // the upload's definition (Options.DefinitionID)
 	byID                                                  map[string]*plan // lower-case id → plan
@@ -107,7 +108,8 @@ func New(cfg Config, header []string, headerRow int) (*Validator, error) {
 	}
 	v := &Validator{cfg: cfg, today: today, headerRow: headerRow, seed: maphash.MakeSeed(),
 		seen: map[uint64]int32{}, counts: map[string]int{}, byID: map[string]*plan{}, byName: map[string]*plan{},
-		idxDef: -1, idxFirst: -1, idxLast: -1, idxEmail: -1, idxIssue: -1, idxExp: -1, idxLocale: -1}
+		idxDef: -1, idxFirst: -1, idxLast: -1, idxEmail: -1, idxIssue: -1, idxExp: -1, idxLocale: -1,
+		idxEvURL: -1, idxEvNarrative: -1, idxEvFile: -1}
 	for id := range cfg.Definitions {
 		v.ids = append(v.ids, id)
 	}
@@ -144,6 +146,17 @@ func (v *Validator) knownIDs() string {
 		return "(none defined)"
 	}
 	return strings.Join(ids, ", ")
+}
+
+// Header returns the header as written of the column mapped to f, or f's canonical header
+// when the file has no such column.
+func (v *Validator) Header(f credbatch.Field) string {
+	for _, c := range v.columns {
+		if c.Field == f && c.Header != "" {
+			return c.Header
+		}
+	}
+	return fieldLabel(f)
 }
 
 // fieldLabel is how messages name a field.
@@ -334,6 +347,7 @@ func (v *Validator) mapColumns(header []string) error {
 	v.idxDef, v.idxFirst, v.idxLast = idx(credbatch.FieldDefinition), idx(credbatch.FieldFirstName), idx(credbatch.FieldLastName)
 	v.idxEmail, v.idxIssue, v.idxExp = idx(credbatch.FieldEmail), idx(credbatch.FieldIssueDate), idx(credbatch.FieldExpiry)
 	v.idxLocale = idx(credbatch.FieldLocale)
+	v.idxEvURL, v.idxEvNarrative, v.idxEvFile = idx(credbatch.FieldEvidenceURL), idx(credbatch.FieldEvidenceNarrative), idx(credbatch.FieldEvidenceFile)
 	v.dates = make([]*dateCol, len(header))
 	if v.idxIssue >= 0 {
 		v.dates[v.idxIssue] = &dateCol{}

@@ -54,6 +54,25 @@ func TemplateColumns(defs []credbatch.Definition) []TemplateColumn {
 			col.Required, col.RequiredBy, col.Type = true, all, credbatch.AttrEmail
 		case credbatch.FieldLocale:
 			continue // optional; an upload may add it, the templates leave it out
+		case credbatch.FieldEvidenceURL, credbatch.FieldEvidenceNarrative, credbatch.FieldEvidenceFile:
+			// Only for the definitions that take evidence.
+			col.Definitions = nil
+			for _, d := range defs {
+				if d.Evidence.EffectivePolicy() != credbatch.EvidenceNone {
+					col.Definitions = append(col.Definitions, d.ID)
+				}
+			}
+			if len(col.Definitions) == 0 {
+				continue
+			}
+			switch b.Field {
+			case credbatch.FieldEvidenceURL:
+				col.Type = credbatch.AttrURL
+			case credbatch.FieldEvidenceNarrative:
+				col.MaxLength = 2000
+			default:
+				col.MaxLength = 255
+			}
 		case credbatch.FieldIssueDate:
 			col.Type = credbatch.AttrDate
 		case credbatch.FieldExpiry:
