@@ -45,7 +45,7 @@ func run() error {
 	store := dynamo.New(dynamodb.NewFromConfig(cfg), e.Table)
 	svc := &issuance.Service{Store: store, Config: cfgFlow, Log: log,
 		Mailer: unsubscribe.Wrap(mailer, &unsubscribe.Service{Store: store, BaseURL: cfgFlow.Issuer.BaseURL, Log: log})}
-	lambda.Start(svc.Handle)
+	lambda.Start(svc.Invoke)
 	return nil
 }
 

@@ -85,6 +85,10 @@ class Stack:
                 return client("dynamodb").describe_table(TableName=phys)["Table"]["TableArn"]
             if kind == "AWS::KMS::Key":
                 return client("kms").describe_key(KeyId=phys)["KeyMetadata"]["Arn"]
+            if kind == "AWS::SQS::Queue":  # the physical id is the queue URL
+                return client("sqs").get_queue_attributes(QueueUrl=phys, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            if kind == "AWS::Events::Rule":
+                return client("events").describe_rule(Name=phys.split("|")[-1])["Arn"]
         if attr == "Name" and kind == "AWS::StepFunctions::StateMachine":
             return phys.rsplit(":", 1)[1]
         raise KeyError(f"Fn::GetAtt {key}: not resolvable")
@@ -264,6 +268,12 @@ class Stack:
         destinations = [self.resolve(r["Properties"]) for r in self.of_type("AWS::SES::ConfigurationSetEventDestination").values()]
         topics = {n: {"Arn": self.physical[n], "Properties": self.resolve(r["Properties"])}
                   for n, r in self.of_type("AWS::SNS::Topic").items()}
+        # EventBridge rules (the workflow function's ExecutionEnded) and the functions'
+        # asynchronous-invocation settings (on-failure destinations), resolved.
+        rules = {n: self.resolve(r["Properties"]) for n, r in self.of_type("AWS::Events::Rule").items()}
+        invoke_configs = {n: self.resolve(r["Properties"]) for n, r in self.of_type("AWS::Lambda::EventInvokeConfig").items()}
+        queues = {n: {"Url": self.physical.get(n, ""), "Arn": self.getatt(n, "Arn") if self.physical.get(n) else ""}
+                  for n in self.of_type("AWS::SQS::Queue")}
         skipped = sorted(n for n in self.t["Resources"] if not self.physical.get(n))
         return {
             "StackName": self.name, "StackId": self.stack_id, "Status": self.status,
@@ -273,7 +283,8 @@ class Stack:
             "NotCreatedByMoto": skipped,
             "Functions": functions, "StateMachines": machines, "Tables": tables, "Buckets": buckets,
             "Subscriptions": subscriptions, "Schedules": schedules, "HttpApis": apis,
-            "EventDestinations": destinations, "Topics": topics, "Problems": problems,
+            "EventDestinations": destinations, "Topics": topics, "Rules": rules,
+            "EventInvokeConfigs": invoke_configs, "Queues": queues, "Problems": problems,
         }
 
 

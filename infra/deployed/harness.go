@@ -48,7 +48,10 @@ type Harness struct {
 	S3       *S3Notifier
 	Gateway  *Gateway
 	IdP      *IdP
-	URL      string // the HTTP API on loopback
+	Events   *EventBus // the default EventBridge bus: the stack's rules
+	SQS      SQS       // moto's SQS: the on-failure destinations
+	URL      string    // the HTTP API on loopback
+	SFNURL   string    // the Step Functions endpoint (the engine)
 	S3Client *s3.Client
 
 	cancel  context.CancelFunc
@@ -147,6 +150,7 @@ func Start(ctx context.Context, c Config) (_ *Harness, err error) {
 		return nil, err
 	}
 	h.servers = append(h.servers, sfnSrv)
+	h.SFNURL = sfnURL
 	ep := Endpoints{
 		"AWS_ENDPOINT_URL_DYNAMODB":        c.DynamoURL,
 		"AWS_ENDPOINT_URL_S3":              c.MotoURL,
@@ -161,6 +165,22 @@ func Start(ctx context.Context, c Config) (_ *Harness, err error) {
 		return nil, err
 	}
 	h.SES.Runner = h.Runner
+	h.SQS = SQS{Endpoint: c.MotoURL}
+	h.Runner.OnFailure = func(ctx context.Context, id string, payload []byte, ierr error, attempts int) {
+		url, ok := d.OnFailure(id)
+		if !ok {
+			return
+		}
+		if err := h.SQS.Send(ctx, url, failureRecord(d.Functions[id], payload, ierr, attempts)); err != nil {
+			h.fail(fmt.Errorf("on-failure destination of %s: %w", id, err))
+		}
+	}
+	h.Events = &EventBus{Deploy: d, Runner: h.Runner, OnError: h.fail}
+	h.SFN.OnEnd = func(ev []byte) {
+		if _, err := h.Events.Put(context.Background(), ev); err != nil {
+			h.fail(err)
+		}
+	}
 
 	// The state machine's Lambda tasks invoke the emulated functions by ARN.
 	sm := first(d.StateMachines)
@@ -262,6 +282,9 @@ func (h *Harness) Close() {
 		h.cancel()
 	}
 	h.wg.Wait()
+	if h.Events != nil {
+		h.Events.Wait()
+	}
 	for _, s := range h.servers {
 		_ = s.Close()
 	}
@@ -317,4 +340,17 @@ func createTable(ctx context.Context, c *dynamodb.Client, t Table) error {
 		}
 	}
 	return nil
+}
+
+// ForgetErrors drops the delivery errors a test caused on purpose.
+func (h *Harness) ForgetErrors(expected func(error) bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	kept := h.errs[:0]
+	for _, err := range h.errs {
+		if !expected(err) {
+			kept = append(kept, err)
+		}
+	}
+	h.errs = kept
 }

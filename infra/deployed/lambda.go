@@ -66,6 +66,10 @@ type Runner struct {
 	mu          sync.Mutex
 	invocations map[string]int // by logical id
 	total       atomic.Int64
+
+	// OnFailure receives an asynchronous invocation that failed after its retries (the
+	// function's on-failure destination); nil drops it as Lambda does without one.
+	OnFailure func(ctx context.Context, id string, payload []byte, err error, attempts int)
 }
 
 // Endpoints are the variables the harness adds to each function's environment from the
@@ -228,6 +232,9 @@ func (r *Runner) InvokeAsync(ctx context.Context, id string, payload []byte) err
 		if _, err = r.Invoke(ctx, id, payload); err == nil {
 			return nil
 		}
+	}
+	if r.OnFailure != nil && ctx.Err() == nil {
+		r.OnFailure(ctx, id, payload, err, 3)
 	}
 	return err
 }

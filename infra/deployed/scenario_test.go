@@ -443,6 +443,12 @@ func TestDeployedShape(t *testing.T) {
 		}
 	})
 
+	t.Run("aborted execution marked failed and the administrators told", func(t *testing.T) {
+		abortedExecution(t, h, issuer.on(t), approver.on(t))
+	})
+
+	t.Run("poison execution event dead-lettered", func(t *testing.T) { poisonExecutionEvent(t, h) })
+
 	// Issue 15: the console works the same on Lambda. The approver signs in through the
 	// console's form (the stack's AuthIssuer is the harness's OpenID provider, whose keys
 	// the api function fetches), finds the batch under "awaiting my approval", reviews,

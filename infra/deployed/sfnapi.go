@@ -23,6 +23,9 @@ type SFNAPI struct {
 	Engine  *engine.Engine
 	Machine StateMachine
 	Now     func() time.Time
+	// OnEnd receives the EventBridge event of each execution that ended (Step Functions
+	// sends it to the default bus); nil sends none.
+	OnEnd func(event []byte)
 
 	mu    sync.Mutex
 	execs map[string]*sfnExecution // by name
@@ -30,9 +33,10 @@ type SFNAPI struct {
 }
 
 type sfnExecution struct {
-	name, input string
-	started     time.Time
-	engineID    string
+	name, input          string
+	started              time.Time
+	engineID             string
+	stopError, stopCause string
 }
 
 func (a *SFNAPI) executionARN(name string) string {
@@ -83,6 +87,8 @@ func (a *SFNAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			err = taskError(a.Engine.Succeed(r.Context(), in.TaskToken, json.RawMessage(in.Output)))
 		}
 		out = struct{}{}
+	case "StopExecution":
+		out, err = a.stopExecution(r.Context(), body)
 	case "SendTaskFailure":
 		var in struct{ TaskToken, Error, Cause string }
 		if err = decodeSFN(body, &in); err == nil {
@@ -178,6 +184,9 @@ func (a *SFNAPI) start(ctx context.Context, body []byte) (any, error) {
 	}
 	a.execs[in.Name] = x
 	a.mu.Unlock()
+	if a.OnEnd != nil {
+		go a.announce(x)
+	}
 	return map[string]any{"executionArn": a.executionARN(in.Name), "startDate": epoch(x.started)}, nil
 }
 
@@ -247,6 +256,8 @@ func (a *SFNAPI) describe(ctx context.Context, body []byte) (any, error) {
 		res["status"], res["output"] = string(st), string(out)
 	case st == engine.StatusFailed && errors.As(err, &se):
 		res["status"], res["error"], res["cause"] = string(st), se.Name, se.Cause
+	case st == engine.StatusAborted:
+		res["status"] = string(st)
 	case st == "" && err != nil:
 		return nil, fmt.Errorf("describe %s: %w", name, err)
 	}
@@ -261,4 +272,55 @@ func sameJSON(a, b string) bool {
 	ja, _ := json.Marshal(x)
 	jb, _ := json.Marshal(y)
 	return string(ja) == string(jb)
+}
+
+// announce waits for the execution to end and sends its status-change event (not when the
+// engine closes first: the execution is still running).
+func (a *SFNAPI) announce(x *sfnExecution) {
+	st, out, err := a.Engine.Wait(context.Background(), x.engineID)
+	if st == "" || st == engine.StatusRunning {
+		return
+	}
+	var errName, cause string
+	var se *engine.StateError
+	if errors.As(err, &se) {
+		errName, cause = se.Name, se.Cause
+	}
+	if st == engine.StatusAborted {
+		errName, cause = a.stopped(x.name)
+	}
+	a.OnEnd(executionEvent(a.Machine.Arn, a.executionARN(x.name), x.name, string(st), x.input, string(out), errName, cause, x.started, a.now()))
+}
+
+// stopped returns the error and cause a StopExecution gave.
+func (a *SFNAPI) stopped(name string) (string, string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	x := a.execs[name]
+	return x.stopError, x.stopCause
+}
+
+func (a *SFNAPI) stopExecution(ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		ExecutionArn string `json:"executionArn"`
+		Error        string `json:"error"`
+		Cause        string `json:"cause"`
+	}
+	if err := decodeSFN(body, &in); err != nil {
+		return nil, err
+	}
+	name, ok := strings.CutPrefix(in.ExecutionArn, a.executionARN(""))
+	a.mu.Lock()
+	x := a.execs[name]
+	if x != nil {
+		x.stopError, x.stopCause = in.Error, in.Cause
+	}
+	a.mu.Unlock()
+	if !ok || x == nil {
+		return nil, &sfnError{"ExecutionDoesNotExist", "Execution Does Not Exist: '" + in.ExecutionArn + "'"}
+	}
+	if err := a.Engine.Stop(ctx, x.engineID, in.Error, in.Cause); err != nil {
+		return nil, err
+	}
+	return map[string]any{"stopDate": epoch(a.now())}, nil
 }

@@ -13,23 +13,52 @@ import (
 // Deployment is the stack as deploy.py describes it: everything the harness wires comes
 // from here, never from hand-written configuration.
 type Deployment struct {
-	StackName         string
-	Region, Account   string
-	Status            string
-	Parameters        map[string]string
-	Resources         map[string]string // logical id -> physical id ("" when moto created nothing)
-	ResourceCount     int
-	Provisioned       []string // created by deploy.py because moto's CloudFormation skips the type
-	NotCreatedByMoto  []string
-	Functions         map[string]Function // by logical id
-	StateMachines     map[string]StateMachine
-	Tables            map[string]Table
-	Buckets           map[string]Bucket
-	Subscriptions     []Subscription
-	Schedules         map[string]Schedule
-	HttpApis          map[string]HTTPAPI
-	EventDestinations []EventDestination
+	StackName          string
+	Region, Account    string
+	Status             string
+	Parameters         map[string]string
+	Resources          map[string]string // logical id -> physical id ("" when moto created nothing)
+	ResourceCount      int
+	Provisioned        []string // created by deploy.py because moto's CloudFormation skips the type
+	NotCreatedByMoto   []string
+	Functions          map[string]Function // by logical id
+	StateMachines      map[string]StateMachine
+	Tables             map[string]Table
+	Buckets            map[string]Bucket
+	Subscriptions      []Subscription
+	Schedules          map[string]Schedule
+	HttpApis           map[string]HTTPAPI
+	EventDestinations  []EventDestination
+	Rules              map[string]Rule              // EventBridge rules
+	EventInvokeConfigs map[string]EventInvokeConfig // asynchronous invocation settings
+	Queues             map[string]Queue             // SQS queues
 }
+
+// Rule is an EventBridge rule on the default bus.
+type Rule struct {
+	Name         string
+	EventPattern json.RawMessage
+	State        string
+	Targets      []struct {
+		Arn, Id          string
+		DeadLetterConfig struct{ Arn string }
+		RetryPolicy      struct{ MaximumRetryAttempts, MaximumEventAgeInSeconds int }
+	}
+}
+
+// EventInvokeConfig is a function's asynchronous invocation configuration.
+type EventInvokeConfig struct {
+	FunctionName         string
+	Qualifier            string
+	MaximumRetryAttempts int
+	DestinationConfig    struct {
+		OnFailure struct{ Destination string }
+		OnSuccess struct{ Destination string }
+	}
+}
+
+// Queue is an SQS queue (its URL is CloudFormation's physical id).
+type Queue struct{ Url, Arn string }
 
 // Function is one Lambda function's configuration in the stack.
 type Function struct {

@@ -52,6 +52,8 @@ type execution struct {
 	started time.Time
 	seq     atomic.Int64
 	done    chan struct{}
+	cancel  context.CancelFunc // Stop: ends runGraph
+	aborted atomic.Pointer[StateError]
 }
 
 // mapItem is the $$.Map.Item of an iteration.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -270,5 +271,42 @@ func TestTokenOfEndedExecution(t *testing.T) {
 	}
 	if err := e.Succeed(ctx, tok, nil); !credbatch.IsKind(err, credbatch.KindConflict) {
 		t.Errorf("Succeed on the token of a failed execution: err = %v, want KindConflict", err)
+	}
+}
+
+// TestStop: StopExecution on an execution waiting for its approval token ends it ABORTED
+// with the given error and cause (history ExecutionAborted), the token can no longer be
+// answered, and stopping again or after it ended changes nothing.
+func TestStop(t *testing.T) {
+	k := newTokens()
+	e, _ := mustOpen(t, approvalDef, map[string]Handler{fn: k.handler})
+	ctx := context.Background()
+	id, err := e.Start(ctx, "stopped", json.RawMessage(`{"id":"b1","timeout":`+fmt.Sprint(week)+`}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := k.next(t)
+	if err := e.Stop(ctx, id, "Operator", "stopped by hand"); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	st, _, err := e.Wait(ctx, id)
+	if st != StatusAborted || err != nil {
+		t.Fatalf("Wait = %s, %v; want ABORTED", st, err)
+	}
+	var errName, cause string
+	if err := e.db.QueryRow(`SELECT error, cause FROM executions WHERE id = ?`, id).Scan(&errName, &cause); err != nil || errName != "Operator" || cause != "stopped by hand" {
+		t.Errorf("stored error %q cause %q (%v)", errName, cause, err)
+	}
+	if n := eventTypes(t, e, "stopped"); n["ExecutionAborted"] != 1 || n["ExecutionSucceeded"]+n["ExecutionFailed"] != 0 {
+		t.Errorf("history %v; want one ExecutionAborted and no other end", n)
+	}
+	if err := e.Succeed(ctx, tok, nil); !credbatch.IsKind(err, credbatch.KindConflict) {
+		t.Errorf("Succeed on the token of an aborted execution: err = %v, want KindConflict", err)
+	}
+	if err := e.Stop(ctx, id, "", ""); err != nil {
+		t.Errorf("Stop again: %v", err)
+	}
+	if err := e.Stop(ctx, execPrefix+"nope", "", ""); !credbatch.IsKind(err, credbatch.KindNotFound) {
+		t.Errorf("Stop of an unknown execution: %v, want KindNotFound", err)
 	}
 }

@@ -32,6 +32,7 @@ const (
 	StatusRunning   Status = "RUNNING"
 	StatusSucceeded Status = "SUCCEEDED"
 	StatusFailed    Status = "FAILED"
+	StatusAborted   Status = "ABORTED"
 )
 
 // Options configure an Engine.
@@ -218,9 +219,21 @@ func (e *Engine) launch(x *execution, start string, input any) {
 			e.mu.Unlock()
 		}()
 		e.observe("", input)
-		out, err := x.runGraph(e.ctx, e.m.root, start, input, true, "")
+		ctx, cancel := context.WithCancel(e.ctx)
+		defer cancel()
+		e.mu.Lock()
+		x.cancel = cancel
+		e.mu.Unlock()
+		out, err := x.runGraph(ctx, e.m.root, start, input, true, "")
 		if e.ctx.Err() != nil {
 			return // closing: the execution stays RUNNING and resumes on the next Open
+		}
+		if ab := x.aborted.Load(); ab != nil {
+			// StopExecution: the tasks it was waiting on may still run (as Lambda's do).
+			e.log.Warn("engine: execution aborted", "execution", x.name, "error", ab.Name, "cause", ab.Cause)
+			x.event("ExecutionAborted", "", nil, ab.Name)
+			e.stop(x.id, StatusAborted, "", ab.Name, ab.Cause)
+			return
 		}
 		if err != nil {
 			var se *StateError
@@ -246,6 +259,45 @@ func (e *Engine) stop(id string, status Status, output, errName, cause string) {
 	// Tokens of an ended execution can no longer be answered.
 	if _, err := e.db.Exec(`UPDATE tokens SET status = 'closed', consumed = 1 WHERE execution_id = ? AND status = 'waiting'`, id); err != nil {
 		e.log.Error("engine: close task tokens", "execution", id, "err", err)
+	}
+}
+
+// Stop aborts a running execution, as StopExecution does: it ends ABORTED with the optional
+// error name and cause, and its tokens can no longer be answered. Stopping an execution that
+// already ended changes nothing. Errors: KindNotFound for an unknown id.
+func (e *Engine) Stop(ctx context.Context, id, errName, cause string) error {
+	e.mu.Lock()
+	x := e.running[id]
+	e.mu.Unlock()
+	if x == nil {
+		var status string
+		if err := e.db.QueryRowContext(ctx, `SELECT status FROM executions WHERE id = ?`, id).Scan(&status); errors.Is(err, sql.ErrNoRows) {
+			return credbatch.NotFound("execution", id)
+		} else if err != nil {
+			return fmt.Errorf("stop execution %s: %w", id, err)
+		}
+		return nil
+	}
+	x.aborted.CompareAndSwap(nil, &StateError{Name: errName, Cause: cause})
+	for {
+		e.mu.Lock()
+		cancel := x.cancel
+		e.mu.Unlock()
+		if cancel != nil {
+			cancel()
+			break
+		}
+		select { // launched, not yet running its graph
+		case <-x.done:
+			return nil
+		case <-time.After(time.Millisecond):
+		}
+	}
+	select {
+	case <-x.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
