@@ -48,7 +48,8 @@ func abortedExecution(t *testing.T, h *deployed.Harness, issuer, approver *clien
 	if err != nil || out.Status != "ABORTED" {
 		t.Fatalf("DescribeExecution after the stop: %v, %v; want ABORTED", out, err)
 	}
-	h.SES.SetRefuse(nil)
+	// The refusal stays on: the aborted execution's chunk worker keeps running (as a Lambda
+	// invocation outlives its execution) and must not issue the rows before they are marked.
 	eventually(t, time.Minute, "batch marked failed", func() bool { return issuer.batch(b.ID).Status.Terminal() })
 	b = issuer.batch(b.ID)
 	if b.Status != credbatch.BatchCompletedFailed || b.Counts.Failed == 0 || !strings.Contains(b.Reason, "OperatorStopped") {
@@ -112,4 +113,22 @@ func poisonExecutionEvent(t *testing.T, h *deployed.Harness) {
 	}
 	// The harness records the failed delivery as an error of the run; this one is expected.
 	h.ForgetErrors(func(err error) bool { return strings.Contains(err.Error(), "WorkflowFunctionExecutionEnded") })
+}
+
+// noDeadLetters: after the scenario (its failure paths included, the poison event taken off)
+// no asynchronous invocation ended in a dead-letter queue.
+func noDeadLetters(t *testing.T, h *deployed.Harness) {
+	h.Events.Wait()
+	if len(h.Deploy.Queues) < 4 {
+		t.Fatalf("queues %v, want the four dead-letter queues", h.Deploy.Queues)
+	}
+	for id, q := range h.Deploy.Queues {
+		msgs, err := h.SQS.Receive(context.Background(), q.Url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			t.Errorf("%s holds %s", id, m)
+		}
+	}
 }

@@ -566,6 +566,8 @@ func TestDeployedShape(t *testing.T) {
 		}
 	})
 
+	t.Run("nothing dead-lettered", func(t *testing.T) { noDeadLetters(t, h) })
+
 	if errs := h.Errors(); len(errs) > 0 {
 		for _, err := range errs {
 			t.Errorf("event delivery: %v", err)

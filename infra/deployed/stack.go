@@ -193,8 +193,8 @@ func FindTools(root string) (Tools, error) {
 // the stack in moto's CloudFormation at motoURL (deploy.py) and returns its description.
 func Deploy(ctx context.Context, t Tools, motoURL, stackName string, params map[string]string, workDir string) (*Deployment, error) {
 	cfn := filepath.Join(workDir, "template.cfn.json")
-	if err := t.run(ctx, motoURL, filepath.Join(t.Root, "infra", "testenv", "transform.py"), filepath.Join(t.Root, "template.yaml"), cfn); err != nil {
-		return nil, fmt.Errorf("SAM translator: %w", err)
+	if err := Translate(ctx, t, cfn); err != nil {
+		return nil, err
 	}
 	pb, _ := json.Marshal(params)
 	pf := filepath.Join(workDir, "params.json")
@@ -214,6 +214,14 @@ func Deploy(ctx context.Context, t Tools, motoURL, stackName string, params map[
 		return nil, fmt.Errorf("stack description: %w", err)
 	}
 	return &d, nil
+}
+
+// Translate runs the SAM translator (infra/testenv/transform.py) on template.yaml into out.
+func Translate(ctx context.Context, t Tools, out string) error {
+	if err := t.run(ctx, "http://127.0.0.1:1", filepath.Join(t.Root, "infra", "testenv", "transform.py"), filepath.Join(t.Root, "template.yaml"), out); err != nil {
+		return fmt.Errorf("SAM translator: %w", err)
+	}
+	return nil
 }
 
 // run runs a Python script of the harness against moto only: AWS_ENDPOINT_URL is moto and
