@@ -36,9 +36,6 @@ const (
 	demoAdmin    = "admin@northwind.example"
 )
 
-// defaultBaseURL is where `serve` listens; credential links in the demo point there.
-const defaultBaseURL = "http://127.0.0.1:8080"
-
 // writeSample copies a bundled sample file into dir and returns its path.
 func writeSample(dir, name string) (string, error) {
 	data, err := sample.ReadFile(name)
@@ -53,10 +50,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("data", "demo-data", "data directory (emptied first)")
+	addr := fs.String("addr", defaultAddr, "HOST:PORT to issue under (http://HOST:PORT): `serve` on the same data directory serves there")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	if err := demo(ctx, *dir, stdout); err != nil {
+	if err := checkAddr(*addr); err != nil {
+		fmt.Fprintf(stderr, "demo: %v\n", err)
+		return exitUsage
+	}
+	if err := demo(ctx, *dir, "http://"+*addr, stdout); err != nil {
 		fmt.Fprintf(stderr, "demo: %v\n", err)
 		return exitFailure
 	}
@@ -76,11 +78,15 @@ func demoConfig(dir, baseURL string) stack.Config {
 // demo runs the whole job on the bundled sample: definitions, templates, a dropped workbook
 // with a few bad rows, the findings, issuing the valid rows, approval by a second person,
 // issuance through the local engine running the real state machine, and a summary.
-func demo(ctx context.Context, dir string, out io.Writer) error {
+func demo(ctx context.Context, dir, baseURL string, out io.Writer) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	st, err := stack.Open(ctx, demoConfig(dir, defaultBaseURL))
+	// Recorded first: `serve` and `report` on this directory default to it.
+	if err := writeBaseURL(dir, baseURL); err != nil {
+		return err
+	}
+	st, err := stack.Open(ctx, demoConfig(dir, baseURL))
 	if err != nil {
 		return err
 	}
@@ -183,7 +189,7 @@ func demo(ctx context.Context, dir string, out io.Writer) error {
 	if b, err = waitFor(ctx, st, b.ID, func(b credbatch.Batch) bool { return b.TaskToken != "" || b.Status.Terminal() }); err != nil {
 		return err
 	}
-	p("   batch is %s; the approvers were emailed a review link (%s/review/%s)", credbatch.StatusWords(b), defaultBaseURL, b.ID)
+	p("   batch is %s; the approvers were emailed a review link (%s/review/%s)", credbatch.StatusWords(b), baseURL, b.ID)
 	if _, err := st.Actions.Approve(ctx, b.ID, demoIssuer); err != nil {
 		p("   %s tries to approve their own batch: refused (%s)", demoIssuer, credbatch.ErrorMessage(err))
 	}
@@ -280,7 +286,11 @@ func demoSummary(ctx context.Context, st *stack.Stack, b credbatch.Batch, took t
 		if err != nil {
 			return err
 		}
-		p("   credential page %s/credentials/%s (signature %s; open it with `make serve`)", defaultBaseURL, sample.ID, res.Status)
+		serve := "go run ./infra/local serve --data " + st.Config.DataDir
+		if st.Config.DataDir == "demo-data" {
+			serve = "make serve"
+		}
+		p("   credential page %s (signature %s; open it with `%s`)", st.Config.Issuer.CredentialURL(sample.ID), res.Status, serve)
 	}
 	p("\nDone.")
 	return nil

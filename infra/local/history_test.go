@@ -18,7 +18,7 @@ import (
 func startBatch(t *testing.T, dir string) (credbatch.Batch, func() error) {
 	t.Helper()
 	ctx := context.Background()
-	sf := stackFlags{data: dir, addr: "127.0.0.1:0"}
+	sf := stackFlags{data: dir}
 	st, err := sf.open(ctx, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

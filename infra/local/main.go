@@ -34,8 +34,10 @@ commands:
   validate  --definitions FILE.json [--definition ID] [--date-order DMY|MDY]
             [--mapping FILE.json] [--sheet NAME] [--report OUT.xlsx] INPUT
   template  --definitions FILE.json --format xlsx|csv -o OUT ID...
-  demo      run the whole job on the bundled sample (what make demo runs)
-  serve     [--data DIR] [--addr 127.0.0.1:8080] [--definitions FILE] [--report-every 24h]
+  demo      [--data DIR] [--addr 127.0.0.1:8080]
+            run the whole job on the bundled sample (what make demo runs), issuing
+            under http://ADDR (recorded in DIR/base-url: serve and report default to it)
+  serve     [--data DIR] [--addr HOST:PORT] [--definitions FILE] [--report-every 24h]
             the local stack: API, pages, drop folder, engine, outbox, report schedule
   report    --now [--data DIR]   send the delivery report now
   history   [--data DIR] BATCH   print a batch's execution history

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,12 +30,45 @@ type stackFlags struct {
 
 func (f *stackFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.data, "data", "demo-data", "data directory")
-	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to serve on (loopback only by default)")
+	fs.StringVar(&f.addr, "addr", "", "HOST:PORT to serve on and issue under (default: the one the data directory's credentials were issued under, recorded in its "+baseURLFile+" file, else "+defaultAddr+")")
 	fs.StringVar(&f.definitions, "definitions", "", "definitions file to load (default: the bundled sample the first time)")
+}
+
+// resolveAddr fills in f.addr when --addr was not given: the HOST:PORT of the base URL the
+// data directory's credentials were issued under, else defaultAddr. It records the base URL
+// it serves under in the data directory, and warns when --addr moves it: credentials issued
+// under the old one name it (their ids, the did:web that signed them), so they do not verify
+// against this server.
+func (f *stackFlags) resolveAddr(log *slog.Logger) error {
+	recorded, err := readBaseURL(f.data)
+	if err != nil {
+		return err
+	}
+	switch {
+	case f.addr == "" && recorded != "":
+		f.addr = strings.TrimPrefix(recorded, "http://")
+	case f.addr == "":
+		f.addr = defaultAddr
+	}
+	if err := checkAddr(f.addr); err != nil {
+		return err
+	}
+	base := "http://" + f.addr
+	if recorded == base {
+		return nil
+	}
+	if recorded != "" {
+		log.Warn("the data directory's credentials were issued under another base URL: they do not verify against this one; serve with --addr "+strings.TrimPrefix(recorded, "http://")+" to serve them",
+			"issued_under", recorded, "base_url", base, "data", f.data)
+	}
+	return writeBaseURL(f.data, base)
 }
 
 // open opens the local stack in the data directory and loads definitions.
 func (f *stackFlags) open(ctx context.Context, log *slog.Logger) (*stack.Stack, error) {
+	if err := f.resolveAddr(log); err != nil {
+		return nil, err
+	}
 	cfg := demoConfig(f.data, "http://"+f.addr)
 	cfg.Log = log
 	st, err := stack.Open(ctx, cfg)
