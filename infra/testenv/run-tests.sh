@@ -168,6 +168,8 @@ setup() {
 	fi
 	section "setup: poppler-utils (pdftotext reads the credential PDFs back)"
 	need pdftotext poppler-utils
+	section "setup: LibreOffice (the evidence tests' PDFs are exported by it)"
+	need soffice libreoffice-writer-nogui
 	section "setup: Go modules"
 	(cd "$ROOT" && go mod download)
 }
