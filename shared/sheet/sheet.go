@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/zipguard"
 )
 
 // Limits bound what a reader accepts; exceeding one is a file-level *credbatch.Error.
@@ -224,17 +225,10 @@ func checkZip(path, ext string, lim Limits) (largest uint64, _ error) {
 	defer zr.Close()
 	var (
 		workbook, ods, numbers bool
-		total, inMemory        uint64
+		inMemory               uint64
 	)
-	seen := make(map[string]bool, len(zr.File))
-	for _, zf := range zr.File {
-		n := partName(zf.Name)
-		// Two entries of one name are read differently by different readers (excelize
-		// keeps the last, others the first): which data is meant cannot be known.
-		if seen[n] {
-			return 0, errCorrupt(fmt.Sprintf("The workbook holds two parts named %q, so it is damaged or was made to mislead. Open it in Excel, %s", zf.Name, lowerFirst(saveAs)))
-		}
-		seen[n] = true
+	lim64 := uint64(lim.UnzipSizeLimit)
+	err = zipguard.Check(zr.File, zipguard.Limits{MaxTotal: lim64, MaxEntry: lim64}, partName, func(zf *zip.File, n string) error {
 		switch {
 		case n == "xl/workbook.xml":
 			workbook = true
@@ -243,23 +237,32 @@ func checkZip(path, ext string, lim Limits) (largest uint64, _ error) {
 		case strings.HasPrefix(n, "index/") && strings.HasSuffix(n, ".iwa"), n == "index.zip":
 			numbers = true
 		}
-		size := zf.UncompressedSize64
-		total += size
-		if total > uint64(lim.UnzipSizeLimit) || size > uint64(lim.UnzipSizeLimit) {
+		// Large worksheets and shared-strings tables are streamed; every other part is held
+		// in memory, so it gets the in-memory budget.
+		if strings.HasPrefix(n, "xl/worksheets/sheet") || n == "xl/sharedstrings.xml" {
+			largest = max(largest, zf.UncompressedSize64)
+		} else {
+			inMemory += zf.UncompressedSize64
+		}
+		return nil
+	})
+	var ze *zipguard.Error
+	if errors.As(err, &ze) {
+		switch ze.Problem {
+		case zipguard.Duplicate:
+			// Two entries of one name are read differently by different readers (excelize
+			// keeps the last, others the first): which data is meant cannot be known.
+			return 0, errCorrupt(fmt.Sprintf("The workbook holds two parts named %q, so it is damaged or was made to mislead. Open it in Excel, %s", ze.Entry, lowerFirst(saveAs)))
+		case zipguard.Bomb:
+			return 0, errCorrupt("The workbook contains a part that is compressed suspiciously well (a zip bomb). Save the data as a new .xlsx or .csv (UTF-8) file and upload it again.")
+		default:
 			return 0, credbatch.FileError(credbatch.CodeFileTooLarge, fmt.Sprintf(
 				"The workbook unpacks to more than %s. Remove images and unused sheets, or save it as .csv (UTF-8), and upload it again.",
 				humanBytes(lim.UnzipSizeLimit)))
 		}
-		// Large worksheets and shared-strings tables are streamed; every other part is held
-		// in memory, so it gets the in-memory budget.
-		if strings.HasPrefix(n, "xl/worksheets/sheet") || n == "xl/sharedstrings.xml" {
-			largest = max(largest, size)
-		} else {
-			inMemory += size
-		}
-		if zf.CompressedSize64 > 0 && size > 1<<20 && size/zf.CompressedSize64 > 1000 {
-			return 0, errCorrupt("The workbook contains a part that is compressed suspiciously well (a zip bomb). Save the data as a new .xlsx or .csv (UTF-8) file and upload it again.")
-		}
+	}
+	if err != nil {
+		return 0, err
 	}
 	if inMemory > maxInMemoryParts {
 		return 0, credbatch.FileError(credbatch.CodeFileTooLarge, fmt.Sprintf(
