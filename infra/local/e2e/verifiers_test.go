@@ -46,7 +46,7 @@ func verifierTools(t *testing.T) tools {
 	if tl.node, err = exec.LookPath("node"); err != nil {
 		missing("node")
 	}
-	for _, p := range []string{"@digitalbazaar/vc", "@digitalbazaar/eddsa-rdfc-2022-cryptosuite", "@digitalbazaar/vc-bitstring-status-list"} {
+	for _, p := range []string{"@digitalbazaar/vc", "@digitalbazaar/eddsa-rdfc-2022-cryptosuite", "@digitalbazaar/vc-bitstring-status-list", "@digitalcredentials/verifier-core"} {
 		if _, err := os.Stat(filepath.Join(tl.jsDir, "node_modules", p, "package.json")); err != nil {
 			missing("infra/testenv/jsverify/node_modules/" + p)
 		}
@@ -81,6 +81,25 @@ func (tl tools) run(t *testing.T, stdin string, name string, args ...string) (ma
 func (tl tools) dataIntegrity(t *testing.T, doc string) (map[string]any, bool) {
 	t.Helper()
 	return tl.run(t, doc, tl.node, filepath.Join(tl.jsDir, "verify-di.mjs"), "--http")
+}
+
+// dcc runs the DCC's verifier-core offline on doc: the DID document and the status list
+// credential are the ones given (read from the server by the test), never fetched.
+func (tl tools) dcc(t *testing.T, doc, didDoc, statusList string) (map[string]any, bool) {
+	t.Helper()
+	dir := t.TempDir()
+	did, list := filepath.Join(dir, "did.json"), filepath.Join(dir, "status.json")
+	if err := os.WriteFile(did, []byte(didDoc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(list, []byte(statusList), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, ok := tl.run(t, doc, tl.node, filepath.Join(tl.jsDir, "verify-dcc.mjs"), "--did", did, "--status-list", list)
+	if refused, _ := out["refused"].([]any); len(refused) > 0 {
+		t.Errorf("verifier-core tried to fetch %v; it must run offline", refused)
+	}
+	return out, ok
 }
 
 func (tl tools) jwt(t *testing.T, token string) (map[string]any, bool) {
@@ -127,7 +146,8 @@ func editJSON(t *testing.T, doc string, edit func(map[string]any)) string {
 // revocation, with verifiers nobody here wrote: @digitalbazaar/vc with
 // @digitalbazaar/data-integrity and eddsa-rdfc-2022 (the embedded proof, the did:web
 // resolved from the server, the Bitstring Status List), jwcrypto (the OB 3.0 VC-JWT, its key
-// dereferenced from kid through the DID document) and the official OB 3.0 JSON Schema.
+// dereferenced from kid through the DID document), the DCC's verifier-core (offline: the DID
+// document and status list given from the issued data) and the official OB 3.0 JSON Schema.
 func TestIndependentVerifiers(t *testing.T) {
 	tl := verifierTools(t)
 	raw, err := os.ReadFile(filepath.Join(tl.pyDir, "ob_v3p0_achievementcredential_schema.json"))
@@ -149,22 +169,31 @@ func TestIndependentVerifiers(t *testing.T) {
 		t.Fatalf("credentials = %d, %v (batch %s %+v)", len(creds.Items), err, b.Status, b.Counts)
 	}
 
-	statusList := func(t *testing.T, want string) {
+	didDoc := get(t, s.url+"/.well-known/did.json", "")
+	statusList := func(t *testing.T, want string) string {
 		t.Helper()
 		list := get(t, s.url+"/status/1", "application/vc+ld+json")
 		if out, ok := tl.dataIntegrity(t, list); !ok {
 			t.Errorf("%s: the status list credential's proof does not verify: %v", want, out)
 		}
+		if out, ok := tl.dcc(t, list, didDoc, list); !ok || out["signature"] != true || out["expired"] != false {
+			t.Errorf("%s: verifier-core on the status list credential: %v", want, out)
+		}
 		if out, ok := tl.jwt(t, get(t, s.url+"/status/1", "application/vc+jwt")); !ok {
 			t.Errorf("%s: the status list VC-JWT does not verify: %v", want, out)
 		}
+		return list
 	}
-	statusList(t, "before the revocation")
+	list := statusList(t, "before the revocation")
 
 	for _, c := range creds.Items {
 		doc := get(t, s.url+"/credentials/"+c.ID+"/json", "")
 		if out, ok := tl.dataIntegrity(t, doc); !ok || out["revoked"] != false {
 			t.Errorf("%s: Data Integrity = %v, accepted %v; want verified, not revoked", c.ID, out, ok)
+		}
+		if out, ok := tl.dcc(t, doc, didDoc, list); !ok || out["signature"] != true || out["expired"] != false ||
+			out["revoked"] != false || out["schema"] != true {
+			t.Errorf("%s: verifier-core = %v, accepted %v; want signature valid, not expired, not revoked, schema valid", c.ID, out, ok)
 		}
 		if out, ok := tl.schema(t, doc); !ok {
 			t.Errorf("%s: OB 3.0 schema: %v", c.ID, out)
@@ -181,8 +210,19 @@ func TestIndependentVerifiers(t *testing.T) {
 	// Tampering is caught by each verifier.
 	c := creds.Items[0]
 	doc := get(t, s.url+"/credentials/"+c.ID+"/json", "")
-	if out, ok := tl.dataIntegrity(t, editJSON(t, doc, func(m map[string]any) { m["name"] = "Brain Surgeon Licence" })); ok {
+	tampered := editJSON(t, doc, func(m map[string]any) { m["name"] = "Brain Surgeon Licence" })
+	if out, ok := tl.dataIntegrity(t, tampered); ok {
 		t.Errorf("a tampered credential verifies: %v", out)
+	}
+	if out, ok := tl.dcc(t, tampered, didDoc, list); ok || out["signature"] != false {
+		t.Errorf("verifier-core accepts a tampered credential: %v", out)
+	}
+	tamperedList := editJSON(t, list, func(m map[string]any) { m["validFrom"] = "2020-01-01T00:00:00Z" })
+	if out, ok := tl.dcc(t, tamperedList, didDoc, list); ok {
+		t.Errorf("verifier-core accepts a tampered status list credential: %v", out)
+	}
+	if out, _ := tl.dcc(t, doc, didDoc, tamperedList); out["revoked"] != nil {
+		t.Errorf("verifier-core reads the status from a tampered status list: %v; want the revocation step in error", out)
 	}
 	token := get(t, s.url+"/credentials/"+c.ID+"/jwt", "")
 	parts := strings.Split(token, ".")
@@ -206,9 +246,15 @@ func TestIndependentVerifiers(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("revoke = %d", resp.StatusCode)
 	}
-	statusList(t, "after the revocation")
+	list = statusList(t, "after the revocation")
 	if out, ok := tl.dataIntegrity(t, doc); !ok || out["revoked"] != true {
 		t.Errorf("revoked credential: %v, accepted %v; want its proof verified and revoked", out, ok)
+	}
+	if out, ok := tl.dcc(t, doc, didDoc, list); !ok || out["signature"] != true || out["revoked"] != true {
+		t.Errorf("verifier-core on the revoked credential: %v, accepted %v; want its signature valid and revoked", out, ok)
+	}
+	if out, ok := tl.dcc(t, get(t, s.url+"/credentials/"+creds.Items[1].ID+"/json", ""), didDoc, list); !ok || out["revoked"] != false {
+		t.Errorf("verifier-core on another credential after the revocation: %v; want not revoked", out)
 	}
 	if out, ok := tl.dataIntegrity(t, get(t, s.url+"/credentials/"+creds.Items[1].ID+"/json", "")); !ok || out["revoked"] != false {
 		t.Errorf("another credential after the revocation: %v; want verified, not revoked", out)
