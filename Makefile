@@ -15,7 +15,7 @@ test: ## install test tools, start the backends, go test + fuzz, sam validate/bu
 e2e-aws: ## the deployed shape: moto CloudFormation stack, the real binaries under the Lambda RIE, the issue-11 scenario
 	bash $(TESTENV) e2e-aws
 
-translate: ## SAM translator on template.yaml (as CloudFormation runs it) -> bin/template.cfn.json, cfn-lint it
+translate: ## SAM translator on template.yaml (as CloudFormation runs it) -> bin/template.cfn.json, cfn-lint and checkov (its baseline) on it
 	bash $(TESTENV) translate
 
 setup: ## install the test tools only (.venv, .cache)

@@ -6,10 +6,11 @@
 #   run-tests.sh backends   start DynamoDB Local and moto server, print the exports, leave them running
 #   run-tests.sh stop       stop backends started by "backends"
 #   run-tests.sh e2e-aws    setup, start backends, the deployed-shape scenario only (infra/deployed), stop
-#   run-tests.sh translate  SAM translator + cfn-lint on the transformed template (bin/template.cfn.json)
+#   run-tests.sh translate  SAM translator, cfn-lint and checkov (against its baseline) on the
+#                           transformed template (bin/template.cfn.json)
 #   run-tests.sh test       setup, start backends, translator, go test + fuzz, sam validate/build, stop
 #
-# Everything is installed under the checkout: ./.venv (PyPI), ./.cache/m2 and
+# Everything is installed under the checkout: ./.venv and ./.venv-checkov (PyPI), ./.cache/m2 and
 # ./.cache/dynamodb-local (Maven Central), infra/testenv/jsverify/node_modules (npm). Missing
 # system tools (java, mvn, python3 venv, node) are installed from Debian when running as root.
 set -euo pipefail
@@ -18,6 +19,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TESTENV="$ROOT/infra/testenv"
 CACHE="$ROOT/.cache"
 VENV="$ROOT/.venv"
+CHECKOV_VENV="$ROOT/.venv-checkov"
 DDB_DIR="$CACHE/dynamodb-local"
 STATE="$CACHE/backends"
 PIP_VERSION=26.0.1
@@ -85,6 +87,30 @@ setup_python() {
 		-r "$TESTENV/requirements.txt" -c "$TESTENV/constraints.txt"
 	echo "$want" >"$VENV/.credbatch-stamp"
 	echo "installed $("$VENV/bin/sam" --version), $("$VENV/bin/cfn-lint" --version)"
+}
+
+# checkov has a venv of its own: its dependency tree conflicts with aws-sam-cli's and moto's.
+setup_checkov() {
+	section "setup: checkov in .venv-checkov"
+	local want have=""
+	want="$(hash_of "$TESTENV/requirements-checkov.txt" "$TESTENV/constraints-checkov.txt" <(echo "$PIP_VERSION"))"
+	[ -f "$CHECKOV_VENV/.credbatch-stamp" ] && have="$(cat "$CHECKOV_VENV/.credbatch-stamp")"
+	if [ "$want" = "$have" ] && [ -x "$CHECKOV_VENV/bin/checkov" ]; then
+		echo "up to date (checkov $("$CHECKOV_VENV/bin/checkov" --version))"
+		return 0
+	fi
+	need python3 python3 python3-venv
+	local py
+	py="$(python_bin)"
+	rm -rf "$CHECKOV_VENV"
+	"$py" -m venv "$CHECKOV_VENV" || die "$py cannot create a virtualenv; install python3-venv and retry"
+	"$CHECKOV_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+		--cache-dir "$CACHE/pip" "pip==$PIP_VERSION"
+	"$CHECKOV_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+		--cache-dir "$CACHE/pip" \
+		-r "$TESTENV/requirements-checkov.txt" -c "$TESTENV/constraints-checkov.txt"
+	echo "$want" >"$CHECKOV_VENV/.credbatch-stamp"
+	echo "installed checkov $("$CHECKOV_VENV/bin/checkov" --version)"
 }
 
 setup_dynamodb() {
@@ -159,6 +185,7 @@ setup() {
 	mkdir -p "$CACHE"
 	command -v go >/dev/null 2>&1 || die "go is missing (Go $(sed -n 's/^go //p' "$ROOT/go.mod") or newer is needed)"
 	setup_python
+	setup_checkov
 	setup_dynamodb
 	setup_node
 	setup_rie
@@ -342,6 +369,15 @@ translate_checks() {
 	"$VENV/bin/python" "$TESTENV/transform.py" "$ROOT/template.yaml" "$ROOT/bin/template.cfn.json" || return 1
 	"$VENV/bin/cfn-lint" "$ROOT/bin/template.cfn.json" || return 1
 	echo "transformed template: $(grep -c '"Type": "AWS::' "$ROOT/bin/template.cfn.json") resources, cfn-lint clean"
+	checkov_checks
+}
+
+# checkov_checks runs checkov on the transformed template: every finding must be in
+# infra/testenv/checkov-baseline.txt with its reason, and every line there must still fire.
+checkov_checks() {
+	section "checkov on the transformed template, against infra/testenv/checkov-baseline.txt"
+	"$VENV/bin/python" "$TESTENV/checkov_baseline.py" "$CHECKOV_VENV/bin/checkov" \
+		"$ROOT/bin/template.cfn.json" "$TESTENV/checkov-baseline.txt"
 }
 
 sam_checks() {
@@ -400,6 +436,7 @@ stop) stop_backends ;;
 e2e-aws) e2e_aws ;;
 translate)
 	setup_python
+	setup_checkov
 	translate_checks
 	;;
 test) run_tests ;;
