@@ -176,6 +176,9 @@ type EvidenceFile struct {
 // Stored reports whether the file was checked and stored.
 func (f *EvidenceFile) Stored() bool { return f != nil && f.Key != "" && f.Digest != "" }
 
+// EvidencePrefix is the blob prefix of every evidence file (EvidenceKey).
+const EvidencePrefix = "evidence/"
+
 // EvidenceKey returns the blob key of a row's evidence file: evidence/<batch>/<row>-<hash>.<ext>,
 // where hash is the first 32 hex digits of the file's SHA-384 (from its SRI digest) and ext
 // is the stored extension of its media type. The same file of the same row always has the
@@ -190,7 +193,7 @@ func EvidenceKey(batchID string, row int, digestSRI, mediaType string) (string, 
 	if !ok {
 		return "", Errorf(KindInvalid, "evidence media type %q is not one credbatch serves", mediaType)
 	}
-	return fmt.Sprintf("evidence/%s/%d-%s%s", batchID, row, hex.EncodeToString(sum[:16]), m.Ext), nil
+	return fmt.Sprintf(EvidencePrefix+"%s/%d-%s%s", batchID, row, hex.EncodeToString(sum[:16]), m.Ext), nil
 }
 
 // FileNamed returns e's file, or nil when e is nil or names none.

@@ -49,7 +49,7 @@ type Deps struct {
 	TmpDir string          // where /api/validate spools uploaded files (default os.TempDir)
 	Log    *slog.Logger    // default slog.Default
 
-	// Pages, when set, serves GET /credentials/{id} (with /pdf and /badge.png) and /review/ (the HTML pages).
+	// Pages, when set, serves GET /credentials/{id} (with /pdf, /badge.png and /evidence/{n}) and /review/ (the HTML pages).
 	Pages http.Handler
 	// UploadTTL is how long a presigned upload URL works (default 15 minutes); ReportTTL the
 	// same for error-report downloads (default 15 minutes).
@@ -139,6 +139,7 @@ func New(d Deps) *API {
 		a.mux.Handle("GET /credentials/{id}", d.Pages)
 		a.mux.Handle("GET /credentials/{id}/pdf", d.Pages)
 		a.mux.Handle("GET /credentials/{id}/badge.png", d.Pages)
+		a.mux.Handle("GET /credentials/{id}/evidence/{n}", d.Pages)
 		a.mux.Handle("/review/", d.Pages)
 	}
 	return a

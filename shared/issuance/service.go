@@ -74,6 +74,7 @@ func (c Config) withDefaults() Config {
 type Service struct {
 	Store  credbatch.Store
 	Mailer credbatch.Mailer
+	Blob   credbatch.Blob // credentials' evidence files (nil: none are served)
 	Signer *credential.Signer
 	Clock  credbatch.Clock
 	IDs    credbatch.IDs

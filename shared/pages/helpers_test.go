@@ -82,7 +82,7 @@ func newEnvWith(t *testing.T, with func(*stack.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := pages.New(pages.Deps{Store: st.Store, Actions: st.Actions, Keys: st.Keys, Issuer: st.Config.Issuer, Auth: tokens})
+	h := pages.New(pages.Deps{Store: st.Store, Actions: st.Actions, Flow: st.Flow, Keys: st.Keys, Issuer: st.Config.Issuer, Auth: tokens})
 	return &env{st: st, h: h, sessions: map[string]string{}, tokens: tokens}
 }
 

@@ -144,6 +144,7 @@ func New(d Deps) http.Handler {
 	h.mux.HandleFunc(CredentialPattern, h.credential)
 	h.mux.HandleFunc(CredentialPDFPattern, h.credentialPDF)
 	h.mux.HandleFunc(CredentialBadgePattern, h.credentialBadge)
+	h.mux.HandleFunc(CredentialEvidencePattern, h.credentialEvidence)
 	h.mux.HandleFunc("GET /review/{id}", h.review)
 	h.mux.HandleFunc("POST /review/{id}/{action}", h.decide)
 	h.mux.HandleFunc("GET "+LoginPath, h.loginForm)

@@ -48,15 +48,18 @@ func (s *Stack) bucketPut(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// bucketGet serves a presigned download (error reports, whose rows hold names and emails):
-// without a valid, unexpired signature for the key it is 403.
+// bucketGet serves a presigned download, as S3 serves one: error reports (whose rows hold
+// names and emails) as attachments, evidence files (too large for the credential's evidence
+// URL to stream) inline with their stored type. Without a valid, unexpired signature for the
+// key it is 403.
 func (s *Stack) bucketGet(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
 	if _, err := s.Bucket.Verify(r, key); err != nil {
 		http.Error(w, credbatch.ErrorMessage(err), httpapi.StatusOf(err))
 		return
 	}
-	if !strings.HasPrefix(key, ingest.ReportsPrefix) {
+	report, evidence := strings.HasPrefix(key, ingest.ReportsPrefix), strings.HasPrefix(key, credbatch.EvidencePrefix)
+	if !report && !evidence {
 		http.NotFound(w, r)
 		return
 	}
@@ -66,6 +69,16 @@ func (s *Stack) bucketGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(key[len(ingest.ReportsPrefix):], `"`, "")+`"`)
+	if evidence {
+		info, err := s.Bucket.Head(r.Context(), key)
+		if err != nil {
+			http.Error(w, credbatch.ErrorMessage(err), httpapi.StatusOf(err))
+			return
+		}
+		w.Header().Set("Content-Type", info.ContentType)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+	} else {
+		w.Header().Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(key[len(ingest.ReportsPrefix):], `"`, "")+`"`)
+	}
 	http.ServeFile(w, r, path)
 }

@@ -178,7 +178,7 @@ func Open(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.WrapMailer != nil {
 		mailer = cfg.WrapMailer(mailer)
 	}
-	s.Flow = &issuance.Service{Store: s.Store, Mailer: mailer, Signer: s.Signer, Config: flow, Log: cfg.Log}
+	s.Flow = &issuance.Service{Store: s.Store, Mailer: mailer, Blob: s.Bucket, Signer: s.Signer, Config: flow, Log: cfg.Log}
 	issue := engine.Typed(s.Flow.IssueChunk)
 	if cfg.WrapIssue != nil {
 		issue = cfg.WrapIssue(issue)

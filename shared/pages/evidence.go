@@ -1,0 +1,156 @@
+package pages
+
+import (
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/issuance"
+)
+
+// CredentialEvidencePattern serves a credential's evidence file at the URL its document
+// names (credential.EvidenceURL).
+const CredentialEvidencePattern = "GET /credentials/{id}/evidence/{n}"
+
+// MaxStreamedEvidence is the largest evidence file served through this handler. A larger one
+// is answered with a redirect to a short-lived presigned URL of the bucket: on Lambda the
+// response is buffered and base64-encoded into a 6 MB payload, so about 4.5 MB of file is
+// the most that fits.
+const MaxStreamedEvidence = 4 << 20
+
+// EvidenceLinkTTL is how long the presigned URL of a large evidence file works.
+const EvidenceLinkTTL = 5 * time.Minute
+
+// evidenceCSP is the Content-Security-Policy of a served evidence file: nothing it holds may
+// load or run anything, and only this site's pages may embed it (the credential page's
+// preview).
+const evidenceCSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+
+// credentialEvidence serves GET /credentials/{id}/evidence/1: the credential's evidence
+// file, as stored (its bytes hash to the document's digestSRI). A revoked credential's
+// evidence is 410 for the public and reachable for signed-in staff; a removed file is 410
+// with a page that says so.
+func (h *handler) credentialEvidence(w http.ResponseWriter, r *http.Request) {
+	if h.d.Flow == nil || r.PathValue("n") != "1" {
+		h.noEvidence(w, r)
+		return
+	}
+	ctx := r.Context()
+	ev, err := h.d.Flow.Evidence(ctx, r.PathValue("id"))
+	if credbatch.IsKind(err, credbatch.KindNotFound) || credbatch.IsKind(err, credbatch.KindInvalid) {
+		h.noEvidence(w, r)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	staff := false
+	if c, err := h.authenticate(r); err == nil && c.Principal.Has(anyRole...) {
+		staff = true
+	}
+	if ev.Credential.Status == credbatch.CredentialRevoked && !staff {
+		h.message(w, r, http.StatusGone, "Evidence not available",
+			"This credential was revoked, so its evidence is no longer shown. The credential page says more.")
+		return
+	}
+	cache := "public, max-age=300"
+	if ev.Credential.Status == credbatch.CredentialRevoked {
+		cache = "private, no-store"
+	}
+	rc, info, err := h.d.Flow.OpenEvidence(ctx, ev)
+	if err != nil {
+		h.evidenceFailed(w, r, err)
+		return
+	}
+	defer rc.Close()
+	etag := `"` + ev.Digest + `"`
+	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
+		w.Header().Set("ETag", etag)
+		w.Header().Set("Cache-Control", cache)
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if info.Size > MaxStreamedEvidence {
+		u, err := h.d.Flow.EvidenceLink(ctx, ev, EvidenceLinkTTL)
+		if err != nil {
+			h.evidenceFailed(w, r, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "private, no-store")
+		http.Redirect(w, r, u, http.StatusFound)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", ev.MediaType)
+	hd.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": evidenceFileName(ev)}))
+	hd.Set("Content-Security-Policy", evidenceCSP)
+	hd.Set("X-Frame-Options", "SAMEORIGIN")
+	hd.Set("Cache-Control", cache)
+	hd.Set("ETag", etag)
+	hd.Set("Content-Length", strconv.FormatInt(info.Size, 10))
+	if ev.Credential.Status == credbatch.CredentialRevoked {
+		hd.Set("X-Robots-Tag", "noindex")
+	}
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if _, err := io.Copy(w, rc); err != nil {
+		h.d.Log.WarnContext(ctx, "evidence response cut short", "credential", ev.Credential.ID, "err", err)
+	}
+}
+
+// evidenceFailed answers an error opening an evidence file: a removed file is 410.
+func (h *handler) evidenceFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if credbatch.ErrorCode(err) == issuance.CodeEvidenceRemoved {
+		h.message(w, r, http.StatusGone, "Evidence removed",
+			"The issuer removed this credential's evidence file. The credential still records the file's digest, so a copy kept elsewhere can be checked against it.")
+		return
+	}
+	h.fail(w, r, err)
+}
+
+func (h *handler) noEvidence(w http.ResponseWriter, r *http.Request) {
+	h.message(w, r, http.StatusNotFound, "Evidence not found", "There is no evidence file at this address.")
+}
+
+// evidenceFileName is the file's name as the credential gives it, without characters file
+// systems or headers refuse, ending in its media type's extension.
+func evidenceFileName(ev issuance.CredentialEvidence) string {
+	name := strings.Map(func(r rune) rune {
+		if strings.ContainsRune(`/\:*?"<>|;`, r) || unicode.IsControl(r) {
+			return '-'
+		}
+		return r
+	}, strings.ToValidUTF8(ev.Name, ""))
+	name = strings.TrimSpace(name)
+	if len(name) > 120 {
+		name = strings.ToValidUTF8(name[:120], "")
+	}
+	m, ok := credbatch.LookupMediaType(ev.MediaType)
+	if named, nok := credbatch.MediaTypeOfName(name); ok && (!nok || named.Type != m.Type) {
+		name += m.Ext
+	}
+	if name == "" || strings.HasPrefix(name, ".") {
+		name = "evidence" + name
+	}
+	return name
+}
+
+// evidenceSize says a file size in words: "812 KB", "3.4 MB".
+func evidenceSize(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d bytes", n)
+	case n < 1000*1000:
+		return fmt.Sprintf("%d KB", (n+500)/1000)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+}
