@@ -69,6 +69,12 @@ func runBatch(ctx context.Context, work string, n int, flow issuance.Config, fee
 	return b, took, st, err
 }
 
+// target is the end-to-end time issue 13 asks for: 20,000 credentials under 30 s.
+const target = 30 * time.Second
+
+// beforeSeconds is -before: an earlier run's end-to-end seconds, printed as a ratio.
+var beforeSeconds float64
+
 // benchIssue issues 20,000 credentials end to end (drop → ingest → engine → sign → SQLite →
 // outbox) and compares the time with signing the same number of credentials alone, measured
 // in the same run (the floor any issuance path pays).
@@ -115,7 +121,11 @@ func benchIssue(ctx context.Context, work string) error {
 	}
 	signOnly := time.Since(signStart)
 	fmt.Printf("  issuance alone: %s, issued %d, emails %d, failed %d in %.1fs (%.0f credentials/s)\n", b.Status, b.Counts.Issued, len(emls), b.Counts.Failed, took.Seconds(), float64(b.Counts.Issued)/took.Seconds())
-	fmt.Printf("  building and signing %d credentials alone: %.1fs; end to end is %.1fx that\n", n, signOnly.Seconds(), took.Seconds()/signOnly.Seconds())
+	fmt.Printf("  building and signing %d credentials alone, one goroutine: %.1fs; end to end is %.1fx that\n", n, signOnly.Seconds(), took.Seconds()/signOnly.Seconds())
+	fmt.Printf("  end to end with Data Integrity proofs: %.1fs, %.2fx the 30 s target (under 1 meets it)\n", took.Seconds(), took.Seconds()/target.Seconds())
+	if beforeSeconds > 0 {
+		fmt.Printf("  against -before %.1fs (an earlier run, not this one): %.2fx as fast\n", beforeSeconds, beforeSeconds/took.Seconds())
+	}
 	fmt.Println("target: under 30 s on this 2-core machine")
 	return nil
 }

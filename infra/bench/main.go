@@ -6,7 +6,8 @@
 // Sections: sheet (validate vs a bare excelize loop, CSV, peak RSS), store (PutRows vs a naive
 // one-write-per-row loop, SQLite and DynamoDB Local), sign, issue (20,000 credentials end to
 // end into the outbox), payload (largest state payload of a 100,000-row batch).
-// BENCH_NO_SIMULATOR=1 skips the issuance run with the SES simulator (for profiling).
+// -cpuprofile, -blockprofile and -mutexprofile write Go profiles of the run; -before SECONDS
+// prints the end-to-end figure as a ratio to an earlier run's. BENCH_NO_SIMULATOR=1 skips the issuance run with the SES simulator (for profiling).
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -44,6 +46,9 @@ func run(args []string) error {
 	sizes := fs.String("sizes", "20000,100000,1000000", "spreadsheet sizes (rows)")
 	dir := fs.String("dir", "", "work directory (default: a temporary one, removed afterwards)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run here")
+	blockprofile := fs.String("blockprofile", "", "write a blocking profile of the run here (every blocking event)")
+	mutexprofile := fs.String("mutexprofile", "", "write a mutex contention profile of the run here")
+	fs.Float64Var(&beforeSeconds, "before", 0, "the end-to-end seconds of an earlier run (e.g. main before a change) to print a ratio against")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,6 +79,14 @@ func run(args []string) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *blockprofile != "" {
+		runtime.SetBlockProfileRate(1)
+		defer writeProfile("block", *blockprofile)
+	}
+	if *mutexprofile != "" {
+		runtime.SetMutexProfileFraction(1)
+		defer writeProfile("mutex", *mutexprofile)
 	}
 	sections := fs.Args()
 	if len(sections) == 0 {
@@ -165,6 +178,20 @@ func buildLocal(work string) (string, error) {
 	cmd := exec.Command("go", "build", "-o", bin, "./infra/local")
 	cmd.Stderr = os.Stderr
 	return bin, cmd.Run()
+}
+
+// writeProfile writes the named runtime profile to a file, reporting a failure on stderr.
+func writeProfile(name, path string) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup(name).WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %s profile: %v\n", name, err)
+	}
 }
 
 func mb(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
