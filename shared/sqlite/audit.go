@@ -2,14 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 )
 
 // insertAudit stores the audit entries of a definition version inside its transaction.
-func insertAudit(ctx context.Context, tx *sql.Tx, d credbatch.Definition, audit []credbatch.AuditEntry) error {
+func insertAudit(ctx context.Context, tx *wtx, d credbatch.Definition, audit []credbatch.AuditEntry) error {
 	for _, e := range audit {
 		if e.ID == "" {
 			return credbatch.E(credbatch.KindInvalid, "invalid_audit", "an audit entry needs an id")

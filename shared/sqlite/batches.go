@@ -18,7 +18,7 @@ func (s *Store) PutDefinition(ctx context.Context, d credbatch.Definition, audit
 		return d, credbatch.E(credbatch.KindInvalid, "invalid_definition", "definition: the id is empty")
 	}
 	op := "put definition " + d.ID
-	err := s.tx(ctx, op, func(tx *sql.Tx) error {
+	err := s.tx(ctx, op, func(tx *wtx) error {
 		var latest int
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM definitions WHERE id = ?`, d.ID).Scan(&latest); err != nil {
 			return err
@@ -266,7 +266,7 @@ func (s *Store) TransitionBatch(ctx context.Context, id string, from, to credbat
 		return credbatch.Batch{}, dbErr(op, err)
 	}
 	var b credbatch.Batch
-	err = s.tx(ctx, op, func(tx *sql.Tx) error {
+	err = s.tx(ctx, op, func(tx *wtx) error {
 		if legal {
 			args = append([]any{to}, args...)
 			args = append(args, id, from)
@@ -296,7 +296,7 @@ func (s *Store) UpdateBatch(ctx context.Context, id string, ch credbatch.BatchCh
 	if err != nil {
 		return credbatch.Batch{}, dbErr("update batch "+id, err)
 	}
-	b, err := scanBatch(s.w.QueryRowContext(ctx, `UPDATE batches SET `+sets+` WHERE id = ? RETURNING `+batchCols,
+	b, err := scanBatch(s.writeRow(ctx, `UPDATE batches SET `+sets+` WHERE id = ? RETURNING `+batchCols,
 		append(args, id)...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, credbatch.NotFound("batch", id)
@@ -306,7 +306,7 @@ func (s *Store) UpdateBatch(ctx context.Context, id string, ch credbatch.BatchCh
 
 // AddCounts adds delta to the batch's counters in one transaction.
 func (s *Store) AddCounts(ctx context.Context, id string, delta credbatch.Counts) error {
-	return s.tx(ctx, "add counts to batch "+id, func(tx *sql.Tx) error {
+	return s.tx(ctx, "add counts to batch "+id, func(tx *wtx) error {
 		err := s.addCounts(ctx, tx, id, delta)
 		if errors.Is(err, sql.ErrNoRows) {
 			return credbatch.NotFound("batch", id)
@@ -316,7 +316,7 @@ func (s *Store) AddCounts(ctx context.Context, id string, delta credbatch.Counts
 }
 
 // addCounts adds delta to the batch's counters inside tx; sql.ErrNoRows when there is no batch.
-func (s *Store) addCounts(ctx context.Context, tx *sql.Tx, id string, delta credbatch.Counts) error {
+func (s *Store) addCounts(ctx context.Context, tx *wtx, id string, delta credbatch.Counts) error {
 	var js string
 	if err := tx.QueryRowContext(ctx, `SELECT counts FROM batches WHERE id = ?`, id).Scan(&js); err != nil {
 		return err

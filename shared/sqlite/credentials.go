@@ -86,7 +86,7 @@ func (s *Store) CreateCredential(ctx context.Context, c credbatch.Credential) er
 	if delta == (credbatch.Counts{}) || c.BatchID == "" {
 		return dbErr(op, insert(ctx, s.exec))
 	}
-	return s.tx(ctx, op, func(tx *sql.Tx) error {
+	return s.tx(ctx, op, func(tx *wtx) error {
 		if err := insert(ctx, tx.ExecContext); err != nil {
 			return err
 		}
@@ -96,7 +96,7 @@ func (s *Store) CreateCredential(ctx context.Context, c credbatch.Credential) er
 
 // countEmail moves a batch's email counters inside the transaction that changes an email
 // status; a credential whose batch is not stored has nothing to count.
-func (s *Store) countEmail(ctx context.Context, tx *sql.Tx, batchID string, delta credbatch.Counts) error {
+func (s *Store) countEmail(ctx context.Context, tx *wtx, batchID string, delta credbatch.Counts) error {
 	if delta == (credbatch.Counts{}) || batchID == "" {
 		return nil
 	}
@@ -191,7 +191,7 @@ func (s *Store) FindActiveCredential(ctx context.Context, definitionID, email st
 func (s *Store) SetEmailStatus(ctx context.Context, id string, from []credbatch.EmailStatus, to credbatch.EmailStatus, ch credbatch.EmailChange) (credbatch.Credential, error) {
 	op := fmt.Sprintf("set email status of credential %s to %s", id, to)
 	var c credbatch.Credential
-	err := s.tx(ctx, op, func(tx *sql.Tx) error {
+	err := s.tx(ctx, op, func(tx *wtx) error {
 		if len(from) > 0 {
 			sets := []string{"email_status = ?", "updated_at = ?"}
 			args := []any{to, nanos(s.now())}
@@ -247,7 +247,7 @@ func (s *Store) SetEmailStatus(ctx context.Context, id string, from []credbatch.
 func (s *Store) RevokeCredential(ctx context.Context, id, reason string, at time.Time) (credbatch.Credential, error) {
 	op := "revoke credential " + id
 	var c credbatch.Credential
-	err := s.tx(ctx, op, func(tx *sql.Tx) error {
+	err := s.tx(ctx, op, func(tx *wtx) error {
 		var err error
 		c, err = scanCredential(tx.QueryRowContext(ctx, `UPDATE credentials SET status = ?, revoked_reason = ?, revoked_at = ?, updated_at = ?
 			WHERE id = ? AND status = ? RETURNING `+credentialCols,
@@ -293,7 +293,7 @@ func (s *Store) AllocateStatusIndexes(ctx context.Context, n int) (int, error) {
 		return 0, credbatch.Errorf(credbatch.KindInvalid, "allocate status indexes: n must be positive, not %d", n)
 	}
 	var next int
-	err := s.w.QueryRowContext(ctx, `INSERT INTO counters (name, value) VALUES ('status_index', ?)
+	err := s.writeRow(ctx, `INSERT INTO counters (name, value) VALUES ('status_index', ?)
 		ON CONFLICT (name) DO UPDATE SET value = value + excluded.value RETURNING value`, n).Scan(&next)
 	if err != nil {
 		return 0, dbErr("allocate status indexes", err)
@@ -311,7 +311,7 @@ func (s *Store) ReserveSends(ctx context.Context, n int, interval time.Duration,
 	}
 	d := int64(n) * int64(interval)
 	var next int64
-	err := s.w.QueryRowContext(ctx, `INSERT INTO counters (name, value) VALUES ('send_schedule', ?)
+	err := s.writeRow(ctx, `INSERT INTO counters (name, value) VALUES ('send_schedule', ?)
 		ON CONFLICT (name) DO UPDATE SET value = max(value + ?, excluded.value) WHERE value <= ?
 		RETURNING value`, now.UnixNano()+d, d, latest.UnixNano()).Scan(&next)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -48,7 +48,7 @@ func (s *Store) PutRows(ctx context.Context, rows []credbatch.Row) error {
 			return credbatch.Errorf(credbatch.KindInvalid, "%s: row %d of batch %q: a row needs a batch id and a positive number", op, r.Number, r.BatchID)
 		}
 	}
-	return s.tx(ctx, op, func(tx *sql.Tx) error {
+	return s.tx(ctx, op, func(tx *wtx) error {
 		full, err := tx.PrepareContext(ctx, insertRowsSQL(rowsPerInsert))
 		if err != nil {
 			return err
@@ -164,7 +164,7 @@ func (s *Store) UpdateRow(ctx context.Context, r credbatch.Row, from credbatch.R
 	if err != nil {
 		return r, dbErr(op, err)
 	}
-	err = s.tx(ctx, op, func(tx *sql.Tx) error {
+	err = s.tx(ctx, op, func(tx *wtx) error {
 		if legal {
 			n, err := affected(tx.ExecContext(ctx, `UPDATE rows SET status = ?, codes = ?, body = ? WHERE batch_id = ? AND number = ? AND status = ?`,
 				r.Status, rowCodes(r), body, r.BatchID, r.Number, from))

@@ -20,7 +20,7 @@ func (s *Store) CreateSession(ctx context.Context, sess credbatch.Session) error
 	if err != nil {
 		return fmt.Errorf("encode session: %w", err)
 	}
-	return s.tx(ctx, "create session", func(tx *sql.Tx) error {
+	return s.tx(ctx, "create session", func(tx *wtx) error {
 		now := sess.CreatedAt
 		if now.IsZero() {
 			now = s.now()

@@ -119,7 +119,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	sort.Strings(names)
-	return s.tx(ctx, "migrate", func(tx *sql.Tx) error {
+	return s.tx(ctx, "migrate", func(tx *wtx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
 			return err
 		}
@@ -141,7 +141,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			if _, err := tx.Tx.ExecContext(ctx, string(body)); err != nil { // a script: never cached
 				return fmt.Errorf("migration %s: %w", base, err)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, v); err != nil {
@@ -161,12 +161,15 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 }
 
 // tx runs fn in a write transaction (BEGIN IMMEDIATE), committing when it returns nil.
-func (s *Store) tx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+// Its statements are cached (wtx).
+func (s *Store) tx(ctx context.Context, op string, fn func(tx *wtx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return dbErr(op, err)
 	}
-	if err := fn(tx); err != nil {
+	t := &wtx{Tx: tx, s: s}
+	defer t.prepareLater(context.WithoutCancel(ctx))
+	if err := fn(t); err != nil {
 		tx.Rollback()
 		return dbErr(op, err)
 	}
