@@ -130,3 +130,15 @@ func EmailCounts(s EmailStatus) Counts {
 func EmailDelta(from, to EmailStatus) Counts {
 	return EmailCounts(to).Sub(EmailCounts(from))
 }
+
+// StatusList is a published Bitstring Status List credential: signed where revocations and
+// issuance change it, stored, and served as stored by the public routes (which hold no
+// signing key).
+type StatusList struct {
+	Number      int       `json:"number"`       // 1-based list number
+	Version     int       `json:"version"`      // 1 for the first publication, +1 for each one after
+	EncodedList string    `json:"encoded_list"` // the bitstring (multibase base64url GZIP), as in the documents
+	JSONLD      string    `json:"json_ld"`      // the credential with its Data Integrity proof
+	JWT         string    `json:"jwt"`          // the same credential as a VC-JWT
+	UpdatedAt   time.Time `json:"updated_at"`
+}

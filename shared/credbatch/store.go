@@ -133,6 +133,14 @@ type Store interface {
 	RevokeCredential(ctx context.Context, id, reason string, at time.Time) (Credential, error)
 	// ListRevoked lists revoked credentials (for the status list), in any stable order.
 	ListRevoked(ctx context.Context, cursor string, limit int) (Page[Credential], error)
+	// GetStatusList returns the signed status list credential n (1-based), as last published;
+	// KindNotFound when it was never published.
+	GetStatusList(ctx context.Context, n int) (StatusList, error)
+	// PutStatusList publishes list l.Number at l.Version in one conditional write: version 1
+	// when the list does not exist yet, else when the stored one is at l.Version-1 (a
+	// compare-and-swap, so two publishers never overwrite each other's revocations);
+	// KindConflict otherwise, KindInvalid for a version below 1.
+	PutStatusList(ctx context.Context, l StatusList) error
 	// AllocateStatusIndexes reserves n consecutive status-list indexes and returns the first.
 	AllocateStatusIndexes(ctx context.Context, n int) (int, error)
 	// ReserveSends reserves n consecutive slots, interval apart, on the deployment's one send

@@ -37,6 +37,7 @@
 //	credentials of a batch, row order        table  PK=BATCH#<batch>       SK begins_with CRED#  (SK=CRED#<N>#<id> → CredentialID), then BatchGetItem
 //	revoked credentials                      table  PK=REVOKED             SK=<id>  (copy written in the revoking transaction)
 //	status-list index counter                table  PK=COUNTER#STATUSINDEX SK=COUNTER  (ADD Next :n)
+//	published status list credential         table  PK=STATUSLIST#<N>      SK=STATUSLIST  (Version: conditional put, compare-and-swap)
 //	delivery event by id (idempotency)       table  PK=DELIVERY#<id>       SK=DELIVERY  (attribute_not_exists(PK))
 //	deliveries since a time, oldest first    GSI1   GSI1PK=DELIV#<YYYY-MM-DD> GSI1SK=T#<id>, one partition per UTC day
 //	days that have deliveries                table  PK=DELIVDAYS           SK=<YYYY-MM-DD>

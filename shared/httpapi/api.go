@@ -126,7 +126,7 @@ func New(d Deps) *API {
 		a.d.Catalogue = &catalogue.Service{Store: d.Store, IDs: d.IDs, Log: d.Log}
 	}
 	if a.d.Flow == nil {
-		a.d.Flow = &issuance.Service{Store: d.Store, Mailer: d.Mailer, Clock: d.Clock, Log: d.Log,
+		a.d.Flow = &issuance.Service{Store: d.Store, Mailer: d.Mailer, Signer: d.Signer, Clock: d.Clock, Log: d.Log,
 			Config: issuance.Config{Issuer: d.Issuer, From: d.From}}
 	}
 	if a.d.Flow.StatusCache == nil {

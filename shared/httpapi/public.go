@@ -14,7 +14,6 @@ import (
 	"github.com/credbatch/credbatch/shared/auth"
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
-	"github.com/credbatch/credbatch/shared/statuslist"
 )
 
 // ContentTypeVCJWT is the media type of a signed credential (VC-JOSE-COSE).
@@ -203,41 +202,26 @@ func (a *API) didDocument(w http.ResponseWriter, _ *http.Request, _ auth.Princip
 	return nil
 }
 
-// statusList serves status list n as a BitstringStatusListCredential: JSON-LD with its Data
-// Integrity proof (application/vc+ld+json when asked for, else application/json), or a
-// VC-JWT when the client asks for application/vc+jwt. The lists are rebuilt from the store at
-// most once per StatusTTL (statuslist.Lists).
+// statusList serves status list n as it was signed and stored where revocations and
+// issuance changed it (statuslist.Publisher): the BitstringStatusListCredential as JSON-LD
+// with its Data Integrity proof (application/vc+ld+json when asked for, else
+// application/json), or its VC-JWT when the client asks for application/vc+jwt. Nothing is
+// signed here: the public routes hold no signing key.
 func (a *API) statusList(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	n, err := strconv.Atoi(r.PathValue("n"))
 	if err != nil || n < 1 || n > maxStatusLists {
 		return credbatch.E(credbatch.KindNotFound, "not_found", fmt.Sprintf("status list %q does not exist", r.PathValue("n")))
 	}
-	list, err := a.status.List(r.Context(), n)
+	pub, err := a.status.Published(r.Context(), n)
 	if err != nil {
-		return fmt.Errorf("build status list %d: %w", n, err)
+		return err
 	}
-	enc, err := list.Encode()
-	if err != nil {
-		return fmt.Errorf("encode status list %d: %w", n, err)
-	}
-	now := a.now()
-	doc := statuslist.Credential(a.d.Issuer.ID(), a.d.Issuer.StatusListURLFor(n), enc, now)
-	var body []byte
-	ct := "application/json"
+	body, ct := []byte(pub.JSONLD), "application/json"
 	switch accepted(r, ContentTypeVCJWT, credential.MediaTypeLD) {
 	case ContentTypeVCJWT:
-		token, err := a.d.Signer.SignJWT(doc)
-		if err != nil {
-			return fmt.Errorf("sign status list %d: %w", n, err)
-		}
-		body, ct = []byte(token), ContentTypeVCJWT
+		body, ct = []byte(pub.JWT), ContentTypeVCJWT
 	case credential.MediaTypeLD:
 		ct = credential.MediaTypeLD
-		fallthrough
-	default:
-		if body, err = a.d.Signer.Secure(doc, now); err != nil {
-			return fmt.Errorf("sign status list %d: %w", n, err)
-		}
 	}
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Vary", "Accept")

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/statuslist"
 	"github.com/credbatch/credbatch/shared/validate"
 )
 
@@ -101,9 +102,47 @@ func (s *Service) Revoke(ctx context.Context, id, by, reason string) (credbatch.
 		return c, fmt.Errorf("load credential %s: %w", id, err)
 	}
 	if c.Status == credbatch.CredentialRevoked {
+		// A revocation that stopped before its list was published is finished here.
+		if err := s.publishRevoked(ctx, c.StatusListIndex); err != nil {
+			return c, err
+		}
 		return c, credbatch.E(credbatch.KindConflict, "already_revoked", fmt.Sprintf("credential %s was revoked on %s", c.ID, c.RevokedAt.Format("2006-01-02")))
 	}
-	return s.revoke(ctx, c, by+": "+strings.TrimSpace(reason))
+	c, err = s.revoke(ctx, c, by+": "+strings.TrimSpace(reason))
+	if err != nil {
+		return c, err
+	}
+	return c, s.publishRevoked(ctx, c.StatusListIndex)
+}
+
+// publishRevoked signs and stores the status lists of revoked credentials' indexes
+// (statuslist.Publisher) and clears the cached lists.
+func (s *Service) publishRevoked(ctx context.Context, indexes ...int) error {
+	if len(indexes) == 0 {
+		return nil
+	}
+	err := s.StatusLists().Revoke(ctx, indexes...)
+	if s.StatusCache != nil {
+		s.StatusCache.Forget()
+	}
+	if err != nil {
+		return fmt.Errorf("publish the status list: %w", err)
+	}
+	return nil
+}
+
+// StatusLists is the publisher of the deployment's status lists, signing with Signer.
+func (s *Service) StatusLists() *statuslist.Publisher {
+	iss := s.cfg().Issuer
+	return &statuslist.Publisher{Store: s.Store, Signer: s.signer(), Issuer: iss.ID(), ListURL: iss.StatusListURLFor, Clock: s.Clock}
+}
+
+// signer is Signer as a statuslist.Signer: nil (publishing fails clearly) when unset.
+func (s *Service) signer() statuslist.Signer {
+	if s.Signer == nil {
+		return nil
+	}
+	return s.Signer
 }
 
 // RevokeBatch revokes every issued credential of a batch and returns how many it revoked
@@ -117,20 +156,32 @@ func (s *Service) RevokeBatch(ctx context.Context, batchID, by, reason string) (
 	}
 	full := by + ": " + strings.TrimSpace(reason)
 	revoked := 0
+	// Every revoked credential's entry is published once at the end, also those revoked
+	// before (a revocation of the batch that stopped part way is finished by the next one).
+	var indexes []int
 	for c, err := range credbatch.BatchCredentials(ctx, s.Store, batchID) {
 		if err != nil {
 			return revoked, credbatch.Batch{}, fmt.Errorf("list credentials of %s: %w", batchID, err)
 		}
 		if c.Status != credbatch.CredentialIssued {
+			indexes = append(indexes, c.StatusListIndex)
 			continue
 		}
 		if _, err := s.revoke(ctx, c, full); err != nil {
 			if credbatch.IsKind(err, credbatch.KindConflict) {
+				indexes = append(indexes, c.StatusListIndex)
 				continue // revoked meanwhile
+			}
+			if perr := s.publishRevoked(ctx, indexes...); perr != nil {
+				s.log().Warn("publish the status list after a failed batch revocation", "batch_id", batchID, "err", perr)
 			}
 			return revoked, credbatch.Batch{}, err
 		}
+		indexes = append(indexes, c.StatusListIndex)
 		revoked++
+	}
+	if err := s.publishRevoked(ctx, indexes...); err != nil {
+		return revoked, credbatch.Batch{}, err
 	}
 	b, err := s.Store.GetBatch(ctx, batchID)
 	if err != nil {
@@ -143,9 +194,6 @@ func (s *Service) revoke(ctx context.Context, c credbatch.Credential, reason str
 	c, err := s.Store.RevokeCredential(ctx, c.ID, reason, s.now())
 	if err != nil {
 		return c, fmt.Errorf("revoke credential %s: %w", c.ID, err)
-	}
-	if s.StatusCache != nil {
-		s.StatusCache.Forget()
 	}
 	row, err := s.Store.GetRow(ctx, c.BatchID, c.RowNumber)
 	if err == nil && row.Status == credbatch.RowIssued && row.CredentialID == c.ID {

@@ -81,6 +81,7 @@ type harness struct {
 	svc    *issuance.Service
 	mailer *fakeMailer
 	batch  string
+	keys   keys.Set
 }
 
 func newHarness(t *testing.T, n int) *harness {
@@ -126,7 +127,7 @@ func newHarnessOn(t *testing.T, n int, st credbatch.Store) *harness {
 	m := &fakeMailer{failFor: map[string]error{}}
 	svc := &issuance.Service{Store: st, Mailer: m, Signer: signer,
 		Config: issuance.Config{Issuer: credential.Issuer{BaseURL: "https://creds.example", Name: "Northwind"}, From: "certs@example.com"}}
-	return &harness{store: st, svc: svc, mailer: m, batch: "b1"}
+	return &harness{store: st, svc: svc, mailer: m, batch: "b1", keys: set}
 }
 
 // chunk is the whole batch as one chunk.

@@ -123,7 +123,8 @@ type chunkWorker struct {
 	defs    map[string]credbatch.Definition
 	pacer   waiter
 	res     *ChunkResult
-	indexes []int // status-list slots reserved and not yet used
+	indexes []int        // status-list slots reserved and not yet used
+	ensured map[int]bool // status lists this worker found published
 }
 
 func (w *chunkWorker) delta() credbatch.Counts {
@@ -157,6 +158,20 @@ func (w *chunkWorker) statusIndex(ctx context.Context) (int, error) {
 		}
 		for i := range block {
 			w.indexes = append(w.indexes, first+i)
+		}
+		// Every list these slots fall into is published before a credential points at it
+		// (a slot's list is slot/Size+1, shuffled within the list).
+		for n := first/statuslist.Size + 1; n <= (first+block-1)/statuslist.Size+1; n++ {
+			if w.ensured[n] {
+				continue
+			}
+			if err := w.s.StatusLists().Ensure(ctx, n); err != nil {
+				return 0, err
+			}
+			if w.ensured == nil {
+				w.ensured = map[int]bool{}
+			}
+			w.ensured[n] = true
 		}
 	}
 	slot := w.indexes[0]
@@ -288,10 +303,11 @@ func (w *chunkWorker) supersede(ctx context.Context, def credbatch.Definition, c
 		return err
 	}
 	_, err = w.s.Store.RevokeCredential(ctx, old.ID, "superseded by "+c.ID, w.s.now())
-	if credbatch.IsKind(err, credbatch.KindConflict) {
-		return nil
+	if err != nil && !credbatch.IsKind(err, credbatch.KindConflict) {
+		return err
 	}
-	return err
+	// Also when another run revoked it first: it may have stopped before publishing.
+	return w.s.publishRevoked(ctx, old.StatusListIndex)
 }
 
 // CredentialURL is the public page of a credential.

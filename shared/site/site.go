@@ -66,7 +66,7 @@ func New(d Deps) *httpapi.API {
 	unsub := &unsubscribe.Service{Store: d.Store, BaseURL: d.Issuer.BaseURL, Clock: d.Clock, Log: d.Log}
 	d.Mailer = unsubscribe.Wrap(d.Mailer, unsub) // notifications get one-click unsubscribe links
 	lists := &statuslist.Lists{Store: d.Store, TTL: d.StatusTTL, Now: d.Clock}
-	flow := &issuance.Service{Store: d.Store, Mailer: d.Mailer, Blob: d.Blob, Clock: d.Clock, Config: d.Flow, Log: d.Log, StatusCache: lists}
+	flow := &issuance.Service{Store: d.Store, Mailer: d.Mailer, Blob: d.Blob, Signer: d.Signer, Clock: d.Clock, Config: d.Flow, Log: d.Log, StatusCache: lists}
 	actions := &issuance.Actions{Store: d.Store, Workflow: d.Workflow, Clock: d.Clock, Notify: flow, Log: d.Log}
 	cat := &catalogue.Service{Store: d.Store, IDs: issuance.NewID, Log: d.Log}
 	ing := &ingest.Service{Store: d.Store, Blob: d.Blob, Clock: d.Clock, IDs: issuance.NewID, Limits: d.Limits, TmpDir: d.TmpDir, Log: d.Log,

@@ -47,11 +47,19 @@ func FromStoreList(ctx context.Context, store RevokedLister, n int) (*List, erro
 	return l, nil
 }
 
-// Lists serves every status list of a deployment from the store, rebuilding a list at most
-// once per TTL. It is the credential.StatusChecker for the deployment's own credentials
-// (Revoked takes the global index).
+// Source is the part of credbatch.Store that Lists reads: the published lists, and the
+// revoked credentials for a list that was never published.
+type Source interface {
+	RevokedLister
+	GetStatusList(ctx context.Context, n int) (credbatch.StatusList, error)
+}
+
+// Lists reads every status list of a deployment as published (Publisher), at most once per
+// TTL; a list never published is built from the store's revoked credentials. It is the
+// credential.StatusChecker for the deployment's own credentials (Revoked takes the global
+// index).
 type Lists struct {
-	Store RevokedLister
+	Store Source
 	TTL   time.Duration // default 30 s
 	Now   func() time.Time
 
@@ -80,7 +88,7 @@ func (l *Lists) List(ctx context.Context, n int) (*List, error) {
 	if ok && now().Sub(c.at) < ttl {
 		return c.list, nil
 	}
-	list, err := FromStoreList(ctx, l.Store, n)
+	list, err := l.read(ctx, n)
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +99,38 @@ func (l *Lists) List(ctx context.Context, n int) (*List, error) {
 	l.cache[n] = cached{list, now()}
 	l.mu.Unlock()
 	return list, nil
+}
+
+// read decodes published list n, or builds it from the store when it was never published.
+func (l *Lists) read(ctx context.Context, n int) (*List, error) {
+	pub, err := l.Published(ctx, n)
+	if credbatch.IsKind(err, credbatch.KindNotFound) {
+		return FromStoreList(ctx, l.Store, n)
+	}
+	if err != nil {
+		return nil, err
+	}
+	list, err := Decode(pub.EncodedList)
+	if err != nil {
+		return nil, credbatch.Errorf(credbatch.KindInternal, "published status list %d: %s", n, credbatch.ErrorMessage(err))
+	}
+	return list, nil
+}
+
+// Published returns status list n as it was signed and stored (never cached: the public
+// route serves the latest); KindNotFound when it was never published.
+func (l *Lists) Published(ctx context.Context, n int) (credbatch.StatusList, error) {
+	if n < 1 {
+		return credbatch.StatusList{}, credbatch.Errorf(credbatch.KindNotFound, "status list %d does not exist", n)
+	}
+	pub, err := l.Store.GetStatusList(ctx, n)
+	if err != nil {
+		if credbatch.IsKind(err, credbatch.KindNotFound) {
+			return pub, credbatch.E(credbatch.KindNotFound, "not_found", fmt.Sprintf("status list %d does not exist (no credential has an entry in it)", n))
+		}
+		return pub, fmt.Errorf("load status list %d: %w", n, err)
+	}
+	return pub, nil
 }
 
 // Revoked reports whether the credential with the global status index is revoked.

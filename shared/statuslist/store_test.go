@@ -35,6 +35,11 @@ func (p *pagedStore) ListRevoked(_ context.Context, cursor string, _ int) (credb
 	return page, nil
 }
 
+// GetStatusList: nothing is published, so Lists builds lists from the revoked credentials.
+func (p *pagedStore) GetStatusList(_ context.Context, n int) (credbatch.StatusList, error) {
+	return credbatch.StatusList{}, credbatch.NotFound("status list", strconv.Itoa(n))
+}
+
 func TestFromStore(t *testing.T) {
 	store := &pagedStore{indexes: []int{5, 0, 131071, 77, 9}}
 	l, err := FromStore(context.Background(), store)

@@ -28,6 +28,8 @@ var credentialTests = []namedTest{
 	{"AllocateStatusIndexesConcurrent", testAllocateIndexesConcurrent},
 	{"ReserveSends", testReserveSends},
 	{"ReserveSendsConcurrent", testReserveSendsConcurrent},
+	{"StatusLists", testStatusLists},
+	{"StatusListsConcurrent", testStatusListsConcurrent},
 }
 
 func newCredential(id, batchID string, row int, email string, issued int) credbatch.Credential {
@@ -559,5 +561,75 @@ func testReserveSendsConcurrent(t *testing.T, s credbatch.Store, c Capabilities)
 			t.Fatalf("span of %d starts at %v, want %v (spans must not overlap or leave gaps)", sp.n, utc(sp.first), utc(next))
 		}
 		next = next.Add(time.Duration(sp.n) * iv)
+	}
+}
+
+// testStatusLists: a list is published at version 1, then moved one version at a time; a
+// stale version conflicts and leaves the stored list as it was; lists are independent.
+func testStatusLists(t *testing.T, s credbatch.Store, _ Capabilities) {
+	ctx := t.Context()
+	_, err := s.GetStatusList(ctx, 1)
+	wantKind(t, err, credbatch.KindNotFound, "get a list never published")
+	list := func(n, v int, enc string) credbatch.StatusList {
+		return credbatch.StatusList{Number: n, Version: v, EncodedList: enc, JSONLD: `{"id":"` + enc + `"}`, JWT: "h." + enc + ".s", UpdatedAt: at(v)}
+	}
+	must(t, s.PutStatusList(ctx, list(1, 1, "uA")), "publish list 1")
+	wantKind(t, s.PutStatusList(ctx, list(1, 1, "uB")), credbatch.KindConflict, "publish list 1 at version 1 again")
+	must(t, s.PutStatusList(ctx, list(1, 2, "uC")), "publish list 1 version 2")
+	wantKind(t, s.PutStatusList(ctx, list(1, 2, "uD")), credbatch.KindConflict, "publish list 1 version 2 again")
+	wantKind(t, s.PutStatusList(ctx, list(1, 4, "uE")), credbatch.KindConflict, "publish list 1 version 4 after 2")
+	must(t, s.PutStatusList(ctx, list(2, 1, "uF")), "publish list 2")
+	for _, inv := range []credbatch.StatusList{list(1, 0, "uG"), list(0, 1, "uH")} {
+		wantKind(t, s.PutStatusList(ctx, inv), credbatch.KindInvalid, fmt.Sprintf("publish list %d version %d", inv.Number, inv.Version))
+	}
+	got, err := s.GetStatusList(ctx, 1)
+	must(t, err, "get list 1")
+	if want := list(1, 2, "uC"); got != want {
+		t.Errorf("list 1 = %+v, want %+v", got, want)
+	}
+	if got, err := s.GetStatusList(ctx, 2); err != nil || got.EncodedList != "uF" || got.Version != 1 {
+		t.Errorf("list 2 = %+v, %v", got, err)
+	}
+}
+
+// testStatusListsConcurrent: racers read, bump and put one list; every version is won by
+// exactly one racer (the compare-and-swap publishers rely on).
+func testStatusListsConcurrent(t *testing.T, s credbatch.Store, c Capabilities) {
+	ctx := t.Context()
+	must(t, s.PutStatusList(ctx, credbatch.StatusList{Number: 3, Version: 1, EncodedList: "u0", UpdatedAt: at(0)}), "publish")
+	const each = 5
+	var mu sync.Mutex
+	won := map[int]int{}
+	errs := race(c.racers(), func(i int) error {
+		for done := 0; done < each; {
+			cur, err := s.GetStatusList(ctx, 3)
+			if err != nil {
+				return err
+			}
+			next := credbatch.StatusList{Number: 3, Version: cur.Version + 1, EncodedList: fmt.Sprintf("u%d", i), UpdatedAt: at(cur.Version)}
+			switch err := s.PutStatusList(ctx, next); {
+			case credbatch.IsKind(err, credbatch.KindConflict):
+				continue
+			case err != nil:
+				return err
+			}
+			mu.Lock()
+			if prev, ok := won[next.Version]; ok {
+				mu.Unlock()
+				return fmt.Errorf("version %d won by racer %d and racer %d", next.Version, prev, i)
+			}
+			won[next.Version] = i
+			mu.Unlock()
+			done++
+		}
+		return nil
+	})
+	for i, err := range errs {
+		must(t, err, fmt.Sprintf("racer %d", i))
+	}
+	got, err := s.GetStatusList(ctx, 3)
+	must(t, err, "get")
+	if want := 1 + c.racers()*each; got.Version != want {
+		t.Errorf("version = %d after %d successful puts, want %d", got.Version, c.racers()*each, want)
 	}
 }

@@ -170,16 +170,29 @@ func TestIndependentVerifiers(t *testing.T) {
 	}
 
 	didDoc := get(t, s.url+"/.well-known/did.json", "")
+	// The list served is the one signed and stored where the revocation happened (the
+	// public routes sign nothing), in both forms.
 	statusList := func(t *testing.T, want string) string {
 		t.Helper()
+		stored, err := s.st.Store.GetStatusList(ctx, 1)
+		if err != nil {
+			t.Fatalf("%s: stored status list: %v", want, err)
+		}
 		list := get(t, s.url+"/status/1", "application/vc+ld+json")
+		if list != stored.JSONLD {
+			t.Errorf("%s: the status list served is not the stored, signed one:\n%.200s\nstored\n%.200s", want, list, stored.JSONLD)
+		}
 		if out, ok := tl.dataIntegrity(t, list); !ok {
 			t.Errorf("%s: the status list credential's proof does not verify: %v", want, out)
 		}
 		if out, ok := tl.dcc(t, list, didDoc, list); !ok || out["signature"] != true || out["expired"] != false {
 			t.Errorf("%s: verifier-core on the status list credential: %v", want, out)
 		}
-		if out, ok := tl.jwt(t, get(t, s.url+"/status/1", "application/vc+jwt")); !ok {
+		token := get(t, s.url+"/status/1", "application/vc+jwt")
+		if token != stored.JWT {
+			t.Errorf("%s: the status list VC-JWT served is not the stored one", want)
+		}
+		if out, ok := tl.jwt(t, token); !ok {
 			t.Errorf("%s: the status list VC-JWT does not verify: %v", want, out)
 		}
 		return list
