@@ -194,7 +194,8 @@ func TestEveryRoute(t *testing.T) {
 	if w.Header().Get("Content-Type") != "application/vc+jwt" || strings.Count(w.Body.String(), ".") != 2 {
 		t.Errorf("status list %s %q", w.Header().Get("Content-Type"), w.Body.String())
 	}
-	for accept, want := range map[string]string{"": "application/json", "application/vc+ld+json, application/json;q=0.5": "application/vc+ld+json", "*/*": "application/json"} {
+	for accept, want := range map[string]string{"": "application/json", "application/json": "application/json",
+		"application/vc+ld+json": "application/vc+ld+json", "application/vc+ld+json, application/json;q=0.5": "application/vc+ld+json", "*/*": "application/json"} {
 		w = do("/status/{n}", "GET", "/status/1", "", nil, 200, nil, "Accept", accept)
 		if got := w.Header().Get("Content-Type"); got != want || !strings.HasPrefix(w.Body.String(), "{") {
 			t.Errorf("status list for Accept %q: %s %.60q", accept, got, w.Body.String())

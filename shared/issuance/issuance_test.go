@@ -737,3 +737,89 @@ func TestStatusIndexesAfterUpgrade(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusIndexesRandomWithinAList: credentials issued one after another get status
+// indexes that are not adjacent (in the common case) nor in issue order, none twice, and when
+// a list is full the next credentials go to the next list, which is published first.
+func TestStatusIndexesRandomWithinAList(t *testing.T) {
+	const n = 200
+	for _, store := range stores {
+		t.Run(store.name, func(t *testing.T) {
+			h := newHarnessOn(t, n, store.open(t))
+			ctx := context.Background()
+			issued := func(t *testing.T, chunk int) []credbatch.Credential {
+				t.Helper()
+				if _, err := h.svc.IssueChunk(ctx, issuance.Chunk{BatchID: h.batch, Chunk: chunk, FirstRow: 2, ChunkSize: n / 2, ChunkCount: 2}); err != nil {
+					t.Fatal(err)
+				}
+				page, err := h.store.ListCredentialsByBatch(ctx, h.batch, "", 1000)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []credbatch.Credential
+				for _, c := range page.Items {
+					if (c.RowNumber-2)/(n/2) == chunk {
+						out = append(out, c)
+					}
+				}
+				slices.SortFunc(out, func(a, b credbatch.Credential) int { return a.RowNumber - b.RowNumber })
+				if len(out) != n/2 {
+					t.Fatalf("chunk %d: %d credentials, want %d", chunk, len(out), n/2)
+				}
+				return out
+			}
+			first := issued(t, 0)
+			adjacent, ascending := 0, 0
+			for i := 1; i < len(first); i++ {
+				a, b := first[i-1].StatusListIndex, first[i].StatusListIndex
+				if a/statuslist.Size != 0 || b/statuslist.Size != 0 {
+					t.Fatalf("rows %d, %d: indexes %d, %d outside list 1", first[i-1].RowNumber, first[i].RowNumber, a, b)
+				}
+				if b-a == 1 || a-b == 1 {
+					adjacent++
+				}
+				if b > a {
+					ascending++
+				}
+			}
+			// Two given entries of a shuffled list are neighbours with probability 2/Size.
+			if adjacent > 1 {
+				t.Errorf("%d of %d consecutive credentials got adjacent status indexes", adjacent, len(first)-1)
+			}
+			if ascending < len(first)/4 || ascending > 3*len(first)/4 {
+				t.Errorf("%d of %d consecutive credentials got ascending indexes: the list shows the issue order", ascending, len(first)-1)
+			}
+
+			// Fill list 1 up to its last 5 slots; the next chunk ends list 1 and starts list 2.
+			next, err := h.store.AllocateStatusIndexes(ctx, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.store.AllocateStatusIndexes(ctx, statuslist.Size-5-(next+1)); err != nil {
+				t.Fatal(err)
+			}
+			second := issued(t, 1)
+			seen := map[int]bool{}
+			for i, c := range append(first, second...) {
+				idx := c.StatusListIndex
+				if seen[idx] {
+					t.Errorf("index %d handed out twice", idx)
+				}
+				seen[idx] = true
+				if i < len(first) {
+					continue
+				}
+				wantList := 1
+				if i-len(first) >= 5 {
+					wantList = 2
+				}
+				if got := idx/statuslist.Size + 1; got != wantList {
+					t.Errorf("row %d (%d of the second chunk): index %d in list %d, want list %d", c.RowNumber, i-len(first)+1, idx, got, wantList)
+				}
+			}
+			if _, err := h.store.GetStatusList(ctx, 2); err != nil {
+				t.Errorf("list 2 was not published before credentials pointed into it: %v", err)
+			}
+		})
+	}
+}

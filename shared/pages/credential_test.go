@@ -23,6 +23,25 @@ import (
 // issue stores a signed credential of web-101 (signed by signer, or the stack's signer).
 func (e *env) issue(t *testing.T, c credbatch.Credential, signer *credential.Signer) credbatch.Credential {
 	t.Helper()
+	if signer == nil {
+		signer = e.st.Signer
+	}
+	return e.store(t, c, func(doc credential.Document) (string, error) {
+		secured, err := signer.Secure(doc, time.Now())
+		return string(secured), err
+	})
+}
+
+// issueES256 stores a credential of web-101 as the OB 3.0 VC-JWT alone (ES256, kid a DID
+// URL), the third form a credential can be verified in.
+func (e *env) issueES256(t *testing.T, c credbatch.Credential) credbatch.Credential {
+	t.Helper()
+	return e.store(t, c, func(doc credential.Document) (string, error) { return e.st.Signer.SignJWT(doc) })
+}
+
+// store stores a credential of web-101 in the form seal gives its document.
+func (e *env) store(t *testing.T, c credbatch.Credential, seal func(credential.Document) (string, error)) credbatch.Credential {
+	t.Helper()
 	ctx := context.Background()
 	def, err := e.st.Store.GetDefinition(ctx, "web-101", 0)
 	if err != nil {
@@ -38,14 +57,9 @@ func (e *env) issue(t *testing.T, c credbatch.Credential, signer *credential.Sig
 	if err != nil {
 		t.Fatal(err)
 	}
-	if signer == nil {
-		signer = e.st.Signer
-	}
-	secured, err := signer.Secure(doc, time.Now())
-	if err != nil {
+	if c.JWT, err = seal(doc); err != nil {
 		t.Fatal(err)
 	}
-	c.JWT = string(secured)
 	if err := e.st.Store.CreateCredential(ctx, c); err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +136,11 @@ func TestCredentialPage(t *testing.T) {
 		IssueDate: "2025-02-01", Attributes: map[string]string{"Score": "99"}}, foreign)
 	legacy := e.issueLegacy(t, credbatch.Credential{ID: "4123456789abcdef0123456789abcdef", Email: "eve@example.com", Name: "Eve Poe",
 		IssueDate: "2025-01-15", ExpiryDate: "2099-12-31", Attributes: map[string]string{"Score": "80"}})
+	es256 := e.issueES256(t, credbatch.Credential{ID: "5123456789abcdef0123456789abcdef", Email: "fay@example.com", Name: "Fay Orr",
+		IssueDate: "2025-01-15", ExpiryDate: "2099-12-31", Attributes: map[string]string{"Score": "81"}})
 	vm := e.st.Signer.VerificationMethod()
 	kid := vm[strings.LastIndex(vm, "#")+1:] // the page shows the key's thumbprint
+	esKid := e.st.Signer.KeyID()[strings.LastIndex(e.st.Signer.KeyID(), "#")+1:]
 
 	og := []string{`<meta property="og:title"`, `<meta property="og:description"`, `<meta property="og:type" content="website">`,
 		`<meta name="twitter:card" content="summary">`}
@@ -152,6 +169,11 @@ func TestCredentialPage(t *testing.T) {
 		{"earlier format (EdDSA JWS)", legacy.ID, http.StatusOK,
 			[]string{"Verified: the issuer's signature checks out", "Eve Poe earned Web Fundamentals", "Download the signed credential (JWT)"},
 			[]string{`<a href="` + baseURL + `/credentials/` + legacy.ID + `/jwt" download="Web Fundamentals - Eve Poe.jwt"`},
+			[]string{"/json", "Download as a VC-JWT", "jwks.json"}},
+		{"OB 3.0 VC-JWT (ES256)", es256.ID, http.StatusOK,
+			[]string{"Verified: the issuer's signature checks out (key " + esKid, "Fay Orr earned Web Fundamentals", "Valid until 31 December 2099.",
+				"Download the signed credential (JWT)"},
+			[]string{`<a href="` + baseURL + `/credentials/` + es256.ID + `/jwt" download="Web Fundamentals - Fay Orr.jwt"`, "status-valid"},
 			[]string{"/json", "Download as a VC-JWT", "jwks.json"}},
 		{"expired", expired.ID, http.StatusOK,
 			[]string{"Expired: this credential expired on 31 December 2020.", "Not valid: the signature is the issuer's (key " + kid + "), but the credential is expired.", "Bo Ng earned"},
