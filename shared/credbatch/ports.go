@@ -70,6 +70,22 @@ type Blob interface {
 	PresignPut(ctx context.Context, key, contentType string, ttl time.Duration) (string, error)
 }
 
+// ReaderAtBlob is implemented by blobs that read an object at any offset without copying it
+// first: S3 by ranged GETs, a folder by the file itself. Readers of large archives (the
+// evidence zip uploaded with a spreadsheet) use it so that neither memory nor local disk
+// holds the whole object; the reader's size is the ObjectInfo's.
+type ReaderAtBlob interface {
+	// OpenAt opens an object for reading at offsets; the caller closes it. The reader reads
+	// the version OpenAt saw: if the object is replaced meanwhile, reads fail.
+	OpenAt(ctx context.Context, key string) (ObjectReaderAt, ObjectInfo, error)
+}
+
+// ObjectReaderAt reads an opened object at offsets.
+type ObjectReaderAt interface {
+	io.ReaderAt
+	io.Closer
+}
+
 // Attachment is a file attached to an email.
 type Attachment struct {
 	Filename    string

@@ -326,3 +326,15 @@ func (c contextReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+var _ credbatch.ReaderAtBlob = (*Store)(nil)
+
+// OpenAt opens the object's file for reading at offsets; the caller closes it. Errors:
+// KindInvalid, KindNotFound.
+func (s *Store) OpenAt(ctx context.Context, key string) (credbatch.ObjectReaderAt, credbatch.ObjectInfo, error) {
+	rc, info, err := s.Get(ctx, key)
+	if err != nil {
+		return nil, info, err
+	}
+	return rc.(*os.File), info, nil
+}

@@ -20,7 +20,14 @@ type evidenceRows struct {
 }
 
 func newEvidenceRows(defs map[string]credbatch.Definition, files *EvidenceFiles, v *validate.Validator) evidenceRows {
-	return evidenceRows{defs: defs, files: files, column: v.Header(credbatch.FieldEvidenceFile), link: v.Header(credbatch.FieldEvidenceURL)}
+	return evidenceRowsFor(defs, files, v.Header(credbatch.FieldEvidenceFile), v.Header(credbatch.FieldEvidenceURL))
+}
+
+func evidenceRowsFor(defs map[string]credbatch.Definition, files *EvidenceFiles, column, link string) evidenceRows {
+	if files != nil {
+		files.column = column
+	}
+	return evidenceRows{defs: defs, files: files, column: column, link: link}
 }
 
 // row checks one row in place; the error is for failures that are not the row's fault.
@@ -65,24 +72,4 @@ func rowStatus(fs []credbatch.Finding) credbatch.RowStatus {
 		return credbatch.RowInvalid
 	}
 	return credbatch.RowValid
-}
-
-// EvidenceFiles are the evidence files uploaded with a spreadsheet (a .zip). A nil
-// *EvidenceFiles holds no file.
-type EvidenceFiles struct{}
-
-// match finds, checks and stores the row's named file; evidence_file_not_found when the
-// upload holds no file of that name.
-func (z *EvidenceFiles) match(_ context.Context, _ credbatch.Definition, r *credbatch.Row, column string) error {
-	f := r.Evidence.File
-	fail := func(code, msg string) {
-		r.Findings = append(r.Findings, credbatch.Finding{Row: r.Number, Column: column, Code: code, Severity: credbatch.SeverityError, Message: msg})
-	}
-	if z == nil {
-		fail(credbatch.CodeEvidenceFileNotFound, fmt.Sprintf(
-			"Evidence File names %q, but no evidence files were uploaded with this spreadsheet; upload them as a .zip with the same name plus .zip "+
-				"(e.g. roster.xlsx.zip), or attach the file to this row", f.Name))
-		return nil
-	}
-	return nil
 }

@@ -236,6 +236,7 @@ func Run(ctx context.Context, in Input, sink Sink) (Result, *validate.Validator,
 		return fail(credbatch.FileError(credbatch.CodeEmptyFile, "The file has a header row but no data rows. Add one row per recipient below the header and upload it again."))
 	}
 	res.Warnings = append(res.Warnings, v.Warnings()...)
+	res.Warnings = append(res.Warnings, in.Evidence.Findings()...)
 	res.Resolutions = v.Finish()
 	for id, n := range v.Counts() {
 		res.Definitions[id] = n

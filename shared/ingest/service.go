@@ -18,6 +18,7 @@ import (
 	"github.com/credbatch/credbatch/shared/sheet"
 	"github.com/credbatch/credbatch/shared/validate"
 	"github.com/credbatch/credbatch/shared/workbook"
+	"github.com/credbatch/credbatch/shared/zipguard"
 )
 
 // Metadata keys read from the uploaded object's user metadata (x-amz-meta-<key>).
@@ -57,8 +58,11 @@ type Service struct {
 	Clock     credbatch.Clock
 	IDs       credbatch.IDs // ids of batches created without an idempotency key (default random)
 	Limits    sheet.Limits
-	TmpDir    string
-	Log       *slog.Logger
+	// EvidenceZip bounds the evidence zip uploaded with a spreadsheet (zero:
+	// DefaultEvidenceZipLimits).
+	EvidenceZip zipguard.Limits
+	TmpDir      string
+	Log         *slog.Logger
 	// BaseURL is the console's public URL: error reports link to the batch ("" = no links).
 	BaseURL string
 	// Lease is how long a batch in received counts as being worked on by another delivery
@@ -108,7 +112,14 @@ func (s *Service) log() *slog.Logger {
 // Errors: a KindUnavailable error with CodeInProgress when another delivery holds the
 // batch's lease, so that this delivery is retried later instead of being taken as done: if
 // the other one crashed, the retry (or Sweep) resumes the batch once the lease has expired.
+//
+// An evidence zip (a spreadsheet's key plus ".zip", see SheetKeyOfZip) is not a batch of its
+// own: it goes to IngestZip, which returns the batch of its spreadsheet (zero when that
+// batch is not there yet).
 func (s *Service) Ingest(ctx context.Context, obj Object) (credbatch.Batch, error) {
+	if _, ok := SheetKeyOfZip(obj.Key); ok {
+		return s.IngestZip(ctx, obj)
+	}
 	src := credbatch.Source{Bucket: obj.Bucket, Key: obj.Key, VersionID: obj.VersionID, ETag: strings.Trim(obj.ETag, `"`)}
 	id := credbatch.BatchIDFor(src)
 	log := s.log().With("batch_id", id, "key", obj.Key)
@@ -220,6 +231,11 @@ func (s *Service) process(ctx context.Context, b credbatch.Batch, log *slog.Logg
 		return b, fmt.Errorf("ingest %s: download: %w", b.ID, err)
 	}
 	defer os.Remove(file)
+	ev, err := s.openEvidence(ctx, b)
+	if err != nil {
+		return b, fmt.Errorf("ingest %s: %w", b.ID, err)
+	}
+	defer ev.Close()
 
 	lookup := StoreLookup{Store: s.Store}
 	var stored int
@@ -246,7 +262,8 @@ func (s *Service) process(ctx context.Context, b credbatch.Batch, log *slog.Logg
 		return nil
 	}
 	res, v, err := Run(ctx, Input{Path: file, Name: path.Base(b.Source.Key), Definitions: defs, Options: b.Options,
-		Today: s.now().Format(time.DateOnly), Limits: s.Limits, TmpDir: s.TmpDir, Corrections: StoreCorrector{Store: s.Store}}, sink)
+		Today: s.now().Format(time.DateOnly), Limits: s.Limits, TmpDir: s.TmpDir, Corrections: StoreCorrector{Store: s.Store},
+		Evidence: ev}, sink)
 	if err != nil {
 		return b, fmt.Errorf("ingest %s: %w", b.ID, err)
 	}
@@ -257,7 +274,10 @@ func (s *Service) process(ctx context.Context, b credbatch.Batch, log *slog.Logg
 		return b, err
 	}
 
-	return s.complete(ctx, b, res, defs, log)
+	if b, err = s.complete(ctx, b, res, defs, log); err != nil {
+		return b, err
+	}
+	return s.zipAfter(ctx, b, ev, log)
 }
 
 // fileWarnings keeps the file-level warnings (row findings stay on their rows).

@@ -116,7 +116,9 @@ func (w *Watcher) Scan(ctx context.Context) ([]credbatch.Batch, error) {
 		}
 		st.handled = true
 		w.seen[key] = st
-		out = append(out, b)
+		if b.ID != "" { // an evidence zip whose spreadsheet is not ingested yet has none
+			out = append(out, b)
+		}
 		return nil
 	})
 	return out, errors.Join(append(errs, err)...)
