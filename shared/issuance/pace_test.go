@@ -172,14 +172,17 @@ func TestAccountWidePacing(t *testing.T) {
 					t.Errorf("batch %d sent over %v of the run's %v: the batches did not issue concurrently", b, span, total)
 				}
 			}
-			// Within any one second, never more than the rate (plus the one slot on the edge).
+			// Within any one second, never more than the rate, plus the slot on the edge and one
+			// send its worker made late (a slot is kept to, but on a loaded machine a worker can
+			// wake after it and send close to the next slot's worker). Without the schedule a
+			// second holds about three times the rate.
 			for i, c := range calls {
 				j := i
 				for j < len(calls) && calls[j].at.Sub(c.at) < time.Second {
 					j++
 				}
-				if j-i > int(sendRate)+1 {
-					t.Fatalf("%d sends in the second from call %d, want at most %d", j-i, i, int(sendRate)+1)
+				if j-i > int(sendRate)+2 {
+					t.Fatalf("%d sends in the second from call %d, want at most %d", j-i, i, int(sendRate)+2)
 				}
 			}
 		})
