@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -41,7 +40,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
-	set, err := keys.EnsureSecret(ctx, secretsmanager.NewFromConfig(cfg), e.KeysSecret, time.Now())
+	set, err := keys.FromSecret(ctx, secretsmanager.NewFromConfig(cfg), e.KeysSecret)
 	if err != nil {
 		return fmt.Errorf("load signing keys: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -36,8 +35,9 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
-	// Key material is read once per cold start and never logged.
-	set, err := keys.EnsureSecret(ctx, secretsmanager.NewFromConfig(cfg), e.KeysSecret, time.Now())
+	// Key material is read once per cold start and never logged; the deployment created it
+	// (functions/keys): an empty secret fails the cold start.
+	set, err := keys.FromSecret(ctx, secretsmanager.NewFromConfig(cfg), e.KeysSecret)
 	if err != nil {
 		return err
 	}

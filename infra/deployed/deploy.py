@@ -4,7 +4,8 @@
 
 Run by the deployed-shape harness (infra/deployed) with AWS_ENDPOINT_URL pointing at moto.
 It puts a placeholder code zip where the template's CodeUri points, creates the stack, waits
-for CREATE_COMPLETE and writes OUT.json: the stack's parameters, its resources' physical ids,
+for CREATE_COMPLETE (or, with custom resources, for everything but their responses: the harness
+runs their functions under the RIE and answers moto, see CustomResources) and writes OUT.json: the stack's parameters, its resources' physical ids,
 each function's configuration (name, ARN, role, timeout, memory, environment, its role's
 inline policies), the table's description, the state machine's ARN and its definition with
 CloudFormation's DefinitionSubstitutions applied, and the event wiring (bucket notifications,
@@ -152,12 +153,18 @@ class Stack:
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
         )
         self.stack_id = out["StackId"]
+        # moto creates every resource while it answers CreateStack, and a custom resource
+        # waits in CREATE_IN_PROGRESS for the response its function sends (moto cannot run
+        # the function without docker): the harness runs it under the RIE and answers.
+        custom = bool(self.custom_resources())
         for _ in range(600):
             st = self.cf.describe_stacks(StackName=self.name)["Stacks"][0]
             if not st["StackStatus"].endswith("_IN_PROGRESS"):
                 break
+            if custom and st["StackStatus"] == "CREATE_IN_PROGRESS":
+                break
             time.sleep(0.1)
-        if st["StackStatus"] != "CREATE_COMPLETE":
+        if st["StackStatus"] != "CREATE_COMPLETE" and not (custom and st["StackStatus"] == "CREATE_IN_PROGRESS"):
             raise SystemExit(f"stack {self.name}: {st['StackStatus']} {st.get('StackStatusReason', '')}")
         # The stack's own view: its parameters (defaults filled in) and its template.
         self.params = {p["ParameterKey"]: p["ParameterValue"] for p in st.get("Parameters", [])}
@@ -200,6 +207,10 @@ class Stack:
                     Description=p.get("Description", ""))
                 self.physical[name] = p["Name"]
                 self.provisioned.append(name)
+
+    def custom_resources(self):
+        return {n: r for n, r in self.t["Resources"].items()
+                if r["Type"].startswith("Custom::") or r["Type"] == "AWS::CloudFormation::CustomResource"}
 
     def of_type(self, kind):
         return {n: r for n, r in self.t["Resources"].items() if r["Type"] == kind}
@@ -274,6 +285,10 @@ class Stack:
         invoke_configs = {n: self.resolve(r["Properties"]) for n, r in self.of_type("AWS::Lambda::EventInvokeConfig").items()}
         queues = {n: {"Url": self.physical.get(n, ""), "Arn": self.getatt(n, "Arn") if self.physical.get(n) else ""}
                   for n in self.of_type("AWS::SQS::Queue")}
+        # The custom resources' Create requests, for the harness to send to their functions.
+        custom = {n: {"ResourceType": r["Type"], "ResourceProperties": self.resolve(r["Properties"]),
+                      "PhysicalResourceId": self.physical.get(n, "")}
+                  for n, r in self.custom_resources().items()}
         skipped = sorted(n for n in self.t["Resources"] if not self.physical.get(n))
         return {
             "StackName": self.name, "StackId": self.stack_id, "Status": self.status,
@@ -284,7 +299,8 @@ class Stack:
             "Functions": functions, "StateMachines": machines, "Tables": tables, "Buckets": buckets,
             "Subscriptions": subscriptions, "Schedules": schedules, "HttpApis": apis,
             "EventDestinations": destinations, "Topics": topics, "Rules": rules,
-            "EventInvokeConfigs": invoke_configs, "Queues": queues, "Problems": problems,
+            "EventInvokeConfigs": invoke_configs, "Queues": queues, "CustomResources": custom,
+            "Problems": problems,
         }
 
 

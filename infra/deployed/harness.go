@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -53,13 +54,18 @@ type Harness struct {
 	URL      string    // the HTTP API on loopback
 	SFNURL   string    // the Step Functions endpoint (the engine)
 	S3Client *s3.Client
+	Custom   map[string]cfn.Response // the custom resources' responses to their Create requests
 
-	cancel  context.CancelFunc
-	servers []*http.Server
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	errs    []error
-	started time.Time
+	cancel       context.CancelFunc
+	motoURL      string
+	responses    *responses
+	responsesURL string
+	customIDs    map[string]string // physical ids the custom resources' functions gave
+	servers      []*http.Server
+	wg           sync.WaitGroup
+	mu           sync.Mutex
+	errs         []error
+	started      time.Time
 }
 
 func awsConfig(endpoint string) aws.Config {
@@ -165,6 +171,12 @@ func Start(ctx context.Context, c Config) (_ *Harness, err error) {
 		return nil, err
 	}
 	h.SES.Runner = h.Runner
+	// CloudFormation runs the custom resources' functions while it creates the stack, before
+	// the functions that depend on them (the signing keys) start.
+	h.motoURL = c.MotoURL
+	if err := h.createCustomResources(ctx); err != nil {
+		return nil, err
+	}
 	h.SQS = SQS{Endpoint: c.MotoURL}
 	h.Runner.OnFailure = func(ctx context.Context, id string, payload []byte, ierr error, attempts int) {
 		url, ok := d.OnFailure(id)

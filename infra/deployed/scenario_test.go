@@ -16,10 +16,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -226,13 +228,13 @@ func csvFile(tag string, n int) []byte {
 }
 
 // TestDeployedShape runs the scenario on the deployed shape: the stack from the
-// transformed template in moto's CloudFormation, the seven real binaries under the Lambda
+// transformed template in moto's CloudFormation, the eight real binaries under the Lambda
 // RIE, and every event delivered from the stack's wiring. Its last log line is the summary.
 func TestDeployedShape(t *testing.T) {
 	h := startHarness(t)
 	d := h.Deploy
 	t.Logf("stack %s: %s, %d resources (%d provisioned by the harness: %v)", d.StackName, d.Status, d.ResourceCount, len(d.Provisioned), d.Provisioned)
-	if d.Status != "CREATE_COMPLETE" || d.ResourceCount < 33 || len(d.Functions) != 7 {
+	if d.Status != "CREATE_COMPLETE" || d.ResourceCount < 33 || len(d.Functions) != 8 {
 		t.Fatalf("stack %s, %d resources, %d functions", d.Status, d.ResourceCount, len(d.Functions))
 	}
 	issuer := user(t, h, issuerEmail, "issuer")
@@ -260,6 +262,29 @@ func TestDeployedShape(t *testing.T) {
 		public.must("GET", "/.well-known/jwks.json", nil, &jwks, 200)
 		if len(jwks.Keys) == 0 {
 			t.Error("the JWKS has no key")
+		}
+	})
+
+	// The signing keys were created at deploy time by the SigningKeys custom resource (the
+	// keys function under the RIE, answering a CloudFormation request); the runtime functions
+	// only read them. Another Create or Update (a stack update, CloudFormation's retry) keeps
+	// the keys, and so does Delete (the secret is retained).
+	t.Run("signing keys at deploy time", func(t *testing.T) {
+		active, _ := h.Custom["SigningKeys"].Data["ActiveKeyId"].(string)
+		var jwks struct{ Keys []struct{ Kid string } }
+		public.on(t).must("GET", "/.well-known/jwks.json", nil, &jwks, 200)
+		if active == "" || !slices.ContainsFunc(jwks.Keys, func(k struct{ Kid string }) bool { return k.Kid == active }) {
+			t.Fatalf("the SigningKeys resource made key %q; the JWKS has %v", active, jwks.Keys)
+		}
+		// The last Create reads the secret after the Delete.
+		for _, rt := range []cfn.RequestType{cfn.RequestCreate, cfn.RequestUpdate, cfn.RequestDelete, cfn.RequestCreate} {
+			resp, err := h.CustomResource(context.Background(), "SigningKeys", rt)
+			if err != nil {
+				t.Fatalf("%s: %v", rt, err)
+			}
+			if got, _ := resp.Data["ActiveKeyId"].(string); rt != cfn.RequestDelete && got != active {
+				t.Errorf("%s: active key %q, want %q kept", rt, got, active)
+			}
 		}
 	})
 

@@ -13,7 +13,7 @@ import (
 // Deployment is the stack as deploy.py describes it: everything the harness wires comes
 // from here, never from hand-written configuration.
 type Deployment struct {
-	StackName          string
+	StackName, StackId string
 	Region, Account    string
 	Status             string
 	Parameters         map[string]string
@@ -32,6 +32,7 @@ type Deployment struct {
 	Rules              map[string]Rule              // EventBridge rules
 	EventInvokeConfigs map[string]EventInvokeConfig // asynchronous invocation settings
 	Queues             map[string]Queue             // SQS queues
+	CustomResources    map[string]CustomResource    // waiting for their functions (Harness.CustomResource)
 }
 
 // Rule is an EventBridge rule on the default bus.

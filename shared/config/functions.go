@@ -197,6 +197,17 @@ func LoadReport(e *Env) (Report, error) {
 	return c, e.Err()
 }
 
+// Keys configures functions/keys, the deploy-time function behind the stack's SigningKeys
+// custom resource: the one role that may write the signing-key secret.
+type Keys struct {
+	KeysSecret string // KEYS_SECRET_ID: the signing-key secret
+}
+
+// LoadKeys reads the keys function's configuration.
+func LoadKeys(e *Env) (Keys, error) {
+	return Keys{KeysSecret: e.Required("KEYS_SECRET_ID", "the Secrets Manager secret of the signing keys")}, e.Err()
+}
+
 // Functions maps each functions/<name> directory to its loader, for the tests that compare
 // what each function reads with template.yaml and the README. Each main calls its own.
 var Functions = map[string]func(*Env) error{
@@ -205,6 +216,7 @@ var Functions = map[string]func(*Env) error{
 	"feedback": func(e *Env) error { _, err := LoadFeedback(e); return err },
 	"ingest":   func(e *Env) error { _, err := LoadIngest(e); return err },
 	"issue":    func(e *Env) error { _, err := LoadIssue(e); return err },
+	"keys":     func(e *Env) error { _, err := LoadKeys(e); return err },
 	"report":   func(e *Env) error { _, err := LoadReport(e); return err },
 	"workflow": func(e *Env) error { _, err := LoadWorkflow(e); return err },
 }

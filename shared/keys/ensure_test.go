@@ -2,12 +2,15 @@ package keys
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/credbatch/credbatch/shared/credbatch"
 )
 
 // versionedSecret behaves like Secrets Manager for one secret: a version per request token,
@@ -50,16 +53,22 @@ func TestEnsureSecret(t *testing.T) {
 	now := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	t.Run("placeholder becomes a key set, once", func(t *testing.T) {
 		sec := &versionedSecret{current: "{}"}
-		first, err := EnsureSecret(ctx, sec, "keys", now)
-		if err != nil {
-			t.Fatal(err)
+		if _, err := FromSecret(ctx, sec, "keys"); credbatch.ErrorCode(err) != "no_key_set" || !strings.Contains(err.Error(), "functions/keys") {
+			t.Errorf("FromSecret on the placeholder: %v, want no_key_set naming functions/keys", err)
 		}
-		again, err := EnsureSecret(ctx, sec, "keys", now)
-		if err != nil {
-			t.Fatal(err)
+		first, created, err := EnsureSecret(ctx, sec, "keys", now)
+		if err != nil || !created {
+			t.Fatal(created, err)
+		}
+		again, created, err := EnsureSecret(ctx, sec, "keys", now)
+		if err != nil || created {
+			t.Fatal(created, err)
 		}
 		if first.Active == "" || first.Active != again.Active || sec.puts != 1 {
 			t.Errorf("active %q then %q after %d writes; want one key set written once", first.Active, again.Active, sec.puts)
+		}
+		if read, err := FromSecret(ctx, sec, "keys"); err != nil || read.Active != first.Active {
+			t.Errorf("FromSecret after: %v %v", read, err)
 		}
 	})
 	t.Run("racing cold starts agree on one key set", func(t *testing.T) {
@@ -70,7 +79,7 @@ func TestEnsureSecret(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				s, err := EnsureSecret(ctx, sec, "keys", now)
+				s, _, err := EnsureSecret(ctx, sec, "keys", now)
 				if err != nil {
 					t.Error(err)
 					return
@@ -89,14 +98,14 @@ func TestEnsureSecret(t *testing.T) {
 		set, _ := New(now)
 		data, _ := set.Marshal()
 		sec := &versionedSecret{current: string(data)}
-		got, err := EnsureSecret(ctx, sec, "keys", now)
-		if err != nil || got.Active != set.Active || sec.puts != 0 {
+		got, created, err := EnsureSecret(ctx, sec, "keys", now)
+		if err != nil || created || got.Active != set.Active || sec.puts != 0 {
 			t.Errorf("got %q (%v) after %d writes, want %q and no write", got.Active, err, sec.puts, set.Active)
 		}
 	})
 	t.Run("garbage is an error, not overwritten", func(t *testing.T) {
 		sec := &versionedSecret{current: "not json"}
-		if _, err := EnsureSecret(ctx, sec, "keys", now); err == nil || sec.puts != 0 {
+		if _, _, err := EnsureSecret(ctx, sec, "keys", now); err == nil || sec.puts != 0 {
 			t.Errorf("err %v after %d writes; want an error and no write", err, sec.puts)
 		}
 	})

@@ -197,14 +197,15 @@ func FromSecret(ctx context.Context, client SecretsAPI, secretID string) (Set, e
 	if err != nil {
 		return Set{}, classifySecretError(secretID, err)
 	}
-	var data []byte
-	switch {
-	case out.SecretString != nil:
+	if placeholder(out) {
+		// Runtime functions never create keys: the deployment does (functions/keys).
+		return Set{}, credbatch.E(credbatch.KindInternal, "no_key_set", fmt.Sprintf("secret %s holds no key set yet: "+
+			"the stack's SigningKeys custom resource (functions/keys) creates it at deploy time; deploy the stack, or run "+
+			"the keys function once with a CloudFormation Create request", secretID))
+	}
+	data := out.SecretBinary
+	if out.SecretString != nil {
 		data = []byte(*out.SecretString)
-	case len(out.SecretBinary) > 0:
-		data = out.SecretBinary
-	default:
-		return Set{}, credbatch.E(credbatch.KindInvalid, "invalid_key_set", fmt.Sprintf("secret %s is empty", secretID))
 	}
 	s, err := Parse(data)
 	if err != nil {

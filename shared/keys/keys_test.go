@@ -453,7 +453,8 @@ func TestFromSecret(t *testing.T) {
 	}{
 		{"string", &secretsmanager.GetSecretValueOutput{SecretString: str(rfcSetJSON())}, nil, ""},
 		{"binary", &secretsmanager.GetSecretValueOutput{SecretBinary: []byte(rfcSetJSON())}, nil, ""},
-		{"empty", &secretsmanager.GetSecretValueOutput{}, nil, credbatch.KindInvalid},
+		{"empty", &secretsmanager.GetSecretValueOutput{}, nil, credbatch.KindInternal}, // no_key_set: the deployment creates it
+		{"placeholder", &secretsmanager.GetSecretValueOutput{SecretString: str("{}")}, nil, credbatch.KindInternal},
 		{"not a key set", &secretsmanager.GetSecretValueOutput{SecretString: str(`{"password":"x"}`)}, nil, credbatch.KindInvalid},
 		{"not found", nil, &smtypes.ResourceNotFoundException{Message: str("no such secret")}, credbatch.KindNotFound},
 		{"throttled", nil, &smithy.GenericAPIError{Code: "ThrottlingException"}, credbatch.KindUnavailable},

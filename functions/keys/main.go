@@ -1,0 +1,70 @@
+// Command keys is the deploy-time function behind the stack's SigningKeys custom resource
+// (Custom::SigningKeys): on Create and Update it writes the first key set into the signing-key
+// secret when the secret still holds the template's placeholder, and never replaces keys
+// that are there; Delete leaves the secret as it is (the secret is retained). Its role is
+// the only one that may write the secret: the runtime functions read it and fail at a cold
+// start while it is empty.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/credbatch/credbatch/shared/config"
+	"github.com/credbatch/credbatch/shared/keys"
+	"github.com/credbatch/credbatch/shared/logging"
+)
+
+// setup answers one custom-resource request.
+type setup struct {
+	secrets keys.SecretsWriteAPI
+	secret  string
+	log     *slog.Logger
+}
+
+// handle creates the key set if absent. The physical id is the secret's, so an update that
+// keeps the secret keeps the resource; a new secret (a replaced resource) gets its own keys,
+// and CloudFormation's Delete of the old id changes nothing.
+func (s *setup) handle(ctx context.Context, ev cfn.Event) (string, map[string]any, error) {
+	id := "signing-keys:" + s.secret
+	if ev.RequestType == cfn.RequestDelete {
+		s.log.Info("signing keys kept on delete", "secret", s.secret, "resource", ev.LogicalResourceID)
+		return ev.PhysicalResourceID, nil, nil
+	}
+	set, created, err := keys.EnsureSecret(ctx, s.secrets, s.secret, time.Now())
+	if err != nil {
+		return id, nil, fmt.Errorf("signing keys in %s: %w", s.secret, err)
+	}
+	s.log.Info("signing keys ready", "secret", s.secret, "created", created, "active", set.Active, "request", string(ev.RequestType))
+	return id, map[string]any{"ActiveKeyId": set.Active}, nil
+}
+
+func run() error {
+	log := logging.New(os.Stdout)
+	e, err := config.LoadKeys(config.FromOS())
+	if err != nil {
+		return err
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		return fmt.Errorf("load AWS config: %w", err)
+	}
+	s := &setup{secrets: secretsmanager.NewFromConfig(cfg), secret: e.KeysSecret, log: log}
+	lambda.Start(cfn.LambdaWrap(s.handle))
+	return nil
+}
+
+func main() {
+	if err := run(); err != nil {
+		logging.New(os.Stderr).Error("keys cannot start", "err", err)
+		os.Exit(1)
+	}
+}
