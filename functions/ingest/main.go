@@ -4,9 +4,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -26,20 +28,31 @@ import (
 
 func run() error {
 	log := logging.New(os.Stdout)
-	e, err := config.LoadIngest(config.FromOS())
-	if err != nil {
-		return err
-	}
 	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
+	}
+	svc, err := newService(config.FromOS(), cfg, log)
+	if err != nil {
+		return err
+	}
+	lambda.Start(svc.Handle)
+	return nil
+}
+
+// newService wires the ingest service the Lambda runs: its configuration from env, the AWS
+// clients from cfg.
+func newService(env *config.Env, cfg aws.Config, log *slog.Logger) (*ingest.Service, error) {
+	e, err := config.LoadIngest(env)
+	if err != nil {
+		return nil, err
 	}
 	s3c := s3.NewFromConfig(cfg)
 	store := dynamo.New(dynamodb.NewFromConfig(cfg), e.Table)
 	blob := s3blob.New(s3c, s3.NewPresignClient(s3c), e.Bucket)
 	mailer := ses.New(sesv2.NewFromConfig(cfg, func(o *sesv2.Options) { o.RetryMaxAttempts = 1 }),
 		ses.Options{ConfigurationSet: e.Mail.ConfigurationSet, From: e.Mail.From, Logger: log})
-	svc := &ingest.Service{
+	return &ingest.Service{
 		Store:     store,
 		Blob:      blob,
 		Submitter: &issuance.Actions{Store: store, Workflow: sfnflow.New(sfn.NewFromConfig(cfg), e.StateMachine)},
@@ -48,9 +61,7 @@ func run() error {
 		TmpDir:    os.TempDir(),
 		Log:       log,
 		BaseURL:   e.BaseURL,
-	}
-	lambda.Start(svc.Handle)
-	return nil
+	}, nil
 }
 
 func main() {

@@ -75,8 +75,9 @@ type Blob interface {
 // evidence zip uploaded with a spreadsheet) use it so that neither memory nor local disk
 // holds the whole object; the reader's size is the ObjectInfo's.
 type ReaderAtBlob interface {
-	// OpenAt opens an object for reading at offsets; the caller closes it. The reader reads
-	// the version OpenAt saw: if the object is replaced meanwhile, reads fail.
+	// OpenAt opens an object for reading at offsets; the caller closes it. The reader never
+	// mixes two versions: if the object is replaced meanwhile, reads fail (S3: a KindConflict
+	// error) or go on reading the version opened (a folder: the file replaced by a rename).
 	OpenAt(ctx context.Context, key string) (ObjectReaderAt, ObjectInfo, error)
 }
 

@@ -2,12 +2,16 @@ package s3blob
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 )
@@ -19,9 +23,9 @@ const skipAhead = 1 << 20
 
 var _ credbatch.ReaderAtBlob = (*Store)(nil)
 
-// OpenAt opens the object for reading at offsets by ranged GETs (bytes=off-), pinned to the
-// version and ETag its HeadObject saw (IfMatch), so a replaced object fails the read instead
-// of mixing two versions. Reads that follow one another (an archive entry read from start
+// OpenAt opens the object for reading at offsets by ranged GETs (bytes=off-), each with
+// IfMatch on the ETag its HeadObject saw, so that a replaced object fails the read (a
+// KindConflict error, CodeObjectReplaced) instead of mixing two versions. Reads that follow one another (an archive entry read from start
 // to end, or the next entry after a small gap) stream from one response body; a read
 // elsewhere closes it and opens another at its offset. Nothing is buffered beyond the
 // caller's slice. Errors: those of Head.
@@ -89,18 +93,38 @@ func (r *rangeReader) open(off int64) error {
 	r.drop()
 	in := &s3.GetObjectInput{Bucket: aws.String(r.s.bucket), Key: aws.String(r.key), Range: aws.String(fmt.Sprintf("bytes=%d-", off))}
 	if r.info.ETag != "" {
+		// Not pinned by VersionId: on a versioned bucket that would go on reading the old
+		// version of a zip uploaded again, whose files a retry should take from the new one.
 		in.IfMatch = aws.String(`"` + r.info.ETag + `"`)
 	}
-	if v := r.info.VersionID; v != "" && v != "null" {
-		in.VersionId = aws.String(v)
+	// A part of an object comes without the whole object's checksum: the SDK would log
+	// that it could not validate each ranged GET.
+	out, err := r.s.client.GetObject(r.ctx, in, func(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true })
+	if replaced(err) {
+		return &credbatch.Error{Kind: credbatch.KindConflict, Code: CodeObjectReplaced, Op: "s3blob.readat",
+			Message: fmt.Sprintf("object %q was replaced while it was being read (its ETag is no longer %s); open it again to read the new version", r.key, r.info.ETag),
+			Err:     fmt.Errorf("s3://%s/%s: %w", r.s.bucket, r.key, err)}
 	}
-	out, err := r.s.client.GetObject(r.ctx, in)
 	if err != nil {
 		return r.s.classify("s3blob.readat", r.key, err)
 	}
 	r.body, r.pos = out.Body, off
 	r.gets++
 	return nil
+}
+
+// CodeObjectReplaced is the code of the error a read from OpenAt fails with once the object
+// has been replaced.
+const CodeObjectReplaced = "object_replaced"
+
+// replaced reports S3's answer to a GET whose IfMatch no longer holds: 412 PreconditionFailed.
+func replaced(err error) bool {
+	var api smithy.APIError
+	if errors.As(err, &api) && api.ErrorCode() == "PreconditionFailed" {
+		return true
+	}
+	var resp *awshttp.ResponseError
+	return errors.As(err, &resp) && resp.HTTPStatusCode() == http.StatusPreconditionFailed
 }
 
 func (r *rangeReader) drop() {
