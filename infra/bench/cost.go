@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -128,7 +129,7 @@ func costTable(run deployed.CostRun) string {
 		// A function started by the state machine joins the execution's trace when the
 		// state machine traces; any other traced invocation records a trace of its own.
 		if run.Tracing[id] == "Active" && !(run.SFNTracing && stateMachineTask(id)) {
-			traced += float64(f.Invocations)
+			traced += sampled(float64(f.Invocations), run.Seconds)
 		}
 		fmt.Fprintf(&b, "  %-18s %11.0f %9d %10.1f %8.0f %8.0f %9.1f  %s\n", id, float64(f.Invocations)*scale, f.MemoryMB,
 			f.GBSeconds()*scale, wru*scale, rru*scale, wru/float64(run.Issued), strings.Join(calls, ", "))
@@ -141,7 +142,7 @@ func costTable(run deployed.CostRun) string {
 		count["sns"] += float64(n)
 	}
 	if run.SFNTracing {
-		traced += float64(run.Executions)
+		traced += sampled(float64(run.Executions), run.Seconds)
 	}
 	count["xray"] = traced
 	fmt.Fprintf(&b, "  %-34s %14s %16s %12s\n", "per 10,000 credentials", "count", "price", "cost")
@@ -154,11 +155,19 @@ func costTable(run deployed.CostRun) string {
 		fmt.Fprintf(&b, "  %-34s %14.1f %16s %12s\n", p.item, n, fmt.Sprintf("$%.3g/%s", p.per, p.unit), fmt.Sprintf("$%.4f", c))
 	}
 	fmt.Fprintf(&b, "  %-34s %14s %16s %12s   (target $1.10)\n", "total", "", "", fmt.Sprintf("$%.4f", total))
-	fmt.Fprintf(&b, "  DynamoDB units are DynamoDB Local's ConsumedCapacity (GSI writes included, transactions at twice the units as DynamoDB bills them; items of equal units in one transaction count once there, so those are a lower bound); Lambda duration is each invocation's time under the RIE at the template's MemorySize; X-Ray counts every traced request (no sampling applied, an upper bound). Prices (us-east-1, no free tier):\n")
+	fmt.Fprintf(&b, "  DynamoDB units are DynamoDB Local's ConsumedCapacity (GSI writes included, transactions at twice the units as DynamoDB bills them; items of equal units in one transaction count once there, so those are a lower bound); Lambda duration is each invocation's time under the RIE at the template's MemorySize; X-Ray applies the default sampling rule to each traced entry point (the state machine, every Active function it does not invoke): the first request each second and 5%% of the rest; PassThrough functions record only what a sampled caller passes them. Prices (us-east-1, no free tier):\n")
 	for _, k := range priceOrder {
 		fmt.Fprintf(&b, "    %-34s %s\n", prices[k].item, prices[k].source)
 	}
 	return b.String()
+}
+
+// sampled is how many of n requests over a run of the given seconds X-Ray's default sampling
+// rule records: a reservoir of one request each second, then 5% of the rest
+// (https://docs.aws.amazon.com/xray/latest/devguide/xray-console-sampling.html).
+func sampled(n, seconds float64) float64 {
+	reservoir := min(n, math.Ceil(seconds))
+	return reservoir + 0.05*(n-reservoir)
 }
 
 // stateMachineTask reports whether the state machine invokes the function.
