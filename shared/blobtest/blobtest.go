@@ -26,6 +26,7 @@ func Run(t *testing.T, newBlob func(t *testing.T) credbatch.Blob) {
 		{"NotFound", testNotFound},
 		{"Keys", testKeys},
 		{"Overwrite", testOverwrite},
+		{"Delete", testDelete},
 		{"EmptyAndLarge", testSizes},
 		{"InvalidKeys", testInvalidKeys},
 		{"Presign", testPresign},
@@ -180,6 +181,32 @@ func testOverwrite(t *testing.T, b credbatch.Blob) {
 	third := MustPut(t, b, key, []byte("second, longer version"), "application/json", nil)
 	if third.ETag != second.ETag {
 		t.Errorf("same content, different ETag: %q vs %q", third.ETag, second.ETag)
+	}
+}
+
+func testDelete(t *testing.T, b credbatch.Blob) {
+	ctx := context.Background()
+	key := "evidence/b1/2-0123.pdf"
+	MustPut(t, b, key, []byte("first"), "application/pdf", nil)
+	MustPut(t, b, key, []byte("second"), "application/pdf", nil)
+	other := MustPut(t, b, key+"x", []byte("neighbour"), "application/pdf", nil)
+	if err := b.Delete(ctx, key); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if _, _, err := b.Get(ctx, key); !credbatch.IsKind(err, credbatch.KindNotFound) {
+		t.Errorf("Get after Delete: %v, want not found", err)
+	}
+	if _, err := b.Head(ctx, key); !credbatch.IsKind(err, credbatch.KindNotFound) {
+		t.Errorf("Head after Delete: %v, want not found", err)
+	}
+	if err := b.Delete(ctx, key); err != nil {
+		t.Errorf("Delete of a deleted object: %v", err)
+	}
+	if got, _ := MustGet(t, b, other.Key); string(got) != "neighbour" {
+		t.Errorf("a key sharing the prefix was touched: %q", got)
+	}
+	if err := b.Delete(ctx, "../escape"); !credbatch.IsKind(err, credbatch.KindInvalid) {
+		t.Errorf("Delete of an invalid key: %v, want invalid", err)
 	}
 }
 

@@ -148,6 +148,9 @@ type Evidence struct {
 	URL       string        `json:"url,omitempty"`       // an external page (validated like url attributes)
 	Narrative string        `json:"narrative,omitempty"` // what the evidence shows
 	File      *EvidenceFile `json:"file,omitempty"`
+	// Lock is held while a file is attached to the row (one attachment at a time, so that a
+	// replaced file can be deleted safely): "<token> <expiry, RFC 3339>"; "" = none.
+	Lock string `json:"lock,omitempty"`
 }
 
 // Empty reports whether e carries nothing.
@@ -178,6 +181,11 @@ func (f *EvidenceFile) Stored() bool { return f != nil && f.Key != "" && f.Diges
 
 // EvidencePrefix is the blob prefix of every evidence file (EvidenceKey).
 const EvidencePrefix = "evidence/"
+
+// EvidenceUploadPrefix is where presigned evidence uploads land before they are checked
+// and attached to their row (evidence-uploads/<batch>/<row>/<nonce>); the bucket's
+// lifecycle expires what is never confirmed.
+const EvidenceUploadPrefix = "evidence-uploads/"
 
 // EvidenceKey returns the blob key of a row's evidence file: evidence/<batch>/<row>-<hash>.<ext>,
 // where hash is the first 32 hex digits of the file's SHA-384 (from its SRI digest) and ext

@@ -41,6 +41,8 @@ type Change struct {
 const (
 	AuditDefinitionCreated = "definition.created" // the initial policy of a new definition
 	AuditPolicyChanged     = "definition.policy_changed"
+	AuditEvidenceAttached  = "evidence.attached" // a row's evidence file attached or replaced before approval (target batch/<id>/row/<n>)
+	AuditEvidenceRemoved   = "evidence.removed"  // an administrator deleted a credential's evidence file (target credential/<id>)
 )
 
 // AuditEntry records who changed what, when, from which value to which.

@@ -68,6 +68,8 @@ type Blob interface {
 	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
 	// PresignPut returns a URL that uploads to the key until ttl passes.
 	PresignPut(ctx context.Context, key, contentType string, ttl time.Duration) (string, error)
+	// Delete removes an object; deleting a missing one is not an error.
+	Delete(ctx context.Context, key string) error
 }
 
 // ReaderAtBlob is implemented by blobs that read an object at any offset without copying it

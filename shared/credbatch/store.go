@@ -110,6 +110,11 @@ type Store interface {
 	// UpdateRow replaces a row whose current status is `from` (conditional write); r.Status
 	// is the new status and must be a legal move (CanTransitionRow). KindConflict otherwise.
 	UpdateRow(ctx context.Context, r Row, from RowStatus) (Row, error)
+	// UpdateRowEvidence replaces a row as UpdateRow does, and only while the row's evidence
+	// lock (Evidence.Lock) is still lock ("" = none): the compare-and-swap that attaching an
+	// evidence file takes the row's lock with, and that amending a row checks it against.
+	// KindConflict otherwise.
+	UpdateRowEvidence(ctx context.Context, r Row, from RowStatus, lock string) (Row, error)
 
 	// CreateCredential stores a new credential, adding EmailCounts of its email status to its
 	// batch's counters in the same write; KindConflict when the id exists.
@@ -164,6 +169,10 @@ type Store interface {
 	// DeleteSuppression removes an address; KindNotFound.
 	DeleteSuppression(ctx context.Context, email string) error
 
+	// RecordAudit stores one audit entry of an action that changes no definition (an
+	// evidence file attached or removed); e.ID and e.At must be set. KindConflict when the id
+	// is taken.
+	RecordAudit(ctx context.Context, e AuditEntry) error
 	// ListAudit lists the audit trail, newest first.
 	ListAudit(ctx context.Context, cursor string, limit int) (Page[AuditEntry], error)
 

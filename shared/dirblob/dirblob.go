@@ -205,6 +205,22 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, credbatch.O
 	return f, info, nil
 }
 
+// Delete removes the object and its metadata; deleting a missing object is not an error.
+// Errors: KindInvalid, KindInternal.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	p, err := s.Path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !missing(err) {
+		return internal("dirblob.delete", fmt.Errorf("remove %s: %w", key, err))
+	}
+	if err := os.Remove(s.metaPath(key)); err != nil && !missing(err) {
+		return internal("dirblob.delete", fmt.Errorf("remove metadata of %s: %w", key, err))
+	}
+	return nil
+}
+
 // Put stores the object atomically, replacing any previous content and metadata. Metadata
 // keys are lower-cased as S3 does. Errors: KindInvalid, KindInternal.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, contentType string, metadata map[string]string) (credbatch.ObjectInfo, error) {
@@ -238,12 +254,13 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, contentType st
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return credbatch.ObjectInfo{}, internal("dirblob.put", fmt.Errorf("create folder for %s: %w", key, err))
 	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		return credbatch.ObjectInfo{}, internal("dirblob.put", fmt.Errorf("rename into %s: %w", key, err))
-	}
-	fi, err := os.Stat(p)
+	// Stat before the rename: once renamed, a concurrent Delete may remove the file.
+	fi, err := os.Stat(tmp.Name())
 	if err != nil {
 		return credbatch.ObjectInfo{}, internal("dirblob.put", fmt.Errorf("stat %s: %w", key, err))
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return credbatch.ObjectInfo{}, internal("dirblob.put", fmt.Errorf("rename into %s: %w", key, err))
 	}
 	var md map[string]string
 	if len(metadata) > 0 {

@@ -30,6 +30,22 @@ func (s *Store) auditPut(d credbatch.Definition, e credbatch.AuditEntry) (*types
 	return &types.Put{TableName: aws.String(s.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}, nil
 }
 
+// RecordAudit stores one audit entry of an action that changes no definition.
+func (s *Store) RecordAudit(ctx context.Context, e credbatch.AuditEntry) error {
+	if e.At.IsZero() {
+		return invalid("an audit entry needs its time")
+	}
+	put, err := s.auditPut(credbatch.Definition{CreatedAt: e.At, Version: e.Version}, e)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: put.Item, ConditionExpression: put.ConditionExpression})
+	if conditionFailed(err) {
+		return credbatch.Conflict("audit entry %s exists", e.ID)
+	}
+	return fail("record audit entry "+e.ID, err)
+}
+
 // ListAudit lists the audit trail, newest first.
 func (s *Store) ListAudit(ctx context.Context, cursor string, limit int) (credbatch.Page[credbatch.AuditEntry], error) {
 	items, next, err := s.query(ctx, "list audit", &dynamodb.QueryInput{

@@ -276,6 +276,18 @@ func (s *Store) ListRows(ctx context.Context, batchID string, f credbatch.RowFil
 
 // UpdateRow replaces a row whose stored status is `from` (conditional put).
 func (s *Store) UpdateRow(ctx context.Context, r credbatch.Row, from credbatch.RowStatus) (credbatch.Row, error) {
+	return s.updateRow(ctx, r, from, nil)
+}
+
+// UpdateRowEvidence replaces a row whose status is from and whose evidence lock is still
+// lock ("" = none).
+func (s *Store) UpdateRowEvidence(ctx context.Context, r credbatch.Row, from credbatch.RowStatus, lock string) (credbatch.Row, error) {
+	return s.updateRow(ctx, r, from, &lock)
+}
+
+// updateRow puts r when its status is from and, with lock, its evidence lock is *lock
+// (Evidence.Lock, absent or "" for none).
+func (s *Store) updateRow(ctx context.Context, r credbatch.Row, from credbatch.RowStatus, lock *string) (credbatch.Row, error) {
 	if err := checkRow(r); err != nil {
 		return r, err
 	}
@@ -287,16 +299,24 @@ func (s *Store) UpdateRow(ctx context.Context, r credbatch.Row, from credbatch.R
 	if err != nil {
 		return r, err
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+	in := &dynamodb.PutItemInput{
 		TableName: aws.String(s.table), Item: item,
 		ConditionExpression:       aws.String("attribute_exists(PK) AND #st = :from"),
 		ExpressionAttributeNames:  map[string]string{"#st": "Status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":from": str(string(from))},
-	})
+	}
+	conflict := credbatch.Conflict("row %d of batch %s is not %s", r.Number, r.BatchID, from)
+	if lock != nil {
+		in.ConditionExpression = aws.String("attribute_exists(PK) AND #st = :from AND " +
+			"(#ev.#lock = :lock OR (:lock = :none AND attribute_not_exists(#ev.#lock)))")
+		in.ExpressionAttributeNames["#ev"], in.ExpressionAttributeNames["#lock"] = "Evidence", "Lock"
+		in.ExpressionAttributeValues[":lock"], in.ExpressionAttributeValues[":none"] = str(*lock), str("")
+		conflict = credbatch.Conflict("row %d of batch %s is not %s with the evidence lock %q: it was changed by someone else", r.Number, r.BatchID, from, *lock)
+	}
+	_, err = s.db.PutItem(ctx, in)
 	if conditionFailed(err) {
 		id := fmt.Sprintf("%s/%d", r.BatchID, r.Number)
-		return r, s.missingOr(ctx, "row", id, key(batchPK(r.BatchID), rowSK(r.Number)),
-			credbatch.Conflict("row %d of batch %s is not %s", r.Number, r.BatchID, from))
+		return r, s.missingOr(ctx, "row", id, key(batchPK(r.BatchID), rowSK(r.Number)), conflict)
 	}
 	if err != nil {
 		return r, fail(fmt.Sprintf("update row %d of batch %s", r.Number, r.BatchID), err)

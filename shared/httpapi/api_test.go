@@ -293,6 +293,38 @@ func TestEveryRoute(t *testing.T) {
 		t.Errorf("audit trail %+v: want the initial policies of badge and course", audit.Items)
 	}
 
+	// Evidence per row: a file PUT to a row, another uploaded to a presigned URL and confirmed.
+	must(t, e.call("POST", "/api/definitions", "admin", credbatch.Definition{ID: "visit", Name: "Site Visit",
+		Evidence: credbatch.EvidenceSettings{Policy: credbatch.EvidenceOptional}}), 201, nil)
+	var b7 batchOut
+	must(t, e.call("POST", "/api/batches", "issuer", visitBatch()), 201, &b7)
+	var attached struct {
+		Row   credbatch.Row
+		Batch batchOut
+	}
+	png := append([]byte("\x89PNG\r\n\x1a\n"), "not a real image; real ones are in TestRowEvidence"...)
+	do("/api/batches/{id}/rows/{row}/evidence", "PUT", "/api/batches/"+b7.ID+"/rows/2/evidence?name=site.png", "issuer", png, 200, &attached,
+		"Content-Type", "image/png")
+	if f := attached.Row.Evidence.FileNamed(); !f.Stored() || f.Name != "site.png" || f.MediaType != "image/png" {
+		t.Errorf("attached evidence %+v", attached.Row.Evidence)
+	}
+	var evUp struct{ URL, Method, Key string }
+	do("/api/batches/{id}/rows/{row}/evidence/upload", "POST", "/api/batches/"+b7.ID+"/rows/3/evidence/upload", "issuer", nil, 200, &evUp)
+	if evUp.Method != "PUT" || !strings.HasPrefix(evUp.Key, credbatch.EvidenceUploadPrefix+b7.ID+"/3/") || evUp.URL == "" {
+		t.Errorf("evidence upload %+v", evUp)
+	}
+	if _, err := e.blob.Put(ctx, evUp.Key, strings.NewReader("%PDF-1.4\n% not a real PDF either\n"), "application/octet-stream", nil); err != nil {
+		t.Fatal(err)
+	}
+	do("/api/batches/{id}/rows/{row}/evidence/confirm", "POST", "/api/batches/"+b7.ID+"/rows/3/evidence/confirm", "issuer",
+		map[string]string{"key": evUp.Key, "name": "report.pdf"}, 200, &attached)
+	if f := attached.Row.Evidence.FileNamed(); !f.Stored() || f.Name != "report.pdf" || f.MediaType != "application/pdf" {
+		t.Errorf("confirmed evidence %+v", attached.Row.Evidence)
+	}
+	if _, err := e.blob.Head(ctx, evUp.Key); !credbatch.IsKind(err, credbatch.KindNotFound) {
+		t.Errorf("the confirmed upload is still stored: %v", err)
+	}
+
 	// Public documents.
 	var jwks struct{ Keys []map[string]any }
 	do("/.well-known/jwks.json", "GET", "/.well-known/jwks.json", "", nil, 200, &jwks)
@@ -315,6 +347,14 @@ func TestEveryRoute(t *testing.T) {
 			t.Errorf("route %s %s was not exercised", rt.Method, rt.Path)
 		}
 	}
+}
+
+// visitBatch is a POST /api/batches body of two rows of the visit definition (evidence optional).
+func visitBatch() map[string]any {
+	return map[string]any{"definition_id": "visit", "label": "Site visits", "rows": []map[string]any{
+		{"first_name": "Ann", "last_name": "Lee", "email": "ann@example.org", "issue_date": "2025-04-30"},
+		{"first_name": "Bo", "last_name": "Chan", "email": "bo@example.org", "issue_date": "2025-04-30"},
+	}}
 }
 
 func metaOf(headers map[string]string) map[string]string {

@@ -73,6 +73,7 @@ type env struct {
 	t        *testing.T
 	api      *httpapi.API
 	store    *sqlite.Store
+	blob     *dirblob.Store
 	workflow *fakeWorkflow
 	mailer   *fakeMailer
 	signer   *credential.Signer
@@ -114,7 +115,7 @@ func newEnv(t *testing.T, opts ...func(*httpapi.Deps)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: st, workflow: &fakeWorkflow{}, mailer: &fakeMailer{}, signer: signer, keys: set,
+	e := &env{t: t, store: st, blob: blob, workflow: &fakeWorkflow{}, mailer: &fakeMailer{}, signer: signer, keys: set,
 		issuer: credential.Issuer{BaseURL: baseURL, Name: "Example Academy"}, tokens: map[string]string{},
 		now: time.Date(2025, 5, 1, 9, 0, 0, 0, time.UTC)}
 	for _, tk := range tf.Tokens {

@@ -72,7 +72,12 @@ func (s *Service) AmendRow(ctx context.Context, id string, number int, values ma
 	if err != nil {
 		return old, b, err
 	}
-	saved, err := s.Store.UpdateRow(ctx, next, old.Status)
+	// Conditional on the row's evidence lock too: an evidence file being attached to the row
+	// (ingest.AttachEvidence) is not lost.
+	if liveLock(old) != "" {
+		return old, b, evidenceBusy(number)
+	}
+	saved, err := s.Store.UpdateRowEvidence(ctx, next, old.Status, lockOf(old)) // expired, or none
 	if err != nil {
 		return old, b, fmt.Errorf("update row %d of %s: %w", number, id, err)
 	}

@@ -123,6 +123,9 @@ func (s *Service) applyZip(ctx context.Context, b credbatch.Batch, log *slog.Log
 			z.claim(f.Name)
 			continue
 		}
+		if liveLock(r) != "" {
+			continue // a file is being attached to the row (AttachEvidence) right now
+		}
 		next := r
 		next.Evidence = &credbatch.Evidence{URL: r.Evidence.URL, Narrative: r.Evidence.Narrative, File: &credbatch.EvidenceFile{Name: r.Evidence.File.Name}}
 		next.Findings = slices.DeleteFunc(slices.Clone(r.Findings), func(f credbatch.Finding) bool {
@@ -132,9 +135,9 @@ func (s *Service) applyZip(ctx context.Context, b credbatch.Batch, log *slog.Log
 			return b, fmt.Errorf("batch %s row %d: evidence: %w", b.ID, r.Number, err)
 		}
 		next.UpdatedAt = s.now()
-		saved, err := s.Store.UpdateRow(ctx, next, r.Status)
+		saved, err := s.Store.UpdateRowEvidence(ctx, next, r.Status, lockOf(r))
 		if credbatch.IsKind(err, credbatch.KindConflict) {
-			continue // changed meanwhile (amended, or a concurrent delivery of this zip)
+			continue // changed meanwhile (amended, a file attached, or a concurrent delivery of this zip)
 		}
 		if err != nil {
 			return b, fmt.Errorf("batch %s: update row %d: %w", b.ID, r.Number, err)

@@ -136,11 +136,16 @@ func (a *Actions) Submit(ctx context.Context, id string, skipInvalid bool) (cred
 		if b.Counts.Valid == 0 {
 			return b, credbatch.E(credbatch.KindConflict, "no_valid_rows", fmt.Sprintf("batch %s has no valid rows to issue", id))
 		}
+	default:
+		return b, credbatch.Conflict("batch %s is %s; only a parsed or rejected batch can be submitted", id, b.Status)
+	}
+	if err := RequireEvidence(ctx, a.Store, b); err != nil {
+		return b, err
+	}
+	if b.Status == credbatch.BatchRejected {
 		if b, err = a.Store.UpdateBatch(ctx, id, credbatch.BatchChange{SkipInvalid: &skipInvalid}); err != nil {
 			return b, err
 		}
-	default:
-		return b, credbatch.Conflict("batch %s is %s; only a parsed or rejected batch can be submitted", id, b.Status)
 	}
 	return a.start(ctx, b)
 }

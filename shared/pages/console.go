@@ -44,6 +44,7 @@ func (h *handler) consoleRoutes() {
 	h.mux.HandleFunc("GET /batches/{id}/reconciliation.xlsx", h.reconciliation)
 	h.mux.HandleFunc("POST /batches/{id}/{action}", h.batchAction)
 	h.mux.HandleFunc("POST /batches/{id}/rows/{row}", h.amendRow)
+	h.mux.HandleFunc("POST /batches/{id}/rows/{row}/evidence", h.attachEvidence)
 	h.mux.HandleFunc("GET /catalogue", h.catalogue)
 	h.mux.HandleFunc("GET /catalogue/template", h.combinedTemplate)
 	h.mux.HandleFunc("GET /catalogue/new", h.newDefinitionForm)
@@ -126,6 +127,7 @@ var notices = map[string]string{
 	"revoked":          "Revoked.",
 	"resent":           "The email was sent again.",
 	"amended":          "Row saved and validated again.",
+	"evidence":         "Evidence file attached to the row.",
 	"mapped":           "The columns were assigned; the file is being read again as a new batch.",
 	"uploaded":         "File uploaded. It is being read now.",
 	"created":          "Batch created.",

@@ -1,7 +1,9 @@
 package pages
 
 import (
+	"errors"
 	"fmt"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"slices"
@@ -118,9 +120,14 @@ func (h *handler) showBatch(w http.ResponseWriter, r *http.Request, s caller, st
 			return
 		}
 		for _, row := range p.Items {
-			v.Rows = append(v.Rows, rowView{Row: row, Name: strings.TrimSpace(row.FirstName + " " + row.LastName),
+			def := defs[defOf(b, row)]
+			rv := rowView{Row: row, Name: strings.TrimSpace(row.FirstName + " " + row.LastName),
 				Invalid:    row.Status == credbatch.RowInvalid || row.Status == credbatch.RowSkipped || credbatch.HasErrors(row.Findings),
-				Attributes: attributes(defs[defOf(b, row)], row.Attributes)})
+				Attributes: attributes(def, row.Attributes), Evidence: rowEvidence(b, row)}
+			if v.Editable && def.Evidence.EffectivePolicy() != credbatch.EvidenceNone && (row.Status == credbatch.RowValid || row.Status == credbatch.RowInvalid) {
+				rv.CanAttach, rv.Accept = true, acceptOf(def.Evidence)
+			}
+			v.Rows = append(v.Rows, rv)
 		}
 		v.RowsNext = p.Next
 	}
@@ -370,6 +377,68 @@ func (h *handler) amendRow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	back := url.Values{"done": {"amended"}}
+	if sh := r.PostForm.Get("show"); sh == "invalid" {
+		back.Set("show", sh)
+	}
+	http.Redirect(w, r, batchLink(id)+"?"+back.Encode()+"#row-"+strconv.Itoa(number), http.StatusSeeOther)
+}
+
+// attachEvidence serves POST /batches/{id}/rows/{row}/evidence (multipart, the file in
+// "file"): the row's evidence file attached or replaced (ingest.Service.AttachEvidence),
+// before the batch is submitted.
+func (h *handler) attachEvidence(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, credbatch.MaxEvidenceMaxBytes+1<<20)
+	err := r.ParseMultipartForm(8 << 20)
+	if errors.Is(err, http.ErrNotMultipart) {
+		err = r.ParseForm() // a form without its file: refused below
+	}
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			h.message(w, r, http.StatusRequestEntityTooLarge, "File too large", fmt.Sprintf("Evidence files are at most %d MB.", credbatch.MaxEvidenceMaxBytes>>20))
+			return
+		}
+		if _, ok := h.requireRole(w, r, issuerRole...); ok {
+			h.message(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		}
+		return
+	}
+	if r.MultipartForm != nil {
+		defer r.MultipartForm.RemoveAll()
+	}
+	s, ok := h.requireRole(w, r, issuerRole...)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	number, err := strconv.Atoi(r.PathValue("row"))
+	if err != nil {
+		h.message(w, r, http.StatusNotFound, "Page not found", "There is no such row.")
+		return
+	}
+	var files []*multipart.FileHeader
+	if r.MultipartForm != nil {
+		files = r.MultipartForm.File["file"]
+	}
+	if len(files) == 0 {
+		h.showBatch(w, r, s, http.StatusBadRequest, fmt.Sprintf("Row %d: choose the evidence file to attach.", number))
+		return
+	}
+	f, err := files[0].Open()
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer f.Close()
+	if _, _, err := h.d.Ingest.AttachEvidence(r.Context(), id, number, files[0].Filename, f, s.Principal.Name()); err != nil {
+		if httpapi.StatusOf(err) >= 500 {
+			h.fail(w, r, err)
+			return
+		}
+		h.showBatch(w, r, s, httpapi.StatusOf(err), fmt.Sprintf("Row %d: the evidence file was not attached: %s", number, credbatch.ErrorMessage(err)))
+		return
+	}
+	back := url.Values{"done": {"evidence"}}
 	if sh := r.PostForm.Get("show"); sh == "invalid" {
 		back.Set("show", sh)
 	}

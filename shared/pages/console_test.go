@@ -79,6 +79,8 @@ func TestConsoleAuthorization(t *testing.T) {
 		{"POST", "/approvals/confirm", approvers, 0},
 		{"POST", "/approvals", approvers, 0},
 		{"POST", bp + "/rows/2", issuers, 0},
+		{"POST", bp + "/rows/2/evidence", issuers, 0},
+		{"GET", bp + "/rows/2/evidence", all, http.StatusNotFound},
 		{"POST", bp + "/submit", issuers, 0},
 		{"POST", bp + "/submit-valid", issuers, 0},
 		{"POST", bp + "/cancel", issuers, 0},

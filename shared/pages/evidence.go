@@ -154,3 +154,145 @@ func evidenceSize(n int64) string {
 	}
 	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 }
+
+// RowEvidencePattern serves a row's stored evidence file to signed-in staff before the
+// batch is issued (the batch and review pages' previews); the public reaches a file only
+// through its credential (CredentialEvidencePattern).
+const RowEvidencePattern = "GET /batches/{id}/rows/{row}/evidence"
+
+// evidenceView is one credential's or row's evidence as a page lists it.
+type evidenceView struct {
+	FileName  string // "" = no file
+	FileURL   string // where the file is served ("" = not stored: named but not uploaded yet)
+	MediaType string
+	TypeName  string // "PNG image", "PDF"
+	Size      string // in words ("" when unknown)
+	Genre     string
+	Image     bool // preview inline (img)
+	PDF       bool
+	Removed   bool   // an administrator deleted the file; the credential keeps its digest
+	Digest    string // digestSRI, on the credential page
+	Narrative string
+	Link      string // an external page (Evidence URL)
+}
+
+// evidenceGenre is the OB 3.0 genre credential.Build gives a file of a media type.
+func evidenceGenre(mediaType string) string {
+	if strings.HasPrefix(mediaType, "image/") {
+		return "Image"
+	}
+	return "Document"
+}
+
+// typeName is how a page names a media type.
+func typeName(t string) string {
+	switch t {
+	case "application/pdf":
+		return "PDF"
+	case "image/png":
+		return "PNG image"
+	case "image/jpeg":
+		return "JPEG image"
+	case "image/gif":
+		return "GIF image"
+	case "image/webp":
+		return "WebP image"
+	}
+	return t
+}
+
+// rowEvidence is a row's evidence for the batch and review pages (nil when it has none).
+func rowEvidence(b credbatch.Batch, r credbatch.Row) *evidenceView {
+	e := r.Evidence
+	if e.Empty() {
+		return nil
+	}
+	v := &evidenceView{Narrative: e.Narrative, Link: e.URL}
+	if f := e.File; f != nil {
+		v.FileName = f.Name
+		if f.Stored() {
+			v.FileURL = batchLink(b.ID) + "/rows/" + strconv.Itoa(r.Number) + "/evidence"
+			v.MediaType, v.TypeName, v.Size, v.Genre = f.MediaType, typeName(f.MediaType), evidenceSize(f.Size), evidenceGenre(f.MediaType)
+			v.Image, v.PDF = strings.HasPrefix(f.MediaType, "image/"), f.MediaType == "application/pdf"
+		}
+	}
+	return v
+}
+
+// rowEvidenceFile serves GET /batches/{id}/rows/{row}/evidence: a row's stored evidence file,
+// to signed-in staff only (private, not cached), with the same protective headers as a
+// credential's.
+func (h *handler) rowEvidenceFile(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.requireRole(w, r, anyRole...); !ok {
+		return
+	}
+	ctx := r.Context()
+	n, err := strconv.Atoi(r.PathValue("row"))
+	if err != nil {
+		h.noEvidence(w, r)
+		return
+	}
+	row, err := h.d.Store.GetRow(ctx, r.PathValue("id"), n)
+	if credbatch.IsKind(err, credbatch.KindNotFound) || credbatch.IsKind(err, credbatch.KindInvalid) {
+		h.noEvidence(w, r)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	f := row.Evidence.FileNamed()
+	if !f.Stored() || h.d.Ingest == nil || h.d.Ingest.Blob == nil {
+		h.noEvidence(w, r)
+		return
+	}
+	blob := h.d.Ingest.Blob
+	rc, info, err := blob.Get(ctx, f.Key)
+	if credbatch.IsKind(err, credbatch.KindNotFound) {
+		h.noEvidence(w, r)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer rc.Close()
+	if info.Size > MaxStreamedEvidence {
+		u, err := blob.PresignGet(ctx, f.Key, EvidenceLinkTTL)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "private, no-store")
+		http.Redirect(w, r, u, http.StatusFound)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", f.MediaType)
+	hd.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": evidenceFileName(issuance.CredentialEvidence{Name: f.Name, MediaType: f.MediaType})}))
+	hd.Set("Content-Security-Policy", evidenceCSP)
+	hd.Set("X-Frame-Options", "SAMEORIGIN")
+	hd.Set("Cache-Control", "private, no-store")
+	hd.Set("X-Robots-Tag", "noindex")
+	hd.Set("Content-Length", strconv.FormatInt(info.Size, 10))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if _, err := io.Copy(w, rc); err != nil {
+		h.d.Log.WarnContext(ctx, "evidence response cut short", "batch", row.BatchID, "row", row.Number, "err", err)
+	}
+}
+
+// acceptOf is the accept attribute of a definition's evidence file input: its media types
+// and their extensions.
+func acceptOf(e credbatch.EvidenceSettings) string {
+	var out []string
+	for _, t := range e.Types() {
+		out = append(out, t)
+		if m, ok := credbatch.LookupMediaType(t); ok {
+			out = append(out, m.Exts...)
+		}
+	}
+	return strings.Join(out, ",")
+}

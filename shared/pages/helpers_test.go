@@ -1,6 +1,7 @@
 package pages_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"html"
@@ -166,6 +167,7 @@ type request struct {
 	method string
 	path   string
 	form   url.Values
+	raw    []byte // a body sent as it is (set its Content-Type in header)
 	cookie string // sign in with this token (once per env) and send the session cookie
 	sid    string // a raw session cookie value
 	flash  string // flash cookie value
@@ -189,6 +191,9 @@ func (e *env) do(t *testing.T, rq request) response {
 	var body io.Reader
 	if rq.form != nil {
 		body = strings.NewReader(rq.form.Encode())
+	}
+	if rq.raw != nil {
+		body = bytes.NewReader(rq.raw)
 	}
 	r := httptest.NewRequest(method, baseURL+rq.path, body)
 	if rq.form != nil {

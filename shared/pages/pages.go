@@ -139,12 +139,13 @@ func New(d Deps) http.Handler {
 	h.copyJS, h.uploadJS = template.JS(copyJS), template.JS(uploadJS)
 	h.csp = contentSecurityPolicy(css, [][]byte{copyJS, uploadJS}, uploadOrigin(d.Ingest))
 	for _, name := range []string{"credential", "review", "login", "message", "home", "confirm", "batch", "catalogue", "definition", "definition_form", "upload", "manual"} {
-		h.tmpl[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/nav.html", "templates/"+name+".html"))
+		h.tmpl[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/nav.html", "templates/evidence.html", "templates/"+name+".html"))
 	}
 	h.mux.HandleFunc(CredentialPattern, h.credential)
 	h.mux.HandleFunc(CredentialPDFPattern, h.credentialPDF)
 	h.mux.HandleFunc(CredentialBadgePattern, h.credentialBadge)
 	h.mux.HandleFunc(CredentialEvidencePattern, h.credentialEvidence)
+	h.mux.HandleFunc(RowEvidencePattern, h.rowEvidenceFile)
 	h.mux.HandleFunc("GET /review/{id}", h.review)
 	h.mux.HandleFunc("POST /review/{id}/{action}", h.decide)
 	h.mux.HandleFunc("GET "+LoginPath, h.loginForm)

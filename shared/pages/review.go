@@ -53,6 +53,9 @@ type rowView struct {
 	Name       string
 	Invalid    bool
 	Attributes []attrView
+	Evidence   *evidenceView // nil: the row carries none
+	CanAttach  bool          // an evidence file may be attached (the batch page's form)
+	Accept     string        // the file types the form takes (its accept attribute)
 }
 
 // previewView is a credential as it will be issued for one row.

@@ -26,6 +26,8 @@ type API interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+	ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, optFns ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error)
 }
 
 // PresignAPI is the part of *s3.PresignClient the Store uses.
@@ -136,6 +138,52 @@ func seekable(r io.Reader) (io.ReadSeeker, int64, error) {
 		return nil, 0, err
 	}
 	return bytes.NewReader(b), int64(len(b)), nil
+}
+
+// Delete removes every version of the object (and its delete markers), so that on a
+// versioned bucket the bytes are gone, not only hidden; deleting a missing object is not an
+// error. It needs s3:ListBucketVersions on the bucket and s3:DeleteObjectVersion on the key.
+// Errors: KindInvalid, KindUnavailable.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := credbatch.CheckKey(key); err != nil {
+		return err
+	}
+	in := &s3.ListObjectVersionsInput{Bucket: aws.String(s.bucket), Prefix: aws.String(key)}
+	for {
+		out, err := s.client.ListObjectVersions(ctx, in)
+		if err != nil {
+			return s.classify("s3blob.delete", key, err)
+		}
+		var ids []*string
+		for _, v := range out.Versions {
+			if aws.ToString(v.Key) == key {
+				ids = append(ids, v.VersionId)
+			}
+		}
+		for _, m := range out.DeleteMarkers {
+			if aws.ToString(m.Key) == key {
+				ids = append(ids, m.VersionId)
+			}
+		}
+		for _, id := range ids {
+			if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key), VersionId: id}); err != nil {
+				if e := s.classify("s3blob.delete", key, err); !credbatch.IsKind(e, credbatch.KindNotFound) {
+					return e
+				}
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			break
+		}
+		in.KeyMarker, in.VersionIdMarker = out.NextKeyMarker, out.NextVersionIdMarker
+	}
+	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)}); err != nil {
+		// an unversioned bucket lists no versions
+		if e := s.classify("s3blob.delete", key, err); !credbatch.IsKind(e, credbatch.KindNotFound) {
+			return e
+		}
+	}
+	return nil
 }
 
 // PresignGet returns a URL that downloads the object until ttl passes. Errors: KindInvalid.

@@ -75,6 +75,14 @@ func (f fakeAPI) PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Opti
 	return nil, f.err
 }
 
+func (f fakeAPI) DeleteObject(context.Context, *s3.DeleteObjectInput, ...func(*s3.Options)) (*s3.DeleteObjectOutput, error) {
+	return nil, f.err
+}
+
+func (f fakeAPI) ListObjectVersions(context.Context, *s3.ListObjectVersionsInput, ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
+	return nil, f.err
+}
+
 func responseError(status int, err error) error {
 	return &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
 		Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}}, Err: err}}
@@ -148,5 +156,26 @@ func TestPresignedUploadWithMetadata(t *testing.T) {
 		if info.Metadata[k] != v {
 			t.Errorf("metadata %s = %q, want %q (all: %v)", k, info.Metadata[k], v, info.Metadata)
 		}
+	}
+}
+
+// TestDeleteRemovesEveryVersion: on the versioned bucket, Delete leaves no version and no
+// delete marker of the key, so the bytes are gone and not only hidden.
+func TestDeleteRemovesEveryVersion(t *testing.T) {
+	b := newBucket(t).(*s3blob.Store)
+	ctx := context.Background()
+	key := "evidence/b1/2-abc.png"
+	blobtest.MustPut(t, b, key, []byte("one"), "image/png", nil)
+	blobtest.MustPut(t, b, key, []byte("two"), "image/png", nil)
+	if err := b.Delete(ctx, key); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	client := s3.NewFromConfig(awstest.Config(t, "S3"), func(o *s3.Options) { o.UsePathStyle = true })
+	out, err := client.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(b.Bucket()), Prefix: aws.String(key)})
+	if err != nil {
+		t.Fatalf("list versions: %v", err)
+	}
+	if len(out.Versions)+len(out.DeleteMarkers) != 0 {
+		t.Errorf("after Delete: %d versions, %d delete markers left", len(out.Versions), len(out.DeleteMarkers))
 	}
 }

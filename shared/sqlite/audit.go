@@ -30,6 +30,16 @@ func insertAudit(ctx context.Context, tx *wtx, d credbatch.Definition, audit []c
 	return nil
 }
 
+// RecordAudit stores one audit entry of an action that changes no definition.
+func (s *Store) RecordAudit(ctx context.Context, e credbatch.AuditEntry) error {
+	if e.At.IsZero() {
+		return credbatch.E(credbatch.KindInvalid, "invalid_audit", "an audit entry needs its time")
+	}
+	return s.tx(ctx, "record audit entry "+e.ID, func(tx *wtx) error {
+		return insertAudit(ctx, tx, credbatch.Definition{CreatedAt: e.At, Version: e.Version}, []credbatch.AuditEntry{e})
+	})
+}
+
 // ListAudit lists the audit trail, newest first.
 func (s *Store) ListAudit(ctx context.Context, cur string, lim int) (credbatch.Page[credbatch.AuditEntry], error) {
 	n, err := limit(lim)

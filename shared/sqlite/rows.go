@@ -157,6 +157,18 @@ func (s *Store) ListRows(ctx context.Context, batchID string, f credbatch.RowFil
 
 // UpdateRow replaces a row whose status is `from` with r (conditional write).
 func (s *Store) UpdateRow(ctx context.Context, r credbatch.Row, from credbatch.RowStatus) (credbatch.Row, error) {
+	return s.updateRow(ctx, r, from, nil)
+}
+
+// UpdateRowEvidence replaces a row whose status is from and whose evidence lock is still
+// lock ("" = none).
+func (s *Store) UpdateRowEvidence(ctx context.Context, r credbatch.Row, from credbatch.RowStatus, lock string) (credbatch.Row, error) {
+	return s.updateRow(ctx, r, from, &lock)
+}
+
+// updateRow writes r when its status is from and, with lock, its evidence lock (in the
+// row's JSON) is *lock.
+func (s *Store) updateRow(ctx context.Context, r credbatch.Row, from credbatch.RowStatus, lock *string) (credbatch.Row, error) {
 	op := fmt.Sprintf("update row %s/%d %s → %s", r.BatchID, r.Number, from, r.Status)
 	legal := credbatch.CanTransitionRow(from, r.Status)
 	r.UpdatedAt = s.stamp()
@@ -166,8 +178,13 @@ func (s *Store) UpdateRow(ctx context.Context, r credbatch.Row, from credbatch.R
 	}
 	err = s.tx(ctx, op, func(tx *wtx) error {
 		if legal {
-			n, err := affected(tx.ExecContext(ctx, `UPDATE rows SET status = ?, codes = ?, body = ? WHERE batch_id = ? AND number = ? AND status = ?`,
-				r.Status, rowCodes(r), body, r.BatchID, r.Number, from))
+			q := `UPDATE rows SET status = ?, codes = ?, body = ? WHERE batch_id = ? AND number = ? AND status = ?`
+			args := []any{r.Status, rowCodes(r), body, r.BatchID, r.Number, from}
+			if lock != nil {
+				q += ` AND coalesce(json_extract(body, '$.evidence.lock'), '') = ?`
+				args = append(args, *lock)
+			}
+			n, err := affected(tx.ExecContext(ctx, q, args...))
 			if err != nil || n == 1 {
 				return err
 			}
@@ -182,6 +199,9 @@ func (s *Store) UpdateRow(ctx context.Context, r credbatch.Row, from credbatch.R
 		}
 		if !legal {
 			return credbatch.Conflict("row %s/%d cannot move from %s to %s", r.BatchID, r.Number, from, r.Status)
+		}
+		if cur == from && lock != nil {
+			return credbatch.Conflict("row %s/%d no longer has the evidence lock %q: it was changed by someone else", r.BatchID, r.Number, *lock)
 		}
 		return credbatch.Conflict("row %s/%d is %s, not %s: it was changed by someone else", r.BatchID, r.Number, cur, from)
 	})

@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 )
@@ -11,6 +12,7 @@ var auditTests = []namedTest{
 	{"StoredWithTheVersion", testAuditWithDefinition},
 	{"NotStoredWhenTheVersionIsRefused", testAuditConflict},
 	{"ListNewestFirstPaged", testAuditList},
+	{"RecordedAlone", testAuditRecorded},
 }
 
 func auditEntry(id string, changes ...credbatch.Change) credbatch.AuditEntry {
@@ -88,4 +90,22 @@ func testAuditList(t *testing.T, s credbatch.Store, _ Capabilities) {
 	}
 	_, err := s.ListAudit(ctx, "not-a-cursor!", 3)
 	wantKind(t, err, credbatch.KindInvalid, "list with a bad cursor")
+}
+
+func testAuditRecorded(t *testing.T, s credbatch.Store, _ Capabilities) {
+	ctx := t.Context()
+	at := time.Date(2026, 12, 4, 13, 0, 0, 0, time.UTC)
+	e := credbatch.AuditEntry{ID: "ev1", At: at, Actor: "admin@example.com", Action: credbatch.AuditEvidenceRemoved,
+		Target: "credential/c1", Changes: []credbatch.Change{{Field: "evidence/1", Old: "sha384-x", New: ""}}}
+	must(t, s.RecordAudit(ctx, e), "record")
+	wantKind(t, s.RecordAudit(ctx, e), credbatch.KindConflict, "record the same id again")
+	wantKind(t, s.RecordAudit(ctx, credbatch.AuditEntry{ID: "ev2", Action: credbatch.AuditEvidenceRemoved}), credbatch.KindInvalid, "record without a time")
+	got, err := s.ListAudit(ctx, "", 0)
+	must(t, err, "list audit")
+	if len(got.Items) != 1 {
+		t.Fatalf("audit: %d entries, want 1", len(got.Items))
+	}
+	g := got.Items[0]
+	g.At = utc(g.At)
+	diff(t, "recorded entry", g, e)
 }

@@ -18,6 +18,7 @@ var rowTests = []namedTest{
 	{"ListLimits", testRowListLimits},
 	{"UpdateRow", testRowUpdate},
 	{"UpdateRowIllegal", testRowUpdateIllegal},
+	{"UpdateRowEvidence", testRowUpdateEvidence},
 	{"UnicodeAndLargeValues", testRowUnicode},
 }
 
@@ -398,5 +399,79 @@ func testRowUnicode(t *testing.T, s credbatch.Store, _ Capabilities) {
 	diff(t, "unicode row", normRow(got), normRow(r))
 	if got.Attributes["Notes"] != long {
 		t.Fatalf("4 KB value changed: got %d bytes, want %d", len(got.Attributes["Notes"]), len(long))
+	}
+}
+
+// testRowUpdateEvidence: UpdateRowEvidence writes only while the row's evidence lock is the
+// one named (none on a row without evidence, with a link, with a file; a taken lock), and of
+// racing writers that read the same lock exactly one wins.
+func testRowUpdateEvidence(t *testing.T, s credbatch.Store, _ Capabilities) {
+	ctx := t.Context()
+	mustCreateBatch(t, s, newBatch("b1", at(0)))
+	named := newRow("b1", 3)
+	named.Evidence = &credbatch.Evidence{File: &credbatch.EvidenceFile{Name: "site.png"}} // named in the sheet, not stored
+	linked := newRow("b1", 4)
+	linked.Evidence = &credbatch.Evidence{URL: "https://example.org/ann"}
+	mustPutRows(t, s, []credbatch.Row{newRow("b1", 2), named, linked})
+	withLock := func(r credbatch.Row, lock string) credbatch.Row {
+		e := credbatch.Evidence{}
+		if r.Evidence != nil {
+			e = *r.Evidence
+		}
+		e.Lock = lock
+		r.Evidence = &e
+		return r
+	}
+	for _, n := range []int{2, 3, 4} {
+		r, err := s.GetRow(ctx, "b1", n)
+		must(t, err, "get")
+		steps := []struct {
+			expect, to string
+			ok         bool
+		}{
+			{"t0 2026-12-04T18:00:00Z", "t1 2026-12-04T18:01:00Z", false}, // it has no lock
+			{"", "t1 2026-12-04T18:01:00Z", true},
+			{"", "t2 2026-12-04T18:01:00Z", false}, // t1 holds it
+			{"t1 2026-12-04T18:01:00Z", "t1 2026-12-04T18:01:00Z", true},
+			{"t1 2026-12-04T18:01:00Z", "", true}, // released
+			{"t1 2026-12-04T18:01:00Z", "", false},
+		}
+		for _, st := range steps {
+			next := withLock(r, st.to)
+			got, err := s.UpdateRowEvidence(ctx, next, credbatch.RowValid, st.expect)
+			stored, gerr := s.GetRow(ctx, "b1", n)
+			must(t, gerr, "get")
+			what := fmt.Sprintf("row %d: lock %q → %q", n, st.expect, st.to)
+			if !st.ok {
+				wantKind(t, err, credbatch.KindConflict, what)
+				continue
+			}
+			must(t, err, what)
+			diff(t, "returned row", normRow(got), normRow(next))
+			if stored.Evidence == nil || stored.Evidence.Lock != st.to {
+				t.Fatalf("%s: stored evidence %+v", what, stored.Evidence)
+			}
+			if n == 4 && stored.Evidence.URL != "https://example.org/ann" || n == 3 && stored.Evidence.FileNamed() == nil {
+				t.Fatalf("%s: stored evidence %+v lost its link or file", what, stored.Evidence)
+			}
+		}
+		_, err = s.UpdateRowEvidence(ctx, r, credbatch.RowIssuing, "")
+		wantKind(t, err, credbatch.KindConflict, "wrong status")
+	}
+	_, err := s.UpdateRowEvidence(ctx, newRow("b1", 99), credbatch.RowValid, "")
+	wantKind(t, err, credbatch.KindNotFound, "missing row")
+
+	// Racing writers that read the row unlocked: exactly one takes the lock.
+	r := newRow("b1", 1000)
+	mustPutRows(t, s, []credbatch.Row{r})
+	errs := race(8, func(i int) error {
+		_, err := s.UpdateRowEvidence(ctx, withLock(r, fmt.Sprintf("w%d", i)), credbatch.RowValid, "")
+		return err
+	})
+	w := oneWinner(t, "lock the row", errs)
+	got, err := s.GetRow(ctx, "b1", 1000)
+	must(t, err, "get")
+	if got.Evidence == nil || got.Evidence.Lock != fmt.Sprintf("w%d", w) {
+		t.Fatalf("stored evidence %+v, want the winner's lock w%d", got.Evidence, w)
 	}
 }

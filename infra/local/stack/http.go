@@ -26,8 +26,8 @@ func (s *Stack) Handler(a auth.Authenticator) *httpapi.API {
 
 // bucketPut stores an upload sent to a presigned PUT URL, like S3: the URL's signature must
 // hold (see dirblob.Store.Verify), and the metadata stored is the signed one, so the uploader
-// is whoever the API signed the URL for. Only uploads/ can be written; the drop-folder
-// watcher ingests it.
+// is whoever the API signed the URL for. Only uploads/ (which the drop-folder watcher
+// ingests) and evidence-uploads/ (confirmed through the API) can be written.
 func (s *Stack) bucketPut(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
 	meta, err := s.Bucket.Verify(r, key)
@@ -35,8 +35,8 @@ func (s *Stack) bucketPut(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, credbatch.ErrorMessage(err), httpapi.StatusOf(err))
 		return
 	}
-	if !strings.HasPrefix(key, ingest.UploadsPrefix) {
-		http.Error(w, "only uploads/ can be written", http.StatusForbidden)
+	if !strings.HasPrefix(key, ingest.UploadsPrefix) && !strings.HasPrefix(key, credbatch.EvidenceUploadPrefix) {
+		http.Error(w, "only uploads/ and evidence-uploads/ can be written", http.StatusForbidden)
 		return
 	}
 	info, err := s.Bucket.Put(r.Context(), key, http.MaxBytesReader(w, r.Body, 200<<20), r.Header.Get("Content-Type"), meta)

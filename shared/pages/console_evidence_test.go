@@ -1,0 +1,154 @@
+package pages_test
+
+import (
+	"bytes"
+	"context"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/evidence/evidencetest"
+	"github.com/credbatch/credbatch/shared/ingest"
+)
+
+// evidenceForm is a multipart body of the batch page's evidence form.
+func evidenceForm(t *testing.T, csrf, name string, data []byte) ([]byte, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	if err := mw.WriteField("csrf", csrf); err != nil {
+		t.Fatal(err)
+	}
+	if name != "" {
+		fw, err := mw.CreateFormFile("file", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fw.Write(data)
+	}
+	mw.Close()
+	return buf.Bytes(), mw.FormDataContentType()
+}
+
+// siteBatch loads the site definition (evidence required, PDF/PNG/JPEG) and creates a batch
+// of two rows without evidence: rejected, each row missing_evidence.
+func (e *env) siteBatch(t *testing.T, key string) credbatch.Batch {
+	t.Helper()
+	ctx := context.Background()
+	f, err := credbatch.ParseDefinitions(strings.NewReader(`{"definitions":[{"id":"site","name":"Site Induction",
+		"evidence":{"policy":"required"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.LoadDefinitions(ctx, f.Definitions); err != nil {
+		t.Fatal(err)
+	}
+	svc := &ingest.Service{Store: e.st.Store, Blob: e.st.Bucket}
+	b, _, err := svc.CreateBatch(ctx, ingest.NewBatch{IdempotencyKey: key, Uploader: "issuer@example.com", DefinitionID: "site", Label: "Site " + key,
+		Recipients: []ingest.Recipient{{FirstName: "Ann", LastName: "Lee", Email: "ann@example.com"}, {FirstName: "Bo", LastName: "Chan", Email: "bo@example.com"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Status != credbatch.BatchRejected {
+		t.Fatalf("batch without evidence is %s, want rejected", b.Status)
+	}
+	return b
+}
+
+// TestConsoleRowEvidence: the batch page's per-row form attaches and replaces a row's
+// evidence file (real Pillow and LibreOffice files); the page then shows it (an image
+// preview, a PDF link) and serves it to staff only; a refused file says why on the page;
+// once every row has its file the batch can be submitted, and the form is gone.
+func TestConsoleRowEvidence(t *testing.T) {
+	real := evidencetest.Make(t)
+	e := newConsole(t)
+	b := e.siteBatch(t, "console-evidence")
+	bp := "/batches/" + b.ID
+	page := e.do(t, request{path: bp, cookie: tokIssuer})
+	wantContains(t, page.body, `id="evidence-form-2"`, `enctype="multipart/form-data"`, `action="`+bp+`/rows/3/evidence"`,
+		`accept="application/pdf,.pdf,image/png,.png,image/jpeg,.jpg,.jpeg,.jpe,.jfif"`, "Attach an evidence file to row 2")
+	issuerCSRF := csrf(t, page.body)
+	approverPage := e.do(t, request{path: bp, cookie: tokApprover})
+	wantLacks(t, approverPage.body, `id="evidence-form-2"`)
+
+	post := func(row, name string, data []byte, csrf string) response {
+		body, ctype := evidenceForm(t, csrf, name, data)
+		return e.do(t, request{method: "POST", path: bp + "/rows/" + row + "/evidence", cookie: tokIssuer, raw: body,
+			header: map[string]string{"Content-Type": ctype}})
+	}
+	refused := []struct {
+		name, row, file string
+		data            []byte
+		csrf            string
+		want            int
+		says            string
+	}{
+		{"an extension that lies", "2", "site.png", real.JPEG, issuerCSRF, http.StatusBadRequest, "its content is a JPEG image"},
+		{"not an allowed type", "2", "notes.txt", []byte("words"), issuerCSRF, http.StatusBadRequest, "this credential accepts PDF, PNG or JPEG files"},
+		{"no file chosen", "2", "", nil, issuerCSRF, http.StatusBadRequest, "choose the evidence file"},
+		{"without the CSRF token", "2", "site.png", real.PNG, "forged", http.StatusForbidden, ""},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			got := post(tt.row, tt.file, tt.data, tt.csrf)
+			if got.code != tt.want || !strings.Contains(got.body, tt.says) {
+				t.Fatalf("%d, want %d saying %q\n%s", got.code, tt.want, tt.says, text(got.body))
+			}
+		})
+	}
+
+	got := post("2", "site.jpg", real.JPEG, issuerCSRF)
+	if got.code != http.StatusSeeOther || got.hdr.Get("Location") != bp+"?done=evidence#row-2" {
+		t.Fatalf("attach: %d %s\n%s", got.code, got.hdr.Get("Location"), text(got.body))
+	}
+	if got = post("2", "site.png", real.PNG, issuerCSRF); got.code != http.StatusSeeOther {
+		t.Fatalf("replace: %d\n%s", got.code, text(got.body))
+	}
+	if got = post("3", "report.pdf", real.PDF, issuerCSRF); got.code != http.StatusSeeOther {
+		t.Fatalf("attach the PDF: %d\n%s", got.code, text(got.body))
+	}
+	page = e.do(t, request{path: bp + "?done=evidence", cookie: tokIssuer})
+	wantContains(t, page.body, "Evidence file attached to the row.", `<a href="`+bp+`/rows/2/evidence" rel="noopener" target="_blank">site.png</a>`,
+		`<img class="evidence-preview" src="`+bp+`/rows/2/evidence" alt="Evidence: site.png"`, "Open the PDF report.pdf",
+		"Replace the evidence file of row 2", `id="submit"`)
+
+	// The stored file is served to staff, not cached; the public is sent to sign in.
+	for _, tok := range []string{tokIssuer, tokApprover} {
+		f := e.do(t, request{path: bp + "/rows/2/evidence", cookie: tok})
+		if f.code != http.StatusOK || f.body != string(real.PNG) || f.hdr.Get("Content-Type") != "image/png" ||
+			f.hdr.Get("Cache-Control") != "private, no-store" || f.hdr.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("row file for staff: %d %q %q, %d bytes", f.code, f.hdr.Get("Content-Type"), f.hdr.Get("Cache-Control"), len(f.body))
+		}
+	}
+	if f := e.do(t, request{path: bp + "/rows/2/evidence"}); f.code != http.StatusFound {
+		t.Errorf("row file without a session: %d, want a redirect to sign in", f.code)
+	}
+	nb, err := e.st.Store.GetBatch(context.Background(), b.ID)
+	if err != nil || nb.Status != credbatch.BatchParsed || nb.Counts.Valid != 2 {
+		t.Fatalf("batch after both files: %s %+v, %v", nb.Status, nb.Counts, err)
+	}
+	audit, err := e.st.Store.ListAudit(context.Background(), "", 10)
+	attached := 0
+	for _, a := range audit.Items {
+		if a.Action == credbatch.AuditEvidenceAttached && a.Actor == "issuer@example.com" {
+			attached++
+		}
+	}
+	if err != nil || attached != 3 {
+		t.Errorf("%d evidence.attached audit entries, want 3 (%v)", attached, err)
+	}
+
+	// Submitted: the form is gone; attaching is refused with the reason.
+	if got := e.do(t, request{method: "POST", path: bp + "/submit", cookie: tokIssuer, form: map[string][]string{"csrf": {issuerCSRF}}}); got.code != http.StatusSeeOther {
+		t.Fatalf("submit: %d\n%s", got.code, text(got.body))
+	}
+	e.waitBatch(t, b.ID, func(b credbatch.Batch) bool { return b.Status != credbatch.BatchParsed })
+	page = e.do(t, request{path: bp, cookie: tokIssuer})
+	wantLacks(t, page.body, `id="evidence-form-2"`)
+	wantContains(t, page.body, `alt="Evidence: site.png"`)
+	if got = post("2", "site.jpg", real.JPEG, issuerCSRF); got.code != http.StatusConflict || !strings.Contains(got.body, "before the batch is submitted") {
+		t.Errorf("attach after submission: %d\n%s", got.code, text(got.body))
+	}
+}
