@@ -2,6 +2,8 @@ package dynamo
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,6 +23,9 @@ const (
 	counterSK  = "COUNTER"
 	emailGSIPK = "EMAIL#"
 	msgSK      = "MSG"
+	docSK      = "DOC#"  // the SK prefix of a credential's signed-document item
+	attrDocSK  = "DocSK" // the head's pointer to its document item
+	attrJWT    = "JWT"
 )
 
 // msgKey is the key of the item that points from an SES message id to its credential.
@@ -33,6 +38,72 @@ func credKey(id string) map[string]types.AttributeValue { return key("CRED#"+id,
 func credItem(c credbatch.Credential) (map[string]types.AttributeValue, error) {
 	return marshal(c, attrPK, "CRED#"+c.ID, attrSK, credSK,
 		attrGSI1PK, emailGSIPK+strings.ToLower(c.Email), attrGSI1SK, timeKey(c.IssuedAt)+"#"+c.ID)
+}
+
+// credItems encodes a new credential as its head (credItem without the signed document, and
+// the key of the document's item in DocSK) and its document item, PK=CRED#<id> SK=DOC#<random>,
+// outside GSI1. The head is the item every status move rewrites, in GSI1 and in the
+// transactions that move the batch's counters: kept under 1 KB, a move costs 2 write units
+// (table and index) instead of 8 with the 2.6 KB document in it. A document is written once,
+// before its head, under a key of its own: a create that loses the race for the id (or fails
+// before its head) leaves an unread item, never a document in place of the stored one. A
+// credential without a document (none signed) is one item; credentials stored before the split
+// keep theirs in the head, and are read as they are.
+func credItems(c credbatch.Credential) (head, doc map[string]types.AttributeValue, err error) {
+	if head, err = credItem(c); err != nil {
+		return nil, nil, err
+	}
+	if c.JWT == "" {
+		return head, nil, nil
+	}
+	var nonce [12]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return nil, nil, credbatch.Errorf(credbatch.KindInternal, "document key: %v", err)
+	}
+	sk := docSK + hex.EncodeToString(nonce[:])
+	delete(head, attrJWT)
+	head[attrDocSK] = str(sk)
+	doc = key("CRED#"+c.ID, sk)
+	doc[attrJWT] = str(c.JWT)
+	return head, doc, nil
+}
+
+// decodeCredentials decodes credential heads and reads the documents kept apart (credItems)
+// with BatchGetItem, strongly consistent.
+func (s *Store) decodeCredentials(ctx context.Context, op string, items []map[string]types.AttributeValue) ([]credbatch.Credential, error) {
+	out, err := decodeAll[credbatch.Credential](op, items)
+	if err != nil {
+		return nil, err
+	}
+	var keys []map[string]types.AttributeValue
+	for _, it := range items {
+		if sk, ok := it[attrDocSK].(*types.AttributeValueMemberS); ok {
+			keys = append(keys, key(it[attrPK].(*types.AttributeValueMemberS).Value, sk.Value))
+		}
+	}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	docs, err := s.batchGet(ctx, op, keys)
+	if err != nil {
+		return nil, err
+	}
+	jwt := make(map[[2]string]string, len(docs))
+	for _, d := range docs {
+		if v, ok := d[attrJWT].(*types.AttributeValueMemberS); ok {
+			jwt[[2]string{d[attrPK].(*types.AttributeValueMemberS).Value, d[attrSK].(*types.AttributeValueMemberS).Value}] = v.Value
+		}
+	}
+	for i, it := range items {
+		if sk, ok := it[attrDocSK].(*types.AttributeValueMemberS); ok {
+			v, found := jwt[[2]string{"CRED#" + out[i].ID, sk.Value}]
+			if !found {
+				return nil, credbatch.Errorf(credbatch.KindInternal, "%s: credential %s: its document %s is missing", op, out[i].ID, sk.Value)
+			}
+			out[i].JWT = v
+		}
+	}
+	return out, nil
 }
 
 // credInBatchKey is the key of the item that lists a credential in its batch's partition, in
@@ -69,7 +140,7 @@ func (s *Store) CreateCredential(ctx context.Context, c credbatch.Credential) er
 	if c.EmailStatus == "" {
 		c.EmailStatus = credbatch.EmailPending
 	}
-	item, err := credItem(c)
+	item, doc, err := credItems(c)
 	if err != nil {
 		return err
 	}
@@ -79,6 +150,11 @@ func (s *Store) CreateCredential(ctx context.Context, c credbatch.Credential) er
 	if c.MessageID != "" {
 		if err := s.putPointer(ctx, msgKey(c.MessageID), c.ID); err != nil {
 			return err
+		}
+	}
+	if doc != nil {
+		if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: doc}); err != nil {
+			return fail(fmt.Sprintf("store the document of credential %s", c.ID), err)
 		}
 	}
 	put := &types.Put{TableName: aws.String(s.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}
@@ -103,11 +179,47 @@ func (s *Store) CreateCredential(ctx context.Context, c credbatch.Credential) er
 	return fail(fmt.Sprintf("create credential %s", c.ID), err)
 }
 
-// GetCredential returns a credential; KindNotFound.
+// GetCredential returns a credential; KindNotFound. One strongly consistent query of the
+// credential's partition reads the head and its document together.
 func (s *Store) GetCredential(ctx context.Context, id string) (credbatch.Credential, error) {
-	var c credbatch.Credential
-	err := s.get(ctx, "get credential", "credential", id, credKey(id), &c)
-	return c, err
+	const op = "get credential"
+	items, err := s.queryAll(ctx, op, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str("CRED#" + id)},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return credbatch.Credential{}, err
+	}
+	var head map[string]types.AttributeValue
+	docs := map[string]string{}
+	for _, it := range items {
+		sk, _ := it[attrSK].(*types.AttributeValueMemberS)
+		switch {
+		case sk == nil:
+		case sk.Value == credSK:
+			head = it
+		case strings.HasPrefix(sk.Value, docSK):
+			if v, ok := it[attrJWT].(*types.AttributeValueMemberS); ok {
+				docs[sk.Value] = v.Value
+			}
+		}
+	}
+	if head == nil {
+		return credbatch.Credential{}, credbatch.NotFound("credential", id)
+	}
+	c, err := decodeOne[credbatch.Credential](head)
+	if err != nil {
+		return c, fmt.Errorf("%s %s: %w", op, id, err)
+	}
+	if sk, ok := head[attrDocSK].(*types.AttributeValueMemberS); ok {
+		jwt, found := docs[sk.Value]
+		if !found {
+			return c, credbatch.Errorf(credbatch.KindInternal, "%s: credential %s: its document %s is missing", op, id, sk.Value)
+		}
+		c.JWT = jwt
+	}
+	return c, nil
 }
 
 // GetCredentialByMessageID follows the message id's pointer item to the credential;
@@ -182,19 +294,38 @@ func (s *Store) ListCredentialsByBatch(ctx context.Context, batchID, cursor stri
 // batchGetMax is the most keys one BatchGetItem request may carry.
 const batchGetMax = 100
 
-// getCredentials reads credentials by id with BatchGetItem (strongly consistent), retrying
-// UnprocessedKeys with backoff; missing ids are absent from the result.
+// getCredentials reads credentials by id with BatchGetItem (strongly consistent); missing
+// ids are absent from the result.
 func (s *Store) getCredentials(ctx context.Context, op string, ids []string) (map[string]credbatch.Credential, error) {
-	found := make(map[string]credbatch.Credential, len(ids))
-	for lo := 0; lo < len(ids); lo += batchGetMax {
-		keys := make([]map[string]types.AttributeValue, 0, batchGetMax)
-		for _, id := range ids[lo:min(lo+batchGetMax, len(ids))] {
-			keys = append(keys, credKey(id))
-		}
+	keys := make([]map[string]types.AttributeValue, 0, len(ids))
+	for _, id := range ids {
+		keys = append(keys, credKey(id))
+	}
+	items, err := s.batchGet(ctx, op, keys)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := s.decodeCredentials(ctx, op, items)
+	if err != nil {
+		return nil, err
+	}
+	found := make(map[string]credbatch.Credential, len(cs))
+	for _, c := range cs {
+		found[c.ID] = c
+	}
+	return found, nil
+}
+
+// batchGet reads items by key with BatchGetItem (strongly consistent, 100 keys a request),
+// retrying UnprocessedKeys with backoff; missing items are absent from the result.
+func (s *Store) batchGet(ctx context.Context, op string, all []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	var found []map[string]types.AttributeValue
+	for lo := 0; lo < len(all); lo += batchGetMax {
+		keys := all[lo:min(lo+batchGetMax, len(all))]
 		for attempt := 0; len(keys) > 0; attempt++ {
 			if attempt >= s.attempts {
 				return nil, &credbatch.Error{Kind: credbatch.KindUnavailable, Code: string(credbatch.KindUnavailable), Op: op,
-					Message: fmt.Sprintf("DynamoDB is throttling: %d credentials still unread after %d attempts; retry later", len(keys), s.attempts)}
+					Message: fmt.Sprintf("DynamoDB is throttling: %d items still unread after %d attempts; retry later", len(keys), s.attempts)}
 			}
 			if attempt > 0 {
 				if err := s.sleep(ctx, s.backoff(attempt-1)); err != nil {
@@ -210,13 +341,7 @@ func (s *Store) getCredentials(ctx context.Context, op string, ids []string) (ma
 				}
 				continue
 			}
-			for _, it := range out.Responses[s.table] {
-				c, err := decodeOne[credbatch.Credential](it)
-				if err != nil {
-					return nil, err
-				}
-				found[c.ID] = c
-			}
+			found = append(found, out.Responses[s.table]...)
 			keys = out.UnprocessedKeys[s.table].Keys
 		}
 	}
@@ -237,7 +362,7 @@ func (s *Store) listCreds(ctx context.Context, op string, in *dynamodb.QueryInpu
 	if err != nil {
 		return credbatch.Page[credbatch.Credential]{}, err
 	}
-	cs, err := decodeAll[credbatch.Credential](op, items)
+	cs, err := s.decodeCredentials(ctx, op, items)
 	return credbatch.Page[credbatch.Credential]{Items: cs, Next: next}, err
 }
 
@@ -258,7 +383,11 @@ func (s *Store) FindActiveCredential(ctx context.Context, definitionID, email st
 	if len(items) == 0 {
 		return credbatch.Credential{}, credbatch.NotFound("active credential of "+definitionID+" for", email)
 	}
-	return decodeOne[credbatch.Credential](items[0])
+	cs, err := s.decodeCredentials(ctx, "find active credential", items)
+	if err != nil {
+		return credbatch.Credential{}, err
+	}
+	return cs[0], nil
 }
 
 // SetEmailStatus moves the email status in one conditional update; when the move changes
@@ -355,7 +484,11 @@ func (s *Store) setEmail(ctx context.Context, id string, from []credbatch.EmailS
 	if err != nil {
 		return credbatch.Credential{}, fail(fmt.Sprintf("set email status of credential %s", id), err)
 	}
-	return decodeOne[credbatch.Credential](out.Attributes)
+	cs, err := s.decodeCredentials(ctx, "set email status", []map[string]types.AttributeValue{out.Attributes})
+	if err != nil {
+		return credbatch.Credential{}, err
+	}
+	return cs[0], nil
 }
 
 // RevokeCredential marks an issued credential revoked and adds it to the REVOKED partition

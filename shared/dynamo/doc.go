@@ -8,7 +8,9 @@
 // DynamoDB Local parses the table's schema (which grows with every index) twice for every
 // item it writes, so each index slowed row ingestion there by 10-15% (measured with 0-3
 // indexes). Lookups that would need a second index on the same item use pointer items in the
-// table instead: a credential's place in its batch and its SES message id. A pointer is
+// table instead: a credential's place in its batch and its SES message id. A credential's
+// signed document (2-3 KB) lives in an item of its own beside the head, outside GSI1, so that
+// the status moves that rewrite the head (and its GSI1 copy) cost 1 KB each. A pointer is
 // written before what it indexes and readers check what it leads to, so a crash between the
 // two writes leaves only a harmless pointer. CreateTable creates this
 // schema; template.yaml declares the same table for deployment and must be kept in step.
@@ -30,7 +32,8 @@
 //	rows of a batch in order, paged          table  PK=BATCH#<id>          SK begins_with ROW#  (SK=ROW#<N>)
 //	rows of a batch by status                GSI1   GSI1PK=RSTATUS#<id>#<st> GSI1SK=<N>
 //	rows of a batch by finding code          table or GSI1 as above, FilterExpression contains(FindingCodes, code)
-//	credential by id                         table  PK=CRED#<id>           SK=CRED
+//	credential by id                         table  PK=CRED#<id>           (one query: SK=CRED, the head, and its signed document)
+//	credential's signed document             table  PK=CRED#<id>           SK=DOC#<random>  (the head's DocSK; written once, before the head)
 //	credentials by recipient, newest first   GSI1   GSI1PK=EMAIL#<lower>   GSI1SK=T#<id>, descending
 //	active credential of definition + email  GSI1   as above, FilterExpression DefinitionID = d AND Status = issued
 //	credential by SES message id             table  PK=MSG#<message id>    SK=MSG  → CredentialID, then GetItem (must match)

@@ -1,0 +1,151 @@
+package dynamo_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/credbatch/credbatch/shared/awsmeter"
+	"github.com/credbatch/credbatch/shared/awstest"
+	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/dynamo"
+)
+
+// TestCredentialDocumentApart checks that a credential's signed document is stored in an item
+// of its own, outside GSI1, so that the head every status move rewrites stays under 1 KB: an
+// email status move writes 2 units (the head and its GSI1 copy) whatever the document's size.
+// Every read gives the document back; a credential stored with its document in the head (before
+// the split) reads as it is; a create that loses the race for the id leaves the stored
+// document in place.
+func TestCredentialDocumentApart(t *testing.T) {
+	ctx := t.Context()
+	cfg := awstest.Config(t, "DYNAMODB")
+	meter := awsmeter.New()
+	meter.Instrument(&cfg)
+	client := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
+	table := newTable(t, client)
+	s := dynamo.New(client, table)
+	doc := `{"@context":["https://www.w3.org/ns/credentials/v2"],"proof":[{"proofValue":"z` + strings.Repeat("x", 2600) + `"}]}`
+	c := testCredential("c1", 2)
+	c.JWT = doc
+	if err := s.CreateCredential(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	head := rawItem(t, client, table, "CRED#c1", "CRED")
+	if _, ok := head["JWT"]; ok {
+		t.Error("the head item keeps the document")
+	}
+	sk, ok := head["DocSK"].(*types.AttributeValueMemberS)
+	if !ok || !strings.HasPrefix(sk.Value, "DOC#") {
+		t.Fatalf("head DocSK = %v, want DOC#...", head["DocSK"])
+	}
+	if size := itemBytes(head); size >= 1024 {
+		t.Errorf("head item %d bytes, want under 1 KB", size)
+	}
+	docItem := rawItem(t, client, table, "CRED#c1", sk.Value)
+	if v, ok := docItem["JWT"].(*types.AttributeValueMemberS); !ok || v.Value != doc {
+		t.Errorf("document item JWT = %v", docItem["JWT"])
+	}
+	if _, ok := docItem["GSI1PK"]; ok {
+		t.Error("the document item is in GSI1")
+	}
+
+	meter.Reset()
+	moved, err := s.SetEmailStatus(ctx, "c1", []credbatch.EmailStatus{credbatch.EmailPending}, credbatch.EmailSending, credbatch.EmailChange{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := meter.Reset(); u.WriteUnits != 2 {
+		t.Errorf("an email status move wrote %.0f units, want 2 (head and GSI1)", u.WriteUnits)
+	}
+
+	reads := map[string]func() (credbatch.Credential, error){
+		"SetEmailStatus": func() (credbatch.Credential, error) { return moved, nil },
+		"GetCredential":  func() (credbatch.Credential, error) { return s.GetCredential(ctx, "c1") },
+		"FindActiveCredential": func() (credbatch.Credential, error) {
+			return s.FindActiveCredential(ctx, "course", "c1@example.com")
+		},
+		"ListCredentialsByBatch": func() (credbatch.Credential, error) {
+			p, err := s.ListCredentialsByBatch(ctx, "b1", "", 10)
+			if err != nil || len(p.Items) != 1 {
+				return credbatch.Credential{}, err
+			}
+			return p.Items[0], nil
+		},
+		"ListCredentialsByEmail": func() (credbatch.Credential, error) {
+			p, err := s.ListCredentialsByEmail(ctx, "c1@example.com", "", 10)
+			if err != nil || len(p.Items) != 1 {
+				return credbatch.Credential{}, err
+			}
+			return p.Items[0], nil
+		},
+	}
+	for name, read := range reads {
+		got, err := read()
+		if err != nil || got.ID != "c1" || got.JWT != doc {
+			t.Errorf("%s: %s with a %d-byte document, %v; want c1 with its document", name, got.ID, len(got.JWT), err)
+		}
+	}
+
+	other := testCredential("c1", 2)
+	other.JWT = "another document"
+	if err := s.CreateCredential(ctx, other); !credbatch.IsKind(err, credbatch.KindConflict) {
+		t.Fatalf("second create: %v, want a conflict", err)
+	}
+	if got, err := s.GetCredential(ctx, "c1"); err != nil || got.JWT != doc {
+		t.Errorf("after the lost race: %d-byte document, %v; want the stored one", len(got.JWT), err)
+	}
+
+	legacy := testCredential("old", 3)
+	legacy.JWT = "eyJhbGciOiJFZERTQSJ9.e30.sig"
+	legacy.IssuedAt = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	item, err := attributevalue.MarshalMap(legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	item["PK"], item["SK"] = &types.AttributeValueMemberS{Value: "CRED#old"}, &types.AttributeValueMemberS{Value: "CRED"}
+	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetCredential(ctx, "old"); err != nil || got.JWT != legacy.JWT {
+		t.Errorf("a credential stored before the split: %q, %v; want its document", got.JWT, err)
+	}
+}
+
+func rawItem(t *testing.T, client *dynamodb.Client, table, pk, sk string) map[string]types.AttributeValue {
+	t.Helper()
+	out, err := client.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: sk}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Item) == 0 {
+		t.Fatalf("no item %s / %s", pk, sk)
+	}
+	return out.Item
+}
+
+// itemBytes is an item's size as DynamoDB counts it, for the string, number and map values a
+// credential has (names plus values).
+func itemBytes(item map[string]types.AttributeValue) int {
+	n := 0
+	for k, v := range item {
+		n += len(k)
+		switch v := v.(type) {
+		case *types.AttributeValueMemberS:
+			n += len(v.Value)
+		case *types.AttributeValueMemberN:
+			n += len(v.Value)
+		case *types.AttributeValueMemberM:
+			n += 3 + itemBytes(v.Value) + len(v.Value)
+		default:
+			n++
+		}
+	}
+	return n
+}
