@@ -8,7 +8,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -17,6 +16,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/credbatch/credbatch/shared/auth"
+	"github.com/credbatch/credbatch/shared/awsmeter"
 	"github.com/credbatch/credbatch/shared/config"
 	"github.com/credbatch/credbatch/shared/credential"
 	"github.com/credbatch/credbatch/shared/dynamo"
@@ -36,7 +36,7 @@ func run() error {
 		return err
 	}
 	ctx := context.Background()
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	cfg, meter, err := awsmeter.LoadDefaultConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
@@ -76,7 +76,7 @@ func run() error {
 		TmpDir:   os.TempDir(),
 		Log:      log,
 	})
-	lambda.Start(httpadapter.NewV2(api).ProxyWithContext)
+	lambda.Start(meter.Handler(log, httpadapter.NewV2(api).ProxyWithContext))
 	return nil
 }
 

@@ -8,10 +8,10 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/credbatch/credbatch/shared/awsmeter"
 	"github.com/credbatch/credbatch/shared/config"
 	"github.com/credbatch/credbatch/shared/dynamo"
 	"github.com/credbatch/credbatch/shared/issuance"
@@ -26,7 +26,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	cfg, meter, err := awsmeter.LoadDefaultConfig(context.Background())
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
@@ -39,7 +39,7 @@ func run() error {
 		Config: e.Flow,
 		Log:    log,
 	}
-	lambda.Start(svc.Handle)
+	lambda.Start(meter.Handler(log, svc.Handle))
 	return nil
 }
 

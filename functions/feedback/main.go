@@ -7,9 +7,9 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/credbatch/credbatch/shared/awsmeter"
 	"github.com/credbatch/credbatch/shared/config"
 	"github.com/credbatch/credbatch/shared/dynamo"
 	"github.com/credbatch/credbatch/shared/feedback"
@@ -22,12 +22,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	cfg, meter, err := awsmeter.LoadDefaultConfig(context.Background())
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
 	svc := &feedback.Service{Store: dynamo.New(dynamodb.NewFromConfig(cfg), e.Table), Log: log}
-	lambda.Start(svc.Handle)
+	lambda.Start(meter.Handler(log, svc.Handle))
 	return nil
 }
 

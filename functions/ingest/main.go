@@ -9,12 +9,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/credbatch/credbatch/shared/awsmeter"
 	"github.com/credbatch/credbatch/shared/config"
 	"github.com/credbatch/credbatch/shared/dynamo"
 	"github.com/credbatch/credbatch/shared/ingest"
@@ -28,7 +28,7 @@ import (
 
 func run() error {
 	log := logging.New(os.Stdout)
-	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	cfg, meter, err := awsmeter.LoadDefaultConfig(context.Background())
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
@@ -36,7 +36,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	lambda.Start(svc.Handle)
+	lambda.Start(meter.Handler(log, svc.Handle))
 	return nil
 }
 

@@ -10,10 +10,10 @@ import (
 	_ "time/tzdata" // REPORT_TIME_ZONE is loaded whether or not the runtime image has a zone database
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/credbatch/credbatch/shared/awsmeter"
 	"github.com/credbatch/credbatch/shared/config"
 	"github.com/credbatch/credbatch/shared/dynamo"
 	"github.com/credbatch/credbatch/shared/logging"
@@ -42,7 +42,7 @@ func run() error {
 	if len(e.Admins) == 0 {
 		log.Warn("ADMIN_EMAILS is empty: reports are built but not emailed")
 	}
-	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	cfg, meter, err := awsmeter.LoadDefaultConfig(context.Background())
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
@@ -56,11 +56,11 @@ func run() error {
 	}
 	// EventBridge Scheduler may send any payload; it is ignored. The result holds counts
 	// only, so that no address leaves in the invocation result.
-	lambda.Start(func(ctx context.Context, _ json.RawMessage) (result, error) {
+	lambda.Start(meter.Handler(log, func(ctx context.Context, _ json.RawMessage) (result, error) {
 		rep, err := svc.Run(ctx)
 		return result{From: rep.From.Format(time.RFC3339), To: rep.To.Format(time.RFC3339), Events: rep.Events,
 			Batches: len(rep.Batches), Failed: len(rep.Failed), Sent: rep.Sent, Skipped: rep.Skipped}, err
-	})
+	}))
 	return nil
 }
 

@@ -8,10 +8,10 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/credbatch/credbatch/shared/awsmeter"
 	"github.com/credbatch/credbatch/shared/config"
 	"github.com/credbatch/credbatch/shared/dynamo"
 	"github.com/credbatch/credbatch/shared/issuance"
@@ -28,7 +28,7 @@ func run() error {
 	}
 	cfgFlow := e.Flow
 	ctx := context.Background()
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	cfg, meter, err := awsmeter.LoadDefaultConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
@@ -45,7 +45,7 @@ func run() error {
 	store := dynamo.New(dynamodb.NewFromConfig(cfg), e.Table)
 	svc := &issuance.Service{Store: store, Config: cfgFlow, Log: log,
 		Mailer: unsubscribe.Wrap(mailer, &unsubscribe.Service{Store: store, BaseURL: cfgFlow.Issuer.BaseURL, Log: log})}
-	lambda.Start(svc.Invoke)
+	lambda.Start(meter.Handler(log, svc.Invoke))
 	return nil
 }
 

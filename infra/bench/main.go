@@ -6,7 +6,9 @@
 // Sections: sheet (validate vs a bare excelize loop, CSV, peak RSS), store (PutRows vs a naive
 // one-write-per-row loop, SQLite and DynamoDB Local), sign, issue (20,000 credentials end to
 // end into the outbox), payload (largest state payload of a 100,000-row batch), evidence
-// (the ingest of a 500 MiB evidence zip of 2,000 files vs 50 MiB of 200, peak RSS).
+// (the ingest of a 500 MiB evidence zip of 2,000 files vs 50 MiB of 200, peak RSS), cost (AWS
+// requests, DynamoDB capacity and Lambda GB-s of one batch through the deployed shape, priced
+// per 10,000 credentials; -cost-rows, -cost-from; run only when named: BENCH_ARGS=cost).
 // -cpuprofile, -blockprofile and -mutexprofile write Go profiles of the run; -before SECONDS
 // prints the end-to-end figure as a ratio to an earlier run's. BENCH_NO_SIMULATOR=1 skips the issuance run with the SES simulator (for profiling).
 package main
@@ -53,6 +55,8 @@ func run(args []string) error {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run here")
 	blockprofile := fs.String("blockprofile", "", "write a blocking profile of the run here (every blocking event)")
 	mutexprofile := fs.String("mutexprofile", "", "write a mutex contention profile of the run here")
+	costRows := fs.Int("cost-rows", 300, "credentials in the cost section's batch")
+	costFrom := fs.String("cost-from", "", "print the cost table of an earlier run's cost.json (left in its -dir) instead of running the scenario")
 	fs.Float64Var(&beforeSeconds, "before", 0, "the end-to-end seconds of an earlier run (e.g. main before a change) to print a ratio against")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -115,6 +119,8 @@ func run(args []string) error {
 			err = benchPayload(ctx, work)
 		case "evidence":
 			err = benchEvidence(ctx, work)
+		case "cost":
+			err = benchCost(ctx, work, *costRows, *costFrom)
 		default:
 			err = fmt.Errorf("unknown section %q", s)
 		}

@@ -237,6 +237,7 @@ class Stack:
                 "Architectures": cfg.get("Architectures", []),
                 "Timeout": cfg["Timeout"], "MemorySize": cfg["MemorySize"], "Environment": want,
                 "MotoEnvironment": have, "InlinePolicies": policies, "ManagedPolicies": managed,
+                "Tracing": self.resolve(r["Properties"].get("TracingConfig", {})).get("Mode", "PassThrough"),
             }
         machines = {}
         sfn = client("stepfunctions")
@@ -252,7 +253,8 @@ class Stack:
             if "${" in text:
                 problems.append(f"{name}: the definition keeps an unsubstituted ${{...}}")
             machines[name] = {"Arn": arn, "Name": d["name"], "RoleArn": d["roleArn"], "Definition": text,
-                              "Substitutions": subs}
+                              "Substitutions": subs,
+                              "Tracing": bool(self.resolve(r["Properties"].get("TracingConfiguration", {})).get("Enabled", False))}
         tables = {}
         for name in self.of_type("AWS::DynamoDB::Table"):
             t = client("dynamodb").describe_table(TableName=self.physical[name])["Table"]

@@ -63,8 +63,11 @@ type Runner struct {
 	all   []*instance
 	logs  map[string]*os.File
 
+	logDir string
+
 	mu          sync.Mutex
-	invocations map[string]int // by logical id
+	invocations map[string]int           // by logical id
+	billed      map[string]time.Duration // by logical id: each invocation's duration rounded up to the ms, as Lambda bills it
 	total       atomic.Int64
 
 	// OnFailure receives an asynchronous invocation that failed after its retries (the
@@ -80,7 +83,8 @@ type Endpoints map[string]string
 // exactly the stack's environment for that function plus the endpoints, test credentials,
 // the region and the Lambda variables the service sets (name, memory, timeout).
 func StartRunner(rie, binDir, logDir string, d *Deployment, ep Endpoints, size map[string]int) (*Runner, error) {
-	r := &Runner{d: d, pools: map[string]chan *instance{}, logs: map[string]*os.File{}, invocations: map[string]int{}}
+	r := &Runner{d: d, pools: map[string]chan *instance{}, logs: map[string]*os.File{}, invocations: map[string]int{},
+		billed: map[string]time.Duration{}, logDir: logDir}
 	for id, f := range d.Functions {
 		n := max(1, size[id])
 		r.pools[id] = make(chan *instance, n)
@@ -184,12 +188,17 @@ func (r *Runner) Invoke(ctx context.Context, id string, payload []byte) (json.Ra
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("invoke %s: %w", id, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
+	took := time.Since(start)
+	r.mu.Lock()
+	r.billed[id] += (took + time.Millisecond - 1).Truncate(time.Millisecond)
+	r.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("invoke %s: %w", id, err)
 	}

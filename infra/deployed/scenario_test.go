@@ -41,7 +41,7 @@ const (
 
 // startHarness deploys the stack and starts the deployed shape, or skips (fails under
 // CI=true) when the backends are not running.
-func startHarness(t *testing.T) *deployed.Harness {
+func startHarness(t *testing.T, opts ...func(*deployed.Config)) *deployed.Harness {
 	t.Helper()
 	moto, ddb := os.Getenv("AWS_ENDPOINT_URL_S3"), os.Getenv("AWS_ENDPOINT_URL_DYNAMODB")
 	if moto == "" || ddb == "" {
@@ -66,7 +66,7 @@ func startHarness(t *testing.T) *deployed.Harness {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	h, err := deployed.Start(ctx, deployed.Config{
+	c := deployed.Config{
 		Root: root, MotoURL: moto, DynamoURL: ddb, WorkDir: work,
 		Parameters: map[string]string{
 			"PublicBaseUrl":          "https://credentials.northwind.example",
@@ -79,7 +79,11 @@ func startHarness(t *testing.T) *deployed.Harness {
 			"ApprovalTimeoutSeconds": "60", // the template's minimum: the timeout path takes a minute
 		},
 		Pools: map[string]int{"IssueFunction": 2, "ApiFunction": 2},
-	})
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	h, err := deployed.Start(ctx, c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,6 +69,7 @@ type Function struct {
 	Environment                       map[string]string
 	InlinePolicies                    map[string]json.RawMessage
 	ManagedPolicies                   []string
+	Tracing                           string // TracingConfig.Mode: Active or PassThrough
 }
 
 // StateMachine is the stack's state machine with CloudFormation's substitutions applied.
@@ -76,6 +77,7 @@ type StateMachine struct {
 	Arn, Name, RoleArn string
 	Definition         string
 	Substitutions      map[string]string
+	Tracing            bool // TracingConfiguration.Enabled (X-Ray)
 }
 
 // Table is the stack's table definition, as DescribeTable gives it.
