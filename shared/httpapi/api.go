@@ -126,7 +126,7 @@ func New(d Deps) *API {
 		a.d.Catalogue = &catalogue.Service{Store: d.Store, IDs: d.IDs, Log: d.Log}
 	}
 	if a.d.Flow == nil {
-		a.d.Flow = &issuance.Service{Store: d.Store, Mailer: d.Mailer, Signer: d.Signer, Clock: d.Clock, Log: d.Log,
+		a.d.Flow = &issuance.Service{Store: d.Store, Mailer: d.Mailer, Blob: d.Blob, Signer: d.Signer, Clock: d.Clock, Log: d.Log,
 			Config: issuance.Config{Issuer: d.Issuer, From: d.From}}
 	}
 	if a.d.Flow.StatusCache == nil {
@@ -252,6 +252,7 @@ func (a *API) routes() []Route {
 		{Method: "GET", Path: "/api/credentials/{id}", Roles: readers, h: a.getCredential},
 		{Method: "POST", Path: "/api/credentials/{id}/revoke", Roles: issuers, h: a.revokeCredential},
 		{Method: "POST", Path: "/api/credentials/{id}/resend", Roles: issuers, h: a.resendCredential},
+		{Method: "DELETE", Path: "/api/credentials/{id}/evidence/1", Roles: adminOnly, h: a.removeEvidence},
 		{Method: "POST", Path: "/api/validate", Roles: issuers, Heavy: true, h: a.validate},
 		{Method: "GET", Path: "/api/suppressions/{email}", Roles: adminOnly, h: a.getSuppression},
 		{Method: "DELETE", Path: "/api/suppressions/{email}", Roles: adminOnly, h: a.deleteSuppression},

@@ -308,6 +308,7 @@ func TestEveryRoute(t *testing.T) {
 	if f := attached.Row.Evidence.FileNamed(); !f.Stored() || f.Name != "site.png" || f.MediaType != "image/png" {
 		t.Errorf("attached evidence %+v", attached.Row.Evidence)
 	}
+	attachedPNG := *attached.Row.Evidence.FileNamed()
 	var evUp struct{ URL, Method, Key string }
 	do("/api/batches/{id}/rows/{row}/evidence/upload", "POST", "/api/batches/"+b7.ID+"/rows/3/evidence/upload", "issuer", nil, 200, &evUp)
 	if evUp.Method != "PUT" || !strings.HasPrefix(evUp.Key, credbatch.EvidenceUploadPrefix+b7.ID+"/3/") || evUp.URL == "" {
@@ -323,6 +324,23 @@ func TestEveryRoute(t *testing.T) {
 	}
 	if _, err := e.blob.Head(ctx, evUp.Key); !credbatch.IsKind(err, credbatch.KindNotFound) {
 		t.Errorf("the confirmed upload is still stored: %v", err)
+	}
+	for _, step := range [][2]credbatch.BatchStatus{{credbatch.BatchParsed, credbatch.BatchApproved}, {credbatch.BatchApproved, credbatch.BatchIssuing}} {
+		if _, err := e.store.TransitionBatch(ctx, b7.ID, step[0], step[1], credbatch.BatchChange{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withEvidence := e.issue(b7.ID, 2)
+	var removed struct {
+		Removed   bool   `json:"removed"`
+		DigestSRI string `json:"digest_sri"`
+	}
+	do("/api/credentials/{id}/evidence/1", "DELETE", "/api/credentials/"+withEvidence.ID+"/evidence/1?reason=wrong+file", "admin", nil, 200, &removed)
+	if !removed.Removed || removed.DigestSRI != attachedPNG.Digest {
+		t.Errorf("evidence removal %+v, want the PNG's digest removed", removed)
+	}
+	if _, err := e.blob.Head(ctx, attachedPNG.Key); !credbatch.IsKind(err, credbatch.KindNotFound) {
+		t.Errorf("the removed evidence file is still stored: %v", err)
 	}
 
 	// Public documents.

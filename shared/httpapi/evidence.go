@@ -85,3 +85,15 @@ func (a *API) confirmEvidence(w http.ResponseWriter, r *http.Request, p auth.Pri
 	writeJSON(w, http.StatusOK, map[string]any{"row": row, "batch": a.view(r.Context(), b)})
 	return nil
 }
+
+// removeEvidence serves DELETE /api/credentials/{id}/evidence/1 (administrators only): the
+// credential's evidence file deleted from the bucket (issuance.Service.RemoveEvidence).
+func (a *API) removeEvidence(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	ev, removed, err := a.d.Flow.RemoveEvidence(r.Context(), r.PathValue("id"), p.Name(), r.URL.Query().Get("reason"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"credential_id": ev.Credential.ID, "name": ev.Name, "media_type": ev.MediaType,
+		"digest_sri": ev.Digest, "removed": removed})
+	return nil
+}

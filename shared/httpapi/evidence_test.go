@@ -114,3 +114,31 @@ func TestRowEvidence(t *testing.T) {
 		t.Errorf("attach after submission: %d %s", w.Code, w.Body.String())
 	}
 }
+
+// TestRemoveEvidenceRefused: only an administrator may delete a credential's evidence file;
+// a credential without one, or none at all, is 404.
+func TestRemoveEvidenceRefused(t *testing.T) {
+	e := newEnv(t)
+	b := e.setup(false, 1, 0)
+	if _, err := e.store.TransitionBatch(context.Background(), b.ID, credbatch.BatchParsed, credbatch.BatchApproved, credbatch.BatchChange{}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.issue(b.ID, 2)
+	for _, tt := range []struct {
+		name, user, id string
+		status         int
+		code           string
+	}{
+		{"an issuer", "issuer", c.ID, 403, "forbidden"},
+		{"an approver", "approver", c.ID, 403, "forbidden"},
+		{"no evidence file", "admin", c.ID, 404, "no_evidence"},
+		{"no such credential", "admin", "c_missing", 404, "not_found"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := e.call("DELETE", "/api/credentials/"+tt.id+"/evidence/1", tt.user, nil)
+			if w.Code != tt.status || errorOf(t, w).Error.Code != tt.code {
+				t.Fatalf("%d %s, want %d %s", w.Code, w.Body.String(), tt.status, tt.code)
+			}
+		})
+	}
+}

@@ -271,7 +271,7 @@ func (e *env) issue(batchID string, number int) credbatch.Credential {
 	}
 	c := credbatch.Credential{ID: issuance.NewID(), BatchID: batchID, RowNumber: number, DefinitionID: def.ID, DefinitionVer: def.Version,
 		Email: row.Email, Name: row.FirstName + " " + row.LastName, IssueDate: row.IssueDate, ExpiryDate: row.ExpiryDate,
-		Attributes: row.Attributes, StatusListIndex: idx, Status: credbatch.CredentialIssued, EmailStatus: credbatch.EmailSent,
+		Attributes: row.Attributes, Evidence: row.Evidence, StatusListIndex: idx, Status: credbatch.CredentialIssued, EmailStatus: credbatch.EmailSent,
 		MessageID: "first", IssuedAt: e.now}
 	doc, err := credential.Build(e.issuer, def, c)
 	if err != nil {

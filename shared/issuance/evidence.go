@@ -2,6 +2,7 @@ package issuance
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -37,6 +38,14 @@ func (s *Service) Evidence(ctx context.Context, id string) (CredentialEvidence, 
 	if err != nil {
 		return CredentialEvidence{}, fmt.Errorf("load credential %s: %w", id, err)
 	}
+	return EvidenceOf(c)
+}
+
+// EvidenceOf returns the evidence file a credential's signed document names. Errors:
+// KindNotFound (no_evidence) when it names none; KindInvalid for a document that does not
+// read.
+func EvidenceOf(c credbatch.Credential) (CredentialEvidence, error) {
+	id := c.ID
 	none := credbatch.E(credbatch.KindNotFound, "no_evidence", fmt.Sprintf("credential %s has no evidence file", id))
 	if !strings.HasPrefix(c.JWT, "{") {
 		return CredentialEvidence{Credential: c}, none // the earlier format carries no evidence
@@ -59,6 +68,56 @@ func (s *Service) Evidence(ctx context.Context, id string) (CredentialEvidence, 
 		return CredentialEvidence{Credential: c, URL: e.ID, Name: path.Base(e.Name), MediaType: e.MediaType, Digest: e.DigestSRI, Key: key}, nil
 	}
 	return CredentialEvidence{Credential: c}, none
+}
+
+// EvidenceStored reports whether a credential's evidence file is still in the bucket (false
+// once an administrator removed it). Errors: KindUnavailable.
+func (s *Service) EvidenceStored(ctx context.Context, e CredentialEvidence) (bool, error) {
+	if s.Blob == nil {
+		return false, nil
+	}
+	_, err := s.Blob.Head(ctx, e.Key)
+	if credbatch.IsKind(err, credbatch.KindNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("evidence of credential %s: %w", e.Credential.ID, err)
+	}
+	return true, nil
+}
+
+// RemoveEvidence deletes the evidence file of credential id from the bucket, every version
+// of it (Blob.Delete): from then on its evidence URL answers 410 "Evidence removed", while
+// the credential keeps its signed document, the file's digestSRI included, so that a copy
+// kept elsewhere can still be checked against it. The removal is audited (evidence.removed,
+// target credential/<id>, with the reason; recorded before the delete). Removing a file
+// already removed changes nothing
+// (removed = false, no second audit entry). Only administrators may call it; the caller
+// checks the role. Errors: KindNotFound (no such credential, or it has no evidence file),
+// KindUnavailable.
+func (s *Service) RemoveEvidence(ctx context.Context, id, by, reason string) (ev CredentialEvidence, removed bool, err error) {
+	if ev, err = s.Evidence(ctx, id); err != nil {
+		return ev, false, err
+	}
+	stored, err := s.EvidenceStored(ctx, ev)
+	if err != nil || !stored {
+		return ev, false, err
+	}
+	// Audited first: a removal that fails after its entry is retried (and audited again);
+	// a removal is never without its entry.
+	change := credbatch.Change{Field: "evidence.file", Old: ev.Name + " " + ev.Digest, New: "removed"}
+	if reason = strings.TrimSpace(reason); reason != "" {
+		change.New += ": " + reason
+	}
+	if err := s.Store.RecordAudit(ctx, credbatch.AuditEntry{ID: "au_" + strings.ToLower(rand.Text()), At: s.now().UTC(), Actor: by,
+		Action: credbatch.AuditEvidenceRemoved, Target: "credential/" + id, Changes: []credbatch.Change{change}}); err != nil {
+		return ev, false, fmt.Errorf("audit the removal of the evidence of credential %s: %w", id, err)
+	}
+	if err := s.Blob.Delete(ctx, ev.Key); err != nil {
+		return ev, false, fmt.Errorf("remove the evidence of credential %s: %w", id, err)
+	}
+	s.log().InfoContext(ctx, "evidence removed", "credential", id, "batch_id", ev.Credential.BatchID, "by", by)
+	return ev, true, nil
 }
 
 // OpenEvidence opens a credential's evidence file; the caller closes the reader. Errors:

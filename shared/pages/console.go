@@ -128,6 +128,8 @@ var notices = map[string]string{
 	"resent":           "The email was sent again.",
 	"amended":          "Row saved and validated again.",
 	"evidence":         "Evidence file attached to the row.",
+	"evidence-removed": "The evidence file was deleted. The credential keeps its digest; its page says the evidence was removed.",
+	"evidence-gone":    "That evidence file had been removed already.",
 	"mapped":           "The columns were assigned; the file is being read again as a new batch.",
 	"uploaded":         "File uploaded. It is being read now.",
 	"created":          "Batch created.",

@@ -39,6 +39,7 @@ type batchView struct {
 	Timeout    string // the approval window, in words
 	Editable   bool   // rows can be amended
 	IsIssuer   bool
+	IsAdmin    bool // may remove a credential's evidence file
 	CanApprove bool
 	Replaced   string // the batch this one replaced
 }
@@ -55,7 +56,8 @@ type fieldChoice struct {
 
 type credView struct {
 	credbatch.Credential
-	Problem bool // bounced, complained, suppressed, failed, rejected
+	Problem  bool   // bounced, complained, suppressed, failed, rejected
+	Evidence string // the name of the evidence file its document names ("" = none), for an administrator's removal
 }
 
 var problemEmails = []credbatch.EmailStatus{credbatch.EmailBounced, credbatch.EmailComplained, credbatch.EmailSuppressed,
@@ -91,7 +93,7 @@ func (h *handler) showBatch(w http.ResponseWriter, r *http.Request, s caller, st
 	q := r.URL.Query()
 	v := batchView{Nav: navFor(s, "batch"), Notice: notice(r), Error: errText, Batch: b, Policy: h.policyOf(ctx, b),
 		Show: q.Get("show"), Delivery: q.Get("delivery"), Timeout: mail.Duration(h.d.ApprovalTimeout),
-		IsIssuer: s.Principal.Has(auth.RoleIssuer), Replaced: b.Options.Replaces}
+		IsIssuer: s.Principal.Has(auth.RoleIssuer), IsAdmin: s.Principal.Has(), Replaced: b.Options.Replaces}
 	v.Editable = v.IsIssuer && (b.Status == credbatch.BatchParsed || b.Status == credbatch.BatchRejected)
 	v.CanApprove = b.Status == credbatch.BatchAwaitingApproval && s.Principal.Has(auth.RoleApprover)
 	if b.Counts.Valid > 0 {
@@ -141,6 +143,11 @@ func (h *handler) showBatch(w http.ResponseWriter, r *http.Request, s caller, st
 			}
 			for _, c := range p.Items {
 				cv := credView{Credential: c, Problem: slices.Contains(problemEmails, c.EmailStatus)}
+				if v.IsAdmin {
+					if ev, err := issuance.EvidenceOf(c); err == nil {
+						cv.Evidence = ev.Name
+					}
+				}
 				if v.Delivery == "bounced" && c.EmailStatus != credbatch.EmailBounced && c.EmailStatus != credbatch.EmailSoftBounce {
 					continue
 				}
@@ -258,6 +265,7 @@ var batchActions = map[string][]auth.Role{
 	"submit": issuerRole, "submit-valid": issuerRole, "cancel": issuerRole, "resume": issuerRole, "retry": issuerRole,
 	"revoke": issuerRole, "revoke-one": issuerRole, "resend": issuerRole, "mapping": issuerRole,
 	"approve": approverRole, "reject": approverRole, "request-changes": approverRole,
+	"remove-evidence": nil, // administrators only
 }
 
 // batchAction serves POST /batches/{id}/{action}: each calls one use case and comes back
@@ -310,6 +318,13 @@ func (h *handler) batchAction(w http.ResponseWriter, r *http.Request) {
 	case "resend":
 		_, err = h.d.Flow.Resend(ctx, r.PostForm.Get("credential"), r.PostForm.Get("email"))
 		done = "resent"
+	case "remove-evidence":
+		var removed bool
+		_, removed, err = h.d.Flow.RemoveEvidence(ctx, r.PostForm.Get("credential"), by, reason)
+		done = "evidence-removed"
+		if !removed {
+			done = "evidence-gone"
+		}
 	case "approve":
 		_, err = h.d.Actions.Approve(ctx, id, by)
 		done = "approved"

@@ -57,11 +57,13 @@ func (e *env) siteBatch(t *testing.T, key string) credbatch.Batch {
 	return b
 }
 
-// TestConsoleRowEvidence: the batch page's per-row form attaches and replaces a row's
-// evidence file (real Pillow and LibreOffice files); the page then shows it (an image
-// preview, a PDF link) and serves it to staff only; a refused file says why on the page;
-// once every row has its file the batch can be submitted, and the form is gone.
-func TestConsoleRowEvidence(t *testing.T) {
+// TestConsoleEvidence: the batch page's per-row form attaches and replaces a row's evidence
+// file (real Pillow and LibreOffice files); the page then shows it (an image preview, a PDF
+// link) and serves it to staff only; a refused file says why on the page; once every row has
+// its file the batch can be submitted, and the form is gone. The stack then issues the
+// credentials: their pages list the evidence, an administrator deletes one file (the
+// credential keeps its digest and says so), and a revoked credential withholds its file.
+func TestConsoleEvidence(t *testing.T) {
 	real := evidencetest.Make(t)
 	e := newConsole(t)
 	b := e.siteBatch(t, "console-evidence")
@@ -125,11 +127,12 @@ func TestConsoleRowEvidence(t *testing.T) {
 	if f := e.do(t, request{path: bp + "/rows/2/evidence"}); f.code != http.StatusFound {
 		t.Errorf("row file without a session: %d, want a redirect to sign in", f.code)
 	}
-	nb, err := e.st.Store.GetBatch(context.Background(), b.ID)
+	ctx := context.Background()
+	nb, err := e.st.Store.GetBatch(ctx, b.ID)
 	if err != nil || nb.Status != credbatch.BatchParsed || nb.Counts.Valid != 2 {
 		t.Fatalf("batch after both files: %s %+v, %v", nb.Status, nb.Counts, err)
 	}
-	audit, err := e.st.Store.ListAudit(context.Background(), "", 10)
+	audit, err := e.st.Store.ListAudit(ctx, "", 10)
 	attached := 0
 	for _, a := range audit.Items {
 		if a.Action == credbatch.AuditEvidenceAttached && a.Actor == "issuer@example.com" {
@@ -151,4 +154,92 @@ func TestConsoleRowEvidence(t *testing.T) {
 	if got = post("2", "site.jpg", real.JPEG, issuerCSRF); got.code != http.StatusConflict || !strings.Contains(got.body, "before the batch is submitted") {
 		t.Errorf("attach after submission: %d\n%s", got.code, text(got.body))
 	}
+
+	// Issued by the stack's workflow: each credential page lists its evidence, and the file
+	// served hashes to the digest the credential signed.
+	done := e.waitBatch(t, b.ID, func(b credbatch.Batch) bool { return b.Status == credbatch.BatchCompleted })
+	if done.Counts.Issued != 2 {
+		t.Fatalf("issued %+v", done.Counts)
+	}
+	creds, err := e.st.Store.ListCredentialsByBatch(ctx, b.ID, "", 10)
+	if err != nil || len(creds.Items) != 2 {
+		t.Fatalf("credentials %+v, %v", creds.Items, err)
+	}
+	byRow := map[int]credbatch.Credential{}
+	for _, c := range creds.Items {
+		byRow[c.RowNumber] = c
+	}
+	img, pdf := byRow[2], byRow[3]
+	cp := e.do(t, request{path: "/credentials/" + img.ID})
+	wantContains(t, cp.body, `<h2 id="evidence-heading">Evidence</h2>`, ">Image</span>",
+		`<img class="evidence-preview" src="`+baseURL+`/credentials/`+img.ID+`/evidence/1" alt="Evidence: site.png"`)
+	cp = e.do(t, request{path: "/credentials/" + pdf.ID})
+	wantContains(t, cp.body, ">Document</span>", "Open the PDF report.pdf", `href="`+baseURL+`/credentials/`+pdf.ID+`/evidence/1"`)
+	served := e.do(t, request{path: "/credentials/" + img.ID + "/evidence/1"})
+	if served.code != http.StatusOK || served.body != string(real.PNG) || !strings.Contains(img.JWT, `"digestSRI":"`+sri(real.PNG)+`"`) {
+		t.Fatalf("served evidence: %d, %d bytes; want the PNG whose digest the credential signed", served.code, len(served.body))
+	}
+
+	// An administrator deletes one file: the bucket no longer has it, the credential keeps its
+	// digest, its page and its evidence URL say it was removed; audited; a second removal
+	// changes nothing. The form is an administrator's only.
+	page = e.do(t, request{path: bp, cookie: tokIssuer})
+	wantLacks(t, page.body, "/remove-evidence")
+	page = e.do(t, request{path: bp, cookie: tokAdmin})
+	wantContains(t, page.body, `action="`+bp+`/remove-evidence"`, "Deletes “site.png” from the bucket for good.")
+	adminCSRF := csrf(t, page.body)
+	remove := func(tok, csrf string) response {
+		return e.do(t, request{method: "POST", path: bp + "/remove-evidence", cookie: tok,
+			form: map[string][]string{"csrf": {csrf}, "credential": {img.ID}, "reason": {"uploaded the wrong photo"}}})
+	}
+	if got := remove(tokIssuer, issuerCSRF); got.code != http.StatusForbidden {
+		t.Errorf("an issuer removing evidence: %d, want 403", got.code)
+	}
+	if got := remove(tokAdmin, adminCSRF); got.code != http.StatusSeeOther || got.hdr.Get("Location") != bp+"?done=evidence-removed" {
+		t.Fatalf("remove: %d %s\n%s", got.code, got.hdr.Get("Location"), text(got.body))
+	}
+	if got := remove(tokAdmin, adminCSRF); got.code != http.StatusSeeOther || got.hdr.Get("Location") != bp+"?done=evidence-gone" {
+		t.Errorf("remove again: %d %s", got.code, got.hdr.Get("Location"))
+	}
+	ev, err := e.st.Flow.Evidence(ctx, img.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.Bucket.Head(ctx, ev.Key); !credbatch.IsKind(err, credbatch.KindNotFound) {
+		t.Errorf("the removed file is still in the bucket: %v", err)
+	}
+	if after, _ := e.st.Store.GetCredential(ctx, img.ID); after.JWT != img.JWT {
+		t.Error("removing the evidence changed the signed credential")
+	}
+	cp = e.do(t, request{path: "/credentials/" + img.ID})
+	wantContains(t, cp.body, `id="evidence-removed"`, "the issuer removed this file.", sri(real.PNG))
+	wantLacks(t, cp.body, `class="evidence-preview"`)
+	if got := e.do(t, request{path: "/credentials/" + img.ID + "/evidence/1"}); got.code != http.StatusGone || !strings.Contains(got.body, "Evidence removed") {
+		t.Errorf("removed evidence URL: %d, want 410 Evidence removed", got.code)
+	}
+	if got := e.do(t, request{path: "/credentials/" + pdf.ID + "/evidence/1"}); got.code != http.StatusOK || got.body != string(real.PDF) {
+		t.Errorf("the other credential's evidence: %d, want it still served", got.code)
+	}
+	audit, err = e.st.Store.ListAudit(ctx, "", 20)
+	removals := 0
+	for _, a := range audit.Items {
+		if a.Action == credbatch.AuditEvidenceRemoved {
+			removals++
+			if a.Actor != "admin@example.com" || a.Target != "credential/"+img.ID || len(a.Changes) != 1 ||
+				a.Changes[0].Old != "site.png "+sri(real.PNG) || a.Changes[0].New != "removed: uploaded the wrong photo" {
+				t.Errorf("audit entry %+v", a)
+			}
+		}
+	}
+	if err != nil || removals != 1 {
+		t.Errorf("%d evidence.removed entries, want 1 (%v)", removals, err)
+	}
+
+	// A revoked credential's page names its file but shows it no more.
+	if _, err := e.st.Flow.Revoke(ctx, pdf.ID, "issuer@example.com", "issued in error"); err != nil {
+		t.Fatal(err)
+	}
+	cp = e.do(t, request{path: "/credentials/" + pdf.ID})
+	wantContains(t, cp.body, "no longer shown, because this credential was revoked")
+	wantLacks(t, cp.body, "Open the PDF")
 }

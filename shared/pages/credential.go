@@ -49,6 +49,8 @@ type credentialView struct {
 	PDFURL      string
 	BadgeURL    string // "" when the badge is not offered (revoked, cannot be verified)
 	LinkedInURL string
+
+	Evidence *evidenceView // what the signed document lists as evidence (nil: none)
 }
 
 // statusLine is the status in one sentence, as the PDF prints it.
@@ -284,6 +286,11 @@ func (h *handler) credentialView(ctx context.Context, c credbatch.Credential) (c
 		v.Status, v.StatusText = "invalid", "Cannot be verified"
 	default:
 		v.Status, v.StatusText = "valid", "Valid"
+	}
+	if res.Status != credential.StatusInvalid {
+		if v.Evidence, err = h.credentialEvidenceView(ctx, c, res.Document.Evidence, v.Status == "revoked"); err != nil {
+			return v, err
+		}
 	}
 	if v.Status == "valid" || v.Status == "expired" {
 		v.LinkedInURL = linkedInURL(v, c.ID)

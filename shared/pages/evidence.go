@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"mime"
@@ -11,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/credential"
 	"github.com/credbatch/credbatch/shared/issuance"
 )
 
@@ -174,6 +176,7 @@ type evidenceView struct {
 	Digest    string // digestSRI, on the credential page
 	Narrative string
 	Link      string // an external page (Evidence URL)
+	Withheld  bool   // the credential was revoked: its file is no longer shown to the public
 }
 
 // evidenceGenre is the OB 3.0 genre credential.Build gives a file of a media type.
@@ -295,4 +298,44 @@ func acceptOf(e credbatch.EvidenceSettings) string {
 		}
 	}
 	return strings.Join(out, ",")
+}
+
+// credentialEvidenceView is the evidence a credential's signed document lists, for its page:
+// the file (a preview of an image, a link to a PDF; removed or withheld when so), the
+// external link and the narrative. nil when the document lists none.
+func (h *handler) credentialEvidenceView(ctx context.Context, c credbatch.Credential, list []credential.Evidence, revoked bool) (*evidenceView, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	v := &evidenceView{}
+	for _, e := range list {
+		switch {
+		case e.DigestSRI != "" && v.FileName == "":
+			v.FileName, v.Genre, v.MediaType, v.TypeName, v.Digest = e.Name, e.Genre, e.MediaType, typeName(e.MediaType), e.DigestSRI
+			v.FileURL = e.ID
+			v.Image, v.PDF = strings.HasPrefix(e.MediaType, "image/"), e.MediaType == "application/pdf"
+			if v.FileName == "" {
+				v.FileName = "evidence"
+			}
+			if revoked {
+				v.Withheld, v.FileURL = true, ""
+			}
+			if h.d.Flow != nil {
+				ev, err := issuance.EvidenceOf(c)
+				if err == nil {
+					stored, serr := h.d.Flow.EvidenceStored(ctx, ev)
+					if serr != nil {
+						return nil, serr
+					}
+					v.Removed = !stored
+				}
+			}
+		case e.ID != "" && v.Link == "":
+			v.Link = e.ID
+		}
+		if v.Narrative == "" {
+			v.Narrative = e.Narrative
+		}
+	}
+	return v, nil
 }
