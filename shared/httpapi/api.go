@@ -230,6 +230,7 @@ func (a *API) routes() []Route {
 		{Method: "GET", Path: "/api/definitions/{id}/template", Roles: readers, h: a.definitionTemplate},
 		{Method: "GET", Path: "/api/templates", Roles: readers, h: a.combinedTemplate},
 		{Method: "POST", Path: "/api/uploads", Roles: issuers, h: a.createUpload},
+		{Method: "POST", Path: "/api/uploads/evidence-zip", Roles: issuers, h: a.createEvidenceZipUpload},
 		{Method: "POST", Path: "/api/batches", Roles: issuers, Heavy: true, h: a.createBatch},
 		{Method: "GET", Path: "/api/batches", Roles: readers, h: a.listBatches},
 		{Method: "GET", Path: "/api/batches/{id}", Roles: readers, h: a.getBatch},

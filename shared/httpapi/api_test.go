@@ -81,6 +81,14 @@ func TestEveryRoute(t *testing.T) {
 	if opts, warns := ingest.OptionsFromMetadata(up.Key, metaOf(up.Headers)); opts.DefinitionID != "course" || opts.DateOrder != credbatch.DateOrderDMY || len(warns) > 0 {
 		t.Errorf("ingest reads the upload as %+v %v", opts, warns)
 	}
+	var zup struct {
+		Key     string            `json:"key"`
+		Headers map[string]string `json:"headers"`
+	}
+	do("/api/uploads/evidence-zip", "POST", "/api/uploads/evidence-zip", "issuer", map[string]any{"key": up.Key, "size": 2048}, 201, &zup)
+	if zup.Key != up.Key+".zip" || zup.Headers["Content-Type"] != "application/zip" || zup.Headers["x-amz-meta-"+ingest.MetaUploader] != "issuer@localhost" {
+		t.Errorf("evidence zip upload %+v, want the spreadsheet's key plus .zip, application/zip, the uploader", zup)
+	}
 
 	// Validate (dry run): a file and JSON rows.
 	var res ingest.Result

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/ingest"
 )
 
 func TestAuthFailures(t *testing.T) {
@@ -79,6 +80,8 @@ func TestValidationErrors(t *testing.T) {
 		{"bad date order", "/api/batches", map[string]any{"definition_id": "course", "date_order": "YMD", "rows": []map[string]string{{"email": "a@b.org"}}}, "invalid_date_order", nil},
 		{"upload of an .xls", "/api/uploads", map[string]string{"definition_id": "course", "filename": "old.xls"}, credbatch.CodeUnsupportedFormat, nil},
 		{"upload of an unknown definition", "/api/uploads", map[string]string{"definition_id": "nope", "filename": "a.csv"}, credbatch.CodeUnknownDefinition, nil},
+		{"evidence zip of no spreadsheet", "/api/uploads/evidence-zip", map[string]any{"key": "uploads/course/x.pdf", "size": 10}, ingest.CodeInvalidUploadKey, nil},
+		{"evidence zip over 4 GiB", "/api/uploads/evidence-zip", map[string]any{"key": "uploads/course/x.csv", "size": 4<<30 + 1}, credbatch.CodeZipTooLarge, nil},
 		{"revoke without a reason", "/api/credentials/x/revoke", map[string]string{"reason": " "}, "missing_reason", nil},
 		{"reject without a reason", "/api/batches/b_x/reject", map[string]string{"reason": ""}, "missing_reason", nil},
 	}

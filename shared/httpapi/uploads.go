@@ -50,3 +50,25 @@ func (a *API) createUpload(w http.ResponseWriter, r *http.Request, p auth.Princi
 		ExpiresAt: up.ExpiresAt})
 	return nil
 }
+
+type evidenceZipRequest struct {
+	Key  string `json:"key"`            // the spreadsheet's, as POST /api/uploads returned it
+	Size int64  `json:"size,omitempty"` // bytes: the URL then takes exactly this size
+}
+
+// createEvidenceZipUpload returns a presigned PUT URL for the evidence zip of a spreadsheet
+// upload (its key plus .zip): before the spreadsheet is uploaded (best), or after it while
+// its batch is in review.
+func (a *API) createEvidenceZipUpload(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var req evidenceZipRequest
+	if err := a.decode(w, r, &req); err != nil {
+		return err
+	}
+	up, err := a.ingest.PresignEvidenceZip(r.Context(), req.Key, p.Name(), req.Size, a.d.UploadTTL)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, uploadResponse{URL: up.URL, Method: http.MethodPut, Key: up.Key, Headers: up.Headers,
+		ExpiresAt: up.ExpiresAt})
+	return nil
+}

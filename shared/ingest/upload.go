@@ -38,6 +38,9 @@ type Upload struct {
 	Mapping      map[string]credbatch.Field
 	Replaces     string // batch id
 	Size         int64  // bytes; > 0 binds a presigned upload to exactly this size
+	// EvidenceZip (PutUpload only) is the zip of the file's evidence files, stored beside it
+	// (EvidenceZipKey) before it, so that the file's ingest reads it.
+	EvidenceZip io.Reader
 }
 
 // Prepared is an upload's object key, content type and metadata: the API presigns a PUT
@@ -141,9 +144,15 @@ func (s *Service) PresignUpload(ctx context.Context, u Upload, newID string, ttl
 	if err != nil {
 		return Presigned{}, err
 	}
+	return s.presign(ctx, up, u.Size, ttl)
+}
+
+// presign signs a PUT of the prepared object (and of exactly size bytes when size > 0).
+func (s *Service) presign(ctx context.Context, up Prepared, size int64, ttl time.Duration) (Presigned, error) {
 	var url string
+	var err error
 	if mp, ok := s.Blob.(MetadataPresigner); ok {
-		url, err = mp.PresignPutMetadata(ctx, up.Key, up.ContentType, up.Metadata, u.Size, ttl)
+		url, err = mp.PresignPutMetadata(ctx, up.Key, up.ContentType, up.Metadata, size, ttl)
 	} else {
 		url, err = s.Blob.PresignPut(ctx, up.Key, up.ContentType, ttl)
 	}
@@ -198,6 +207,12 @@ func (s *Service) PutUpload(ctx context.Context, u Upload, r io.Reader) (string,
 	if err != nil {
 		return "", err
 	}
+	if u.EvidenceZip != nil {
+		z := EvidenceZipKey(p.Key)
+		if _, err := s.Blob.Put(ctx, z, u.EvidenceZip, ContentTypeZip, map[string]string{MetaUploader: u.Uploader}); err != nil {
+			return "", fmt.Errorf("store evidence zip %s: %w", z, err)
+		}
+	}
 	info, err := s.Blob.Put(ctx, p.Key, r, p.ContentType, p.Metadata)
 	if err != nil {
 		return "", fmt.Errorf("store upload %s: %w", p.Key, err)
@@ -227,8 +242,18 @@ func (s *Service) Remap(ctx context.Context, id, by string, mapping map[string]c
 	if id, rest, ok := strings.Cut(name, "-"); ok && (len(id) == 26 || len(id) == 32) && info.Metadata[MetaUploader] != "" {
 		name = rest // drop the id PrepareUpload put in front
 	}
-	return s.PutUpload(ctx, Upload{Filename: name, DefinitionID: b.Options.DefinitionID, Uploader: by, Label: b.Label,
-		DateOrder: string(b.Options.DateOrder), Sheet: b.Options.Sheet, Mapping: mapping, Replaces: id}, rc)
+	up := Upload{Filename: name, DefinitionID: b.Options.DefinitionID, Uploader: by, Label: b.Label,
+		DateOrder: string(b.Options.DateOrder), Sheet: b.Options.Sheet, Mapping: mapping, Replaces: id}
+	// The evidence zip goes with the file: the new batch's rows name its entries.
+	zrc, _, err := s.Blob.Get(ctx, EvidenceZipKey(b.Source.Key))
+	switch {
+	case err == nil:
+		defer zrc.Close()
+		up.EvidenceZip = zrc
+	case !credbatch.IsKind(err, credbatch.KindNotFound):
+		return "", fmt.Errorf("load the evidence zip of %s: %w", id, err)
+	}
+	return s.PutUpload(ctx, up, rc)
 }
 
 // replaceable reports whether a batch may still be replaced by another upload.

@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -170,4 +171,174 @@ func TestUploadedBatch(t *testing.T) {
 			t.Errorf("%s: %v, want not found", tc.name, err)
 		}
 	}
+}
+
+// TestPresignEvidenceZip: the presigned upload of a spreadsheet's evidence zip is bound to
+// the spreadsheet's key plus .zip, application/zip, the uploader and its exact size; it is
+// given before the spreadsheet is there (the zip first) and after it for its uploader while
+// the batch is in review; a key that is not a spreadsheet upload's, a bad or too large size,
+// another uploader's spreadsheet and a batch past review get none. The URLs are checked by
+// the local bucket's SigV4 verifier.
+func TestPresignEvidenceZip(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir()+"/credbatch.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	bucket, err := dirblob.New(t.TempDir(), dirblob.WithBucket("local"), dirblob.WithBaseURL("https://creds.test/local-bucket"),
+		dirblob.WithSigning("s3cret-s3cret", func() time.Time { return now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := env{store: st, blob: bucket, bucket: "local"}
+	svc := evidenceSetup(t, e)
+	const ttl, by = 15 * time.Minute, "issuer@example.com"
+	sheet, err := svc.PrepareUpload(ctx, ingest.Upload{Filename: "roster.csv", DefinitionID: "site", Uploader: by}, "01jz")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The zip first: the spreadsheet is not there yet.
+	p, err := svc.PresignEvidenceZip(ctx, sheet.Key, by, 2048, ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Key != "uploads/site/01jz-roster.csv.zip" || !p.ExpiresAt.Equal(now.Add(ttl)) {
+		t.Errorf("key %q expires %s, want uploads/site/01jz-roster.csv.zip in 15 minutes", p.Key, p.ExpiresAt)
+	}
+	u, err := url.Parse(p.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := u.Query().Get("X-Amz-SignedHeaders"), "content-length;content-type;host;x-amz-meta-uploader"; got != want {
+		t.Errorf("signed headers %q, want %q", got, want)
+	}
+	if len(p.Headers) != 2 || p.Headers["Content-Type"] != "application/zip" || p.Headers["x-amz-meta-uploader"] != by {
+		t.Errorf("headers %v, want Content-Type application/zip and the uploader", p.Headers)
+	}
+	for _, tc := range []struct {
+		name  string
+		size  int
+		ctype string
+		ok    bool
+	}{{"as signed", 2048, "", true}, {"a larger body", 2049, "", false}, {"as a spreadsheet", 2048, "text/csv", false}} {
+		r := httptest.NewRequest(http.MethodPut, p.URL, strings.NewReader(strings.Repeat("z", tc.size)))
+		for k, v := range p.Headers {
+			r.Header.Set(k, v)
+		}
+		if tc.ctype != "" {
+			r.Header.Set("Content-Type", tc.ctype)
+		}
+		if _, err := bucket.Verify(r, p.Key); (err == nil) != tc.ok {
+			t.Errorf("PUT %s: %v, want accepted %v", tc.name, err, tc.ok)
+		}
+	}
+
+	refusals := []struct {
+		name, key string
+		size      int64
+		kind      credbatch.Kind
+		code      string
+	}{
+		{"not an upload key", "reports/roster.csv", 10, credbatch.KindInvalid, ingest.CodeInvalidUploadKey},
+		{"a zip's key", sheet.Key + ".zip", 10, credbatch.KindInvalid, ingest.CodeInvalidUploadKey},
+		{"no key", "", 10, credbatch.KindInvalid, ingest.CodeInvalidUploadKey},
+		{"a PDF's key", "uploads/site/01jz-roster.pdf", 10, credbatch.KindInvalid, ingest.CodeInvalidUploadKey},
+		{"a negative size", sheet.Key, -1, credbatch.KindInvalid, "invalid_size"},
+		{"over the zip limit", sheet.Key, ingest.MaxEvidenceZipBytes + 1, credbatch.KindInvalid, credbatch.CodeZipTooLarge},
+	}
+	for _, tc := range refusals {
+		if _, err := svc.PresignEvidenceZip(ctx, tc.key, by, tc.size, ttl); !credbatch.IsKind(err, tc.kind) || credbatch.ErrorCode(err) != tc.code {
+			t.Errorf("%s: %v (code %q), want %s %s", tc.name, err, credbatch.ErrorCode(err), tc.kind, tc.code)
+		}
+	}
+
+	// The spreadsheet is there, not ingested yet, then in review (rejected: its file is
+	// missing), then past review.
+	if _, err := bucket.Put(ctx, sheet.Key, strings.NewReader(evHdr+"site,Ann,Lee,ann@example.com,,,ann.pdf\n"), sheet.ContentType, sheet.Metadata); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.PresignEvidenceZip(ctx, sheet.Key, by, 0, ttl); err != nil {
+		t.Errorf("the spreadsheet not ingested yet: %v", err)
+	}
+	if _, err := svc.PresignEvidenceZip(ctx, sheet.Key, "someone@example.com", 0, ttl); !credbatch.IsKind(err, credbatch.KindNotFound) {
+		t.Errorf("another uploader's spreadsheet: %v, want not found", err)
+	}
+	info, _ := bucket.Head(ctx, sheet.Key)
+	b, err := svc.Ingest(ctx, ingest.Object{Bucket: "local", Key: sheet.Key, ETag: info.ETag, VersionID: info.VersionID})
+	if err != nil || b.Status != credbatch.BatchRejected {
+		t.Fatalf("ingest: %s, %v; want rejected", b.Status, err)
+	}
+	if _, err := svc.PresignEvidenceZip(ctx, sheet.Key, by, 0, ttl); err != nil {
+		t.Errorf("the batch in review: %v", err)
+	}
+	if _, err := st.TransitionBatch(ctx, b.ID, credbatch.BatchRejected, credbatch.BatchCancelled, credbatch.BatchChange{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.PresignEvidenceZip(ctx, sheet.Key, by, 0, ttl); !credbatch.IsKind(err, credbatch.KindConflict) || credbatch.ErrorCode(err) != "batch_not_amendable" {
+		t.Errorf("the batch cancelled: %v, want conflict batch_not_amendable", err)
+	}
+}
+
+// TestPutUploadWithEvidenceZip: the console's form upload stores the zip beside the file
+// before the file (with the uploader), so that the file's ingest reads it.
+func TestPutUploadWithEvidenceZip(t *testing.T) {
+	files := realFiles(t)
+	forEachBackend(t, func(t *testing.T, e env) {
+		ctx := context.Background()
+		svc := evidenceSetup(t, e)
+		svc.IDs = func() string { return "01jy" }
+		id, err := svc.PutUpload(ctx, ingest.Upload{Filename: "roster.csv", DefinitionID: "site", Uploader: "issuer@example.com",
+			EvidenceZip: bytes.NewReader(makeZip(t, zipEntry{name: "ann.pdf", data: files.PDF}))},
+			strings.NewReader(evHdr+"site,Ann,Lee,ann@example.com,,,ann.pdf\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const key = "uploads/site/01jy-roster.csv"
+		zi, err := e.blob.Head(ctx, key+".zip")
+		if err != nil || zi.ContentType != "application/zip" || zi.Metadata["uploader"] != "issuer@example.com" {
+			t.Fatalf("the zip beside the file: %+v, %v", zi, err)
+		}
+		info, _ := e.blob.Head(ctx, key)
+		b, err := svc.Ingest(ctx, ingest.Object{Bucket: e.bucket, Key: key, ETag: info.ETag, VersionID: info.VersionID})
+		if err != nil || b.ID != id || b.Status != credbatch.BatchParsed {
+			t.Fatalf("ingest: %s %s, %v; want batch %s parsed", b.ID, b.Status, err, id)
+		}
+		storedFile(t, e, id, 2, "ann.pdf", "application/pdf", files.PDF)
+	})
+}
+
+// TestRemapTakesTheEvidenceZip: a file whose columns are assigned is uploaded again as a new
+// batch; its evidence zip goes with it, so the new batch's rows get their files.
+func TestRemapTakesTheEvidenceZip(t *testing.T) {
+	files := realFiles(t)
+	forEachBackend(t, func(t *testing.T, e env) {
+		ctx := context.Background()
+		svc := evidenceSetup(t, e)
+		const key = "uploads/site/cols.csv"
+		upload(t, e, key+".zip", makeZip(t, zipEntry{name: "ann.pdf", data: files.PDF}), nil)
+		handle(t, svc, upload(t, e, key, []byte("ID,Given,Family,Mail Adresse,Photo\nsite,Ann,Lee,ann@example.com,ann.pdf\n"), nil))
+		b := onlyBatch(t, e.store)
+		if b.Status != credbatch.BatchNeedsMapping {
+			t.Fatalf("status = %s, want needs_mapping", b.Status)
+		}
+		svc.IDs = func() string { return "01jx" }
+		id, err := svc.Remap(ctx, b.ID, "issuer@example.com", map[string]credbatch.Field{"Given": credbatch.FieldFirstName,
+			"Family": credbatch.FieldLastName, "Mail Adresse": credbatch.FieldEmail, "Photo": credbatch.FieldEvidenceFile})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const next = "uploads/site/01jx-cols.csv"
+		info, err := e.blob.Head(ctx, next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nb, err := svc.Ingest(ctx, ingest.Object{Bucket: e.bucket, Key: next, ETag: info.ETag, VersionID: info.VersionID})
+		if err != nil || nb.ID != id || nb.Status != credbatch.BatchParsed {
+			t.Fatalf("the remapped file: %s %s %+v, %v; want batch %s parsed", nb.ID, nb.Status, nb.Findings, err, id)
+		}
+		storedFile(t, e, id, 2, "ann.pdf", "application/pdf", files.PDF)
+	})
 }

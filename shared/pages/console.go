@@ -56,6 +56,7 @@ func (h *handler) consoleRoutes() {
 	h.mux.HandleFunc("GET /upload", h.uploadForm)
 	h.mux.HandleFunc("POST /upload", h.upload)
 	h.mux.HandleFunc("POST /upload/presign", h.presignUpload)
+	h.mux.HandleFunc("POST /upload/evidence-zip", h.presignEvidenceZip)
 	h.mux.HandleFunc("GET /upload/done", h.uploadDone)
 	h.mux.HandleFunc("GET /new-batch", h.manualForm)
 	h.mux.HandleFunc("POST /new-batch", h.manual)

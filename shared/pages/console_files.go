@@ -213,8 +213,18 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer file.Close()
-	id, err := h.d.Ingest.PutUpload(r.Context(), ingest.Upload{Filename: files[0].Filename, DefinitionID: v.Def, Uploader: s.Principal.Name(),
-		Label: v.Label, DateOrder: v.Order, Sheet: v.Sheet, Replaces: v.Replaces}, file)
+	up := ingest.Upload{Filename: files[0].Filename, DefinitionID: v.Def, Uploader: s.Principal.Name(),
+		Label: v.Label, DateOrder: v.Order, Sheet: v.Sheet, Replaces: v.Replaces}
+	if zips := f.File["evidence_zip"]; len(zips) > 0 && zips[0].Size > 0 {
+		z, err := zips[0].Open()
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		defer z.Close()
+		up.EvidenceZip = z // stored beside the file, before it
+	}
+	id, err := h.d.Ingest.PutUpload(r.Context(), up, file)
 	if err != nil {
 		if httpapi.StatusOf(err) >= 500 {
 			h.fail(w, r, err)
@@ -236,7 +246,7 @@ type presignResponse struct {
 	Key       string            `json:"key"`
 	Headers   map[string]string `json:"headers"`
 	ExpiresAt time.Time         `json:"expires_at"`
-	Next      string            `json:"next"`
+	Next      string            `json:"next,omitempty"`
 }
 
 // presignUpload serves POST /upload/presign (the upload form's fields without the file,
@@ -267,6 +277,31 @@ func (h *handler) presignUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusCreated, presignResponse{URL: up.URL, Method: http.MethodPut, Key: up.Key, Headers: up.Headers,
 		ExpiresAt: up.ExpiresAt, Next: "/upload/done?key=" + url.QueryEscape(up.Key)})
+}
+
+// presignEvidenceZip serves POST /upload/evidence-zip (csrf, key: the spreadsheet's, as
+// POST /upload/presign gave it, size): a presigned PUT of the spreadsheet's evidence zip
+// (its key plus .zip), which the upload page's script sends before the spreadsheet.
+func (h *handler) presignEvidenceZip(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.requireRole(w, r, issuerRole...)
+	if !ok {
+		return
+	}
+	size, err := strconv.ParseInt(r.FormValue("size"), 10, 64)
+	switch {
+	case err != nil:
+		h.jsonError(w, r, credbatch.E(credbatch.KindInvalid, "invalid_size", "give the zip's size in bytes"))
+		return
+	case size == 0:
+		h.jsonError(w, r, credbatch.E(credbatch.KindInvalid, credbatch.CodeEmptyFile, "the zip is empty; choose the zip of the evidence files"))
+		return
+	}
+	up, err := h.d.Ingest.PresignEvidenceZip(r.Context(), r.FormValue("key"), s.Principal.Name(), size, h.d.UploadTTL)
+	if err != nil {
+		h.jsonError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, presignResponse{URL: up.URL, Method: http.MethodPut, Key: up.Key, Headers: up.Headers, ExpiresAt: up.ExpiresAt})
 }
 
 // uploadDone serves GET /upload/done?key=: where the script goes once its PUT succeeded.

@@ -75,6 +75,7 @@ func TestConsoleAuthorization(t *testing.T) {
 		{"GET", bp + "/reconciliation.xlsx", all, 0},
 		{"POST", "/upload", issuers, 0},
 		{"POST", "/upload/presign", issuers, 0},
+		{"POST", "/upload/evidence-zip", issuers, 0},
 		{"POST", "/new-batch", issuers, 0},
 		{"POST", "/approvals/confirm", approvers, 0},
 		{"POST", "/approvals", approvers, 0},

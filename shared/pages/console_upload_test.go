@@ -1,9 +1,15 @@
 package pages_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"image"
+	"image/png"
+	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,7 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credbatch/credbatch/infra/local/stack"
 	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/ingest"
 )
 
 // presigned is POST /upload/presign's answer.
@@ -156,5 +164,180 @@ func TestConsolePresignedUpload(t *testing.T) {
 	id := credbatch.BatchIDFor(credbatch.Source{Bucket: info.Bucket, Key: p.Key, VersionID: info.VersionID, ETag: info.ETag})
 	if loc != "/batches/"+id+"?done=uploaded" {
 		t.Errorf("done went to %q, want batch %s (the batch ingest makes of the object)", loc, id)
+	}
+}
+
+// TestConsoleEvidenceZipUpload: the upload page takes an evidence zip beside the
+// spreadsheet. Its script asks POST /upload/evidence-zip (session + CSRF) for a presigned
+// PUT of the spreadsheet's key plus .zip (application/zip, the uploader and the size
+// signed) and sends the zip before the spreadsheet, whose ingest then stores the row's file;
+// without JavaScript the form posts both files and the zip is stored first. A request
+// without a session, without the CSRF token or from an approver gets no URL; an empty zip,
+// no size and a key that is not a spreadsheet's get none; another issuer's uploaded
+// spreadsheet is not found.
+func TestConsoleEvidenceZipUpload(t *testing.T) {
+	e := newConsole(t)
+	ctx := t.Context()
+	f, err := credbatch.ParseDefinitions(strings.NewReader(`{"definitions":[{"id":"site","name":"Site Induction",
+		"evidence":{"policy":"required"},"approval_required":true}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.LoadDefinitions(ctx, f.Definitions); err != nil {
+		t.Fatal(err)
+	}
+	page := e.do(t, request{path: "/upload", cookie: tokIssuer})
+	if !strings.Contains(page.body, `id="evidence_zip"`) || !strings.Contains(page.body, `data-presign-zip="/upload/evidence-zip"`) {
+		t.Fatal("the upload page has no evidence zip field")
+	}
+	token := csrf(t, page.body)
+	var img bytes.Buffer
+	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 8, 8))); err != nil {
+		t.Fatal(err)
+	}
+	zipOf := func(name string) []byte {
+		var b bytes.Buffer
+		zw := zip.NewWriter(&b)
+		w, _ := zw.Create(name)
+		w.Write(img.Bytes())
+		zw.Close()
+		return b.Bytes()
+	}
+	sheet, zipBody := "ID,First Name,Last Name,Email,Evidence File\nsite,Ann,Lee,ann@example.com,ann.png\n", zipOf("ann.png")
+	post := func(t *testing.T, path string, rq request) (int, presigned) {
+		t.Helper()
+		rq.method, rq.path = http.MethodPost, path
+		got := e.do(t, rq)
+		var p presigned
+		if strings.HasPrefix(got.hdr.Get("Content-Type"), "application/json") {
+			if err := json.Unmarshal([]byte(got.body), &p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return got.code, p
+	}
+	put := func(t *testing.T, p presigned, body []byte) int {
+		t.Helper()
+		r := httptest.NewRequest(http.MethodPut, p.URL, bytes.NewReader(body))
+		for k, v := range p.Headers {
+			r.Header.Set(k, v)
+		}
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, r)
+		return w.Code
+	}
+	code, p := post(t, "/upload/presign", request{cookie: tokIssuer, form: url.Values{"csrf": {token}, "filename": {"roster.csv"},
+		"size": {strconv.Itoa(len(sheet))}, "definition": {"site"}}})
+	if code != http.StatusCreated {
+		t.Fatalf("presign the spreadsheet: %d %+v", code, p)
+	}
+	zf := func(tok, key, size string) url.Values { return url.Values{"csrf": {tok}, "key": {key}, "size": {size}} }
+	size := strconv.Itoa(len(zipBody))
+	refused := []struct {
+		name string
+		rq   request
+		want int
+		code string
+	}{
+		{"no session", request{form: zf(token, p.Key, size)}, http.StatusForbidden, ""},
+		{"no CSRF token", request{cookie: tokIssuer, form: zf("", p.Key, size)}, http.StatusForbidden, ""},
+		{"an approver", request{cookie: tokApprover, form: zf(csrf(t, e.do(t, request{path: "/", cookie: tokApprover}).body), p.Key, size)}, http.StatusForbidden, ""},
+		{"an empty zip", request{cookie: tokIssuer, form: zf(token, p.Key, "0")}, http.StatusBadRequest, credbatch.CodeEmptyFile},
+		{"no size", request{cookie: tokIssuer, form: zf(token, p.Key, "")}, http.StatusBadRequest, "invalid_size"},
+		{"not a spreadsheet's key", request{cookie: tokIssuer, form: zf(token, "uploads/site/x.zip", size)}, http.StatusBadRequest, ingest.CodeInvalidUploadKey},
+	}
+	for _, tc := range refused {
+		t.Run("refused: "+tc.name, func(t *testing.T) {
+			code, z := post(t, "/upload/evidence-zip", tc.rq)
+			if code != tc.want || z.Code != tc.code || z.URL != "" {
+				t.Errorf("%d %+v, want %d %q and no URL", code, z, tc.want, tc.code)
+			}
+		})
+	}
+	code, z := post(t, "/upload/evidence-zip", request{cookie: tokIssuer, form: zf(token, p.Key, size)})
+	if code != http.StatusCreated || z.Key != p.Key+".zip" || z.Method != http.MethodPut || z.Headers["Content-Type"] != "application/zip" ||
+		z.Headers["x-amz-meta-uploader"] != "issuer@example.com" {
+		t.Fatalf("presign the zip: %d %+v", code, z)
+	}
+	if u, _ := url.Parse(z.URL); !strings.Contains(u.Query().Get("X-Amz-SignedHeaders"), "content-length") {
+		t.Errorf("zip URL %s: the size is not signed", z.URL)
+	}
+	if got := put(t, z, append(zipBody, 0)); got != http.StatusForbidden {
+		t.Errorf("PUT of a larger zip than presigned: %d, want 403", got)
+	}
+	if got := put(t, z, zipBody); got != http.StatusOK {
+		t.Fatalf("PUT the zip: %d", got)
+	}
+	if got := put(t, p, []byte(sheet)); got != http.StatusOK {
+		t.Fatalf("PUT the spreadsheet: %d", got)
+	}
+	if code, z := post(t, "/upload/evidence-zip", request{cookie: tokUploader, form: zf(csrf(t, e.do(t, request{path: "/", cookie: tokUploader}).body), p.Key, size)}); code != http.StatusNotFound || z.URL != "" {
+		t.Errorf("another issuer's spreadsheet: %d %+v, want 404", code, z)
+	}
+	b := e.ingested(t, func(b credbatch.Batch) bool { return b.Source.Key == p.Key })
+	e.hasStoredFile(t, b, img.Bytes())
+
+	// Without JavaScript: both files in the form.
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("csrf", token)
+	mw.WriteField("definition", "site")
+	fw, _ := mw.CreateFormFile("file", "form.csv")
+	fw.Write([]byte(sheet))
+	fw, _ = mw.CreateFormFile("evidence_zip", "form.csv.zip")
+	fw.Write(zipBody)
+	mw.Close()
+	got := e.do(t, request{method: http.MethodPost, path: "/upload", cookie: tokIssuer,
+		header: map[string]string{"Content-Type": mw.FormDataContentType()}, raw: body.Bytes()})
+	if got.code != http.StatusSeeOther {
+		t.Fatalf("POST /upload with a zip: %d %s", got.code, text(got.body))
+	}
+	id := strings.TrimSuffix(strings.TrimPrefix(got.hdr.Get("Location"), "/batches/"), "?done=uploaded")
+	fb := e.ingested(t, func(b credbatch.Batch) bool { return b.ID == id })
+	zi, err := e.st.Bucket.Head(ctx, fb.Source.Key+".zip")
+	if err != nil || zi.Metadata["uploader"] != "issuer@example.com" || !strings.HasSuffix(fb.Source.Key, "-form.csv") {
+		t.Fatalf("the form's zip beside %q: %+v, %v", fb.Source.Key, zi, err)
+	}
+	e.hasStoredFile(t, fb, img.Bytes())
+}
+
+// ingested runs the drop-folder watcher until it has ingested a batch that match accepts.
+func (e *env) ingested(t *testing.T, match func(credbatch.Batch) bool) credbatch.Batch {
+	t.Helper()
+	w := &stack.Watcher{Stack: e.st, Settle: 20 * time.Millisecond}
+	for i := 0; i < 200; i++ {
+		got, err := w.Scan(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range got {
+			if match(b) {
+				return b
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("the watcher ingested no such batch")
+	return credbatch.Batch{}
+}
+
+// hasStoredFile checks that row 2 of the batch is valid with want stored as its evidence.
+func (e *env) hasStoredFile(t *testing.T, b credbatch.Batch, want []byte) {
+	t.Helper()
+	r, err := e.st.Store.GetRow(t.Context(), b.ID, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := r.Evidence.FileNamed()
+	if r.Status != credbatch.RowValid || !f.Stored() { // (valid: the batch awaits approval)
+		t.Fatalf("batch %s (%s) row 2: %s, evidence %+v, findings %+v", b.ID, b.Status, r.Status, r.Evidence, r.Findings)
+	}
+	rc, _, err := e.st.Bucket.Get(t.Context(), f.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if got, _ := io.ReadAll(rc); !bytes.Equal(got, want) || f.MediaType != "image/png" {
+		t.Errorf("stored %d bytes of %s, want the zip's %d bytes of image/png", len(got), f.MediaType, len(want))
 	}
 }

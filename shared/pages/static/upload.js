@@ -1,6 +1,8 @@
 // The upload page: send the chosen file straight to the bucket through a presigned PUT
 // (POST /upload/presign), so a file of any allowed size skips the api function and its
-// payload limit, then open the batch. Without JavaScript the form posts the file instead.
+// payload limit, then open the batch. An evidence zip, if chosen, goes first (POST
+// /upload/evidence-zip, beside the file's key), so that the file's ingest reads it. Without
+// JavaScript the form posts the files instead.
 (function () {
   "use strict";
   var form = document.getElementById("upload-form");
@@ -31,21 +33,8 @@
       x.send(file);
     });
   }
-  form.addEventListener("submit", function (ev) {
-    var file = form.elements.file.files && form.elements.file.files[0];
-    if (!file) {
-      return;
-    }
-    ev.preventDefault();
-    button.disabled = true;
-    var fields = new URLSearchParams();
-    new FormData(form).forEach(function (v, k) {
-      if (k !== "file") { fields.append(k, v); }
-    });
-    fields.set("filename", file.name);
-    fields.set("size", String(file.size));
-    say("Preparing the upload of " + file.name + "…");
-    fetch(form.getAttribute("data-presign"), { method: "POST", body: fields, credentials: "same-origin", headers: { Accept: "application/json" } })
+  function presign(path, fields) {
+    return fetch(path, { method: "POST", body: fields, credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (res) {
         return res.json().catch(function () { return null; }).then(function (body) {
           if (!res.ok || !body || !body.url) {
@@ -53,12 +42,44 @@
           }
           return body;
         });
+      });
+  }
+  function send(p, file) {
+    say("Uploading " + file.name + "…");
+    bar.value = 0;
+    bar.hidden = false;
+    return put(p, file);
+  }
+  form.addEventListener("submit", function (ev) {
+    var file = form.elements.file.files && form.elements.file.files[0];
+    if (!file) {
+      return;
+    }
+    var zip = form.elements.evidence_zip && form.elements.evidence_zip.files && form.elements.evidence_zip.files[0];
+    ev.preventDefault();
+    button.disabled = true;
+    var fields = new URLSearchParams();
+    new FormData(form).forEach(function (v, k) {
+      if (k !== "file" && k !== "evidence_zip") { fields.append(k, v); }
+    });
+    fields.set("filename", file.name);
+    fields.set("size", String(file.size));
+    say("Preparing the upload of " + file.name + "…");
+    presign(form.getAttribute("data-presign"), fields)
+      .then(function (p) {
+        if (!zip) {
+          return p;
+        }
+        var zf = new URLSearchParams();
+        zf.set("csrf", fields.get("csrf"));
+        zf.set("key", p.key);
+        zf.set("size", String(zip.size));
+        return presign(form.getAttribute("data-presign-zip"), zf)
+          .then(function (z) { return send(z, zip); })
+          .then(function () { return p; });
       })
       .then(function (p) {
-        say("Uploading " + file.name + "…");
-        bar.value = 0;
-        bar.hidden = false;
-        return put(p, file).then(function () { window.location.assign(p.next); });
+        return send(p, file).then(function () { window.location.assign(p.next); });
       })
       .catch(function (e) {
         bar.hidden = true;
