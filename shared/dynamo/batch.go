@@ -4,17 +4,30 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 )
 
-const batchSK = "BATCH"
+const (
+	batchSK  = "BATCH"
+	countsSK = "BATCH#COUNTS" // begins with batchSK: one query reads both
+)
 
 func batchKey(id string) map[string]types.AttributeValue { return key(batchPK(id), batchSK) }
+
+// countsKey is the key of a batch's email counters item: Counts.Sent, Delivered, Bounced,
+// Complained and Suppressed, which every counted email status move adds to in the
+// credential's transaction. The batch item is 1-2 KB and in GSI1, so adding there cost 4 write
+// units (8 in a transaction); this item is under 1 KB and outside GSI1: 1 (2). A batch's
+// email counters are the sum of both items' (only ADD moves them, never SET): a batch stored
+// before the counters item has none and keeps adding in its batch item.
+func countsKey(id string) map[string]types.AttributeValue { return key(batchPK(id), countsSK) }
 
 // CreateBatch stores a new batch; KindConflict when the id exists.
 func (s *Store) CreateBatch(ctx context.Context, b credbatch.Batch) error {
@@ -45,14 +58,104 @@ func (s *Store) CreateBatch(ctx context.Context, b credbatch.Batch) error {
 	if conditionFailed(err) {
 		return credbatch.Conflict("batch %s exists already", b.ID)
 	}
-	return fail(fmt.Sprintf("create batch %s", b.ID), err)
+	if err != nil {
+		return fail(fmt.Sprintf("create batch %s", b.ID), err)
+	}
+	// Its email counters start in their own item (never replaced: they may have moved). A
+	// crash before this write leaves a batch that counts in its batch item.
+	counts := countsKey(b.ID)
+	counts["Counts"] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}} // ADD Counts.<field> needs the map
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table), Item: counts,
+		ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	})
+	if conditionFailed(err) {
+		return nil
+	}
+	return fail(fmt.Sprintf("create the counters of batch %s", b.ID), err)
 }
 
-// GetBatch returns a batch; KindNotFound.
+// withCounts adds the email counters of the batch's counters item (counts, nil when it has
+// none) to the batch decoded from its item.
+func withCounts(b credbatch.Batch, counts map[string]types.AttributeValue) (credbatch.Batch, error) {
+	if counts == nil {
+		return b, nil
+	}
+	var c struct {
+		Counts    credbatch.Counts
+		UpdatedAt time.Time
+	}
+	if err := attributevalue.UnmarshalMap(counts, &c); err != nil {
+		return b, credbatch.Errorf(credbatch.KindInternal, "decode the counters of batch %s: %v", b.ID, err)
+	}
+	b.Counts.Sent += c.Counts.Sent
+	b.Counts.Delivered += c.Counts.Delivered
+	b.Counts.Bounced += c.Counts.Bounced
+	b.Counts.Complained += c.Counts.Complained
+	b.Counts.Suppressed += c.Counts.Suppressed
+	if c.UpdatedAt.After(b.UpdatedAt) {
+		b.UpdatedAt = c.UpdatedAt
+	}
+	return b, nil
+}
+
+// GetBatch returns a batch; KindNotFound. One strongly consistent query reads the batch item
+// and its counters item.
 func (s *Store) GetBatch(ctx context.Context, id string) (credbatch.Batch, error) {
-	var b credbatch.Batch
-	err := s.get(ctx, "get batch", "batch", id, batchKey(id), &b)
-	return b, err
+	const op = "get batch"
+	items, err := s.queryAll(ctx, op, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :batch)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(batchPK(id)), ":batch": str(batchSK)},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return credbatch.Batch{}, err
+	}
+	var head, counts map[string]types.AttributeValue
+	for _, it := range items {
+		switch sk, _ := it[attrSK].(*types.AttributeValueMemberS); {
+		case sk != nil && sk.Value == batchSK:
+			head = it
+		case sk != nil && sk.Value == countsSK:
+			counts = it
+		}
+	}
+	if head == nil {
+		return credbatch.Batch{}, credbatch.NotFound("batch", id)
+	}
+	b, err := decodeOne[credbatch.Batch](head)
+	if err != nil {
+		return b, fmt.Errorf("%s %s: %w", op, id, err)
+	}
+	return withCounts(b, counts)
+}
+
+// batchCounts reads the counters items of the batches (BatchGetItem) and adds their email
+// counters to each.
+func (s *Store) batchCounts(ctx context.Context, op string, bs []credbatch.Batch) ([]credbatch.Batch, error) {
+	if len(bs) == 0 {
+		return bs, nil
+	}
+	keys := make([]map[string]types.AttributeValue, 0, len(bs))
+	for _, b := range bs {
+		keys = append(keys, countsKey(b.ID))
+	}
+	items, err := s.batchGet(ctx, op, keys)
+	if err != nil {
+		return nil, err
+	}
+	byPK := make(map[string]map[string]types.AttributeValue, len(items))
+	for _, it := range items {
+		if pk, ok := it[attrPK].(*types.AttributeValueMemberS); ok {
+			byPK[pk.Value] = it
+		}
+	}
+	for i, b := range bs {
+		if bs[i], err = withCounts(b, byPK[batchPK(b.ID)]); err != nil {
+			return nil, err
+		}
+	}
+	return bs, nil
 }
 
 // TransitionBatch moves a batch from `from` to `to` in one conditional write.
@@ -135,7 +238,11 @@ func (s *Store) updateBatch(ctx context.Context, id string, u *update, cond stri
 	if b, err = decodeOne[credbatch.Batch](out.Attributes); err != nil {
 		return b, fmt.Errorf("update batch %s: %w", id, err)
 	}
-	return b, nil
+	bs, err := s.batchCounts(ctx, "update batch", []credbatch.Batch{b})
+	if err != nil {
+		return b, err
+	}
+	return bs[0], nil
 }
 
 // missingOr returns KindNotFound when the item is absent, otherwise other.
@@ -162,9 +269,9 @@ func countValues(c credbatch.Counts) []int {
 		c.SentAtResume, c.BouncedAtResume}
 }
 
-// addCountsUpdate is the transaction item that adds delta to a batch's counters (the batch
-// must exist).
-func (s *Store) addCountsUpdate(batchID string, delta credbatch.Counts) *types.Update {
+// countsUpdate is the update that adds delta to the counters of the item k (the batch item
+// or its counters item), which must exist.
+func (s *Store) countsUpdate(k map[string]types.AttributeValue, delta credbatch.Counts) *types.Update {
 	u := newUpdate()
 	var adds []string
 	for i, v := range countValues(delta) {
@@ -173,13 +280,66 @@ func (s *Store) addCountsUpdate(batchID string, delta credbatch.Counts) *types.U
 		}
 	}
 	u.set("UpdatedAt", mustValue(s.stamp()))
-	return &types.Update{TableName: aws.String(s.table), Key: batchKey(batchID),
+	return &types.Update{TableName: aws.String(s.table), Key: k,
 		UpdateExpression:    aws.String("SET " + strings.Join(u.sets, ", ") + " ADD " + strings.Join(adds, ", ")),
 		ConditionExpression: aws.String("attribute_exists(PK)"), ExpressionAttributeNames: u.names, ExpressionAttributeValues: u.values}
 }
 
-// AddCounts atomically adds delta to the batch's counters (ADD on each non-zero field).
+// transactCounted writes item in one transaction with the addition of the email counters
+// delta to its batch: in the batch's counters item, or, for a batch stored before those, in
+// the batch item. counted is false (and err nil) when the batch is not stored: nothing was
+// written. Otherwise err is the transaction's (nil, or item's condition failing, or a
+// conflict).
+func (s *Store) transactCounted(ctx context.Context, item types.TransactWriteItem, batchID string, delta credbatch.Counts) (counted bool, err error) {
+	for _, k := range []map[string]types.AttributeValue{countsKey(batchID), batchKey(batchID)} {
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			item, {Update: s.countsUpdate(k, delta)}}})
+		if txFailed(err, 1) && !txFailed(err, 0) {
+			continue
+		}
+		return true, err
+	}
+	return false, nil
+}
+
+// splitCounts separates the email counters (counted in the counters item) from the others.
+func splitCounts(c credbatch.Counts) (email, other credbatch.Counts) {
+	email = credbatch.Counts{Sent: c.Sent, Delivered: c.Delivered, Bounced: c.Bounced, Complained: c.Complained, Suppressed: c.Suppressed}
+	other = c
+	other.Sent, other.Delivered, other.Bounced, other.Complained, other.Suppressed = 0, 0, 0, 0, 0
+	return email, other
+}
+
+// AddCounts atomically adds delta to the batch's counters (ADD on each non-zero field): the
+// email counters in the counters item (or the batch item of a batch stored before it), the
+// others in the batch item.
 func (s *Store) AddCounts(ctx context.Context, id string, delta credbatch.Counts) error {
+	email, other := splitCounts(delta)
+	if email != (credbatch.Counts{}) {
+		err := s.addCounts(ctx, countsKey(id), email)
+		if conditionFailed(err) {
+			err = s.addCounts(ctx, batchKey(id), email)
+		}
+		if conditionFailed(err) {
+			return credbatch.NotFound("batch", id)
+		}
+		if err != nil {
+			return fail(fmt.Sprintf("add counts to batch %s", id), err)
+		}
+		if other == (credbatch.Counts{}) {
+			return nil
+		}
+	}
+	err := s.addCounts(ctx, batchKey(id), other)
+	if conditionFailed(err) {
+		return credbatch.NotFound("batch", id)
+	}
+	return fail(fmt.Sprintf("add counts to batch %s", id), err)
+}
+
+// addCounts adds delta to the counters of item k (which must exist); with a zero delta it
+// only moves UpdatedAt.
+func (s *Store) addCounts(ctx context.Context, k map[string]types.AttributeValue, delta credbatch.Counts) error {
 	u := newUpdate()
 	var adds []string
 	for i, v := range countValues(delta) {
@@ -193,14 +353,11 @@ func (s *Store) AddCounts(ctx context.Context, id string, delta credbatch.Counts
 		expr += " ADD " + strings.Join(adds, ", ")
 	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table), Key: batchKey(id),
+		TableName: aws.String(s.table), Key: k,
 		UpdateExpression: aws.String(expr), ConditionExpression: aws.String("attribute_exists(PK)"),
 		ExpressionAttributeNames: u.names, ExpressionAttributeValues: u.values,
 	})
-	if conditionFailed(err) {
-		return credbatch.NotFound("batch", id)
-	}
-	return fail(fmt.Sprintf("add counts to batch %s", id), err)
+	return err
 }
 
 // ListBatches lists batches newest first (GSI1), with the status and the label prefix as
@@ -230,5 +387,9 @@ func (s *Store) ListBatches(ctx context.Context, f credbatch.BatchFilter) (credb
 		return credbatch.Page[credbatch.Batch]{}, err
 	}
 	bs, err := decodeAll[credbatch.Batch]("list batches", items)
+	if err != nil {
+		return credbatch.Page[credbatch.Batch]{}, err
+	}
+	bs, err = s.batchCounts(ctx, "list batches", bs)
 	return credbatch.Page[credbatch.Batch]{Items: bs, Next: next}, err
 }

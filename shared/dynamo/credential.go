@@ -160,12 +160,11 @@ func (s *Store) CreateCredential(ctx context.Context, c credbatch.Credential) er
 	put := &types.Put{TableName: aws.String(s.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}
 	if delta := credbatch.EmailCounts(c.EmailStatus); delta != (credbatch.Counts{}) && c.BatchID != "" {
 		// Its email counts in its batch from the same write.
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-			{Put: put}, {Update: s.addCountsUpdate(c.BatchID, delta)}}})
+		counted, err := s.transactCounted(ctx, types.TransactWriteItem{Put: put}, c.BatchID, delta)
 		switch {
+		case !counted: // no batch stored: nothing to count
 		case txFailed(err, 0):
 			return credbatch.Conflict("credential %s exists already", c.ID)
-		case txFailed(err, 1): // no batch stored: nothing to count
 		case txConflict(err):
 			return credbatch.Errorf(credbatch.KindUnavailable, "create credential %s: a concurrent write got in the way; retry", c.ID)
 		default:
@@ -422,17 +421,14 @@ func (s *Store) SetEmailStatus(ctx context.Context, id string, from []credbatch.
 			return s.setEmail(ctx, id, []credbatch.EmailStatus{cur.EmailStatus}, to, ch)
 		}
 		u, cond := s.emailUpdate([]credbatch.EmailStatus{cur.EmailStatus}, to, ch)
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-			{Update: &types.Update{TableName: aws.String(s.table), Key: credKey(id),
-				UpdateExpression: u.expr(), ConditionExpression: aws.String(cond),
-				ExpressionAttributeNames: u.names, ExpressionAttributeValues: u.values}},
-			{Update: s.addCountsUpdate(cur.BatchID, delta)},
-		}})
+		counted, err := s.transactCounted(ctx, types.TransactWriteItem{Update: &types.Update{TableName: aws.String(s.table), Key: credKey(id),
+			UpdateExpression: u.expr(), ConditionExpression: aws.String(cond),
+			ExpressionAttributeNames: u.names, ExpressionAttributeValues: u.values}}, cur.BatchID, delta)
 		switch {
+		case !counted: // no batch stored: nothing to count
+			return s.setEmail(ctx, id, []credbatch.EmailStatus{cur.EmailStatus}, to, ch)
 		case err == nil:
 			return s.GetCredential(ctx, id)
-		case txFailed(err, 1) && !txFailed(err, 0): // no batch stored: nothing to count
-			return s.setEmail(ctx, id, []credbatch.EmailStatus{cur.EmailStatus}, to, ch)
 		case txConflict(err): // moved by another writer since the read: read again
 		default:
 			return cur, fail(fmt.Sprintf("set email status of credential %s", id), err)

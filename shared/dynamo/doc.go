@@ -25,7 +25,7 @@
 //	definition head (latest version)         table  PK=DEF#<id>            SK=HEAD
 //	definition version                       table  PK=DEF#<id>            SK=V#<N>
 //	definitions, by id                       GSI1   GSI1PK=DEFS            GSI1SK=<id>                (heads only)
-//	batch by id / by source object           table  PK=BATCH#<id>          SK=BATCH   (id = credbatch.BatchIDFor(source))
+//	batch by id / by source object           table  PK=BATCH#<id>          SK begins_with BATCH: SK=BATCH and its email counters SK=BATCH#COUNTS (id = credbatch.BatchIDFor(source))
 //	batches newest first                     GSI1   GSI1PK=BATCHES         GSI1SK=T#<id>, descending
 //	batches by status, newest first          GSI1   as above, FilterExpression Status = st
 //	batches by label prefix, newest first    GSI1   as above, FilterExpression begins_with(LabelLower, lower(prefix))
