@@ -1,9 +1,10 @@
 // Command keys is the deploy-time function behind the stack's SigningKeys custom resource
 // (Custom::SigningKeys): on Create and Update it writes the first key set into the signing-key
 // secret when the secret still holds the template's placeholder, and never replaces keys
-// that are there; Delete leaves the secret as it is (the secret is retained). Its role is
-// the only one that may write the secret: the runtime functions read it and fail at a cold
-// start while it is empty.
+// that are there; then it publishes the set's public halves to the table (keys.Publish, item
+// KEYS#PUBLIC), which the public function reads instead of the secret. Delete leaves both as
+// they are (the secret and the table are retained). Its role is the only one that may write the secret:
+// the runtime functions read it and fail at a cold start while it is empty.
 package main
 
 import (
@@ -15,10 +16,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/credbatch/credbatch/shared/awsmeter"
 	"github.com/credbatch/credbatch/shared/config"
+	"github.com/credbatch/credbatch/shared/dynamo"
 	"github.com/credbatch/credbatch/shared/keys"
 	"github.com/credbatch/credbatch/shared/logging"
 )
@@ -27,10 +30,11 @@ import (
 type setup struct {
 	secrets keys.SecretsWriteAPI
 	secret  string
+	public  keys.Published // where the public halves are published (the table)
 	log     *slog.Logger
 }
 
-// handle creates the key set if absent. The physical id is the secret's, so an update that
+// handle creates the key set if absent and publishes its public halves. The physical id is the secret's, so an update that
 // keeps the secret keeps the resource; a new secret (a replaced resource) gets its own keys,
 // and CloudFormation's Delete of the old id changes nothing.
 func (s *setup) handle(ctx context.Context, ev cfn.Event) (string, map[string]any, error) {
@@ -43,7 +47,11 @@ func (s *setup) handle(ctx context.Context, ev cfn.Event) (string, map[string]an
 	if err != nil {
 		return id, nil, fmt.Errorf("signing keys in %s: %w", s.secret, err)
 	}
-	s.log.Info("signing keys ready", "secret", s.secret, "created", created, "active", set.Active, "request", string(ev.RequestType))
+	if err := keys.Publish(ctx, s.public, set); err != nil {
+		return id, nil, err
+	}
+	s.log.Info("signing keys ready", "secret", s.secret, "created", created, "active", set.Active, "keys", len(set.Keys),
+		"request", string(ev.RequestType))
 	return id, map[string]any{"ActiveKeyId": set.Active}, nil
 }
 
@@ -53,12 +61,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	cfg, meter, err := awsmeter.LoadDefaultConfig(context.Background())
 	if err != nil {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
-	s := &setup{secrets: secretsmanager.NewFromConfig(cfg), secret: e.KeysSecret, log: log}
-	lambda.Start(cfn.LambdaWrap(s.handle))
+	s := &setup{secrets: secretsmanager.NewFromConfig(cfg), secret: e.KeysSecret, public: dynamo.New(dynamodb.NewFromConfig(cfg), e.Table), log: log}
+	lambda.Start(meter.Handler(log, cfn.LambdaWrap(s.handle)))
 	return nil
 }
 

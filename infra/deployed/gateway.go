@@ -166,19 +166,60 @@ func fixedPrefix(p string) string {
 	return p
 }
 
+// match reports whether the route takes the request, with its path parameters: a {name}
+// segment takes one non-empty segment, a final {proxy+} the non-empty rest.
 func (r route) match(method, path string) (map[string]string, bool) {
 	if r.method != "ANY" && r.method != method {
 		return nil, false
 	}
-	prefix := fixedPrefix(r.path)
-	if !strings.HasSuffix(r.path, "{proxy+}") {
-		return nil, path == r.path
+	tpl, got := strings.Split(r.path, "/"), strings.Split(path, "/")
+	params := map[string]string{}
+	for i, seg := range tpl {
+		if i == len(tpl)-1 && strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "+}") {
+			rest := strings.Join(got[min(i, len(got)):], "/")
+			if rest == "" {
+				return nil, false
+			}
+			params[strings.Trim(seg, "{+}")] = rest
+			return params, true
+		}
+		if i >= len(got) {
+			return nil, false
+		}
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			if got[i] == "" {
+				return nil, false
+			}
+			params[strings.Trim(seg, "{}")] = got[i]
+			continue
+		}
+		if seg != got[i] {
+			return nil, false
+		}
 	}
-	rest, ok := strings.CutPrefix(path, prefix)
-	if !ok || rest == "" {
+	if len(got) != len(tpl) {
 		return nil, false
 	}
-	return map[string]string{"proxy": rest}, true
+	if len(params) == 0 {
+		params = nil
+	}
+	return params, true
+}
+
+// FunctionFor returns the logical id of the function the stack's API routes a request to
+// (as ServeHTTP would, without invoking it), and whether the route has an authorizer; ""
+// when no route matches.
+func (g *Gateway) FunctionFor(method, path string) (function string, authorized bool, _ error) {
+	rs, err := g.routes()
+	if err != nil {
+		return "", false, err
+	}
+	for _, r := range rs {
+		if _, ok := r.match(method, path); ok {
+			return r.function, r.authorizer != "", nil
+		}
+	}
+	return "", false, nil
 }
 
 // Counts returns the requests served by route key, and those refused by an authorizer.

@@ -27,8 +27,10 @@ import (
 
 	"github.com/credbatch/credbatch/infra/deployed"
 	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/httpapi"
 	"github.com/credbatch/credbatch/shared/pages"
 	"github.com/credbatch/credbatch/shared/report"
+	"github.com/credbatch/credbatch/shared/unsubscribe"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -146,6 +148,20 @@ func (c *client) do(method, path string, body any, out any) int {
 	return resp.StatusCode
 }
 
+// concreteRoute turns a ServeMux pattern into a request it matches: "GET /credentials/{id}"
+// -> GET /credentials/x1; a pattern without a method is a GET; a prefix gets a last segment.
+func concreteRoute(pattern string) (method, path string) {
+	method, path = "GET", pattern
+	if m, p, ok := strings.Cut(pattern, " "); ok {
+		method, path = m, p
+	}
+	path = regexp.MustCompile(`\{[^}]+\}`).ReplaceAllStringFunc(strings.ReplaceAll(path, "{$}", ""), func(string) string { return "x1" })
+	if strings.HasSuffix(path, "/") && path != "/" {
+		path += "x1"
+	}
+	return method, path
+}
+
 // on is the same user for a subtest's t.
 func (c *client) on(t *testing.T) *client { return &client{t: t, h: c.h, token: c.token} }
 
@@ -232,13 +248,13 @@ func csvFile(tag string, n int) []byte {
 }
 
 // TestDeployedShape runs the issue's scenario on the deployed shape: the stack from the
-// transformed template in moto's CloudFormation, the eight real binaries under the Lambda
+// transformed template in moto's CloudFormation, the nine real binaries under the Lambda
 // RIE, and every event delivered from the stack's wiring. Its last log line is the summary.
 func TestDeployedShape(t *testing.T) {
 	h := startHarness(t)
 	d := h.Deploy
 	t.Logf("stack %s: %s, %d resources (%d provisioned by the harness: %v)", d.StackName, d.Status, d.ResourceCount, len(d.Provisioned), d.Provisioned)
-	if d.Status != "CREATE_COMPLETE" || d.ResourceCount < 33 || len(d.Functions) != 8 {
+	if d.Status != "CREATE_COMPLETE" || d.ResourceCount < 33 || len(d.Functions) != 9 {
 		t.Fatalf("stack %s, %d resources, %d functions", d.Status, d.ResourceCount, len(d.Functions))
 	}
 	issuer := user(t, h, issuerEmail, "issuer")
@@ -262,6 +278,37 @@ func TestDeployedShape(t *testing.T) {
 			t.Errorf("a token signed by another key: %d, want 401", got)
 		}
 		public.must("GET", "/healthz", nil, nil, 200)
+		// Every public route that signs nothing (and every credential page) is the public
+		// function's, whose role cannot reach the signing-key secret; the route that signs
+		// (the VC-JWT), the console, the review pages and /api are the api function's.
+		type want struct {
+			fn         string
+			authorized bool
+		}
+		routes := map[string]want{}
+		for _, rt := range httpapi.Routes() {
+			w := want{"ApiFunction", !rt.Public}
+			if rt.Public && !rt.Signs {
+				w.fn = "PublicFunction"
+			}
+			routes[rt.Method+" "+rt.Path] = w
+		}
+		for _, p := range httpapi.CredentialPagePatterns {
+			routes[p] = want{"PublicFunction", false}
+		}
+		for _, p := range append([]string{pages.ReviewPrefix, "GET " + pages.LoginPath, "POST " + pages.LoginPath, unsubscribe.Pattern}, pages.ConsolePatterns...) {
+			routes[p] = want{"ApiFunction", false}
+		}
+		for pattern, w := range routes {
+			method, path := concreteRoute(pattern)
+			fn, authorized, err := h.Gateway.FunctionFor(method, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fn != w.fn || authorized != w.authorized {
+				t.Errorf("%s (%s %s): routed to %q (authorizer %v), want %s (authorizer %v)", pattern, method, path, fn, authorized, w.fn, w.authorized)
+			}
+		}
 		var jwks struct{ Keys []map[string]any }
 		public.must("GET", "/.well-known/jwks.json", nil, &jwks, 200)
 		if len(jwks.Keys) == 0 {
@@ -402,6 +449,16 @@ func TestDeployedShape(t *testing.T) {
 			if !v.Valid {
 				t.Errorf("credential %s does not verify", r.CredentialID)
 			}
+			// The JSON-LD credential and its page, from the public function, with the keys
+			// the keys function published.
+			var ld json.RawMessage
+			public.must("GET", "/credentials/"+r.CredentialID+"/json", nil, &ld, 200)
+			v.Valid = false
+			public.must("POST", "/verify", map[string]json.RawMessage{"credential": ld}, &v, 200)
+			if !v.Valid {
+				t.Errorf("credential %s (JSON-LD) does not verify", r.CredentialID)
+			}
+			public.must("GET", "/credentials/"+r.CredentialID, nil, nil, 200)
 			checked++
 		}
 		if checked == 0 {

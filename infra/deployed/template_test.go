@@ -70,14 +70,10 @@ func (c cfnTemplate) ofType(kind string) []string {
 	return out
 }
 
-// TestTransformedTemplate checks, on the template CloudFormation receives (the SAM
-// translator's output), that nothing can fail silently: every function has a log group
-// with LogRetentionDays and alarms on its errors and throttles; every asynchronous path into
-// a function (S3 notifications, SNS subscriptions, schedules, EventBridge rules) ends in an
-// encrypted, alarmed SQS queue when it fails; alarms notify an admin topic that emails
-// AdminEmail; the state machine and the API log; the table cannot be deleted by accident;
-// and each schedule's name carries the stack name.
-func TestTransformedTemplate(t *testing.T) {
+// translated runs the SAM translator on template.yaml (as CloudFormation does) and returns
+// its output; without the translator the test is skipped, or fails under CI=true.
+func translated(t *testing.T) cfnTemplate {
+	t.Helper()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +97,18 @@ func TestTransformedTemplate(t *testing.T) {
 	if err := json.Unmarshal(raw, &c); err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// TestTransformedTemplate checks, on the template CloudFormation receives (the SAM
+// translator's output), that nothing can fail silently: every function has a log group
+// with LogRetentionDays and alarms on its errors and throttles; every asynchronous path into
+// a function (S3 notifications, SNS subscriptions, schedules, EventBridge rules) ends in an
+// encrypted, alarmed SQS queue when it fails; alarms notify an admin topic that emails
+// AdminEmail; the state machine and the API log; the table cannot be deleted by accident;
+// and each schedule's name carries the stack name.
+func TestTransformedTemplate(t *testing.T) {
+	c := translated(t)
 	if d := fmt.Sprint(c.Parameters["LogRetentionDays"]["Default"]); d != "90" {
 		t.Errorf("LogRetentionDays default %s, want 90", d)
 	}

@@ -112,6 +112,27 @@ func LoadAPI(e *Env) (API, error) {
 	return c, e.Err()
 }
 
+// Public configures functions/public: the unauthenticated routes (credential pages and
+// documents, evidence, verify, the keys, the DID document, the status lists). It reads the
+// published public keys from the table and has no signing-key secret.
+type Public struct {
+	Table, Bucket            string
+	Issuer                   credential.Issuer
+	RolesClaim               string // ROLES_CLAIM: the token claim with the caller's roles (staff see revoked evidence)
+	AuthIssuer, AuthAudience string // the OIDC provider whose tokens the evidence route accepts from staff
+}
+
+// LoadPublic reads the public function's configuration.
+func LoadPublic(e *Env) (Public, error) {
+	c := Public{Table: e.table(), Bucket: e.Required("BUCKET_NAME", "the bucket of the published keys and the evidence"),
+		Issuer: e.issuer(e.baseURL()), RolesClaim: e.String("ROLES_CLAIM"), AuthIssuer: e.URL("AUTH_ISSUER", false),
+		AuthAudience: e.String("AUTH_AUDIENCE")}
+	if c.RolesClaim == "" {
+		c.RolesClaim = "cognito:groups"
+	}
+	return c, e.Err()
+}
+
 // Limits are the sheet limits with MaxRows applied.
 func (c API) Limits() sheet.Limits { return limits(c.MaxRows) }
 
@@ -201,11 +222,13 @@ func LoadReport(e *Env) (Report, error) {
 // custom resource: the one role that may write the signing-key secret.
 type Keys struct {
 	KeysSecret string // KEYS_SECRET_ID: the signing-key secret
+	Table      string // TABLE_NAME: where the public keys are published (keys.Publish)
 }
 
 // LoadKeys reads the keys function's configuration.
 func LoadKeys(e *Env) (Keys, error) {
-	return Keys{KeysSecret: e.Required("KEYS_SECRET_ID", "the Secrets Manager secret of the signing keys")}, e.Err()
+	return Keys{KeysSecret: e.Required("KEYS_SECRET_ID", "the Secrets Manager secret of the signing keys"),
+		Table: e.table()}, e.Err()
 }
 
 // Functions maps each functions/<name> directory to its loader, for the tests that compare
@@ -217,6 +240,7 @@ var Functions = map[string]func(*Env) error{
 	"ingest":   func(e *Env) error { _, err := LoadIngest(e); return err },
 	"issue":    func(e *Env) error { _, err := LoadIssue(e); return err },
 	"keys":     func(e *Env) error { _, err := LoadKeys(e); return err },
+	"public":   func(e *Env) error { _, err := LoadPublic(e); return err },
 	"report":   func(e *Env) error { _, err := LoadReport(e); return err },
 	"workflow": func(e *Env) error { _, err := LoadWorkflow(e); return err },
 }

@@ -41,6 +41,7 @@
 //	revoked credentials                      table  PK=REVOKED             SK=<id>  (copy written in the revoking transaction)
 //	status-list index counter                table  PK=COUNTER#STATUSINDEX SK=COUNTER  (ADD Next :n)
 //	published status list credential         table  PK=STATUSLIST#<N>      SK=STATUSLIST  (Version: conditional put, compare-and-swap)
+//	published public key set (JWKS)          table  PK=KEYS#PUBLIC         SK=KEYS  (written by the keys function only)
 //	delivery event by id (idempotency)       table  PK=DELIVERY#<id>       SK=DELIVERY  (attribute_not_exists(PK))
 //	deliveries since a time, oldest first    GSI1   GSI1PK=DELIV#<YYYY-MM-DD> GSI1SK=T#<id>, one partition per UTC day
 //	days that have deliveries                table  PK=DELIVDAYS           SK=<YYYY-MM-DD>

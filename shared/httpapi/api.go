@@ -64,6 +64,10 @@ type Deps struct {
 	// MaxBodyBytes bounds JSON request bodies (default 16 MiB); uploads to /api/validate are
 	// bounded by Limits.MaxFileBytes.
 	MaxBodyBytes int64
+	// PublicOnly registers only the public routes that need no signing key (PublicRoutes)
+	// and, of Pages, the credential pages: what the public function serves, with Keys the
+	// published public halves (keys.FromPublished) and no Signer, Workflow or Mailer.
+	PublicOnly bool
 	// MaxHeavy is how many requests of the heavy routes (validate, JSON-row batches, verify)
 	// run at once (default 4): each holds a file's or a body's worth of work, so this bounds
 	// the memory of concurrent requests. One more is refused with 429 and Retry-After.
@@ -133,14 +137,18 @@ func New(d Deps) *API {
 		a.d.Flow.StatusCache = a.status
 	}
 	for _, rt := range a.routes() {
+		if d.PublicOnly && !rt.keyFree() {
+			continue
+		}
 		a.mux.Handle(rt.Method+" "+rt.Path, a.wrap(rt))
 	}
 	if d.Pages != nil {
-		a.mux.Handle("GET /credentials/{id}", d.Pages)
-		a.mux.Handle("GET /credentials/{id}/pdf", d.Pages)
-		a.mux.Handle("GET /credentials/{id}/badge.png", d.Pages)
-		a.mux.Handle("GET /credentials/{id}/evidence/{n}", d.Pages)
-		a.mux.Handle("/review/", d.Pages)
+		for _, p := range CredentialPagePatterns {
+			a.mux.Handle(p, d.Pages)
+		}
+		if !d.PublicOnly {
+			a.mux.Handle("/review/", d.Pages)
+		}
 	}
 	return a
 }
@@ -199,7 +207,28 @@ type Route struct {
 	Public bool        // no authentication
 	Roles  []auth.Role // any one of them (admin always); empty with !Public = admin only
 	Heavy  bool        // counts against Deps.MaxHeavy
+	Signs  bool        // signs with the private key when called (only the api function serves it)
 	h      handlerFunc
+}
+
+// keyFree reports whether the public function serves the route: public, and signing nothing.
+func (rt Route) keyFree() bool { return rt.Public && !rt.Signs }
+
+// CredentialPagePatterns are the patterns of Deps.Pages that show a credential (its page,
+// certificate, baked badge and evidence): public, and signing nothing.
+var CredentialPagePatterns = []string{"GET /credentials/{id}", "GET /credentials/{id}/pdf", "GET /credentials/{id}/badge.png",
+	"GET /credentials/{id}/evidence/{n}"}
+
+// PublicRoutes are the routes of Routes that are public and sign nothing, with
+// CredentialPagePatterns the whole of what the public function serves (Deps.PublicOnly).
+func PublicRoutes() []Route {
+	var out []Route
+	for _, rt := range Routes() {
+		if rt.keyFree() {
+			out = append(out, rt)
+		}
+	}
+	return out
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p auth.Principal) error
@@ -259,7 +288,7 @@ func (a *API) routes() []Route {
 		{Method: "DELETE", Path: "/api/suppressions/{email}", Roles: adminOnly, h: a.deleteSuppression},
 		{Method: "GET", Path: "/api/audit", Roles: adminOnly, h: a.listAudit},
 
-		{Method: "GET", Path: "/credentials/{id}/jwt", Public: true, h: a.credentialJWT},
+		{Method: "GET", Path: "/credentials/{id}/jwt", Public: true, Signs: true, h: a.credentialJWT},
 		{Method: "GET", Path: "/credentials/{id}/json", Public: true, h: a.credentialJSON},
 		{Method: "POST", Path: "/verify", Public: true, Heavy: true, h: a.verify},
 		{Method: "GET", Path: "/.well-known/jwks.json", Public: true, h: a.jwks},

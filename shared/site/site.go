@@ -1,5 +1,6 @@
 // Package site builds credbatch's one HTTP handler (the JSON API, the console and the public
-// pages over the same services) for both compositions: the api Lambda and the local stack.
+// pages over the same services) for its compositions: the api Lambda and the local stack
+// (every route), and the public Lambda (Public: the routes that sign nothing).
 package site
 
 import (
@@ -21,8 +22,14 @@ import (
 )
 
 // Deps are the adapters the handler runs on. Store, Blob, Workflow, Keys, Signer, Issuer and
-// APIAuth are required.
+// APIAuth are required, except with Public.
 type Deps struct {
+	// Public serves only the public routes that sign nothing (httpapi.PublicRoutes and the
+	// credential pages): Store, Blob, Keys (the published public halves suffice), Issuer
+	// and PageAuth (staff see a revoked credential's evidence) are used; Workflow, Signer,
+	// Mailer and APIAuth are not.
+	Public bool
+
 	Store    credbatch.Store
 	Blob     credbatch.Blob
 	Workflow credbatch.Workflow
@@ -63,19 +70,32 @@ func New(d Deps) *httpapi.API {
 		d.PageAuth = d.APIAuth
 	}
 	d.Flow.Issuer, d.Flow.From = d.Issuer, d.From
-	unsub := &unsubscribe.Service{Store: d.Store, BaseURL: d.Issuer.BaseURL, Clock: d.Clock, Log: d.Log}
-	d.Mailer = unsubscribe.Wrap(d.Mailer, unsub) // notifications get one-click unsubscribe links
+	var unsub *unsubscribe.Service
+	if !d.Public {
+		unsub = &unsubscribe.Service{Store: d.Store, BaseURL: d.Issuer.BaseURL, Clock: d.Clock, Log: d.Log}
+		d.Mailer = unsubscribe.Wrap(d.Mailer, unsub) // notifications get one-click unsubscribe links
+	}
 	lists := &statuslist.Lists{Store: d.Store, TTL: d.StatusTTL, Now: d.Clock}
 	flow := &issuance.Service{Store: d.Store, Mailer: d.Mailer, Blob: d.Blob, Signer: d.Signer, Clock: d.Clock, Config: d.Flow, Log: d.Log, StatusCache: lists}
-	actions := &issuance.Actions{Store: d.Store, Workflow: d.Workflow, Clock: d.Clock, Notify: flow, Log: d.Log}
-	cat := &catalogue.Service{Store: d.Store, IDs: issuance.NewID, Log: d.Log}
-	ing := &ingest.Service{Store: d.Store, Blob: d.Blob, Clock: d.Clock, IDs: issuance.NewID, Limits: d.Limits, TmpDir: d.TmpDir, Log: d.Log,
-		BaseURL: d.Issuer.BaseURL}
+	var (
+		actions *issuance.Actions
+		cat     *catalogue.Service
+		ing     *ingest.Service
+	)
+	if !d.Public { // the console's and the API's services: they change things
+		actions = &issuance.Actions{Store: d.Store, Workflow: d.Workflow, Clock: d.Clock, Notify: flow, Log: d.Log}
+		cat = &catalogue.Service{Store: d.Store, IDs: issuance.NewID, Log: d.Log}
+		ing = &ingest.Service{Store: d.Store, Blob: d.Blob, Clock: d.Clock, IDs: issuance.NewID, Limits: d.Limits, TmpDir: d.TmpDir, Log: d.Log,
+			BaseURL: d.Issuer.BaseURL}
+	}
 	pg := pages.New(pages.Deps{Store: d.Store, Actions: actions, Ingest: ing, Flow: flow, Catalogue: cat, Keys: d.Keys, Issuer: d.Issuer, Auth: d.PageAuth,
 		StatusLists: lists, Clock: d.Clock, Log: d.Log, ApprovalTimeout: d.Flow.ApprovalTimeout})
 	api := httpapi.New(httpapi.Deps{Store: d.Store, Blob: d.Blob, Actions: actions, Ingest: ing, Flow: flow, Catalogue: cat, Keys: d.Keys,
 		Signer: d.Signer, Issuer: d.Issuer, Mailer: d.Mailer, From: d.From, Auth: d.APIAuth, DID: d.DID, Clock: d.Clock,
-		Limits: d.Limits, TmpDir: d.TmpDir, Log: d.Log, Pages: pg, StatusLists: lists})
+		Limits: d.Limits, TmpDir: d.TmpDir, Log: d.Log, Pages: pg, StatusLists: lists, PublicOnly: d.Public})
+	if d.Public {
+		return api
+	}
 	api.Handle(pages.LoginPath, pg)
 	api.Handle(unsubscribe.Pattern, unsub.Handler())
 	for _, p := range pages.ConsolePatterns {
