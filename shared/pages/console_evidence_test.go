@@ -243,3 +243,60 @@ func TestConsoleEvidence(t *testing.T) {
 	wantContains(t, cp.body, "no longer shown, because this credential was revoked")
 	wantLacks(t, cp.body, "Open the PDF")
 }
+
+// TestReviewShowsEvidence: before approving, the approver's review page shows each row's
+// evidence in the rows table and in the credential preview (an image preview, a PDF link, the
+// narrative), served to the approver from the batch.
+func TestReviewShowsEvidence(t *testing.T) {
+	real := evidencetest.Make(t)
+	e := newConsole(t)
+	ctx := context.Background()
+	f, err := credbatch.ParseDefinitions(strings.NewReader(`{"definitions":[{"id":"visit","name":"Site Visit",
+		"evidence":{"policy":"optional"},"approval_required":true}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.LoadDefinitions(ctx, f.Definitions); err != nil {
+		t.Fatal(err)
+	}
+	svc := &ingest.Service{Store: e.st.Store, Blob: e.st.Bucket}
+	b, _, err := svc.CreateBatch(ctx, ingest.NewBatch{IdempotencyKey: "review-evidence", Uploader: uploader, DefinitionID: "visit", Label: "Visits",
+		Recipients: []ingest.Recipient{{FirstName: "Ann", LastName: "Lee", Email: "ann@example.com"}, {FirstName: "Bo", LastName: "Chan", Email: "bo@example.com"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []struct {
+		row  int
+		name string
+		data []byte
+	}{{2, "site.png", real.PNG}, {3, "report.pdf", real.PDF}} {
+		if _, _, err := svc.AttachEvidence(ctx, b.ID, a.row, a.name, bytes.NewReader(a.data), uploader); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.st.Actions.Submit(ctx, b.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	e.waitBatch(t, b.ID, func(b credbatch.Batch) bool { return b.Status == credbatch.BatchAwaitingApproval })
+	file := "/batches/" + b.ID + "/rows/2/evidence"
+	tests := []struct {
+		name, path string
+		want       []string
+	}{
+		{"first preview and the rows", "/review/" + b.ID, []string{`id="preview-evidence"`,
+			`<img class="evidence-preview" src="` + file + `" alt="Evidence: site.png"`, "Open the PDF report.pdf", ">Image</span>", ">Document</span>"}},
+		{"the PDF row's preview", "/review/" + b.ID + "?preview=3", []string{`<p class="evidence-pdf"><a href="/batches/` + b.ID + `/rows/3/evidence"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := e.do(t, request{path: tt.path, cookie: tokApprover})
+			if got.code != http.StatusOK {
+				t.Fatalf("review page: %d\n%s", got.code, text(got.body))
+			}
+			wantContains(t, got.body, tt.want...)
+		})
+	}
+	if got := e.do(t, request{path: file, cookie: tokApprover}); got.code != http.StatusOK || got.body != string(real.PNG) {
+		t.Errorf("the approver opening the row's file: %d, %d bytes", got.code, len(got.body))
+	}
+}

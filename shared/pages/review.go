@@ -70,7 +70,8 @@ type previewView struct {
 	IssueDate   string
 	ExpiryDate  string
 	Attributes  []attrView
-	Problem     string // why the credential could not be built
+	Evidence    *evidenceView // the row's evidence, as the credential will list it
+	Problem     string        // why the credential could not be built
 }
 
 // review serves GET /review/{id}.
@@ -266,7 +267,7 @@ func (h *handler) loadRows(ctx context.Context, v *reviewView, b credbatch.Batch
 	for _, row := range p.Items {
 		v.Rows = append(v.Rows, rowView{Row: row, Name: strings.TrimSpace(row.FirstName + " " + row.LastName),
 			Invalid:    row.Status == credbatch.RowInvalid || row.Status == credbatch.RowSkipped || credbatch.HasErrors(row.Findings),
-			Attributes: attributes(defs[defOf(b, row)], row.Attributes)})
+			Attributes: attributes(defs[defOf(b, row)], row.Attributes), Evidence: rowEvidence(b, row)})
 	}
 	if n > 1 {
 		v.PrevPage = n - 1
@@ -371,7 +372,7 @@ func (h *handler) prevPreviewable(ctx context.Context, id string, before int) (c
 func (h *handler) preview(b credbatch.Batch, defs map[string]credbatch.Definition, r credbatch.Row) *previewView {
 	def := defs[defOf(b, r)]
 	p := &previewView{Row: r.Number, Recipient: strings.TrimSpace(r.FirstName + " " + r.LastName), Email: r.Email,
-		IssueDate: r.IssueDate, ExpiryDate: r.ExpiryDate, Attributes: attributes(def, r.Attributes)}
+		IssueDate: r.IssueDate, ExpiryDate: r.ExpiryDate, Attributes: attributes(def, r.Attributes), Evidence: rowEvidence(b, r)}
 	iss := h.d.Issuer.For(def)
 	p.Achievement, p.Description, p.Criteria, p.IssuerName = def.Name, def.Description, def.Criteria, iss.Name
 	id := r.CredentialID
@@ -380,7 +381,7 @@ func (h *handler) preview(b credbatch.Batch, defs map[string]credbatch.Definitio
 	}
 	c := credbatch.Credential{ID: id, BatchID: b.ID, RowNumber: r.Number, DefinitionID: def.ID, DefinitionVer: def.Version,
 		Email: strings.ToLower(r.Email), Name: p.Recipient, IssueDate: r.IssueDate, ExpiryDate: r.ExpiryDate,
-		Attributes: r.Attributes, Status: credbatch.CredentialIssued}
+		Attributes: r.Attributes, Evidence: r.Evidence, Status: credbatch.CredentialIssued}
 	doc, err := credential.Build(iss, def, c)
 	if err != nil {
 		p.Problem = credbatch.ErrorMessage(err)
