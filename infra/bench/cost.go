@@ -96,7 +96,7 @@ func costTable(run deployed.CostRun) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "cost: one batch of %d credentials through the deployed shape at %g emails/s in %.0f s, scaled to %d credentials\n",
 		run.Issued, run.SendRate, run.Seconds, per10k)
-	fmt.Fprintf(&b, "  %-18s %11s %9s %10s %8s %8s %9s  %s\n", "function", "invocations", "MB", "GB-s", "WRU", "RRU", "WRU/cred", "AWS calls (per 10,000 credentials)")
+	fmt.Fprintf(&b, "  %-18s %11s %9s %10s %8s %8s %9s  %s\n", "function", "invocations", "MB (peak)", "GB-s", "WRU", "RRU", "WRU/cred", "AWS calls (per 10,000 credentials)")
 	traced := 0.0
 	for _, id := range ids {
 		f := run.Functions[id]
@@ -131,7 +131,7 @@ func costTable(run deployed.CostRun) string {
 		if run.Tracing[id] == "Active" && !(run.SFNTracing && stateMachineTask(id)) {
 			traced += sampled(float64(f.Invocations), run.Seconds)
 		}
-		fmt.Fprintf(&b, "  %-18s %11.0f %9d %10.1f %8.0f %8.0f %9.1f  %s\n", id, float64(f.Invocations)*scale, f.MemoryMB,
+		fmt.Fprintf(&b, "  %-18s %11.0f %9s %10.1f %8.0f %8.0f %9.1f  %s\n", id, float64(f.Invocations)*scale, fmt.Sprintf("%d (%.0f)", f.MemoryMB, f.PeakMB),
 			f.GBSeconds()*scale, wru*scale, rru*scale, wru/float64(run.Issued), strings.Join(calls, ", "))
 	}
 	fmt.Fprintf(&b, "  %-18s %11s %9s %10s %8.0f %8.0f %9.1f  (ingest: IngestFunction; issuing: IssueFunction; feedback: FeedbackFunction)\n", "all functions", "", "", "",

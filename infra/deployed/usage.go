@@ -21,6 +21,7 @@ type FunctionUsage struct {
 	Invocations int            `json:"invocations"`
 	Billed      time.Duration  `json:"billed_ns"`
 	MemoryMB    int            `json:"memory_mb"`
+	PeakMB      float64        `json:"peak_mb"` // the largest peak RSS an invocation logged (max_rss_kb)
 	AWS         awsmeter.Usage `json:"aws"`
 }
 
@@ -39,25 +40,27 @@ func (r *Runner) Usage() (map[string]FunctionUsage, error) {
 	}
 	r.mu.Unlock()
 	for id, u := range out {
-		aws, err := readUsage(filepath.Join(r.logDir, FunctionDir(id)+".log"))
+		aws, peak, err := readUsage(filepath.Join(r.logDir, FunctionDir(id)+".log"))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", id, err)
 		}
-		u.AWS = aws
+		u.AWS, u.PeakMB = aws, peak
 		out[id] = u
 	}
 	return out, nil
 }
 
-// readUsage sums the awsmeter lines of a function's log.
-func readUsage(path string) (awsmeter.Usage, error) {
+// readUsage sums the awsmeter lines of a function's log and returns the largest peak RSS
+// they give, in MiB.
+func readUsage(path string) (awsmeter.Usage, float64, error) {
 	total := awsmeter.Usage{Calls: map[string]int{}}
+	peak := 0.0
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return total, nil
+		return total, 0, nil
 	}
 	if err != nil {
-		return total, err
+		return total, 0, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -68,15 +71,17 @@ func readUsage(path string) (awsmeter.Usage, error) {
 			continue
 		}
 		var rec struct {
-			Msg string `json:"msg"`
+			Msg      string `json:"msg"`
+			MaxRSSKB int64  `json:"max_rss_kb"`
 			awsmeter.Usage
 		}
 		if json.Unmarshal(line, &rec) != nil || rec.Msg != awsmeter.UsageMessage {
 			continue
 		}
 		total.Add(rec.Usage)
+		peak = max(peak, float64(rec.MaxRSSKB)/1024)
 	}
-	return total, sc.Err()
+	return total, peak, sc.Err()
 }
 
 // CostRun is what the cost bench measured (TestCostPerCredential): the usage of one batch of Rows

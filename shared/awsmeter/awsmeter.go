@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -220,8 +221,9 @@ var writeOps = map[string]bool{"PutItem": true, "UpdateItem": true, "DeleteItem"
 	"TransactWriteItems": true}
 
 // Handler wraps a Lambda handler (any handler lambda.Start takes): after each invocation it
-// logs the invocation's usage at INFO ("aws usage": calls, read_units, write_units) and
-// resets the meter. A Lambda execution environment runs one invocation at a time.
+// logs the invocation's usage at INFO ("aws usage": calls, read_units, write_units, and
+// max_rss_kb, the process's peak resident memory so far, which sizes MemorySize) and resets
+// the meter. A Lambda execution environment runs one invocation at a time.
 func (m *Meter) Handler(log *slog.Logger, handler any) lambda.Handler {
 	return &metered{m: m, log: log, next: lambda.NewHandler(handler)}
 }
@@ -238,8 +240,17 @@ func (h *metered) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	h.log.LogAttrs(ctx, slog.LevelInfo, UsageMessage, slog.Any("calls", u.Calls),
 		slog.Float64("read_units", u.ReadUnits), slog.Float64("write_units", u.WriteUnits),
 		slog.Float64("transact_read_units", u.TransactReadUnits), slog.Float64("transact_write_units", u.TransactWriteUnits),
-		slog.Int("unmeasured", u.Unmeasured))
+		slog.Int("unmeasured", u.Unmeasured), slog.Int64("max_rss_kb", maxRSS()))
 	return out, err
+}
+
+// maxRSS is the process's peak resident set size in KiB (0 where getrusage says nothing).
+func maxRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return int64(ru.Maxrss) // KiB on Linux
 }
 
 // UsageMessage is the msg of the line Handler logs per invocation.
