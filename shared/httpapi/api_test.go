@@ -89,6 +89,23 @@ func TestEveryRoute(t *testing.T) {
 	if zup.Key != up.Key+".zip" || zup.Headers["Content-Type"] != "application/zip" || zup.Headers["x-amz-meta-"+ingest.MetaUploader] != "issuer@localhost" {
 		t.Errorf("evidence zip upload %+v, want the spreadsheet's key plus .zip, application/zip, the uploader", zup)
 	}
+	// Once the zip is there, the spreadsheet's upload is signed again for the same key.
+	again := map[string]any{"definition_id": "course", "filename": "C:\\data\\spring.xlsx", "label": "Spring", "date_order": "dmy",
+		"mapping": map[string]string{"Mail": "email"}, "key": up.Key}
+	if w := e.call("POST", "/api/uploads", "issuer", again); w.Code != 404 {
+		t.Errorf("renewing before the zip is there: %d, want 404", w.Code)
+	}
+	if _, err := e.blob.Put(ctx, zup.Key, strings.NewReader("PK"), ingest.ContentTypeZip, map[string]string{ingest.MetaUploader: "issuer@localhost"}); err != nil {
+		t.Fatal(err)
+	}
+	var renewed struct {
+		Key     string            `json:"key"`
+		Headers map[string]string `json:"headers"`
+	}
+	do("/api/uploads", "POST", "/api/uploads", "issuer", again, 201, &renewed)
+	if renewed.Key != up.Key || len(renewed.Headers) != len(up.Headers) {
+		t.Errorf("renewed upload %+v, want the key and headers of %+v", renewed, up)
+	}
 
 	// Validate (dry run): a file and JSON rows.
 	var res ingest.Result

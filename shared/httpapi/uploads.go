@@ -17,6 +17,7 @@ type uploadRequest struct {
 	Sheet        string                     `json:"sheet,omitempty"`
 	Mapping      map[string]credbatch.Field `json:"mapping,omitempty"`
 	Size         int64                      `json:"size,omitempty"` // bytes: the URL then takes exactly this size
+	Key          string                     `json:"key,omitempty"`  // sign this earlier upload again (after its evidence zip)
 }
 
 type uploadResponse struct {
@@ -41,8 +42,15 @@ func (a *API) createUpload(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if len(req.Mapping) > 0 {
 		mapping = req.Mapping
 	}
-	up, err := a.ingest.PresignUpload(r.Context(), ingest.Upload{Filename: req.Filename, DefinitionID: req.DefinitionID, Uploader: p.Name(),
-		Label: req.Label, DateOrder: string(req.DateOrder), Sheet: req.Sheet, Mapping: mapping, Size: req.Size}, a.d.IDs(), a.d.UploadTTL)
+	u := ingest.Upload{Filename: req.Filename, DefinitionID: req.DefinitionID, Uploader: p.Name(),
+		Label: req.Label, DateOrder: string(req.DateOrder), Sheet: req.Sheet, Mapping: mapping, Size: req.Size}
+	var up ingest.Presigned
+	var err error
+	if req.Key != "" {
+		up, err = a.ingest.RenewUpload(r.Context(), u, req.Key, a.d.UploadTTL)
+	} else {
+		up, err = a.ingest.PresignUpload(r.Context(), u, a.d.IDs(), a.d.UploadTTL)
+	}
 	if err != nil {
 		return err
 	}

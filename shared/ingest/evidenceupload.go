@@ -76,3 +76,50 @@ func (s *Service) zipTarget(ctx context.Context, sheetKey, uploader string) erro
 	return credbatch.E(credbatch.KindConflict, "batch_not_amendable", fmt.Sprintf(
 		"batch %s is %s; an evidence zip is read only while a batch is in review: attach the files to its rows instead", id, b.Status))
 }
+
+// RenewUpload signs the spreadsheet upload at key (which PresignUpload gave for u) again,
+// for ttl from now: a spreadsheet sent after its evidence zip (the zip first) may be PUT
+// after the first URL has expired, if the zip took long. The key must be the one u gives
+// (the same file name, definition and id), nothing may be uploaded there yet, and its zip
+// must be there, uploaded by u.Uploader. Errors: PresignUpload's; KindInvalid
+// invalid_upload_key; KindNotFound when the zip is not the uploader's or not there;
+// KindConflict upload_exists when the spreadsheet is there already.
+func (s *Service) RenewUpload(ctx context.Context, u Upload, key string, ttl time.Duration) (Presigned, error) {
+	if err := s.checkSize(u.Size); err != nil {
+		return Presigned{}, err
+	}
+	probe, err := s.PrepareUpload(ctx, u, "0")
+	if err != nil {
+		return Presigned{}, err
+	}
+	name, _ := CleanFilename(u.Filename) // checked by PrepareUpload
+	prefix := strings.TrimSuffix(probe.Key, "0-"+name)
+	id, ok := strings.CutPrefix(key, prefix)
+	if ok {
+		id, ok = strings.CutSuffix(id, "-"+name)
+	}
+	if !ok || id == "" || strings.ContainsAny(id, "/\\") || strings.Contains(id, "..") {
+		return Presigned{}, credbatch.E(credbatch.KindInvalid, CodeInvalidUploadKey, fmt.Sprintf(
+			"%q is not the key of this upload (the same file name and definition as when it was first asked for)", key))
+	}
+	up, err := s.PrepareUpload(ctx, u, id)
+	if err != nil {
+		return Presigned{}, err
+	}
+	if up.Key != key {
+		return Presigned{}, credbatch.E(credbatch.KindInvalid, CodeInvalidUploadKey, fmt.Sprintf("%q is not the key of this upload", key))
+	}
+	if _, err := s.Blob.Head(ctx, key); err == nil {
+		return Presigned{}, credbatch.E(credbatch.KindConflict, "upload_exists", fmt.Sprintf("%s is uploaded already; open its batch", key))
+	} else if !credbatch.IsKind(err, credbatch.KindNotFound) {
+		return Presigned{}, fmt.Errorf("head %s: %w", key, err)
+	}
+	zi, err := s.Blob.Head(ctx, EvidenceZipKey(key))
+	if credbatch.IsKind(err, credbatch.KindNotFound) || (err == nil && zi.Metadata[MetaUploader] != u.Uploader) {
+		return Presigned{}, credbatch.NotFound("upload", key)
+	}
+	if err != nil {
+		return Presigned{}, fmt.Errorf("head %s: %w", EvidenceZipKey(key), err)
+	}
+	return s.presign(ctx, up, u.Size, ttl)
+}

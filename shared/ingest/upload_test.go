@@ -342,3 +342,55 @@ func TestRemapTakesTheEvidenceZip(t *testing.T) {
 		storedFile(t, e, id, 2, "ann.pdf", "application/pdf", files.PDF)
 	})
 }
+
+// TestRenewUpload: a spreadsheet sent after its evidence zip gets its URL signed again for
+// the same key (the first may have expired while the zip was sent), for its uploader only,
+// while nothing is there yet, and only for the key its own options give.
+func TestRenewUpload(t *testing.T) {
+	ctx := context.Background()
+	e := backends[0].open(t, nil)
+	svc := evidenceSetup(t, e)
+	const ttl, by = 15 * time.Minute, "issuer@example.com"
+	up := ingest.Upload{Filename: "web-10-roster.csv", DefinitionID: "site", Uploader: by, Label: "Spring", Size: 64}
+	first, err := svc.PresignUpload(ctx, up, "01jw", ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RenewUpload(ctx, up, first.Key, ttl); !credbatch.IsKind(err, credbatch.KindNotFound) {
+		t.Errorf("no zip yet: %v, want not found", err)
+	}
+	if _, err := e.blob.Put(ctx, first.Key+".zip", strings.NewReader("zip"), ingest.ContentTypeZip, map[string]string{"uploader": by}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := svc.RenewUpload(ctx, up, first.Key, ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Key != first.Key || len(again.Headers) != len(first.Headers) || again.Headers["x-amz-meta-label"] != "Spring" {
+		t.Errorf("renewed %+v, want the same key and headers as %+v", again, first)
+	}
+	for _, tc := range []struct {
+		name string
+		up   func(u *ingest.Upload)
+		key  string
+		kind credbatch.Kind
+	}{
+		{"another uploader", func(u *ingest.Upload) { u.Uploader = "someone@example.com" }, first.Key, credbatch.KindNotFound},
+		{"another file name", func(u *ingest.Upload) { u.Filename = "other.csv" }, first.Key, credbatch.KindInvalid},
+		{"another definition", func(u *ingest.Upload) { u.DefinitionID = "visit" }, first.Key, credbatch.KindInvalid},
+		{"a key of another folder", func(*ingest.Upload) {}, "uploads/site/x/01jw-web-10-roster.csv", credbatch.KindInvalid},
+		{"over the file limit", func(u *ingest.Upload) { u.Size = 1 << 40 }, first.Key, credbatch.KindInvalid},
+	} {
+		u := up
+		tc.up(&u)
+		if _, err := svc.RenewUpload(ctx, u, tc.key, ttl); !credbatch.IsKind(err, tc.kind) {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.kind)
+		}
+	}
+	if _, err := e.blob.Put(ctx, first.Key, strings.NewReader("ID\n"), "text/csv", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RenewUpload(ctx, up, first.Key, ttl); credbatch.ErrorCode(err) != "upload_exists" {
+		t.Errorf("after the spreadsheet arrived: %v, want upload_exists", err)
+	}
+}

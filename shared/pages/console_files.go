@@ -254,6 +254,8 @@ type presignResponse struct {
 // content type, the options as metadata, the uploader and the file's exact size, so that a
 // file of any allowed size skips the api function (its payload limit is about 6 MB). It
 // takes the session cookie and the form's CSRF token, which the API's authorizer does not.
+// With key (the one an earlier answer gave) it signs that upload again, once its evidence
+// zip is there (ingest.RenewUpload): the script asks again after sending the zip.
 func (h *handler) presignUpload(w http.ResponseWriter, r *http.Request) {
 	s, ok := h.requireRole(w, r, issuerRole...)
 	if !ok {
@@ -268,9 +270,15 @@ func (h *handler) presignUpload(w http.ResponseWriter, r *http.Request) {
 		h.jsonError(w, r, credbatch.E(credbatch.KindInvalid, credbatch.CodeEmptyFile, "the file is empty; choose the filled-in file"))
 		return
 	}
-	up, err := h.d.Ingest.PresignUpload(r.Context(), ingest.Upload{Filename: r.FormValue("filename"), DefinitionID: r.FormValue("definition"),
+	u := ingest.Upload{Filename: r.FormValue("filename"), DefinitionID: r.FormValue("definition"),
 		Uploader: s.Principal.Name(), Label: r.FormValue("label"), DateOrder: r.FormValue("date_order"), Sheet: r.FormValue("sheet"),
-		Replaces: r.FormValue("replaces"), Size: size}, issuance.NewID(), h.d.UploadTTL)
+		Replaces: r.FormValue("replaces"), Size: size}
+	var up ingest.Presigned
+	if key := r.FormValue("key"); key != "" {
+		up, err = h.d.Ingest.RenewUpload(r.Context(), u, key, h.d.UploadTTL) // the spreadsheet after its zip
+	} else {
+		up, err = h.d.Ingest.PresignUpload(r.Context(), u, issuance.NewID(), h.d.UploadTTL)
+	}
 	if err != nil {
 		h.jsonError(w, r, err)
 		return

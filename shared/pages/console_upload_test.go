@@ -170,7 +170,8 @@ func TestConsolePresignedUpload(t *testing.T) {
 // TestConsoleEvidenceZipUpload: the upload page takes an evidence zip beside the
 // spreadsheet. Its script asks POST /upload/evidence-zip (session + CSRF) for a presigned
 // PUT of the spreadsheet's key plus .zip (application/zip, the uploader and the size
-// signed) and sends the zip before the spreadsheet, whose ingest then stores the row's file;
+// signed) and sends the zip before the spreadsheet (whose URL it then has signed again, for
+// the same key), whose ingest then stores the row's file;
 // without JavaScript the form posts both files and the zip is stored first. A request
 // without a session, without the CSRF token or from an approver gets no URL; an empty zip,
 // no size and a key that is not a spreadsheet's get none; another issuer's uploaded
@@ -268,7 +269,19 @@ func TestConsoleEvidenceZipUpload(t *testing.T) {
 	if got := put(t, z, zipBody); got != http.StatusOK {
 		t.Fatalf("PUT the zip: %d", got)
 	}
-	if got := put(t, p, []byte(sheet)); got != http.StatusOK {
+	// The script signs the spreadsheet again once the zip is there (the first URL may have
+	// expired meanwhile): the same key, for its uploader only.
+	renew := func(tok string) url.Values {
+		return url.Values{"csrf": {tok}, "filename": {"roster.csv"}, "size": {strconv.Itoa(len(sheet))}, "definition": {"site"}, "key": {p.Key}}
+	}
+	if code, q := post(t, "/upload/presign", request{cookie: tokUploader, form: renew(csrf(t, e.do(t, request{path: "/", cookie: tokUploader}).body))}); code != http.StatusNotFound || q.URL != "" {
+		t.Errorf("another issuer renewing the upload: %d %+v, want 404", code, q)
+	}
+	code, p2 := post(t, "/upload/presign", request{cookie: tokIssuer, form: renew(token)})
+	if code != http.StatusCreated || p2.Key != p.Key || p2.Next != p.Next {
+		t.Fatalf("renew the spreadsheet's URL: %d %+v, want the key %s", code, p2, p.Key)
+	}
+	if got := put(t, p2, []byte(sheet)); got != http.StatusOK {
 		t.Fatalf("PUT the spreadsheet: %d", got)
 	}
 	if code, z := post(t, "/upload/evidence-zip", request{cookie: tokUploader, form: zf(csrf(t, e.do(t, request{path: "/", cookie: tokUploader}).body), p.Key, size)}); code != http.StatusNotFound || z.URL != "" {

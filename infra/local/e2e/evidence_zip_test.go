@@ -20,7 +20,8 @@ import (
 
 // TestEvidenceZipUploadInBrowser: on the upload page in headless Chromium an issuer chooses
 // a spreadsheet whose row names a file and the zip holding it; the page's script sends both
-// straight to the bucket through presigned PUTs, the zip first, and opens the batch, whose
+// straight to the bucket through presigned PUTs, the zip first (then the spreadsheet's URL
+// signed again for its key), and opens the batch, whose
 // row has the zip's file stored. The upload page with the zip field passes axe-core.
 func TestEvidenceZipUploadInBrowser(t *testing.T) {
 	exe := chromium(t)

@@ -76,7 +76,11 @@
         zf.set("size", String(zip.size));
         return presign(form.getAttribute("data-presign-zip"), zf)
           .then(function (z) { return send(z, zip); })
-          .then(function () { return p; });
+          .then(function () {
+            // The spreadsheet's URL may have expired while the zip was sent: sign it again.
+            fields.set("key", p.key);
+            return presign(form.getAttribute("data-presign"), fields);
+          });
       })
       .then(function (p) {
         return send(p, file).then(function () { window.location.assign(p.next); });
