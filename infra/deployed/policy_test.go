@@ -124,25 +124,11 @@ func refs(v any) []string {
 	return out
 }
 
-// TestTransformedTemplatePolicies checks every policy of the template CloudFormation receives:
-// no Allow statement has an action with "*"; every resource a role's statement names is one
-// of the stack's own (a Ref, GetAtt or ${...} of a resource, or a name built from the stack
-// name), except the documented Resource "*" actions and outside parameters; the AWS managed
-// policies are the documented two. The public function's role grants nothing on the
-// signing-key secret (no secretsmanager action at all) and cannot write the table; only the
-// keys function's role may write the secret.
-func TestTransformedTemplatePolicies(t *testing.T) {
-	c := translated(t)
-	scoped := func(v any) bool {
-		for _, r := range refs(v) {
-			if _, ok := c.Resources[r]; ok || r == "AWS::StackName" || outsideParameters[r] != "" {
-				return true
-			}
-		}
-		return false
-	}
-
-	// Identity policies, by role: inline, and the template's managed policies it attaches.
+// identityGrants returns the identity policy statements of each role of the template: its
+// inline policies and the template's managed policies it attaches (an AWS managed policy
+// other than the documented ones is an error).
+func identityGrants(t *testing.T, c cfnTemplate) map[string][]grant {
+	t.Helper()
 	roles := map[string][]grant{}
 	for _, id := range c.ofType("AWS::IAM::Role") {
 		p := c.Resources[id].Properties
@@ -164,6 +150,28 @@ func TestTransformedTemplatePolicies(t *testing.T) {
 			roles[id] = append(roles[id], statements(t, id, mp, c.Resources[mp].Properties["PolicyDocument"])...)
 		}
 	}
+	return roles
+}
+
+// TestTransformedTemplatePolicies checks every policy of the template CloudFormation receives:
+// no Allow statement has an action with "*"; every resource a role's statement names is one
+// of the stack's own (a Ref, GetAtt or ${...} of a resource, or a name built from the stack
+// name), except the documented Resource "*" actions and outside parameters; the AWS managed
+// policies are the documented two. The public function's role grants nothing on the
+// signing-key secret (no secretsmanager action at all) and cannot write the table; only the
+// keys function's role may write the secret.
+func TestTransformedTemplatePolicies(t *testing.T) {
+	c := translated(t)
+	scoped := func(v any) bool {
+		for _, r := range refs(v) {
+			if _, ok := c.Resources[r]; ok || r == "AWS::StackName" || outsideParameters[r] != "" {
+				return true
+			}
+		}
+		return false
+	}
+
+	roles := identityGrants(t, c)
 	// Resource policies: bucket, queues, topics, keys.
 	var resourcePolicies []grant
 	for id, r := range c.Resources {

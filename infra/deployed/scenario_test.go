@@ -653,6 +653,8 @@ func TestDeployedShape(t *testing.T) {
 	})
 
 	t.Run("nothing dead-lettered", func(t *testing.T) { noDeadLetters(t, h) })
+	// Each function's AWS calls through the whole scenario against its role's actions.
+	t.Run("every AWS call allowed by the function's role", func(t *testing.T) { callsAllowed(t, h) })
 
 	if errs := h.Errors(); len(errs) > 0 {
 		for _, err := range errs {
