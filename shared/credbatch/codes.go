@@ -49,6 +49,7 @@ const (
 	CodeUnmatchedEvidence    = "unmatched_evidence"      // warning (file level): a zip entry no row names
 	CodeUnsafeZipEntry       = "unsafe_zip_entry"        // file level: a zip entry's name escapes the folder, or two entries share a name
 	CodeZipTooLarge          = "zip_too_large"           // file level: the zip unpacks to more than allowed, or an entry is a zip bomb
+	CodeZipOtherUploader     = "zip_other_uploader"      // file level: the evidence zip was uploaded by someone other than its spreadsheet
 )
 
 // Severity says whether a finding blocks its row.

@@ -111,6 +111,17 @@ func (s *Service) openEvidence(ctx context.Context, b credbatch.Batch) (*Evidenc
 		return nil, fmt.Errorf("evidence zip %s: %w", key, err)
 	}
 	z.ETag = info.ETag
+	// A zip uploaded through the API or the console names its uploader; only the
+	// spreadsheet's may give its rows files (one without, from the bucket itself, may).
+	if zu := info.Metadata[MetaUploader]; zu != "" && zu != b.Uploader {
+		sheet := "straight into the bucket, without an uploader"
+		if b.Uploader != "" {
+			sheet = "by " + b.Uploader
+		}
+		z.refuse(credbatch.CodeZipOtherUploader, fmt.Sprintf("The evidence zip %s was uploaded by %s, but the spreadsheet %s; no file of the zip was used. "+
+			"The spreadsheet's uploader uploads its zip: upload it again under the same name.", path.Base(key), zu, sheet))
+		return z, nil
+	}
 	zr, err := zip.NewReader(ra, info.Size)
 	if errors.As(err, new(sourceError)) {
 		z.Close()
@@ -351,7 +362,7 @@ func (z *EvidenceFiles) Close() error {
 
 // zipFindingCodes are the codes of the batch findings an evidence zip leaves (replaced when
 // another zip is read).
-var zipFindingCodes = []string{credbatch.CodeUnmatchedEvidence, credbatch.CodeUnsafeZipEntry, credbatch.CodeZipTooLarge}
+var zipFindingCodes = []string{credbatch.CodeUnmatchedEvidence, credbatch.CodeUnsafeZipEntry, credbatch.CodeZipTooLarge, credbatch.CodeZipOtherUploader}
 
 // isZipFinding reports whether a batch-level finding came from the evidence zip (a batch in
 // review has no other file-level corrupt_file: that rejects the spreadsheet).

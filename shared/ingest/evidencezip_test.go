@@ -354,3 +354,53 @@ func TestSheetKeyOfZip(t *testing.T) {
 		}
 	}
 }
+
+// TestEvidenceZipOfAnotherUploader: a zip uploaded (through the API or the console, so with
+// its uploader) by someone other than the spreadsheet's uploader gives no row a file, in
+// either order; one put into the bucket without an uploader (the drop folder) is read.
+func TestEvidenceZipOfAnotherUploader(t *testing.T) {
+	files := realFiles(t)
+	forEachBackend(t, func(t *testing.T, e env) {
+		svc := evidenceSetup(t, e)
+		zipOf := func() []byte { return makeZip(t, zipEntry{name: "ann.pdf", data: files.PDF}) }
+		row := []byte(evHdr + "site,Ann,Lee,ann@example.com,,,ann.pdf\n")
+		staff := map[string]string{"uploader": "staff@example.com"}
+		for _, tc := range []struct {
+			name            string
+			sheetBy, zipBy  map[string]string
+			zipAfter, taken bool
+		}{
+			{"another uploader's zip first", staff, map[string]string{"uploader": "mallory@example.com"}, false, false},
+			{"another uploader's zip after", staff, map[string]string{"uploader": "mallory@example.com"}, true, false},
+			{"a presigned zip beside a dropped spreadsheet", nil, map[string]string{"uploader": "mallory@example.com"}, false, false},
+			{"a dropped zip beside a presigned spreadsheet", staff, nil, false, true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				key := "uploads/site/" + strings.ReplaceAll(tc.name, " ", "-") + ".csv"
+				if !tc.zipAfter {
+					upload(t, e, key+".zip", zipOf(), tc.zipBy)
+				}
+				handle(t, svc, upload(t, e, key, row, tc.sheetBy))
+				if tc.zipAfter {
+					handle(t, svc, upload(t, e, key+".zip", zipOf(), tc.zipBy))
+				}
+				b, err := e.store.GetBatch(context.Background(), credbatch.BatchIDFor(credbatch.Source{Bucket: e.bucket, Key: key, ETag: headETag(t, e, key)}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.taken {
+					storedFile(t, e, b.ID, 2, "ann.pdf", "application/pdf", files.PDF)
+					return
+				}
+				if b.Status != credbatch.BatchRejected {
+					t.Fatalf("batch %s, want rejected", b.Status)
+				}
+				batchFinding(t, b, credbatch.CodeZipOtherUploader, "mallory@example.com")
+				hasCode(t, e.store, b.ID, 2, credbatch.CodeEvidenceFileNotFound, "Evidence File")
+				if r, _ := rowFindings(t, e.store, b.ID, 2); r.Evidence.FileNamed().Stored() {
+					t.Errorf("a file of another uploader's zip was stored: %+v", r.Evidence.File)
+				}
+			})
+		}
+	})
+}
