@@ -29,6 +29,7 @@ var prices = map[string]price{
 	"lambdaGB": {"Lambda arm64 duration", 0.0000133334, "GB-s", "https://aws.amazon.com/lambda/pricing/ (Arm, $0.0000133334 per GB-second)"},
 	"lambdaRq": {"Lambda requests", 0.20 / 1e6, "request", "https://aws.amazon.com/lambda/pricing/ ($0.20 per 1M requests)"},
 	"ddbW":     {"DynamoDB write request units", 0.625 / 1e6, "WRU", "https://aws.amazon.com/dynamodb/pricing/on-demand/ ($0.625 per million WRU since Nov 2024)"},
+	"ddbF":     {"DynamoDB failed conditional writes", 0.625 / 1e6, "WRU", "https://aws.amazon.com/dynamodb/pricing/on-demand/ (a failed conditional write is billed as a write; its response reports no units: 1 WRU each, a lower bound)"},
 	"ddbR":     {"DynamoDB read request units", 0.125 / 1e6, "RRU", "https://aws.amazon.com/dynamodb/pricing/on-demand/ ($0.125 per million RRU since Nov 2024)"},
 	"sfn":      {"Step Functions state transitions", 0.025 / 1000, "transition", "https://aws.amazon.com/step-functions/pricing/ (Standard, $0.025 per 1,000)"},
 	"s3Put":    {"S3 PUT, COPY, POST, LIST requests", 0.005 / 1000, "request", "https://aws.amazon.com/s3/pricing/ (Standard, $0.005 per 1,000)"},
@@ -39,7 +40,7 @@ var prices = map[string]price{
 }
 
 // priceOrder is the order of the table's lines.
-var priceOrder = []string{"ses", "lambdaGB", "lambdaRq", "ddbW", "ddbR", "sfn", "s3Put", "s3Get", "sns", "secrets", "xray"}
+var priceOrder = []string{"ses", "lambdaGB", "lambdaRq", "ddbW", "ddbF", "ddbR", "sfn", "s3Put", "s3Get", "sns", "secrets", "xray"}
 
 // s3PutClass are the S3 operations billed at the PUT price; every other S3 request is
 // billed at the GET price (DELETE is free and is not made by the functions).
@@ -105,6 +106,7 @@ func costTable(run deployed.CostRun) string {
 		count["lambdaGB"] += f.GBSeconds()
 		count["lambdaRq"] += float64(f.Invocations)
 		count["ddbW"] += wru
+		count["ddbF"] += float64(a.Unmeasured)
 		count["ddbR"] += rru
 		var calls []string
 		for _, k := range a.Keys() {

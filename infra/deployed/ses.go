@@ -244,7 +244,11 @@ func (s *SES) publish(em Email) {
 			}
 			s.events[typ]++
 			s.mu.Unlock()
-			s.notify(topic, fmt.Sprintf("%s-%d", em.MessageID, i), string(b), now)
+			var after time.Duration
+			if typ != "Send" {
+				after = feedbackDelay
+			}
+			s.notify(topic, fmt.Sprintf("%s-%d", em.MessageID, i), string(b), now, after)
 		}
 	}
 }
@@ -260,7 +264,14 @@ func matchesEventType(list []string, typ string) bool {
 
 // notify delivers one SNS notification to the topic's Lambda subscriptions (asynchronous
 // invocation, one record per invocation, as SNS delivers).
-func (s *SES) notify(topic, id, message string, at time.Time) {
+// feedbackDelay is how long after the send the harness publishes an email's Delivery,
+// Bounce or Complaint: SES publishes them once the recipient's server answered, never before
+// its SendEmail answer reached the sender (published at once, they raced the issue worker's
+// record of the send and were retried a second later, as not yet sent, for most emails).
+const feedbackDelay = 250 * time.Millisecond
+
+// notify delivers a notification to the topic's Lambda subscriptions after the given delay.
+func (s *SES) notify(topic, id, message string, at time.Time, after time.Duration) {
 	for _, sub := range s.Deploy.Subscriptions {
 		if sub.TopicArn != topic || sub.Protocol != "lambda" {
 			continue
@@ -278,6 +289,7 @@ func (s *SES) notify(topic, id, message string, at time.Time) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			time.Sleep(after)
 			if err := s.Runner.InvokeAsync(context.Background(), fn, b); err != nil {
 				s.fail(fmt.Errorf("SNS notification to %s: %w", fn, err))
 			}
