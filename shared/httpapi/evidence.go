@@ -54,7 +54,13 @@ func (a *API) presignEvidence(w http.ResponseWriter, r *http.Request, _ auth.Pri
 	if err != nil {
 		return err
 	}
-	up, err := a.ingest.PresignEvidence(r.Context(), r.PathValue("id"), n)
+	var req struct {
+		Size int64 `json:"size,omitempty"` // bytes: the URL then takes exactly this size
+	}
+	if err := a.decodeOptional(w, r, &req); err != nil {
+		return err
+	}
+	up, err := a.ingest.PresignEvidence(r.Context(), r.PathValue("id"), n, req.Size)
 	if err != nil {
 		return err
 	}

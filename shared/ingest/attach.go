@@ -27,11 +27,12 @@ const CodeBatchNotAmendable = "batch_not_amendable"
 // EvidenceUpload is a presigned PUT for one row's evidence file: the client PUTs the file to
 // URL with the Content-Type header ContentType, then confirms Key (ConfirmEvidence).
 type EvidenceUpload struct {
-	URL         string    `json:"url"`
-	Method      string    `json:"method"`
-	ContentType string    `json:"content_type"`
-	Key         string    `json:"key"`
-	ExpiresAt   time.Time `json:"expires_at"`
+	URL         string            `json:"url"`
+	Method      string            `json:"method"`
+	ContentType string            `json:"content_type"`
+	Headers     map[string]string `json:"headers"` // send every one of them with the PUT
+	Key         string            `json:"key"`
+	ExpiresAt   time.Time         `json:"expires_at"`
 }
 
 // EvidenceLockTTL is how long an attachment holds a row's evidence lock (Evidence.Lock)
@@ -270,18 +271,34 @@ func withEvidence(b credbatch.Batch, old credbatch.Row, ef credbatch.EvidenceFil
 // PresignEvidence returns a presigned PUT for one row's evidence file (for files larger than
 // a request to the function can carry: Lambda takes at most 6 MB). The object lands under
 // credbatch.EvidenceUploadPrefix and becomes the row's evidence only when confirmed
-// (ConfirmEvidence). Errors: as AttachEvidence's before the file is read.
-func (s *Service) PresignEvidence(ctx context.Context, id string, number int) (EvidenceUpload, error) {
-	if _, _, _, err := s.evidenceTarget(ctx, id, number); err != nil {
+// (ConfirmEvidence). size > 0 is the file's size: over the definition's limit it is refused
+// at once (evidence_too_large), and the URL then takes exactly that many bytes. Errors: as
+// AttachEvidence's before the file is read; KindInvalid invalid_size.
+func (s *Service) PresignEvidence(ctx context.Context, id string, number int, size int64) (EvidenceUpload, error) {
+	_, _, def, err := s.evidenceTarget(ctx, id, number)
+	if err != nil {
 		return EvidenceUpload{}, err
+	}
+	switch lim := def.Evidence.Limit(); {
+	case size < 0:
+		return EvidenceUpload{}, credbatch.E(credbatch.KindInvalid, "invalid_size", "give the file's size in bytes, or leave it out")
+	case size > lim:
+		return EvidenceUpload{}, credbatch.E(credbatch.KindInvalid, credbatch.CodeEvidenceTooLarge, fmt.Sprintf(
+			"The evidence file is %d bytes, larger than the %d bytes %s credentials take; make it smaller and upload it again.", size, lim, def.ID))
 	}
 	key := evidenceUploadKey(id, number) + strings.ToLower(rand.Text())
 	const ct = "application/octet-stream"
-	u, err := s.Blob.PresignPut(ctx, key, ct, EvidenceUploadTTL)
+	var u string
+	if mp, ok := s.Blob.(MetadataPresigner); ok && size > 0 {
+		u, err = mp.PresignPutMetadata(ctx, key, ct, nil, size, EvidenceUploadTTL)
+	} else {
+		u, err = s.Blob.PresignPut(ctx, key, ct, EvidenceUploadTTL)
+	}
 	if err != nil {
 		return EvidenceUpload{}, fmt.Errorf("presign the evidence upload of row %d of %s: %w", number, id, err)
 	}
-	return EvidenceUpload{URL: u, Method: "PUT", ContentType: ct, Key: key, ExpiresAt: s.now().Add(EvidenceUploadTTL).UTC()}, nil
+	return EvidenceUpload{URL: u, Method: "PUT", ContentType: ct, Headers: map[string]string{"Content-Type": ct}, Key: key,
+		ExpiresAt: s.now().Add(EvidenceUploadTTL).UTC()}, nil
 }
 
 // ConfirmEvidence attaches the file uploaded to key (a PresignEvidence key of this row) as

@@ -268,3 +268,46 @@ func TestAttachEvidenceConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// TestPresignEvidence: a presigned upload of a row's evidence file is refused at once when
+// its declared size is over the definition's limit or negative, or the batch was submitted;
+// otherwise it names a key under evidence-uploads/<batch>/<row>/ and the headers to send.
+func TestPresignEvidence(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e env) {
+		ctx := context.Background()
+		s := evidenceService(t, e)
+		b := evidenceBatch(t, s, "site") // site: at most 1 MiB
+		tests := []struct {
+			name   string
+			row    int
+			size   int64
+			submit bool
+			code   string
+		}{
+			{name: "size unknown", row: 2},
+			{name: "at the limit", row: 3, size: 1 << 20},
+			{name: "over the limit", row: 2, size: 1<<20 + 1, code: credbatch.CodeEvidenceTooLarge},
+			{name: "negative size", row: 2, size: -1, code: "invalid_size"},
+			{name: "the header row", row: 1, code: "invalid_row"},
+			{name: "after submission", row: 2, submit: true, code: ingest.CodeBatchNotAmendable},
+		}
+		for _, tt := range tests {
+			if tt.submit {
+				if _, err := e.store.TransitionBatch(ctx, b.ID, credbatch.BatchRejected, credbatch.BatchAwaitingApproval, credbatch.BatchChange{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			up, err := s.PresignEvidence(ctx, b.ID, tt.row, tt.size)
+			if tt.code != "" {
+				if credbatch.ErrorCode(err) != tt.code {
+					t.Errorf("%s: %v, want %s", tt.name, err, tt.code)
+				}
+				continue
+			}
+			if err != nil || !strings.HasPrefix(up.Key, fmt.Sprintf("%s%s/%d/", credbatch.EvidenceUploadPrefix, b.ID, tt.row)) ||
+				up.URL == "" || up.Method != "PUT" || up.Headers["Content-Type"] != up.ContentType {
+				t.Errorf("%s: %+v, %v", tt.name, up, err)
+			}
+		}
+	})
+}

@@ -45,6 +45,8 @@ func (h *handler) consoleRoutes() {
 	h.mux.HandleFunc("POST /batches/{id}/{action}", h.batchAction)
 	h.mux.HandleFunc("POST /batches/{id}/rows/{row}", h.amendRow)
 	h.mux.HandleFunc("POST /batches/{id}/rows/{row}/evidence", h.attachEvidence)
+	h.mux.HandleFunc("POST /batches/{id}/rows/{row}/evidence/presign", h.presignRowEvidence)
+	h.mux.HandleFunc("POST /batches/{id}/rows/{row}/evidence/confirm", h.confirmRowEvidence)
 	h.mux.HandleFunc("GET /catalogue", h.catalogue)
 	h.mux.HandleFunc("GET /catalogue/template", h.combinedTemplate)
 	h.mux.HandleFunc("GET /catalogue/new", h.newDefinitionForm)

@@ -164,7 +164,11 @@ func (h *handler) showBatch(w http.ResponseWriter, r *http.Request, s caller, st
 		w.Header().Set("Refresh", "2")
 	}
 	title := orID(b.Label, b.ID)
-	h.render(w, r, status, "batch", page{Title: title + " · credbatch", Noindex: true, V: v})
+	pg := page{Title: title + " · credbatch", Noindex: true, V: v}
+	if slices.ContainsFunc(v.Rows, func(r rowView) bool { return r.CanAttach }) {
+		pg.Script = h.evidenceJS
+	}
+	h.render(w, r, status, "batch", pg)
 }
 
 func mapsKeys[V any](m map[string]V) func(func(string) bool) {
@@ -445,7 +449,60 @@ func (h *handler) attachEvidence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	if _, _, err := h.d.Ingest.AttachEvidence(r.Context(), id, number, files[0].Filename, f, s.Principal.Name()); err != nil {
+	_, _, err = h.d.Ingest.AttachEvidence(r.Context(), id, number, files[0].Filename, f, s.Principal.Name())
+	h.evidenceAttached(w, r, s, id, number, err)
+}
+
+// presignRowEvidence serves POST /batches/{id}/rows/{row}/evidence/presign (csrf, size): the
+// presigned PUT the batch page's script sends a row's evidence file to, bound to its size
+// (ingest.Service.PresignEvidence); JSON, as POST /upload/presign.
+func (h *handler) presignRowEvidence(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.requireRole(w, r, issuerRole...); !ok {
+		return
+	}
+	number, err := strconv.Atoi(r.PathValue("row"))
+	if err != nil {
+		h.jsonError(w, r, credbatch.E(credbatch.KindInvalid, "invalid_row", "the row is its spreadsheet row number (2 or more)"))
+		return
+	}
+	size, err := strconv.ParseInt(r.FormValue("size"), 10, 64)
+	if err != nil {
+		h.jsonError(w, r, credbatch.E(credbatch.KindInvalid, "invalid_size", "give the file's size in bytes"))
+		return
+	}
+	up, err := h.d.Ingest.PresignEvidence(r.Context(), r.PathValue("id"), number, size)
+	if err != nil {
+		h.jsonError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, up)
+}
+
+// confirmRowEvidence serves POST /batches/{id}/rows/{row}/evidence/confirm (csrf, key, name):
+// the file the script sent to the presigned URL is checked and attached to the row
+// (ingest.Service.ConfirmEvidence), and the browser comes back to the batch page.
+func (h *handler) confirmRowEvidence(w http.ResponseWriter, r *http.Request) {
+	if !h.parseForm(w, r) {
+		return
+	}
+	s, ok := h.requireRole(w, r, issuerRole...)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	number, err := strconv.Atoi(r.PathValue("row"))
+	if err != nil {
+		h.message(w, r, http.StatusNotFound, "Page not found", "There is no such row.")
+		return
+	}
+	_, _, err = h.d.Ingest.ConfirmEvidence(r.Context(), id, number, r.PostForm.Get("key"), r.PostForm.Get("name"), s.Principal.Name())
+	h.evidenceAttached(w, r, s, id, number, err)
+}
+
+// evidenceAttached answers an evidence form: back to the row on the batch page, or the page
+// with the reason the file was refused.
+func (h *handler) evidenceAttached(w http.ResponseWriter, r *http.Request, s caller, id string, number int, err error) {
+	if err != nil {
 		if httpapi.StatusOf(err) >= 500 {
 			h.fail(w, r, err)
 			return

@@ -3,8 +3,14 @@ package pages_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -72,6 +78,15 @@ func TestConsoleEvidence(t *testing.T) {
 	wantContains(t, page.body, `id="evidence-form-2"`, `enctype="multipart/form-data"`, `action="`+bp+`/rows/3/evidence"`,
 		`accept="application/pdf,.pdf,image/png,.png,image/jpeg,.jpg,.jpeg,.jpe,.jfif"`, "Attach an evidence file to row 2")
 	issuerCSRF := csrf(t, page.body)
+	js, err := os.ReadFile("static/evidence.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(js)
+	if !strings.Contains(page.body, "<script>"+string(js)+"</script>") ||
+		!strings.Contains(page.hdr.Get("Content-Security-Policy"), "'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'") {
+		t.Error("the batch page lacks static/evidence.js byte for byte, or the CSP lacks its hash")
+	}
 	approverPage := e.do(t, request{path: bp, cookie: tokApprover})
 	wantLacks(t, approverPage.body, `id="evidence-form-2"`)
 
@@ -99,6 +114,41 @@ func TestConsoleEvidence(t *testing.T) {
 				t.Fatalf("%d, want %d saying %q\n%s", got.code, tt.want, tt.says, text(got.body))
 			}
 		})
+	}
+
+	// The script's path: a presigned PUT bound to the size, then the confirmation.
+	presign := func(row, size string) response {
+		return e.do(t, request{method: "POST", path: bp + "/rows/" + row + "/evidence/presign", cookie: tokIssuer,
+			form: map[string][]string{"csrf": {issuerCSRF}, "size": {size}}})
+	}
+	if got := presign("2", "10485761"); got.code != http.StatusBadRequest || !strings.Contains(got.body, `"code":"evidence_too_large"`) {
+		t.Errorf("presign over the limit: %d %s", got.code, got.body)
+	}
+	pre := presign("2", strconv.Itoa(len(real.JPEG)))
+	var up struct {
+		URL, Method, Key string
+		Headers          map[string]string
+	}
+	if err := json.Unmarshal([]byte(pre.body), &up); err != nil || pre.code != http.StatusCreated || up.Method != "PUT" {
+		t.Fatalf("presign: %d %s", pre.code, pre.body)
+	}
+	put := httptest.NewRequest(http.MethodPut, up.URL, bytes.NewReader(real.JPEG))
+	for k, v := range up.Headers {
+		put.Header.Set(k, v)
+	}
+	pw := httptest.NewRecorder()
+	e.h.ServeHTTP(pw, put)
+	if pw.Code != http.StatusOK {
+		t.Fatalf("PUT to the presigned URL: %d %s", pw.Code, pw.Body.String())
+	}
+	confirm := e.do(t, request{method: "POST", path: bp + "/rows/2/evidence/confirm", cookie: tokIssuer,
+		form: map[string][]string{"csrf": {issuerCSRF}, "key": {up.Key}, "name": {"site.jpg"}}})
+	if confirm.code != http.StatusSeeOther || confirm.hdr.Get("Location") != bp+"?done=evidence#row-2" {
+		t.Fatalf("confirm: %d %s\n%s", confirm.code, confirm.hdr.Get("Location"), text(confirm.body))
+	}
+	if again := e.do(t, request{method: "POST", path: bp + "/rows/2/evidence/confirm", cookie: tokIssuer,
+		form: map[string][]string{"csrf": {issuerCSRF}, "key": {up.Key}, "name": {"site.jpg"}}}); again.code != http.StatusNotFound {
+		t.Errorf("confirming the same upload twice: %d, want 404 (it was consumed)", again.code)
 	}
 
 	got := post("2", "site.jpg", real.JPEG, issuerCSRF)

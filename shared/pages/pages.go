@@ -26,7 +26,7 @@ import (
 	"github.com/credbatch/credbatch/shared/statuslist"
 )
 
-//go:embed templates/*.html static/pages.css static/copy.js static/upload.js
+//go:embed templates/*.html static/pages.css static/copy.js static/upload.js static/evidence.js
 var files embed.FS
 
 // Paths the handler serves. An embedding API mounts the handler on each of them:
@@ -83,8 +83,10 @@ type handler struct {
 	css      template.CSS
 	copyJS   template.JS // the credential page's copy-link button (allowed by its hash)
 	uploadJS template.JS // the upload page's direct-to-bucket upload (allowed by its hash)
-	csp      string
-	secure   bool
+	// evidenceJS is the batch page's direct-to-bucket evidence upload (allowed by its hash).
+	evidenceJS template.JS
+	csp        string
+	secure     bool
 }
 
 // New returns the pages handler. It serves GET /credentials/{id}, GET /review/{id},
@@ -136,8 +138,12 @@ func New(d Deps) http.Handler {
 	if err != nil { // cannot happen: the file is embedded
 		uploadJS = nil
 	}
-	h.copyJS, h.uploadJS = template.JS(copyJS), template.JS(uploadJS)
-	h.csp = contentSecurityPolicy(css, [][]byte{copyJS, uploadJS}, uploadOrigin(d.Ingest))
+	evidenceJS, err := files.ReadFile("static/evidence.js")
+	if err != nil { // cannot happen: the file is embedded
+		evidenceJS = nil
+	}
+	h.copyJS, h.uploadJS, h.evidenceJS = template.JS(copyJS), template.JS(uploadJS), template.JS(evidenceJS)
+	h.csp = contentSecurityPolicy(css, [][]byte{copyJS, uploadJS, evidenceJS}, uploadOrigin(d.Ingest))
 	for _, name := range []string{"credential", "review", "login", "message", "home", "confirm", "batch", "catalogue", "definition", "definition_form", "upload", "manual"} {
 		h.tmpl[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/nav.html", "templates/evidence.html", "templates/"+name+".html"))
 	}

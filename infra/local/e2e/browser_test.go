@@ -74,6 +74,8 @@ type server struct {
 	// directUploads counts files the browser PUT to a presigned bucket URL (accepted);
 	// formUploads counts files posted to the console's /upload form.
 	directUploads, formUploads atomic.Int32
+	// evidenceUploads counts row evidence files the browser PUT to a presigned bucket URL.
+	evidenceUploads atomic.Int32
 }
 
 // statusWriter remembers the status a handler answered with.
@@ -105,6 +107,8 @@ func startServer(t *testing.T) *server {
 			s.directUploads.Add(1)
 		case r.Method == http.MethodPost && r.URL.Path == "/upload":
 			s.formUploads.Add(1)
+		case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, stack.BucketPath+"/"+credbatch.EvidenceUploadPrefix) && sw.status == http.StatusOK:
+			s.evidenceUploads.Add(1)
 		}
 	}))
 	t.Cleanup(srv.Close)

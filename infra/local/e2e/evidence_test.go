@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -65,8 +66,12 @@ func TestEvidencePagesInBrowser(t *testing.T) {
 	}
 	imgLoaded := func(sel string) {
 		t.Helper()
-		if got := c.eval(`(() => { const i = document.querySelector(` + "`" + sel + "`" + `); return i && i.complete && i.naturalWidth > 0 ? "yes" : "no"; })()`); got != "yes" {
-			t.Errorf("%s at %s: the preview image did not load", sel, c.location())
+		js := `(() => { const i = document.querySelector(` + "`" + sel + "`" + `); return i && i.complete && i.naturalWidth > 0 ? "yes" : "no"; })()`
+		for deadline := time.Now().Add(10 * time.Second); c.eval(js) != "yes"; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("%s at %s: the preview image did not load", sel, c.location())
+				return
+			}
 		}
 	}
 
@@ -76,8 +81,11 @@ func TestEvidencePagesInBrowser(t *testing.T) {
 	imgLoaded(`#evidence-2 img.evidence-preview`)
 	both("batch page, a row with evidence and one without")
 	c.do(chromedp.SetUploadFiles(chromedp.CSS("#evidence-file-3"), []string{pdf}))
-	c.follow("#attach-3")
+	c.do(chromedp.Click(chromedp.CSS("#attach-3"))) // the page's script PUTs the file to a presigned bucket URL, then confirms it
 	c.waitText("#notice", "Evidence file attached")
+	if n := s.evidenceUploads.Load(); n != 1 {
+		t.Errorf("%d evidence files went straight to the bucket, want 1 (the page's script)", n)
+	}
 	if txt := c.text("#evidence-3"); !strings.Contains(txt, "Open the PDF induction report.pdf") {
 		t.Errorf("row 3 after the form: %q", txt)
 	}

@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"github.com/credbatch/credbatch/infra/local/stack"
 	"github.com/credbatch/credbatch/shared/auth"
 	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/evidence/evidencetest"
 	"github.com/credbatch/credbatch/shared/ingest"
 )
 
@@ -107,5 +109,81 @@ func TestLocalBucketNeedsSignedURLs(t *testing.T) {
 	}
 	if w := send("GET", strings.TrimPrefix(link, s.Config.Issuer.BaseURL), nil, ""); w.Code != http.StatusOK || w.Body.String() != "names and emails" {
 		t.Fatalf("GET the presigned report = %d %q", w.Code, w.Body.String())
+	}
+}
+
+// TestLocalPresignedEvidenceUpload: a row's evidence file sent to the URL the API presigned
+// (POST .../evidence/upload) lands under evidence-uploads/ in the folder bucket, and
+// confirming it attaches it to the row; the folder bucket refuses an unsigned PUT there and
+// any PUT outside uploads/ and evidence-uploads/ (a PNG made by Pillow).
+func TestLocalPresignedEvidenceUpload(t *testing.T) {
+	real := evidencetest.Make(t)
+	s := openStack(t)
+	ctx := t.Context()
+	f, err := credbatch.ParseDefinitions(strings.NewReader(`{"definitions":[{"id":"visit","name":"Site Visit","evidence":{"policy":"optional"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LoadDefinitions(ctx, f.Definitions); err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := (&ingest.Service{Store: s.Store, Blob: s.Bucket}).CreateBatch(ctx, ingest.NewBatch{Uploader: "issuer@localhost", DefinitionID: "visit",
+		Recipients: []ingest.Recipient{{FirstName: "Ann", LastName: "Lee", Email: "ann@example.com"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const issuerTok = "issuer-token-0123456789"
+	tokens, err := auth.NewTokens([]auth.Token{{Token: issuerTok, Subject: "issuer", Email: "issuer@localhost", Roles: []auth.Role{auth.RoleIssuer}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.Handler(tokens)
+	send := func(method, url, ctype string, body []byte) *httptest.ResponseRecorder {
+		t.Helper()
+		r := httptest.NewRequest(method, url, bytes.NewReader(body))
+		r.Header.Set("Content-Type", ctype)
+		if strings.HasPrefix(url, "/api/") {
+			r.Header.Set("Authorization", "Bearer "+issuerTok)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	rows := "/api/batches/" + b.ID + "/rows/2/evidence"
+	w := send("POST", rows+"/upload", "application/json", nil)
+	var up struct{ URL, Method, ContentType, Key string }
+	if err := json.Unmarshal(w.Body.Bytes(), &up); err != nil || w.Code != http.StatusOK {
+		t.Fatalf("presign: %d %s", w.Code, w.Body.String())
+	}
+	path := strings.TrimPrefix(up.URL, s.Config.Issuer.BaseURL)
+	unsigned, _, _ := strings.Cut(path, "?")
+	for _, tc := range []struct {
+		name, url string
+		want      int
+	}{
+		{"unsigned", unsigned, http.StatusForbidden},
+		{"as presigned", path, http.StatusOK},
+	} {
+		if w := send("PUT", tc.url, "application/octet-stream", real.PNG); w.Code != tc.want {
+			t.Fatalf("PUT %s = %d, want %d: %s", tc.name, w.Code, tc.want, w.Body.String())
+		}
+	}
+	outside, err := s.Bucket.PresignPut(ctx, credbatch.EvidencePrefix+b.ID+"/2-forged.png", "application/octet-stream", 60e9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := send("PUT", strings.TrimPrefix(outside, s.Config.Issuer.BaseURL), "application/octet-stream", real.PNG); w.Code != http.StatusForbidden {
+		t.Errorf("a signed PUT straight into evidence/ = %d, want 403", w.Code)
+	}
+	w = send("POST", rows+"/confirm", "application/json", []byte(`{"key":"`+up.Key+`","name":"site.png"}`))
+	var out struct{ Row credbatch.Row }
+	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil || w.Code != http.StatusOK {
+		t.Fatalf("confirm: %d %s", w.Code, w.Body.String())
+	}
+	if f := out.Row.Evidence.FileNamed(); !f.Stored() || f.MediaType != "image/png" || f.Size != int64(len(real.PNG)) {
+		t.Errorf("row evidence %+v", f)
+	}
+	if _, err := s.Bucket.Head(ctx, up.Key); !credbatch.IsKind(err, credbatch.KindNotFound) {
+		t.Errorf("the confirmed upload is still in evidence-uploads/: %v", err)
 	}
 }
