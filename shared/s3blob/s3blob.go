@@ -28,6 +28,7 @@ type API interface {
 	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 	ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, optFns ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error)
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 }
 
 // PresignAPI is the part of *s3.PresignClient the Store uses.
@@ -68,6 +69,9 @@ func (s *Store) Head(ctx context.Context, key string) (credbatch.ObjectInfo, err
 	}
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
 	if err != nil {
+		if s.notThere(ctx, key, err) {
+			return credbatch.ObjectInfo{}, s.notFound("s3blob.head", key, err)
+		}
 		return credbatch.ObjectInfo{}, s.classify("s3blob.head", key, err)
 	}
 	return s.objectInfo(key, out.VersionId, out.ETag, out.ContentLength, out.ContentType, out.Metadata, out.LastModified), nil
@@ -81,6 +85,9 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, credbatch.O
 	}
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
 	if err != nil {
+		if s.notThere(ctx, key, err) {
+			return nil, credbatch.ObjectInfo{}, s.notFound("s3blob.get", key, err)
+		}
 		return nil, credbatch.ObjectInfo{}, s.classify("s3blob.get", key, err)
 	}
 	return out.Body, s.objectInfo(key, out.VersionId, out.ETag, out.ContentLength, out.ContentType, out.Metadata, out.LastModified), nil
@@ -268,6 +275,25 @@ func lower(md map[string]string) map[string]string {
 
 // classify wraps an SDK error with the credbatch kind it means: a missing object is
 // KindNotFound, throttling and 5xx are KindUnavailable, anything else KindInternal.
+// notThere reports whether err, S3's 403 to a read of key, means that the key does not
+// exist. S3 answers a read of a missing key with 403 instead of 404 unless the role may list
+// the bucket, and a permission to list only under a prefix (s3:prefix uploads/*) may not
+// count there. A listing of the key as a prefix, which such a role may make, tells: an
+// object that is there would have been read.
+func (s *Store) notThere(ctx context.Context, key string, err error) bool {
+	var resp *awshttp.ResponseError
+	if !errors.As(err, &resp) || resp.HTTPStatusCode() != http.StatusForbidden {
+		return false
+	}
+	out, lerr := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(key), MaxKeys: aws.Int32(1)})
+	return lerr == nil && (len(out.Contents) == 0 || aws.ToString(out.Contents[0].Key) != key)
+}
+
+func (s *Store) notFound(op, key string, err error) error {
+	return &credbatch.Error{Kind: credbatch.KindNotFound, Code: string(credbatch.KindNotFound), Op: op,
+		Message: fmt.Sprintf("object %q not found", key), Err: fmt.Errorf("s3://%s/%s: %w", s.bucket, key, err)}
+}
+
 func (s *Store) classify(op, key string, err error) error {
 	e := &credbatch.Error{Kind: credbatch.KindInternal, Code: string(credbatch.KindInternal), Op: op,
 		Err: fmt.Errorf("s3://%s/%s: %w", s.bucket, key, err)}

@@ -83,6 +83,54 @@ func (f fakeAPI) ListObjectVersions(context.Context, *s3.ListObjectVersionsInput
 	return nil, f.err
 }
 
+func (f fakeAPI) ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	return nil, f.err
+}
+
+// listingAPI fails reads with 403, as S3 answers a role that may not list the bucket, and
+// lists the keys it holds.
+type listingAPI struct {
+	fakeAPI
+	keys []string
+}
+
+func (l listingAPI) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	out := &s3.ListObjectsV2Output{}
+	for _, k := range l.keys {
+		if strings.HasPrefix(k, aws.ToString(in.Prefix)) {
+			out.Contents = append(out.Contents, types.Object{Key: aws.String(k)})
+		}
+	}
+	return out, nil
+}
+
+// TestForbiddenMissingKey: S3's 403 to a read is a missing key (KindNotFound) when a
+// listing of the key as a prefix shows no such object; when it shows one, or the listing is
+// refused too, the 403 stays an internal error (the role lacks a permission).
+func TestForbiddenMissingKey(t *testing.T) {
+	denied := responseError(403, &smithy.GenericAPIError{Code: "AccessDenied"})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		api  s3blob.API
+		want credbatch.Kind
+	}{
+		{"listed: not there", listingAPI{fakeAPI{denied}, []string{"uploads/a.csv", "uploads/a.csv.zip.bak"}}, credbatch.KindNotFound},
+		{"listed: there", listingAPI{fakeAPI{denied}, []string{"uploads/a.csv.zip"}}, credbatch.KindInternal},
+		{"listing refused too", fakeAPI{denied}, credbatch.KindInternal},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := s3blob.New(tc.api, nil, "bucket")
+			if _, err := s.Head(ctx, "uploads/a.csv.zip"); credbatch.ErrorKind(err) != tc.want {
+				t.Errorf("Head: %v, want %s", err, tc.want)
+			}
+			if _, _, err := s.Get(ctx, "uploads/a.csv.zip"); credbatch.ErrorKind(err) != tc.want || !errors.Is(err, denied) {
+				t.Errorf("Get: %v, want %s wrapping the 403", err, tc.want)
+			}
+		})
+	}
+}
+
 func responseError(status int, err error) error {
 	return &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
 		Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}}, Err: err}}
