@@ -143,13 +143,16 @@ func (s *Service) Summary(ctx context.Context, batchID string) (BatchSummary, er
 	if err != nil {
 		return BatchSummary{}, fmt.Errorf("summary of batch %s: %w", batchID, err)
 	}
-	sum, _, err := s.summarize(ctx, b, false)
+	sum, _, err := s.summarize(ctx, b, false, time.Time{}, time.Time{})
 	return sum, err
 }
 
 // summarize counts a batch's credentials by email status; with unsent it also returns the
-// credentials that were never sent (suppressed by us, or failed) as failures.
-func (s *Service) summarize(ctx context.Context, b credbatch.Batch, unsent bool) (BatchSummary, []Failure, error) {
+// credentials that were never sent (suppressed by us, or failed) as failures. The emails sent
+// in [from, to) (the credentials' SentAt) are its Window's Send count: the configuration set
+// publishes no Send events (one SES event, one SNS publish, one feedback invocation and
+// write per email saved), and a credential email's send is recorded on the credential.
+func (s *Service) summarize(ctx context.Context, b credbatch.Batch, unsent bool, from, to time.Time) (BatchSummary, []Failure, error) {
 	sum := BatchSummary{BatchID: b.ID, Label: b.Label, Status: b.Status, BounceTypes: map[string]int{}}
 	if s.Config.BaseURL != "" {
 		sum.URL = trimSlash(s.Config.BaseURL) + "/batches/" + b.ID
@@ -161,6 +164,12 @@ func (s *Service) summarize(ctx context.Context, b credbatch.Batch, unsent bool)
 			return sum, nil, fmt.Errorf("credentials of batch %s: %w", b.ID, err)
 		}
 		sum.Issued++
+		if !c.SentAt.IsZero() && !c.SentAt.Before(from) && c.SentAt.Before(to) {
+			if sum.Window == nil {
+				sum.Window = map[credbatch.EventType]int{}
+			}
+			sum.Window[credbatch.EventSend]++
+		}
 		// Sent, delivered, bounced (rejections included), complained and suppressed are
 		// counted exactly as the batch's own counters are (credbatch.EmailCounts).
 		truth = truth.Add(credbatch.EmailCounts(c.EmailStatus))

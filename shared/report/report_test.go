@@ -70,7 +70,7 @@ func (w *world) send(row int, addr string, at time.Time) string {
 	mid := id + "@credbatch.local"
 	w.row(row)
 	if err := w.store.CreateCredential(ctx, credbatch.Credential{ID: id, BatchID: "b1", RowNumber: row, Email: addr,
-		EmailStatus: credbatch.EmailSent, MessageID: mid, IssuedAt: t0}); err != nil {
+		EmailStatus: credbatch.EmailSent, MessageID: mid, IssuedAt: t0, SentAt: at}); err != nil {
 		w.t.Fatal(err)
 	}
 	svc := &feedback.Service{Store: w.store, Clock: func() time.Time { return at }, Log: quiet}
@@ -526,6 +526,41 @@ func TestWindowCountsCredentialEmailsOnly(t *testing.T) {
 	}
 	if len(rep.Failed) != 0 {
 		t.Errorf("failed %+v; a bounced notification is not a recipient to correct", rep.Failed)
+	}
+}
+
+// TestWindowSendsFromCredentials: the configuration set publishes no Send events, so a
+// batch's sends in the window are its credentials' SentAt in it; a Send event (from a stack
+// deployed before) is not counted on top.
+func TestWindowSendsFromCredentials(t *testing.T) {
+	w := newWorld(t, stores.SQLite)
+	ctx := t.Context()
+	in, before := t0.Add(time.Hour), t0.Add(-48*time.Hour) // the first report covers the 24 hours before it
+	svc := &feedback.Service{Store: w.store, Clock: func() time.Time { return in }, Log: quiet}
+	for i, sent := range []time.Time{in, in, before} {
+		w.row(i + 2)
+		id := fmt.Sprintf("s%d", i)
+		mid := id + "@credbatch.local"
+		if err := w.store.CreateCredential(ctx, credbatch.Credential{ID: id, BatchID: "b1", RowNumber: i + 2, Email: "success@simulator.amazonses.com",
+			EmailStatus: credbatch.EmailSent, MessageID: mid, IssuedAt: t0, SentAt: sent}); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range sesim.Events(credbatch.Message{From: "noreply@example.org", To: []string{"success@simulator.amazonses.com"},
+			Tags: map[string]string{"credential_id": id, "batch_id": "b1"}}, mid, in) {
+			if i < 2 && strings.Contains(r.SNS.Message, `"eventType":"Send"`) {
+				continue // not published; the third's is (as by a stack deployed before), for a send before the window
+			}
+			if err := svc.HandleMessage(ctx, r.SNS.MessageID, r.SNS.Message); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	rep, err := w.service(&mailbox{}, t0.Add(2*time.Hour)).Run(ctx)
+	if err != nil || len(rep.Batches) != 1 {
+		t.Fatalf("run: %+v, %v", rep, err)
+	}
+	if got := rep.Batches[0].Window; got[credbatch.EventSend] != 2 || got[credbatch.EventDelivery] != 3 {
+		t.Errorf("window %v; want 2 sends (the credentials sent in it) and 3 deliveries", got)
 	}
 }
 

@@ -133,11 +133,19 @@ func (s *Service) build(ctx context.Context, rep *Report) error {
 				return fmt.Errorf("load batch %s: %w", id, err)
 			}
 		}
-		sum, unsent, err := s.summarize(ctx, b, ok)
+		sum, unsent, err := s.summarize(ctx, b, ok, rep.From, rep.To)
 		if err != nil {
 			return err
 		}
-		sum.Window = window[id]
+		for e, n := range window[id] {
+			if e == credbatch.EventSend {
+				continue // sends are counted from the credentials (summarize)
+			}
+			if sum.Window == nil {
+				sum.Window = map[credbatch.EventType]int{}
+			}
+			sum.Window[e] = n
+		}
 		rep.Batches = append(rep.Batches, sum)
 		for _, f := range unsent {
 			fails.add(f)
