@@ -200,7 +200,7 @@ func TestConsoleEvidence(t *testing.T) {
 	e.waitBatch(t, b.ID, func(b credbatch.Batch) bool { return b.Status != credbatch.BatchParsed })
 	page = e.do(t, request{path: bp, cookie: tokIssuer})
 	wantLacks(t, page.body, `id="evidence-form-2"`)
-	wantContains(t, page.body, `alt="Evidence: site.png"`)
+	wantContains(t, page.body, "site.png")
 	if got = post("2", "site.jpg", real.JPEG, issuerCSRF); got.code != http.StatusConflict || !strings.Contains(got.body, "before the batch is submitted") {
 		t.Errorf("attach after submission: %d\n%s", got.code, text(got.body))
 	}
@@ -267,6 +267,11 @@ func TestConsoleEvidence(t *testing.T) {
 	if got := e.do(t, request{path: "/credentials/" + img.ID + "/evidence/1"}); got.code != http.StatusGone || !strings.Contains(got.body, "Evidence removed") {
 		t.Errorf("removed evidence URL: %d, want 410 Evidence removed", got.code)
 	}
+	// The batch page now points each issued row's evidence to its credential's page (where a
+	// removed file says so) instead of previewing it from the row.
+	page = e.do(t, request{path: bp, cookie: tokAdmin})
+	wantContains(t, page.body, `shown on <a href="/credentials/`+img.ID+`">the credential's page</a>`)
+	wantLacks(t, page.body, `src="`+bp+`/rows/2/evidence"`)
 	if got := e.do(t, request{path: "/credentials/" + pdf.ID + "/evidence/1"}); got.code != http.StatusOK || got.body != string(real.PDF) {
 		t.Errorf("the other credential's evidence: %d, want it still served", got.code)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -177,6 +178,9 @@ type evidenceView struct {
 	Narrative string
 	Link      string // an external page (Evidence URL)
 	Withheld  bool   // the credential was revoked: its file is no longer shown to the public
+	// Credential is the page of the credential a row became: its file is shown there (and
+	// may have been removed since), not from the row.
+	Credential string
 }
 
 // evidenceGenre is the OB 3.0 genre credential.Build gives a file of a media type.
@@ -214,9 +218,13 @@ func rowEvidence(b credbatch.Batch, r credbatch.Row) *evidenceView {
 	if f := e.File; f != nil {
 		v.FileName = f.Name
 		if f.Stored() {
-			v.FileURL = batchLink(b.ID) + "/rows/" + strconv.Itoa(r.Number) + "/evidence"
 			v.MediaType, v.TypeName, v.Size, v.Genre = f.MediaType, typeName(f.MediaType), evidenceSize(f.Size), evidenceGenre(f.MediaType)
-			v.Image, v.PDF = strings.HasPrefix(f.MediaType, "image/"), f.MediaType == "application/pdf"
+			if r.CredentialID != "" {
+				v.Credential = "/credentials/" + url.PathEscape(r.CredentialID)
+			} else {
+				v.FileURL = batchLink(b.ID) + "/rows/" + strconv.Itoa(r.Number) + "/evidence"
+				v.Image, v.PDF = strings.HasPrefix(f.MediaType, "image/"), f.MediaType == "application/pdf"
+			}
 		}
 	}
 	return v
