@@ -1,13 +1,15 @@
 // Command public is the Lambda behind the unauthenticated routes of the HTTP API that sign
 // nothing (httpapi.PublicRoutes and the credential pages): credential pages, documents and
 // evidence, POST /verify, the JWKS, the DID document and the status lists. It reads the
-// public keys the keys function published to the table (keys.FromPublished); its role
-// cannot read the signing-key secret.
+// public keys the keys function published to the table (keys.FromPublished), and reads them
+// again every reloadEvery so a rotation reaches warm instances; its role cannot read the
+// signing-key secret.
 package main
 
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -37,10 +39,6 @@ func run() error {
 		return fmt.Errorf("load AWS config: %w", err)
 	}
 	store := dynamo.New(dynamodb.NewFromConfig(cfg), e.Table)
-	set, err := keys.FromPublished(ctx, store)
-	if err != nil {
-		return fmt.Errorf("load the public keys: %w", err)
-	}
 	s3c := s3.NewFromConfig(cfg)
 	did, err := e.Issuer.DID()
 	if err != nil {
@@ -48,17 +46,24 @@ func run() error {
 	}
 	// Staff signed in to the console (session cookie, or a bearer token) still see a revoked
 	// credential's evidence, so the pages verify the same OIDC tokens as the api function.
-	h := site.New(site.Deps{
+	deps := site.Deps{
 		Public:   true,
 		Store:    store,
 		Blob:     s3blob.New(s3c, s3.NewPresignClient(s3c), e.Bucket),
-		Keys:     set,
 		Issuer:   e.Issuer,
 		DID:      did,
 		PageAuth: &auth.OIDC{Issuer: e.AuthIssuer, Audience: e.AuthAudience, RolesClaim: e.RolesClaim},
 		TmpDir:   os.TempDir(),
 		Log:      log,
-	})
+	}
+	h, err := newReloading(ctx, store, func(set keys.Set) http.Handler {
+		d := deps
+		d.Keys = set
+		return site.New(d)
+	}, log)
+	if err != nil {
+		return fmt.Errorf("load the public keys: %w", err)
+	}
 	lambda.Start(meter.Handler(log, httpadapter.NewV2(h).ProxyWithContext))
 	return nil
 }

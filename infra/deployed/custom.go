@@ -54,9 +54,31 @@ func (r *responses) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // with a response URL), and returns the response the function PUT there. A FAILED response
 // is returned with an error giving its reason.
 func (h *Harness) CustomResource(ctx context.Context, logicalID string, requestType cfn.RequestType) (cfn.Response, error) {
+	return h.customRequest(ctx, logicalID, requestType, nil)
+}
+
+// UpdateCustomResource sends the Update request a stack update that changes the resource's
+// properties makes: ResourceProperties with changed set over the current ones,
+// OldResourceProperties the current ones. After a SUCCESS response the new properties are the
+// current ones.
+func (h *Harness) UpdateCustomResource(ctx context.Context, logicalID string, changed map[string]any) (cfn.Response, error) {
+	return h.customRequest(ctx, logicalID, cfn.RequestUpdate, changed)
+}
+
+func (h *Harness) customRequest(ctx context.Context, logicalID string, requestType cfn.RequestType, changed map[string]any) (cfn.Response, error) {
 	cr, ok := h.Deploy.CustomResources[logicalID]
 	if !ok {
 		return cfn.Response{}, fmt.Errorf("no custom resource %s in the stack", logicalID)
+	}
+	props := cr.ResourceProperties
+	if changed != nil {
+		props = map[string]any{}
+		for k, v := range cr.ResourceProperties {
+			props[k] = v
+		}
+		for k, v := range changed {
+			props[k] = v
+		}
 	}
 	token, _ := cr.ResourceProperties["ServiceToken"].(string)
 	fn, ok := h.Deploy.FunctionByArn(token)
@@ -68,7 +90,7 @@ func (h *Harness) CustomResource(ctx context.Context, logicalID string, requestT
 	reqID := hex.EncodeToString(rb[:])
 	ev := cfn.Event{RequestType: requestType, RequestID: reqID, ResponseURL: h.responsesURL + "/" + reqID,
 		ResourceType: cr.ResourceType, LogicalResourceID: logicalID, StackID: h.Deploy.StackId,
-		ResourceProperties: cr.ResourceProperties}
+		ResourceProperties: props}
 	if requestType != cfn.RequestCreate {
 		ev.PhysicalResourceID = h.customIDs[logicalID]
 	}
@@ -96,6 +118,8 @@ func (h *Harness) CustomResource(ctx context.Context, logicalID string, requestT
 		return resp, fmt.Errorf("custom resource %s: %s: %s", logicalID, resp.Status, resp.Reason)
 	}
 	h.customIDs[logicalID] = resp.PhysicalResourceID
+	cr.ResourceProperties = props
+	h.Deploy.CustomResources[logicalID] = cr
 	if requestType == cfn.RequestCreate {
 		// moto's stack completes once every custom resource has answered.
 		u := fmt.Sprintf("%s/cloudformation_%s/cfnresponse?stack=%s", h.motoURL, h.Deploy.Region, url.QueryEscape(h.Deploy.StackId))

@@ -653,6 +653,52 @@ func TestDeployedShape(t *testing.T) {
 	})
 
 	t.Run("nothing dead-lettered", func(t *testing.T) { noDeadLetters(t, h) })
+	// A stack update with a new SigningKeysRotation label: the keys function makes a new active
+	// key and keeps the old one, publishes both, and the public function serves them within
+	// its reload interval; credentials signed with the old key still verify. The same label
+	// again (CloudFormation retrying, or an update that changes something else) makes none.
+	t.Run("signing keys rotated by a stack update", func(t *testing.T) {
+		public := public.on(t)
+		old, _ := h.Custom["SigningKeys"].Data["ActiveKeyId"].(string)
+		resp, err := h.UpdateCustomResource(context.Background(), "SigningKeys", map[string]any{"Rotation": "2026-12-04"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rotated, _ := resp.Data["ActiveKeyId"].(string)
+		if rotated == "" || rotated == old {
+			t.Fatalf("after the rotation the active key is %q, want a new one (was %q)", rotated, old)
+		}
+		again, err := h.UpdateCustomResource(context.Background(), "SigningKeys", map[string]any{"Rotation": "2026-12-04"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := again.Data["ActiveKeyId"].(string); got != rotated {
+			t.Errorf("the same label again: active key %q, want %q kept", got, rotated)
+		}
+		eventually(t, 30*time.Second, "the public function serving the rotated keys", func() bool {
+			var jwks struct{ Keys []struct{ Kid string } }
+			public.must("GET", "/.well-known/jwks.json", nil, &jwks, 200)
+			kids := map[string]bool{}
+			for _, k := range jwks.Keys {
+				kids[k.Kid] = true
+			}
+			return kids[old] && kids[rotated]
+		})
+		for _, r := range issued.Items {
+			if r.CredentialID == "" {
+				continue
+			}
+			var ld json.RawMessage
+			public.must("GET", "/credentials/"+r.CredentialID+"/json", nil, &ld, 200)
+			var v struct{ Valid bool }
+			public.must("POST", "/verify", map[string]json.RawMessage{"credential": ld}, &v, 200)
+			if !v.Valid {
+				t.Errorf("credential %s, signed before the rotation, does not verify after it", r.CredentialID)
+			}
+			break
+		}
+	})
+
 	// Each function's AWS calls through the whole scenario against its role's actions.
 	t.Run("every AWS call allowed by the function's role", func(t *testing.T) { callsAllowed(t, h) })
 
