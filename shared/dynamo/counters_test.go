@@ -107,3 +107,47 @@ func TestBatchEmailCountersApart(t *testing.T) {
 		t.Errorf("AddCounts on no batch: %v, want not found", err)
 	}
 }
+
+// TestRowIssuingOutOfIndex checks that a row being issued is out of GSI1: its move to issuing
+// and its move on to issued each write 2 units (the row and one index change) instead of 3
+// (the row, its old index entry dropped, the new one added), and it is still listed by status.
+func TestRowIssuingOutOfIndex(t *testing.T) {
+	ctx := t.Context()
+	cfg := awstest.Config(t, "DYNAMODB")
+	meter := awsmeter.New()
+	meter.Instrument(&cfg)
+	client := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
+	table := newTable(t, client)
+	s := dynamo.New(client, table)
+	r := credbatch.Row{BatchID: "b1", Number: 2, DefinitionID: "course", Email: "ada@example.com", Status: credbatch.RowValid}
+	if err := s.PutRows(ctx, []credbatch.Row{r}); err != nil {
+		t.Fatal(err)
+	}
+	listed := func(st credbatch.RowStatus) bool {
+		t.Helper()
+		p, err := s.ListRows(ctx, "b1", credbatch.RowFilter{Status: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(p.Items) == 1 && p.Items[0].Number == 2 && p.Items[0].Status == st
+	}
+	for _, step := range []struct{ from, to credbatch.RowStatus }{{credbatch.RowValid, credbatch.RowIssuing}, {credbatch.RowIssuing, credbatch.RowIssued}} {
+		next := r
+		next.Status, next.CredentialID = step.to, "c1"
+		meter.Reset()
+		var err error
+		if r, err = s.UpdateRow(ctx, next, step.from); err != nil {
+			t.Fatal(err)
+		}
+		if u := meter.Reset(); u.WriteUnits != 2 {
+			t.Errorf("%s -> %s wrote %.0f units, want 2", step.from, step.to, u.WriteUnits)
+		}
+		if !listed(step.to) || listed(step.from) {
+			t.Errorf("after %s -> %s: listed as %s %v, as %s %v", step.from, step.to, step.to, listed(step.to), step.from, listed(step.from))
+		}
+		_, inIndex := rawItem(t, client, table, "BATCH#b1", "ROW#0000000002")["GSI1PK"]
+		if inIndex != (step.to != credbatch.RowIssuing) {
+			t.Errorf("%s row in GSI1: %v", step.to, inIndex)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,9 +25,14 @@ func rowSK(n int) string       { return "ROW#" + num(n) }
 // row has no findings, error, credential or attempts yet): they decode to the same zero
 // values, and every attribute costs on each write (DynamoDB Local converts and sizes each).
 func rowItem(r credbatch.Row) (map[string]types.AttributeValue, error) {
-	item, err := marshal(r,
-		attrPK, batchPK(r.BatchID), attrSK, rowSK(r.Number),
-		attrGSI1PK, "RSTATUS#"+r.BatchID+"#"+string(r.Status), attrGSI1SK, num(r.Number))
+	kv := []string{attrPK, batchPK(r.BatchID), attrSK, rowSK(r.Number)}
+	if r.Status != credbatch.RowIssuing {
+		// A row passes through issuing on its way to issued, seconds later: out of GSI1 in
+		// between, each of its two moves writes the index once (drop or add) instead of
+		// twice (drop and add). Rows being issued are listed from the batch partition.
+		kv = append(kv, attrGSI1PK, "RSTATUS#"+r.BatchID+"#"+string(r.Status), attrGSI1SK, num(r.Number))
+	}
+	item, err := marshal(r, kv...)
 	if err != nil {
 		return nil, err
 	}
@@ -246,18 +252,28 @@ func (s *Store) ListRows(ctx context.Context, batchID string, f credbatch.RowFil
 	if f.ToNumber > 0 {
 		hi = num(f.ToNumber - 1)
 	}
-	if f.Status == "" {
+	var filters []string
+	if f.Status == "" || f.Status == credbatch.RowIssuing {
 		in.KeyConditionExpression = aws.String("PK = :pk AND SK BETWEEN :lo AND :hi")
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str(batchPK(batchID)), ":lo": str("ROW#" + lo), ":hi": str("ROW#" + hi)}
 		in.ConsistentRead = aws.Bool(true)
+		if f.Status != "" {
+			// Rows being issued are not in GSI1 (rowItem): the batch partition, filtered.
+			filters = append(filters, "#st = :st")
+			in.ExpressionAttributeNames = map[string]string{"#st": "Status"}
+			in.ExpressionAttributeValues[":st"] = str(string(f.Status))
+		}
 	} else {
 		in.IndexName = aws.String(gsi1)
 		in.KeyConditionExpression = aws.String("GSI1PK = :pk AND GSI1SK BETWEEN :lo AND :hi")
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str("RSTATUS#" + batchID + "#" + string(f.Status)), ":lo": str(lo), ":hi": str(hi)}
 	}
 	if f.Code != "" {
-		in.FilterExpression = aws.String("contains(FindingCodes, :code)")
+		filters = append(filters, "contains(FindingCodes, :code)")
 		in.ExpressionAttributeValues[":code"] = str(f.Code)
+	}
+	if len(filters) > 0 {
+		in.FilterExpression = aws.String(strings.Join(filters, " AND "))
 	}
 	items, next, err := s.query(ctx, fmt.Sprintf("list rows of batch %s", batchID), in, f.Cursor, f.Limit)
 	if err != nil {
