@@ -9,8 +9,9 @@
 // item it writes, so each index slowed row ingestion there by 10-15% (measured with 0-3
 // indexes). Lookups that would need a second index on the same item use pointer items in the
 // table instead: a credential's place in its batch and its SES message id. A credential's
-// signed document (2-3 KB) lives in an item of its own beside the head, outside GSI1, so that
-// the status moves that rewrite the head (and its GSI1 copy) cost 1 KB each. A pointer is
+// signed document (2-3 KB, about 1 KB gzip-compressed) lives in an item of its own beside the
+// head, outside GSI1, so that the status moves that rewrite the head (and its GSI1 copy) cost
+// 1 KB each. A pointer is
 // written before what it indexes and readers check what it leads to, so a crash between the
 // two writes leaves only a harmless pointer. CreateTable creates this
 // schema; template.yaml declares the same table for deployment and must be kept in step.
@@ -33,7 +34,7 @@
 //	rows of a batch by status                GSI1   GSI1PK=RSTATUS#<id>#<st> GSI1SK=<N>  (issuing: not in GSI1; the batch partition, filtered on Status)
 //	rows of a batch by finding code          table or GSI1 as above, FilterExpression contains(FindingCodes, code)
 //	credential by id                         table  PK=CRED#<id>           (one query: SK=CRED, the head, and its signed document)
-//	credential's signed document             table  PK=CRED#<id>           SK=DOC#<random>  (the head's DocSK; written once, before the head)
+//	credential's signed document             table  PK=CRED#<id>           SK=DOC#<random>  (the head's DocSK; JWTgz, gzip; written once, before the head)
 //	credentials by recipient, newest first   GSI1   GSI1PK=EMAIL#<lower>   GSI1SK=T#<id>, descending
 //	active credential of definition + email  GSI1   as above, FilterExpression DefinitionID = d AND Status = issued
 //	credential by SES message id             table  PK=MSG#<message id>    SK=MSG  → CredentialID, then GetItem (must match)
