@@ -88,15 +88,25 @@ func Read(name string, r io.Reader, s credbatch.EvidenceSettings, tmpDir string)
 // credbatch.EvidenceKey's, so storing the same file for the same row again is harmless.
 // Errors: those of b.Put (KindInvalid, KindUnavailable), KindInternal for local I/O.
 func (f *File) Store(ctx context.Context, b credbatch.Blob, batchID string, row int, by string, at time.Time) (credbatch.EvidenceFile, error) {
-	key, err := credbatch.EvidenceKey(batchID, row, f.Digest, f.MediaType)
+	ef, err := f.Describe(batchID, row, by, at)
 	if err != nil {
 		return credbatch.EvidenceFile{}, err
 	}
 	if _, err := f.tmp.Seek(0, io.SeekStart); err != nil {
 		return credbatch.EvidenceFile{}, internal(fmt.Errorf("evidence %q: rewind: %w", f.Name, err))
 	}
-	if _, err := b.Put(ctx, key, f.tmp, f.MediaType, map[string]string{"digest": f.Digest}); err != nil {
-		return credbatch.EvidenceFile{}, fmt.Errorf("store evidence %q of row %d as %s: %w", f.Name, row, key, err)
+	if _, err := b.Put(ctx, ef.Key, f.tmp, f.MediaType, map[string]string{"digest": f.Digest}); err != nil {
+		return credbatch.EvidenceFile{}, fmt.Errorf("store evidence %q of row %d as %s: %w", f.Name, row, ef.Key, err)
+	}
+	return ef, nil
+}
+
+// Describe returns the credbatch.EvidenceFile that Store returns for the same arguments,
+// without storing anything (a caller that stores it later, in the background).
+func (f *File) Describe(batchID string, row int, by string, at time.Time) (credbatch.EvidenceFile, error) {
+	key, err := credbatch.EvidenceKey(batchID, row, f.Digest, f.MediaType)
+	if err != nil {
+		return credbatch.EvidenceFile{}, err
 	}
 	return credbatch.EvidenceFile{Name: f.Name, Key: key, MediaType: f.MediaType, Size: f.Size, Digest: f.Digest,
 		AddedBy: by, AddedAt: at.UTC()}, nil

@@ -10,6 +10,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/credbatch/credbatch/shared/blobfile"
@@ -70,6 +71,68 @@ type EvidenceFiles struct {
 	order   []*zip.File          // the entries rows may name, in zip order
 	used    map[*zip.File]bool
 	refused *credbatch.Finding // the zip itself was refused: no entry is read
+
+	bg *backgroundPuts // nil: each file is stored before match returns
+}
+
+// backgroundPuts stores checked files while the next entries are read: at most cap(slots)
+// PUTs at once, each from its own temporary file (no file is held in memory).
+type backgroundPuts struct {
+	ctx   context.Context // the ingest's (a row's ends with its chunk of the pipeline)
+	slots chan struct{}
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	err   error
+}
+
+// StoreInBackground makes match return once a file is checked, its PUT running beside the
+// reading of the next entries, at most n at once. The row names the file before it is
+// stored: the caller calls Wait before the rows are used (the batch leaves received).
+func (z *EvidenceFiles) StoreInBackground(ctx context.Context, n int) {
+	if z != nil && n > 1 {
+		z.bg = &backgroundPuts{ctx: ctx, slots: make(chan struct{}, n)}
+	}
+}
+
+// Wait waits for the files being stored and returns the first PUT's error.
+func (z *EvidenceFiles) Wait() error {
+	if z == nil || z.bg == nil {
+		return nil
+	}
+	z.bg.wg.Wait()
+	z.bg.mu.Lock()
+	defer z.bg.mu.Unlock()
+	return z.bg.err
+}
+
+func (b *backgroundPuts) put(f *evidence.File, store func(ctx context.Context) error) error {
+	b.mu.Lock()
+	err := b.err
+	b.mu.Unlock()
+	if err != nil {
+		f.Close()
+		return err // an earlier PUT failed: the ingest fails (and is retried)
+	}
+	select {
+	case b.slots <- struct{}{}:
+	case <-b.ctx.Done():
+		f.Close()
+		return b.ctx.Err()
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		defer func() { <-b.slots }()
+		defer f.Close()
+		if err := store(b.ctx); err != nil {
+			b.mu.Lock()
+			if b.err == nil {
+				b.err = err
+			}
+			b.mu.Unlock()
+		}
+	}()
+	return nil
 }
 
 // openEvidence opens the evidence zip of batch b's spreadsheet, or returns nil when there is
@@ -301,6 +364,22 @@ func (z *EvidenceFiles) match(ctx context.Context, d credbatch.Definition, r *cr
 		fail(credbatch.CodeCorruptFile, fmt.Sprintf("The entry %q of the evidence zip %s is damaged (%v); make the zip again and upload it under the same name", zf.Name, zipName, err))
 		return nil
 	}
+	if z.bg != nil {
+		ef, err := file.Describe(z.batchID, r.Number, z.by, z.at)
+		if err != nil {
+			file.Close()
+			return err
+		}
+		number := r.Number
+		if err := z.bg.put(file, func(ctx context.Context) error {
+			_, err := file.Store(ctx, z.blob, z.batchID, number, z.by, z.at)
+			return err
+		}); err != nil {
+			return err
+		}
+		r.Evidence.File = &ef
+		return nil
+	}
 	defer file.Close()
 	stored, err := file.Store(ctx, z.blob, z.batchID, r.Number, z.by, z.at)
 	if err != nil {
@@ -343,11 +422,13 @@ func (z *EvidenceFiles) Findings() []credbatch.Finding {
 	return out
 }
 
-// Close releases the zip (and removes its local copy, if one was made).
+// Close waits for the files being stored, then releases the zip (and removes its local
+// copy, if one was made).
 func (z *EvidenceFiles) Close() error {
 	if z == nil {
 		return nil
 	}
+	z.Wait()
 	var err error
 	if z.ra != nil {
 		err = z.ra.Close()

@@ -7,10 +7,12 @@ import (
 	"crypto/rand"
 	"crypto/sha512"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -401,6 +403,64 @@ func TestEvidenceZipOfAnotherUploader(t *testing.T) {
 					t.Errorf("a file of another uploader's zip was stored: %+v", r.Evidence.File)
 				}
 			})
+		}
+	})
+}
+
+// failingEvidencePuts is a blob whose PUTs under evidence/ fail after the first ok of them.
+type failingEvidencePuts struct {
+	credbatch.Blob
+	mu sync.Mutex
+	ok int
+}
+
+func (f *failingEvidencePuts) Put(ctx context.Context, key string, r io.Reader, contentType string, meta map[string]string) (credbatch.ObjectInfo, error) {
+	if strings.HasPrefix(key, credbatch.EvidencePrefix) {
+		f.mu.Lock()
+		fail := f.ok <= 0
+		f.ok--
+		f.mu.Unlock()
+		if fail {
+			return credbatch.ObjectInfo{}, credbatch.Errorf(credbatch.KindUnavailable, "the bucket is busy")
+		}
+	}
+	return f.Blob.Put(ctx, key, r, contentType, meta)
+}
+
+// TestEvidenceZipStoredBeforeTheBatchMovesOn: the spreadsheet's ingest stores the zip's
+// files while it reads on (several at once); when one of them cannot be stored the ingest
+// fails and the batch stays in received, so no row names a file that is not there; the
+// retry stores them all and the batch moves on.
+func TestEvidenceZipStoredBeforeTheBatchMovesOn(t *testing.T) {
+	files := realFiles(t)
+	forEachBackend(t, func(t *testing.T, e env) {
+		svc := evidenceSetup(t, e)
+		const key = "uploads/site/many.csv"
+		var entries []zipEntry
+		csv := evHdr
+		for i := range 30 {
+			name := fmt.Sprintf("f%02d.png", i)
+			entries = append(entries, zipEntry{name: name, data: append(append([]byte{}, files.PNG...), byte(i))})
+			csv += fmt.Sprintf("site,A%02d,B,a%02d@example.com,,,%s\n", i, i, name)
+		}
+		upload(t, e, key+".zip", makeZip(t, entries...), nil)
+		ev := upload(t, e, key, []byte(csv), nil)
+		flaky := *svc
+		flaky.Blob = &failingEvidencePuts{Blob: e.blob, ok: 12}
+		if err := flaky.HandleS3(context.Background(), ev); err == nil || !strings.Contains(err.Error(), "busy") {
+			t.Fatalf("ingest with a failing PUT: %v, want the PUT's error", err)
+		}
+		if b := onlyBatch(t, e.store); b.Status != credbatch.BatchReceived {
+			t.Fatalf("after the failed ingest the batch is %s, want received", b.Status)
+		}
+		svc.Clock = func() time.Time { return time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC) } // past the lease
+		handle(t, svc, ev)
+		b := onlyBatch(t, e.store)
+		if b.Status != credbatch.BatchParsed || b.Counts.Valid != 30 {
+			t.Fatalf("after the retry: %s %+v, want parsed with 30 valid rows", b.Status, b.Counts)
+		}
+		for i := range 30 {
+			storedFile(t, e, b.ID, i+2, fmt.Sprintf("f%02d.png", i), "image/png", entries[i].data)
 		}
 	})
 }

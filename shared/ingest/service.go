@@ -236,6 +236,9 @@ func (s *Service) process(ctx context.Context, b credbatch.Batch, log *slog.Logg
 		return b, fmt.Errorf("ingest %s: %w", b.ID, err)
 	}
 	defer ev.Close()
+	// The zip's files are stored while the next rows are read; all are stored before the
+	// batch leaves received (Wait below).
+	ev.StoreInBackground(ctx, evidencePuts)
 
 	lookup := StoreLookup{Store: s.Store}
 	var stored int
@@ -264,6 +267,11 @@ func (s *Service) process(ctx context.Context, b credbatch.Batch, log *slog.Logg
 	res, v, err := Run(ctx, Input{Path: file, Name: path.Base(b.Source.Key), Definitions: defs, Options: b.Options,
 		Today: s.now().Format(time.DateOnly), Limits: s.Limits, TmpDir: s.TmpDir, Corrections: StoreCorrector{Store: s.Store},
 		Evidence: ev}, sink)
+	if err == nil {
+		if err = ev.Wait(); err != nil {
+			err = fmt.Errorf("evidence zip: %w", err)
+		}
+	}
 	if err != nil {
 		return b, fmt.Errorf("ingest %s: %w", b.ID, err)
 	}
@@ -477,6 +485,10 @@ func KeyFromEvent(raw string) (string, error) {
 	}
 	return k, nil
 }
+
+// evidencePuts is how many files of an evidence zip are stored at once while the
+// spreadsheet's ingest reads on.
+const evidencePuts = 8
 
 // ContentTypeXLSX is the media type of the workbooks credbatch writes.
 const ContentTypeXLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
