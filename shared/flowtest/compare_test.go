@@ -123,7 +123,8 @@ func runSecond(t *testing.T, def map[string]any, scs []scenario) []outcome {
 		t.Skip("node or aws-local-stepfunctions is not installed (make setup)")
 	}
 	spec, err := json.Marshal(map[string]any{"definition": def, "taskStates": taskStates(def), "scenarios": scs,
-		"context": map[string]any{"Task": map[string]any{"Token": "scripted-task-token"}}})
+		"context": map[string]any{"Task": map[string]any{"Token": "scripted-task-token"},
+			"Execution": map[string]any{"Id": "arn:aws:states:local:000000000000:execution:issuance:scripted", "Name": "scripted"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -250,9 +250,11 @@ func (h *harness) finishFailed(execID, errName string) {
 func (h *harness) awaitApproval(id string, waits int) {
 	h.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	exec := h.get(id).ExecutionID // the batch's latest execution
-	exec = exec[strings.LastIndex(exec, ":")+1:]
-	for h.history(exec)["TaskSubmitted"] < waits {
+	name := func() string { // the batch's latest execution, once its Prepare recorded it
+		exec := h.get(id).ExecutionID
+		return exec[strings.LastIndex(exec, ":")+1:]
+	}
+	for exec := name(); exec == "" || h.history(exec)["TaskSubmitted"] < waits; exec = name() {
 		if time.Now().After(deadline) {
 			h.t.Fatalf("the approval task of %s never started waiting", id)
 		}

@@ -193,7 +193,9 @@ func (a *Actions) Cancel(ctx context.Context, id, reason string) (credbatch.Batc
 // repeated request starts nothing new while a later submit of the same batch does.
 func (a *Actions) start(ctx context.Context, b credbatch.Batch) (credbatch.Batch, error) {
 	name := b.ID
-	if b.ExecutionID != "" {
+	if b.ExecutionID != "" || b.Reason != "" {
+		// A batch with an execution before, or an earlier attempt's failure on it (an
+		// execution that ended before its Prepare recorded it leaves only that).
 		name = fmt.Sprintf("%s-%d", b.ID, b.UpdatedAt.UnixNano())
 	}
 	input, _ := json.Marshal(map[string]string{"batch_id": b.ID})
@@ -201,7 +203,12 @@ func (a *Actions) start(ctx context.Context, b credbatch.Batch) (credbatch.Batch
 	if err != nil {
 		return b, fmt.Errorf("start workflow for %s: %w", b.ID, err)
 	}
-	return a.Store.UpdateBatch(ctx, b.ID, credbatch.BatchChange{ExecutionID: &exec})
+	// The execution's Prepare records it on the batch, in the write that moves the batch
+	// on. Writing it here would let a second Submit that read the batch before that
+	// write name its own execution the batch's, and a changed batch would give a second
+	// Submit a new execution name; unchanged, the same name starts nothing new.
+	b.ExecutionID = exec
+	return b, nil
 }
 
 // Retry issues again the rows of a batch that ended failed (completed_with_failures): the

@@ -119,8 +119,9 @@ type Task struct {
 	Action    string `json:"action"` // prepare, request_approval, plan, expire, cancel, chunk_failed, finalize, fail
 	BatchID   string `json:"batch_id"`
 	TaskToken string `json:"task_token,omitempty"`
-	Error     string `json:"error,omitempty"` // chunk_failed, fail: the error name Step Functions caught
-	Cause     string `json:"cause,omitempty"` // ... and its Cause (a Lambda error document for a failed Lambda task)
+	Execution string `json:"execution,omitempty"` // prepare: the execution's own id ($$.Execution.Id)
+	Error     string `json:"error,omitempty"`     // chunk_failed, fail: the error name Step Functions caught
+	Cause     string `json:"cause,omitempty"`     // ... and its Cause (a Lambda error document for a failed Lambda task)
 	// chunk_failed: the chunk that failed.
 	Chunk      int `json:"chunk,omitempty"`
 	FirstRow   int `json:"first_row,omitempty"`
@@ -158,7 +159,7 @@ func (s *Service) Handle(ctx context.Context, t Task) (any, error) {
 	var err error
 	switch t.Action {
 	case "prepare":
-		out, err = s.Prepare(ctx, t.BatchID)
+		out, err = s.prepare(ctx, t.BatchID, t.Execution)
 	case "request_approval":
 		err = s.RequestApproval(ctx, t.BatchID, t.TaskToken)
 		out = map[string]string{}
@@ -190,6 +191,16 @@ func (s *Service) Handle(ctx context.Context, t Task) (any, error) {
 // Prepare checks that the batch can be issued and moves it on: to awaiting_approval when a
 // definition requires approval, else to approved. A re-run after success answers the same.
 func (s *Service) Prepare(ctx context.Context, id string) (Prepared, error) {
+	return s.prepare(ctx, id, "")
+}
+
+// prepare is Prepare for the execution exec ($$.Execution.Id; "" when unknown). The
+// execution that moves the batch on records itself as the batch's execution in the same
+// conditional write, so that of two executions of one submission (a second Submit that read
+// the batch before the first one's Prepare ran starts a second one) exactly one goes on; the
+// other ends as not ready, without touching the batch: no rejection by its failed
+// transition, no second approval request.
+func (s *Service) prepare(ctx context.Context, id, exec string) (Prepared, error) {
 	b, err := s.Store.GetBatch(ctx, id)
 	if err != nil {
 		return Prepared{}, err
@@ -215,12 +226,34 @@ func (s *Service) Prepare(ctx context.Context, id string) (Prepared, error) {
 		if pol.ApprovalRequired {
 			to = credbatch.BatchAwaitingApproval
 		}
-		if _, err := s.Store.TransitionBatch(ctx, id, b.Status, to, credbatch.BatchChange{}); err != nil {
+		ch := credbatch.BatchChange{}
+		if exec != "" {
+			ch.ExecutionID = &exec
+		}
+		if _, err := s.Store.TransitionBatch(ctx, id, b.Status, to, ch); err != nil {
+			if credbatch.IsKind(err, credbatch.KindConflict) {
+				// Another execution of the same submission moved it first.
+				return out, &BatchNotReadyError{Msg: fmt.Sprintf("batch %s was moved on by another execution: %v", id, err)}
+			}
 			return out, err
 		}
-	case credbatch.BatchAwaitingApproval:
-		out.ApprovalRequired = true
-	case credbatch.BatchApproved, credbatch.BatchIssuing:
+	case credbatch.BatchAwaitingApproval, credbatch.BatchApproved:
+		// Moved on by an execution: this one (Prepare run again) goes on; another one
+		// of the same submission ends. Without the execution's id, a token already
+		// stored says that another execution requested the approval (Prepare runs before
+		// the request, so never this one).
+		if other := b.ExecutionID != "" && b.ExecutionID != exec; (exec != "" && other) || (exec == "" && b.TaskToken != "") {
+			return out, &BatchNotReadyError{Msg: fmt.Sprintf("batch %s is %s in another execution (%s)", id, b.Status, b.ExecutionID)}
+		}
+		out.ApprovalRequired = b.Status == credbatch.BatchAwaitingApproval
+	case credbatch.BatchIssuing:
+		// Resume and Retry move the batch to issuing before they start an execution: it
+		// becomes the batch's execution.
+		if exec != "" && b.ExecutionID != exec {
+			if _, err := s.Store.UpdateBatch(ctx, id, credbatch.BatchChange{ExecutionID: &exec}); err != nil {
+				return out, err
+			}
+		}
 		out.ApprovalRequired = false
 	default:
 		return out, &BatchNotReadyError{Msg: fmt.Sprintf("batch %s is %s: nothing to issue", id, b.Status)}
