@@ -210,7 +210,7 @@ func Start(ctx context.Context, c Config) (_ *Harness, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("the stack's state machine: %w", err)
 	}
-	if h.Engine, err = engine.Open(ctx, filepath.Join(c.WorkDir, "engine.db"), m, engine.Options{Log: c.Log}); err != nil {
+	if h.Engine, err = engine.Open(ctx, filepath.Join(c.WorkDir, "engine.db"), m, engine.Options{Log: c.Log, MachineARN: sm.Arn}); err != nil {
 		return nil, err
 	}
 	h.SFN.Engine = h.Engine

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,7 +68,7 @@ func (x *execution) contextObject(st *state, entered time.Time, retries int, tok
 		"Execution": map[string]any{
 			"Id": x.id, "Name": x.name, "Input": x.input, "StartTime": x.started.UTC().Format(time.RFC3339Nano),
 		},
-		"StateMachine": map[string]any{"Id": machineARN, "Name": machineName},
+		"StateMachine": map[string]any{"Id": x.e.arn, "Name": x.e.arn[strings.LastIndex(x.e.arn, ":")+1:]},
 		"State":        map[string]any{"Name": st.name, "EnteredTime": entered.UTC().Format(time.RFC3339Nano), "RetryCount": retries},
 	}
 	if token != "" {

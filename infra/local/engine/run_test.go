@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -392,5 +393,41 @@ func TestPanicCause(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("stack trace has no frame of the panicking handler: %+v", doc.StackTrace[0])
+	}
+}
+
+// TestExecutionIDIsWhatStartReturns: $$.Execution.Id and $$.StateMachine.Id are the ids
+// Step Functions would give, under the default machine ARN and under another one (the
+// deployed harness runs the stack's), and equal to what Start returns.
+func TestExecutionIDIsWhatStartReturns(t *testing.T) {
+	const def = `{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"exec.$":"$$.Execution.Id","machine.$":"$$.StateMachine.Id","name.$":"$$.StateMachine.Name"},"End":true}}}`
+	for _, arn := range []string{"", "arn:aws:states:eu-west-1:123456789012:stateMachine:IssuanceStateMachine-AbC"} {
+		m, err := Load([]byte(def), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), m, Options{MachineARN: arn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		id, err := e.Start(ctx, "b1", json.RawMessage(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, out, err := e.Wait(ctx, id)
+		e.Close()
+		want := arn
+		if want == "" {
+			want = MachineARN
+		}
+		var got struct{ Exec, Machine, Name string }
+		if err := json.Unmarshal(out, &got); err != nil || st != StatusSucceeded {
+			t.Fatalf("%s: %s %s %v", arn, st, out, err)
+		}
+		wantID := strings.Replace(want, ":stateMachine:", ":execution:", 1) + ":b1"
+		if id != wantID || got.Exec != id || got.Machine != want || got.Name != want[strings.LastIndex(want, ":")+1:] {
+			t.Errorf("machine %q: Start returned %s, the context says execution %s of %s (%s); want %s of %s", arn, id, got.Exec, got.Machine, got.Name, wantID, want)
+		}
 	}
 }

@@ -306,7 +306,7 @@ func TestStop(t *testing.T) {
 	if err := e.Stop(ctx, id, "", ""); err != nil {
 		t.Errorf("Stop again: %v", err)
 	}
-	if err := e.Stop(ctx, execPrefix+"nope", "", ""); !credbatch.IsKind(err, credbatch.KindNotFound) {
+	if err := e.Stop(ctx, "arn:aws:states:local:000000000000:execution:issuance:nope", "", ""); !credbatch.IsKind(err, credbatch.KindNotFound) {
 		t.Errorf("Stop of an unknown execution: %v, want KindNotFound", err)
 	}
 }

@@ -12,17 +12,15 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 )
 
-const (
-	machineName = "issuance"
-	machineARN  = "arn:aws:states:local:000000000000:stateMachine:" + machineName
-	execPrefix  = "arn:aws:states:local:000000000000:execution:" + machineName + ":"
-)
+// MachineARN is the state machine's ARN unless Options names another.
+const MachineARN = "arn:aws:states:local:000000000000:stateMachine:issuance"
 
 // Status is an execution's status.
 type Status string
@@ -40,6 +38,10 @@ type Options struct {
 	Clock Clock          // default RealClock
 	Log   *slog.Logger   // default slog.Default()
 	Rand  func() float64 // jitter in [0,1); default math/rand/v2
+	// MachineARN is the state machine's ARN (default MachineARN): executions are its ARN
+	// with ":execution:" and their name, in the ids Start returns and in the context object
+	// ($$.Execution.Id, $$.StateMachine.Id), as Step Functions names them.
+	MachineARN string
 }
 
 // Stats are the engine's figures since Open.
@@ -68,6 +70,7 @@ type Engine struct {
 	clock Clock
 	log   *slog.Logger
 	rand  func() float64
+	arn   string // the state machine's
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -92,7 +95,7 @@ func Open(ctx context.Context, path string, m *Machine, opt Options) (*Engine, e
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{m: m, db: db, clock: opt.Clock, log: opt.Log, rand: opt.Rand,
+	e := &Engine{m: m, db: db, clock: opt.Clock, log: opt.Log, rand: opt.Rand, arn: opt.MachineARN,
 		running: map[string]*execution{}, waiters: map[string]chan struct{}{}}
 	if e.clock == nil {
 		e.clock = RealClock{}
@@ -102,6 +105,9 @@ func Open(ctx context.Context, path string, m *Machine, opt Options) (*Engine, e
 	}
 	if e.rand == nil {
 		e.rand = rand.Float64
+	}
+	if e.arn == "" {
+		e.arn = MachineARN
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	if err := e.resume(ctx); err != nil {
@@ -181,7 +187,7 @@ func (e *Engine) Start(ctx context.Context, name string, input json.RawMessage) 
 	if e.closed() {
 		return "", credbatch.Errorf(credbatch.KindUnavailable, "the local workflow engine is closed")
 	}
-	id := execPrefix + name
+	id := strings.Replace(e.arn, ":stateMachine:", ":execution:", 1) + ":" + name
 	now := e.clock.Now()
 	res, err := e.db.ExecContext(ctx, `INSERT INTO executions (id, name, input, status, started_at) VALUES (?, ?, ?, 'RUNNING', ?) ON CONFLICT (name) DO NOTHING`,
 		id, name, string(canon), now.UnixNano())
