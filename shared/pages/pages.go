@@ -165,8 +165,9 @@ func New(d Deps) http.Handler {
 	return h
 }
 
-// contentSecurityPolicy allows the embedded stylesheet and scripts by their hashes, and
-// scripts to connect only to this site and to the bucket the uploads go to.
+// contentSecurityPolicy allows the embedded stylesheet and scripts by their hashes, scripts
+// to connect only to this site and to the bucket the uploads go to, and frames (a PDF
+// evidence file's preview; a large one is redirected to the bucket) from the same two.
 func contentSecurityPolicy(css []byte, scripts [][]byte, bucket string) string {
 	hash := func(b []byte) string {
 		sum := sha256.Sum256(b)
@@ -181,7 +182,7 @@ func contentSecurityPolicy(css []byte, scripts [][]byte, bucket string) string {
 		js = append(js, hash(b))
 	}
 	return "default-src 'none'; style-src " + hash(css) + "; script-src " + strings.Join(js, " ") + "; connect-src " + connect + "; " +
-		"img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+		"img-src 'self' https: data:; frame-src " + connect + "; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 }
 
 // uploadOrigin is the origin (scheme://host) of the bucket's presigned URLs, where the

@@ -19,7 +19,8 @@ import (
 // TestEvidencePagesInBrowser: the pages that show evidence, in headless Chromium, each
 // checked at 1280 and 390 px for horizontal overflow and by axe-core: the batch page with a
 // row's image preview and the per-row file forms (a PDF attached through the form), the
-// approver's review page, and the issued credentials' pages (an image preview, a PDF link,
+// approver's review page, and the issued credentials' pages (an image preview, a PDF preview
+// frame and link,
 // then a file removed by an administrator, and a revoked credential). Real files from Pillow
 // and LibreOffice. One browser for both sizes, to keep it cheap.
 func TestEvidencePagesInBrowser(t *testing.T) {
@@ -117,6 +118,18 @@ func TestEvidencePagesInBrowser(t *testing.T) {
 	both("credential page with an image")
 	c.do(chromedp.Navigate(s.url + "/credentials/" + byRow[3].ID))
 	c.do(chromedp.WaitVisible(chromedp.CSS("#evidence .evidence-pdf")))
+	// The PDF's preview: a frame of the evidence URL, which the page's Content-Security-Policy
+	// lets load (a blocked frame holds Chromium's error page, which the page cannot read).
+	pdfFrame := `(() => { const f = document.querySelector("#evidence iframe.evidence-pdf-frame");
+		if (!f) return "no frame";
+		try { const d = f.contentDocument; return d ? d.contentType + " " + new URL(f.src).pathname : "no document"; } catch (e) { return "blocked: " + e.name; } })()`
+	want := "application/pdf /credentials/" + byRow[3].ID + "/evidence/1"
+	for deadline := time.Now().Add(10 * time.Second); c.eval(pdfFrame) != want; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("the PDF preview frame: %q, want %q", c.eval(pdfFrame), want)
+			break
+		}
+	}
 	both("credential page with a PDF")
 	if _, _, err := s.st.Flow.RemoveEvidence(ctx, byRow[2].ID, "admin@example.com", "e2e"); err != nil {
 		t.Fatal(err)
