@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/flate"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -17,6 +18,8 @@ import (
 	"testing/iotest"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/credbatch/credbatch/shared/credbatch"
 )
 
 func TestLimitsAndHostileFiles(t *testing.T) {
@@ -545,5 +548,30 @@ func TestEncodingEvidence(t *testing.T) {
 				t.Errorf("mode = %v (%+v, %v), want %v", st.mode(), st, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestZipOfEvidenceNamedWrong: a zip that is not a workbook, named .zip, is most likely an
+// evidence zip named after nothing: the error says how to name it (roster.xlsx.zip); a zip
+// that is not a workbook under a spreadsheet's name keeps the plain message.
+func TestZipOfEvidenceNamedWrong(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("photos/ada.png")
+	w.Write([]byte("\x89PNG\r\n\x1a\n"))
+	zw.Close()
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, want string }{
+		{"roster.zip", "name it after the spreadsheet with .zip added (roster.xlsx.zip for roster.xlsx)"},
+		{"roster.xlsx", "The file is a zip archive but not an Excel workbook."},
+	} {
+		_, err := Open(path, tt.name, Options{TmpDir: t.TempDir()})
+		var e *credbatch.Error
+		if !errors.As(err, &e) || e.Code != credbatch.CodeUnsupportedFormat || !strings.Contains(e.Message, tt.want) {
+			t.Errorf("%s: %v; want %s saying %q", tt.name, err, credbatch.CodeUnsupportedFormat, tt.want)
+		}
 	}
 }

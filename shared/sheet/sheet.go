@@ -278,6 +278,11 @@ func checkZip(path, ext string, lim Limits) (largest uint64, _ error) {
 	case numbers || ext == ".numbers":
 		return 0, credbatch.FileError(credbatch.CodeUnsupportedFormat,
 			"The file is an Apple Numbers document, which cannot be read. Use File > Export To > Excel or CSV, then upload that file.")
+	case ext == ".zip":
+		// Most likely evidence files, named so that they are not taken for their spreadsheet's.
+		return 0, credbatch.FileError(credbatch.CodeUnsupportedFormat,
+			"The file is a zip archive, not a spreadsheet. If it holds the evidence files of a spreadsheet, name it after "+
+				"the spreadsheet with .zip added (roster.xlsx.zip for roster.xlsx) and upload it again; otherwise "+lowerFirst(saveAs))
 	default:
 		return 0, credbatch.FileError(credbatch.CodeUnsupportedFormat,
 			"The file is a zip archive but not an Excel workbook. "+saveAs)
