@@ -1,5 +1,6 @@
-// Command api is the Lambda behind API Gateway (HTTP API, payload 2.0): the JSON API, the
-// public credential documents and the verify endpoint.
+// Command api is the Lambda behind API Gateway (HTTP API, payload 2.0) for the JSON API, the
+// console, the review pages, sign-in and unsubscribe. Its handler has every route; API
+// Gateway sends the public ones to the public function.
 package main
 
 import (

@@ -1,9 +1,9 @@
-// Command public is the Lambda behind the unauthenticated routes of the HTTP API that sign
-// nothing (httpapi.PublicRoutes and the credential pages): credential pages, documents and
-// evidence, POST /verify, the JWKS, the DID document and the status lists. It reads the
-// public keys the keys function published to the table (keys.FromPublished), and reads them
-// again every reloadEvery so a rotation reaches warm instances; its role cannot read the
-// signing-key secret.
+// Command public is the Lambda behind the unauthenticated routes of the HTTP API, none of
+// which signs (httpapi.PublicRoutes and the credential pages): credential pages, documents
+// (the VC-JWT as signed at issuance among them) and evidence, POST /verify, the JWKS, the DID
+// document and the status lists. It reads the public keys the keys function published to the
+// table (keys.FromPublished), and reads them again every reloadEvery so a rotation reaches
+// warm instances; its role cannot read the signing-key secret.
 package main
 
 import (

@@ -278,9 +278,9 @@ func TestDeployedShape(t *testing.T) {
 			t.Errorf("a token signed by another key: %d, want 401", got)
 		}
 		public.must("GET", "/healthz", nil, nil, 200)
-		// Every public route that signs nothing (and every credential page) is the public
-		// function's, whose role cannot reach the signing-key secret; the route that signs
-		// (the VC-JWT), the console, the review pages and /api are the api function's.
+		// Every public route (the VC-JWT too: signed at issuance, stored) and every credential
+		// page is the public function's, whose role cannot reach the signing-key secret; the
+		// console, the review pages and /api are the api function's.
 		type want struct {
 			fn         string
 			authorized bool
@@ -288,7 +288,7 @@ func TestDeployedShape(t *testing.T) {
 		routes := map[string]want{}
 		for _, rt := range httpapi.Routes() {
 			w := want{"ApiFunction", !rt.Public}
-			if rt.Public && !rt.Signs {
+			if rt.Public {
 				w.fn = "PublicFunction"
 			}
 			routes[rt.Method+" "+rt.Path] = w

@@ -55,6 +55,7 @@ type Credential struct {
 	Locale          string            `json:"locale,omitempty"` // its row's email language ("" = the definition's or the deployment's)
 	Evidence        *Evidence         `json:"-" dynamodbav:"-"` // its row's evidence, for building the document (not stored: the signed document carries it)
 	JWT             string            `json:"-"`                // the signed credential: JSON-LD with its Data Integrity proof (a compact JWS for credentials issued before it)
+	JWTDetached     string            `json:"-"`                // its VC-JWT signed at issuance, payload detached ("<header>..<signature>", credential.AttachJWT); "" for credentials issued before it was stored
 	StatusListIndex int               `json:"status_list_index"`
 	Status          CredentialStatus  `json:"status"`
 	RevokedReason   string            `json:"revoked_reason,omitempty"`

@@ -2,9 +2,11 @@ package credential
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -176,4 +178,54 @@ func (s *Signer) SignJWT(doc any) (string, error) {
 		return "", fmt.Errorf("sign with key %s: serialize: %w", s.es.ID, err)
 	}
 	return token, nil
+}
+
+// SignStored returns the VC-JWT of a stored credential (JSON-LD with its Data Integrity
+// proof, as Secure returns it) in detached form (RFC 7515 Appendix F, "<header>..<signature>"):
+// what is kept beside the document so that the public routes, which hold no signing key,
+// serve the VC-JWT with AttachJWT. The payload is StoredJWTPayload of the same bytes.
+func (s *Signer) SignStored(secured []byte) (string, error) {
+	payload, err := StoredJWTPayload(secured)
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	jws, err := s.jwt.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("sign with key %s: %w", s.es.ID, err)
+	}
+	detached, err := jws.DetachedCompactSerialize()
+	if err != nil {
+		return "", fmt.Errorf("sign with key %s: serialize: %w", s.es.ID, err)
+	}
+	return detached, nil
+}
+
+// StoredJWTPayload returns the VC-JWT payload of a stored credential: the document without
+// its proof, compacted, then the registered claims (JWTPayload). It depends on the stored
+// bytes only, so the issuer that signs it and the route that serves it derive the same bytes.
+func StoredJWTPayload(secured []byte) ([]byte, error) {
+	doc, err := Unsecured(secured)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, doc); err != nil {
+		return nil, fmt.Errorf("read credential: %w", err)
+	}
+	return JWTPayload(b.Bytes())
+}
+
+// AttachJWT returns the compact VC-JWT of a stored credential from its detached form
+// (SignStored): the header, the payload rebuilt from the stored document, the signature.
+// It checks the form, not the signature.
+func AttachJWT(secured []byte, detached string) (string, error) {
+	header, sig, ok := strings.Cut(detached, "..")
+	if !ok || header == "" || sig == "" || strings.Contains(sig, ".") || strings.Contains(header, ".") {
+		return "", fmt.Errorf("the stored VC-JWT is not a detached compact JWS (<header>..<signature>)")
+	}
+	payload, err := StoredJWTPayload(secured)
+	if err != nil {
+		return "", err
+	}
+	return header + "." + base64.RawURLEncoding.EncodeToString(payload) + "." + sig, nil
 }

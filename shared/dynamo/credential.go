@@ -29,7 +29,8 @@ const (
 	docSK      = "DOC#"  // the SK prefix of a credential's signed-document item
 	attrDocSK  = "DocSK" // the head's pointer to its document item
 	attrJWT    = "JWT"
-	attrDocGz  = "JWTgz" // the document item's signed document, gzip-compressed
+	attrDocGz  = "JWTgz"       // the document item's signed document, gzip-compressed
+	attrJWTDet = "JWTDetached" // the document item's VC-JWT signed at issuance, payload detached
 )
 
 // msgKey is the key of the item that points from an SES message id to its credential.
@@ -47,7 +48,8 @@ func credItem(c credbatch.Credential) (map[string]types.AttributeValue, error) {
 // credItems encodes a new credential as its head (credItem without the signed document, and
 // the key of the document's item in DocSK) and its document item, PK=CRED#<id> SK=DOC#<random>,
 // outside GSI1, the document gzip-compressed (JWTgz: a 2.6 KB JSON-LD credential is 1.1 KB, 2
-// write units instead of 3). The head is the item every status move rewrites, in GSI1 and in the
+// write units instead of 3), with the VC-JWT signed at issuance in detached form beside it
+// (JWTDetached, about 230 bytes: still 2 write units). The head is the item every status move rewrites, in GSI1 and in the
 // transactions that move the batch's counters: kept under 1 KB, a move costs 2 write units
 // (table and index) instead of 8 with the 2.6 KB document in it. A document is written once,
 // before its head, under a key of its own: a create that loses the race for the id (or fails
@@ -67,6 +69,7 @@ func credItems(c credbatch.Credential) (head, doc map[string]types.AttributeValu
 	}
 	sk := docSK + hex.EncodeToString(nonce[:])
 	delete(head, attrJWT)
+	delete(head, attrJWTDet)
 	head[attrDocSK] = str(sk)
 	var z bytes.Buffer
 	w := gzip.NewWriter(&z)
@@ -78,7 +81,24 @@ func credItems(c credbatch.Credential) (head, doc map[string]types.AttributeValu
 	}
 	doc = key("CRED#"+c.ID, sk)
 	doc[attrDocGz] = &types.AttributeValueMemberB{Value: z.Bytes()}
+	if c.JWTDetached != "" { // about 230 bytes, uncompressed (a signature does not compress)
+		doc[attrJWTDet] = str(c.JWTDetached)
+	}
 	return head, doc, nil
+}
+
+// storedDoc is what a document item holds: the signed document and its detached VC-JWT.
+type storedDoc struct{ jwt, detached string }
+
+// storedDocOf reads a document item (ok false when it holds no document).
+func storedDocOf(item map[string]types.AttributeValue) (d storedDoc, ok bool, err error) {
+	if d.jwt, ok, err = docOf(item); !ok || err != nil {
+		return d, ok, err
+	}
+	if v, isStr := item[attrJWTDet].(*types.AttributeValueMemberS); isStr {
+		d.detached = v.Value
+	}
+	return d, true, nil
 }
 
 // docOf is the signed document a document item holds (ok false when it holds none).
@@ -121,23 +141,23 @@ func (s *Store) decodeCredentials(ctx context.Context, op string, items []map[st
 	if err != nil {
 		return nil, err
 	}
-	jwt := make(map[[2]string]string, len(docs))
+	byKey := make(map[[2]string]storedDoc, len(docs))
 	for _, d := range docs {
-		v, ok, err := docOf(d)
+		v, ok, err := storedDocOf(d)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
-			jwt[[2]string{d[attrPK].(*types.AttributeValueMemberS).Value, d[attrSK].(*types.AttributeValueMemberS).Value}] = v
+			byKey[[2]string{d[attrPK].(*types.AttributeValueMemberS).Value, d[attrSK].(*types.AttributeValueMemberS).Value}] = v
 		}
 	}
 	for i, it := range items {
 		if sk, ok := it[attrDocSK].(*types.AttributeValueMemberS); ok {
-			v, found := jwt[[2]string{"CRED#" + out[i].ID, sk.Value}]
+			v, found := byKey[[2]string{"CRED#" + out[i].ID, sk.Value}]
 			if !found {
 				return nil, credbatch.Errorf(credbatch.KindInternal, "%s: credential %s: its document %s is missing", op, out[i].ID, sk.Value)
 			}
-			out[i].JWT = v
+			out[i].JWT, out[i].JWTDetached = v.jwt, v.detached
 		}
 	}
 	return out, nil
@@ -228,7 +248,7 @@ func (s *Store) GetCredential(ctx context.Context, id string) (credbatch.Credent
 		return credbatch.Credential{}, err
 	}
 	var head map[string]types.AttributeValue
-	docs := map[string]string{}
+	docs := map[string]storedDoc{}
 	for _, it := range items {
 		sk, _ := it[attrSK].(*types.AttributeValueMemberS)
 		switch {
@@ -236,7 +256,7 @@ func (s *Store) GetCredential(ctx context.Context, id string) (credbatch.Credent
 		case sk.Value == credSK:
 			head = it
 		case strings.HasPrefix(sk.Value, docSK):
-			v, ok, err := docOf(it)
+			v, ok, err := storedDocOf(it)
 			if err != nil {
 				return credbatch.Credential{}, err
 			}
@@ -253,11 +273,11 @@ func (s *Store) GetCredential(ctx context.Context, id string) (credbatch.Credent
 		return c, fmt.Errorf("%s %s: %w", op, id, err)
 	}
 	if sk, ok := head[attrDocSK].(*types.AttributeValueMemberS); ok {
-		jwt, found := docs[sk.Value]
+		d, found := docs[sk.Value]
 		if !found {
 			return c, credbatch.Errorf(credbatch.KindInternal, "%s: credential %s: its document %s is missing", op, id, sk.Value)
 		}
-		c.JWT = jwt
+		c.JWT, c.JWTDetached = d.jwt, d.detached
 	}
 	return c, nil
 }

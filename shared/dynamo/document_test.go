@@ -19,7 +19,7 @@ import (
 // TestCredentialDocumentApart checks that a credential's signed document is stored in an item
 // of its own, outside GSI1, so that the head every status move rewrites stays under 1 KB: an
 // email status move writes 2 units (the head and its GSI1 copy) whatever the document's size.
-// Every read gives the document back; a credential stored with its document in the head (before
+// Every read gives the document (and the VC-JWT beside it) back; a credential stored with its document in the head (before
 // the split) reads as it is; a create that loses the race for the id leaves the stored
 // document in place.
 func TestCredentialDocumentApart(t *testing.T) {
@@ -33,12 +33,16 @@ func TestCredentialDocumentApart(t *testing.T) {
 	doc := `{"@context":["https://www.w3.org/ns/credentials/v2"],"proof":[{"proofValue":"z` + strings.Repeat("x", 2600) + `"}]}`
 	c := testCredential("c1", 2)
 	c.JWT = doc
+	c.JWTDetached = "eyJhbGciOiJFUzI1NiJ9.." + strings.Repeat("s", 86) // its VC-JWT, payload detached
 	if err := s.CreateCredential(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	head := rawItem(t, client, table, "CRED#c1", "CRED")
 	if _, ok := head["JWT"]; ok {
 		t.Error("the head item keeps the document")
+	}
+	if _, ok := head["JWTDetached"]; ok {
+		t.Error("the head item keeps the VC-JWT")
 	}
 	sk, ok := head["DocSK"].(*types.AttributeValueMemberS)
 	if !ok || !strings.HasPrefix(sk.Value, "DOC#") {
@@ -50,6 +54,9 @@ func TestCredentialDocumentApart(t *testing.T) {
 	docItem := rawItem(t, client, table, "CRED#c1", sk.Value)
 	if v, ok := docItem["JWTgz"].(*types.AttributeValueMemberB); !ok || len(v.Value) >= len(doc)/2 {
 		t.Errorf("document item JWTgz = %v, want the document gzip-compressed", docItem["JWTgz"])
+	}
+	if v, ok := docItem["JWTDetached"].(*types.AttributeValueMemberS); !ok || v.Value != c.JWTDetached {
+		t.Errorf("document item JWTDetached = %v, want the stored VC-JWT %q", docItem["JWTDetached"], c.JWTDetached)
 	}
 	if _, ok := docItem["GSI1PK"]; ok {
 		t.Error("the document item is in GSI1")
@@ -87,8 +94,8 @@ func TestCredentialDocumentApart(t *testing.T) {
 	}
 	for name, read := range reads {
 		got, err := read()
-		if err != nil || got.ID != "c1" || got.JWT != doc {
-			t.Errorf("%s: %s with a %d-byte document, %v; want c1 with its document", name, got.ID, len(got.JWT), err)
+		if err != nil || got.ID != "c1" || got.JWT != doc || got.JWTDetached != c.JWTDetached {
+			t.Errorf("%s: %s with a %d-byte document, VC-JWT %q, %v; want c1 with its document and VC-JWT", name, got.ID, len(got.JWT), got.JWTDetached, err)
 		}
 	}
 

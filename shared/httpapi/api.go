@@ -64,7 +64,7 @@ type Deps struct {
 	// MaxBodyBytes bounds JSON request bodies (default 16 MiB); uploads to /api/validate are
 	// bounded by Limits.MaxFileBytes.
 	MaxBodyBytes int64
-	// PublicOnly registers only the public routes that need no signing key (PublicRoutes)
+	// PublicOnly registers only the public routes, none of which signs (PublicRoutes),
 	// and, of Pages, the credential pages: what the public function serves, with Keys the
 	// published public halves (keys.FromPublished) and no Signer, Workflow or Mailer.
 	PublicOnly bool
@@ -137,7 +137,7 @@ func New(d Deps) *API {
 		a.d.Flow.StatusCache = a.status
 	}
 	for _, rt := range a.routes() {
-		if d.PublicOnly && !rt.keyFree() {
+		if d.PublicOnly && !rt.Public {
 			continue
 		}
 		a.mux.Handle(rt.Method+" "+rt.Path, a.wrap(rt))
@@ -207,24 +207,21 @@ type Route struct {
 	Public bool        // no authentication
 	Roles  []auth.Role // any one of them (admin always); empty with !Public = admin only
 	Heavy  bool        // counts against Deps.MaxHeavy
-	Signs  bool        // signs with the private key when called (only the api function serves it)
 	h      handlerFunc
 }
-
-// keyFree reports whether the public function serves the route: public, and signing nothing.
-func (rt Route) keyFree() bool { return rt.Public && !rt.Signs }
 
 // CredentialPagePatterns are the patterns of Deps.Pages that show a credential (its page,
 // certificate, baked badge and evidence): public, and signing nothing.
 var CredentialPagePatterns = []string{"GET /credentials/{id}", "GET /credentials/{id}/pdf", "GET /credentials/{id}/badge.png",
 	"GET /credentials/{id}/evidence/{n}"}
 
-// PublicRoutes are the routes of Routes that are public and sign nothing, with
+// PublicRoutes are the public routes of Routes (none signs: the VC-JWT and the status lists
+// are signed where credentials are issued and revoked, and stored), with
 // CredentialPagePatterns the whole of what the public function serves (Deps.PublicOnly).
 func PublicRoutes() []Route {
 	var out []Route
 	for _, rt := range Routes() {
-		if rt.keyFree() {
+		if rt.Public {
 			out = append(out, rt)
 		}
 	}
@@ -288,7 +285,7 @@ func (a *API) routes() []Route {
 		{Method: "DELETE", Path: "/api/suppressions/{email}", Roles: adminOnly, h: a.deleteSuppression},
 		{Method: "GET", Path: "/api/audit", Roles: adminOnly, h: a.listAudit},
 
-		{Method: "GET", Path: "/credentials/{id}/jwt", Public: true, Signs: true, h: a.credentialJWT},
+		{Method: "GET", Path: "/credentials/{id}/jwt", Public: true, h: a.credentialJWT},
 		{Method: "GET", Path: "/credentials/{id}/json", Public: true, h: a.credentialJSON},
 		{Method: "POST", Path: "/verify", Public: true, Heavy: true, h: a.verify},
 		{Method: "GET", Path: "/.well-known/jwks.json", Public: true, h: a.jwks},

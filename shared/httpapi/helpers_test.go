@@ -282,6 +282,9 @@ func (e *env) issue(batchID string, number int) credbatch.Credential {
 		e.t.Fatal(err)
 	}
 	c.JWT = string(secured)
+	if c.JWTDetached, err = e.signer.SignStored(secured); err != nil { // as the chunk worker does
+		e.t.Fatal(err)
+	}
 	if err := e.store.CreateCredential(ctx, c); err != nil {
 		e.t.Fatal(err)
 	}

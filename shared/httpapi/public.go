@@ -22,17 +22,19 @@ const ContentTypeVCJWT = "application/" + credential.MediaType
 //go:embed openapi.json
 var openAPIDoc []byte
 
-// credentialJWT serves the credential as an OB 3.0 VC-JWT (ES256): the JSON-LD credential
-// without its proof, plus the registered claims, signed when asked with the active key. A
-// credential of the earlier format is served as the JWS it was issued as.
+// credentialJWT serves the credential as an OB 3.0 VC-JWT (ES256), signed when it was issued
+// and stored detached: the header and signature as stored, the payload rebuilt from the
+// stored document (credential.AttachJWT). Nothing is signed here. A credential of the earlier
+// format is served as the JWS it was issued as; one issued before the VC-JWT was stored gets
+// 404 jwt_not_stored, pointing to its JSON-LD form.
 func (a *API) credentialJWT(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	c, err := a.d.Store.GetCredential(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return fmt.Errorf("load credential %s: %w", r.PathValue("id"), err)
 	}
-	token, err := a.jwtOf(c.JWT)
+	token, err := storedJWT(c)
 	if err != nil {
-		return fmt.Errorf("credential %s as a JWT: %w", c.ID, internal(err))
+		return err
 	}
 	w.Header().Set("Content-Type", ContentTypeVCJWT)
 	w.Header().Set("Cache-Control", "no-cache")
@@ -40,16 +42,20 @@ func (a *API) credentialJWT(w http.ResponseWriter, r *http.Request, _ auth.Princ
 	return nil
 }
 
-// jwtOf returns the VC-JWT of a stored credential (JSON-LD with its proof, or a legacy JWS).
-func (a *API) jwtOf(stored string) (string, error) {
-	if !strings.HasPrefix(stored, "{") {
-		return stored, nil
+// storedJWT returns the VC-JWT of a stored credential (see credentialJWT).
+func storedJWT(c credbatch.Credential) (string, error) {
+	if !strings.HasPrefix(c.JWT, "{") {
+		return c.JWT, nil
 	}
-	doc, err := credential.Unsecured([]byte(stored))
+	if c.JWTDetached == "" {
+		return "", credbatch.E(credbatch.KindNotFound, "jwt_not_stored", fmt.Sprintf(
+			"credential %s was issued before VC-JWTs were signed at issuance, so it has none; get it as JSON-LD with its Data Integrity proof at /credentials/%s/json (it verifies the same way), or ask the issuer to re-issue it", c.ID, c.ID))
+	}
+	token, err := credential.AttachJWT([]byte(c.JWT), c.JWTDetached)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("credential %s as a JWT: %w", c.ID, internal(err))
 	}
-	return a.d.Signer.SignJWT(json.RawMessage(doc))
+	return token, nil
 }
 
 // credentialJSON serves the signed document: the JSON-LD credential with its Data Integrity

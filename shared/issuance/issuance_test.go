@@ -150,6 +150,16 @@ func TestChunkIssuesSignsAndSends(t *testing.T) {
 		if c.EmailStatus != credbatch.EmailSent || c.MessageID == "" || c.JWT == "" {
 			t.Errorf("credential %s: email %s, message %q, jwt %d bytes", c.ID, c.EmailStatus, c.MessageID, len(c.JWT))
 		}
+		// The VC-JWT is signed here and stored detached; attached to the stored document it
+		// verifies with the published keys (no signing key needed to serve it).
+		token, err := credential.AttachJWT([]byte(c.JWT), c.JWTDetached)
+		if err != nil {
+			t.Errorf("credential %s: stored VC-JWT %q: %v", c.ID, c.JWTDetached, err)
+			continue
+		}
+		if res, err := credential.NewVerifier(h.keys, nil).Verify(ctx, token, time.Now()); err != nil || !res.Valid || res.Format != credential.FormatJWT {
+			t.Errorf("credential %s: the stored VC-JWT does not verify: %+v, %v", c.ID, res, err)
+		}
 	}
 	msg := h.mailer.sent[0]
 	if msg.Tags["credential_id"] == "" || msg.Tags["batch_id"] != h.batch {

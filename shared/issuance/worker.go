@@ -275,6 +275,11 @@ func (w *chunkWorker) credential(ctx context.Context, def credbatch.Definition, 
 		return c, false, err
 	}
 	c.JWT = string(secured)
+	// The VC-JWT is signed here too and kept detached, so that the public route serves it
+	// without the signing key.
+	if c.JWTDetached, err = s.Signer.SignStored(secured); err != nil {
+		return c, false, err
+	}
 	if def.Duplicates == credbatch.DuplicatesReplace {
 		if err := w.supersede(ctx, def, c); err != nil {
 			return c, false, err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/credbatch/credbatch/shared/auth"
+	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
 	"github.com/credbatch/credbatch/shared/dirblob"
 	"github.com/credbatch/credbatch/shared/keys"
@@ -21,8 +22,9 @@ import (
 )
 
 // TestPublicHandler: the handler the public function serves (Public, the published public
-// keys only, no Signer, Workflow or Mailer) has the credential pages and the key-free public
-// routes, and none of the console, sign-in, review, unsubscribe or /api routes.
+// keys only, no Signer, Workflow or Mailer) has the credential pages and the public routes
+// (the VC-JWT as signed at issuance among them), and none of the console, sign-in, review,
+// unsubscribe or /api routes.
 func TestPublicHandler(t *testing.T) {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/credbatch.db")
@@ -73,7 +75,34 @@ func TestPublicHandler(t *testing.T) {
 	if w := get("GET", "/.well-known/did.json"); w.Code != 200 || w.Body.String() != string(full.DIDDocument("did:web:creds.example.org")) {
 		t.Errorf("DID document: %d %s, want the set's", w.Code, w.Body)
 	}
-	notServed := []string{"GET " + pages.LoginPath, "POST " + pages.LoginPath, "GET /review/b1", "GET /credentials/c1/jwt", "GET /api/definitions",
+	// The VC-JWT signed at issuance (as the chunk worker does), served without the signer.
+	signer, err := credential.NewSigner(full, "did:web:creds.example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := credbatch.Credential{ID: "c1", BatchID: "b1", RowNumber: 2, DefinitionID: "d1", DefinitionVer: 1, Email: "ada@example.org",
+		Name: "Ada Lovelace", IssueDate: "2026-05-01", Status: credbatch.CredentialIssued, EmailStatus: credbatch.EmailSent}
+	doc, err := credential.Build(credential.Issuer{BaseURL: "https://creds.example.org", Name: "Example"},
+		credbatch.Definition{ID: "d1", Version: 1, Name: "Course", Description: "A course.", Criteria: "Passed."}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secured, err := signer.Secure(doc, time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.JWT = string(secured)
+	if c.JWTDetached, err = signer.SignStored(secured); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateCredential(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	w := get("GET", "/credentials/c1/jwt")
+	if res, err := credential.NewVerifier(pub, nil).Verify(ctx, w.Body.String(), time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)); w.Code != 200 || err != nil || !res.Valid {
+		t.Errorf("GET /credentials/c1/jwt: %d %.60s (%+v, %v), want the VC-JWT signed at issuance", w.Code, w.Body, res, err)
+	}
+	notServed := []string{"GET " + pages.LoginPath, "POST " + pages.LoginPath, "GET /review/b1", "GET /api/definitions",
 		"GET " + strings.Replace(unsubscribe.Pattern, "{token}", "t1", 1)}
 	for _, p := range pages.ConsolePatterns { // "GET /{$}" is the home page "/"; a prefix gets a segment
 		path := strings.TrimPrefix(strings.ReplaceAll(p, "{$}", ""), "GET ")

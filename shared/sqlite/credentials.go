@@ -12,7 +12,7 @@ import (
 )
 
 const credentialCols = `id, batch_id, row_number, definition_id, definition_version, email, name,
-	issue_date, expiry_date, attributes, jwt, status_list_index, status, revoked_reason, revoked_at,
+	issue_date, expiry_date, attributes, jwt, jwt_detached, status_list_index, status, revoked_reason, revoked_at,
 	email_status, message_id, last_error, bounce_type, sent_at, issued_at, updated_at`
 
 func scanCredential(sc interface{ Scan(...any) error }) (credbatch.Credential, error) {
@@ -22,7 +22,7 @@ func scanCredential(sc interface{ Scan(...any) error }) (credbatch.Credential, e
 		revoked, sent, issued, updated int64
 	)
 	err := sc.Scan(&c.ID, &c.BatchID, &c.RowNumber, &c.DefinitionID, &c.DefinitionVer, &c.Email, &c.Name,
-		&c.IssueDate, &c.ExpiryDate, &attrs, &c.JWT, &c.StatusListIndex, &c.Status, &c.RevokedReason, &revoked,
+		&c.IssueDate, &c.ExpiryDate, &attrs, &c.JWT, &c.JWTDetached, &c.StatusListIndex, &c.Status, &c.RevokedReason, &revoked,
 		&c.EmailStatus, &c.MessageID, &c.LastError, &c.BounceType, &sent, &issued, &updated)
 	if err != nil {
 		return c, err
@@ -70,9 +70,9 @@ func (s *Store) CreateCredential(ctx context.Context, c credbatch.Credential) er
 	}
 	insert := func(ctx context.Context, exec func(context.Context, string, ...any) (sql.Result, error)) error {
 		n, err := affected(exec(ctx, `INSERT INTO credentials (`+credentialCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 			c.ID, c.BatchID, c.RowNumber, c.DefinitionID, c.DefinitionVer, strings.ToLower(c.Email), c.Name,
-			c.IssueDate, c.ExpiryDate, attrs, c.JWT, c.StatusListIndex, c.Status, c.RevokedReason, nanos(c.RevokedAt),
+			c.IssueDate, c.ExpiryDate, attrs, c.JWT, c.JWTDetached, c.StatusListIndex, c.Status, c.RevokedReason, nanos(c.RevokedAt),
 			c.EmailStatus, c.MessageID, c.LastError, c.BounceType, nanos(c.SentAt), nanos(c.IssuedAt), nanos(c.UpdatedAt)))
 		if err != nil {
 			return err

@@ -45,6 +45,7 @@ func newCredential(id, batchID string, row int, email string, issued int) credba
 		ExpiryDate:      "2027-03-01",
 		Attributes:      map[string]string{"Score": "97"},
 		JWT:             "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhZGEifQ.sig-" + id,
+		JWTDetached:     "eyJhbGciOiJFUzI1NiJ9..sig-" + id,
 		StatusListIndex: row * 10,
 		Status:          credbatch.CredentialIssued,
 		EmailStatus:     credbatch.EmailPending,
@@ -75,8 +76,20 @@ func testCredentialCreateGet(t *testing.T, s credbatch.Store, _ Capabilities) {
 	got, err := s.GetCredential(t.Context(), "c1")
 	must(t, err, "get")
 	diff(t, "credential round trip", normCredential(got), normCredential(want))
-	if got.JWT != want.JWT {
-		t.Fatalf("jwt: got %q, want %q", got.JWT, want.JWT)
+	if got.JWT != want.JWT || got.JWTDetached != want.JWTDetached {
+		t.Fatalf("jwt: got %q %q, want %q %q", got.JWT, got.JWTDetached, want.JWT, want.JWTDetached)
+	}
+	// A credential issued before its VC-JWT was stored reads with none, in every read.
+	old := newCredential("c-old", "b-old", 2, "old@example.com", 0)
+	old.JWTDetached = ""
+	mustCreateCredential(t, s, old)
+	got, err = s.GetCredential(t.Context(), old.ID)
+	must(t, err, "get old")
+	diff(t, "credential without a stored VC-JWT", normCredential(got), normCredential(old))
+	page, err := s.ListCredentialsByBatch(t.Context(), "b1", "", 10)
+	must(t, err, "list")
+	if len(page.Items) != 1 || page.Items[0].JWT != want.JWT || page.Items[0].JWTDetached != want.JWTDetached {
+		t.Fatalf("listed: %+v, want c1 with its document and VC-JWT", page.Items)
 	}
 }
 

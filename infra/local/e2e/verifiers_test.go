@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/credential"
 )
 
 // tools are the independent verifiers of infra/testenv: node with the Digital Bazaar
@@ -212,6 +213,11 @@ func TestIndependentVerifiers(t *testing.T) {
 			t.Errorf("%s: OB 3.0 schema: %v", c.ID, out)
 		}
 		token := get(t, s.url+"/credentials/"+c.ID+"/jwt", "")
+		// The VC-JWT served is the one the chunk worker signed, byte for byte: its stored
+		// header and signature around the payload rebuilt from the stored document.
+		if signed, err := credential.AttachJWT([]byte(c.JWT), c.JWTDetached); err != nil || token != signed {
+			t.Errorf("%s: the VC-JWT served is not the one signed at issuance (%v):\n%.120s\n%.120s", c.ID, err, token, signed)
+		}
 		if out, ok := tl.jwt(t, token); !ok {
 			t.Errorf("%s: VC-JWT: %v", c.ID, out)
 		}
