@@ -297,10 +297,14 @@ func (h *handler) credentialView(ctx context.Context, c credbatch.Credential) (c
 		v.BadgeURL = v.URL + "/badge.png"
 	}
 	// The primary download is the JSON-LD credential with its Data Integrity proof (what
-	// wallets import); a credential of the earlier format has only its JWS.
+	// wallets import), then its VC-JWT when one was stored at issuance (credentials issued
+	// before that have none); a credential of the earlier format has only its JWS.
 	v.JWTName = fileName(v, ".jwt")
 	if strings.HasPrefix(c.JWT, "{") {
 		v.JSONName = fileName(v, ".json")
+		if c.JWTDetached == "" {
+			v.JWTURL, v.JWTName = "", ""
+		}
 	}
 	return v, nil
 }

@@ -26,9 +26,13 @@ func (e *env) issue(t *testing.T, c credbatch.Credential, signer *credential.Sig
 	if signer == nil {
 		signer = e.st.Signer
 	}
-	return e.store(t, c, func(doc credential.Document) (string, error) {
+	return e.store(t, c, func(doc credential.Document) (string, string, error) {
 		secured, err := signer.Secure(doc, time.Now())
-		return string(secured), err
+		if err != nil {
+			return "", "", err
+		}
+		detached, err := signer.SignStored(secured) // the VC-JWT, as the chunk worker stores it
+		return string(secured), detached, err
 	})
 }
 
@@ -36,11 +40,15 @@ func (e *env) issue(t *testing.T, c credbatch.Credential, signer *credential.Sig
 // URL), the third form a credential can be verified in.
 func (e *env) issueES256(t *testing.T, c credbatch.Credential) credbatch.Credential {
 	t.Helper()
-	return e.store(t, c, func(doc credential.Document) (string, error) { return e.st.Signer.SignJWT(doc) })
+	return e.store(t, c, func(doc credential.Document) (string, string, error) {
+		token, err := e.st.Signer.SignJWT(doc)
+		return token, "", err
+	})
 }
 
-// store stores a credential of web-101 in the form seal gives its document.
-func (e *env) store(t *testing.T, c credbatch.Credential, seal func(credential.Document) (string, error)) credbatch.Credential {
+// store stores a credential of web-101 in the form seal gives its document (and its detached
+// VC-JWT, if any).
+func (e *env) store(t *testing.T, c credbatch.Credential, seal func(credential.Document) (string, string, error)) credbatch.Credential {
 	t.Helper()
 	ctx := context.Background()
 	def, err := e.st.Store.GetDefinition(ctx, "web-101", 0)
@@ -57,7 +65,7 @@ func (e *env) store(t *testing.T, c credbatch.Credential, seal func(credential.D
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.JWT, err = seal(doc); err != nil {
+	if c.JWT, c.JWTDetached, err = seal(doc); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.st.Store.CreateCredential(ctx, c); err != nil {
@@ -138,6 +146,13 @@ func TestCredentialPage(t *testing.T) {
 		IssueDate: "2025-01-15", ExpiryDate: "2099-12-31", Attributes: map[string]string{"Score": "80"}})
 	es256 := e.issueES256(t, credbatch.Credential{ID: "5123456789abcdef0123456789abcdef", Email: "fay@example.com", Name: "Fay Orr",
 		IssueDate: "2025-01-15", ExpiryDate: "2099-12-31", Attributes: map[string]string{"Score": "81"}})
+	// Issued before VC-JWTs were stored at issuance: JSON-LD with its proof, no VC-JWT.
+	before := e.store(t, credbatch.Credential{ID: "6123456789abcdef0123456789abcdef", Email: "gus@example.com", Name: "Gus Ray",
+		IssueDate: "2025-01-15", ExpiryDate: "2099-12-31", Attributes: map[string]string{"Score": "82"}},
+		func(doc credential.Document) (string, string, error) {
+			secured, err := e.st.Signer.Secure(doc, time.Now())
+			return string(secured), "", err
+		})
 	vm := e.st.Signer.VerificationMethod()
 	kid := vm[strings.LastIndex(vm, "#")+1:] // the page shows the key's thumbprint
 	esKid := e.st.Signer.KeyID()[strings.LastIndex(e.st.Signer.KeyID(), "#")+1:]
@@ -175,6 +190,10 @@ func TestCredentialPage(t *testing.T) {
 				"Download the signed credential (JWT)"},
 			[]string{`<a href="` + baseURL + `/credentials/` + es256.ID + `/jwt" download="Web Fundamentals - Fay Orr.jwt"`, "status-valid"},
 			[]string{"/json", "Download as a VC-JWT", "jwks.json"}},
+		{"issued before VC-JWTs were stored", before.ID, http.StatusOK,
+			[]string{"Verified: the issuer's signature checks out (key " + kid, "Gus Ray earned Web Fundamentals", "Download the signed credential"},
+			[]string{`<a href="` + baseURL + `/credentials/` + before.ID + `/json" download="Web Fundamentals - Gus Ray.json"`},
+			[]string{"/jwt", "Download as a VC-JWT"}},
 		{"expired", expired.ID, http.StatusOK,
 			[]string{"Expired: this credential expired on 31 December 2020.", "Not valid: the signature is the issuer's (key " + kid + "), but the credential is expired.", "Bo Ng earned"},
 			append([]string{"status-expired", "linkedin.com", "/badge.png"}, og...), []string{"<strong>Verified</strong>"}},
