@@ -17,10 +17,11 @@ import (
 
 // flakyMailer refuses, for a moment (KindUnavailable, as SES throttling is), every email
 // to an address containing "flaky" while down is set, and counts the credential emails
-// that got through per address.
+// that got through per address. While hold is raised, credential emails wait for it.
 type flakyMailer struct {
 	next  credbatch.Mailer
 	down  *atomic.Bool
+	hold  *sync.WaitGroup
 	mu    *sync.Mutex
 	sent  map[string]int
 	tries map[string]int
@@ -33,6 +34,9 @@ func (m flakyMailer) Send(ctx context.Context, msg credbatch.Message) (string, e
 		m.tries[to]++
 	}
 	m.mu.Unlock()
+	if msg.Tags["credential_id"] != "" {
+		m.hold.Wait()
+	}
 	if m.down.Load() && strings.Contains(to, "flaky") {
 		return "", credbatch.E(credbatch.KindUnavailable, "throttled", "Maximum sending rate exceeded (injected)")
 	}
@@ -54,7 +58,7 @@ func (m flakyMailer) Send(ctx context.Context, msg credbatch.Message) (string, e
 func TestConsoleRetryFailedRows(t *testing.T) {
 	var down atomic.Bool
 	down.Store(true)
-	m := flakyMailer{down: &down, mu: &sync.Mutex{}, sent: map[string]int{}, tries: map[string]int{}}
+	m := flakyMailer{down: &down, hold: &sync.WaitGroup{}, mu: &sync.Mutex{}, sent: map[string]int{}, tries: map[string]int{}}
 	e := newEnvWith(t, func(c *stack.Config) {
 		c.Clock = engine.NewVirtualClock(time.Now(), time.Hour)
 		c.Flow.ChunkSize = 2
@@ -100,7 +104,12 @@ func TestConsoleRetryFailedRows(t *testing.T) {
 	wantContains(t, page.body, `action="/batches/`+b.ID+`/retry"`, "3 rows failed.")
 
 	down.Store(false)
+	// The retry's emails wait until both clicks are answered, so that the second click
+	// lands while the first one's execution runs, whatever the machine's speed (a retry
+	// that finished first would rightly answer 409: nothing to retry).
+	m.hold.Add(1)
 	first, second := post(tokIssuer, bp+"/retry"), post(tokIssuer, bp+"/retry")
+	m.hold.Done()
 	for i, got := range []response{first, second} {
 		if got.code != http.StatusSeeOther || !strings.HasSuffix(got.hdr.Get("Location"), "?done=retried") {
 			t.Errorf("retry %d: %d %q, want 303 to the batch (retried)", i+1, got.code, got.hdr.Get("Location"))
