@@ -24,6 +24,14 @@ type Evidence struct {
 	DigestSRI string   `json:"digestSRI,omitempty"`
 }
 
+// EvidenceGenre is the OB 3.0 genre of an evidence file of a media type: Image or Document.
+func EvidenceGenre(mediaType string) string {
+	if strings.HasPrefix(mediaType, "image/") {
+		return "Image"
+	}
+	return "Document"
+}
+
 // EvidenceURL is the stable public URL of a credential's evidence file.
 func EvidenceURL(credentialURL string) string { return credentialURL + "/evidence/1" }
 
@@ -36,12 +44,8 @@ func evidence(credentialURL string, e *credbatch.Evidence) []Evidence {
 	var out []Evidence
 	narrative := e.Narrative
 	if f := e.File; f.Stored() {
-		genre := "Document"
-		if strings.HasPrefix(f.MediaType, "image/") {
-			genre = "Image"
-		}
 		out = append(out, Evidence{ID: EvidenceURL(credentialURL), Type: []string{"Evidence"}, Name: path.Base(f.Name),
-			Narrative: narrative, Genre: genre, MediaType: f.MediaType, DigestSRI: f.Digest})
+			Narrative: narrative, Genre: EvidenceGenre(f.MediaType), MediaType: f.MediaType, DigestSRI: f.Digest})
 		narrative = ""
 	}
 	if e.URL != "" {

@@ -156,7 +156,7 @@ func mediaType(name string, head []byte, s credbatch.EvidenceSettings) (string, 
 	if t == "" || !s.Allows(t) {
 		what := "not a file type credbatch recognises"
 		if t != "" {
-			what = "a " + typeName(t)
+			what = "a " + TypeName(t)
 		}
 		if len(head) == 0 {
 			what = "empty"
@@ -176,15 +176,15 @@ func mediaType(name string, head []byte, s credbatch.EvidenceSettings) (string, 
 	}
 	claim := "has the extension " + ext
 	if c, ok := credbatch.MediaTypeOfName(name); ok {
-		claim = "is named as a " + typeName(c.Type)
+		claim = "is named as a " + TypeName(c.Type)
 	}
 	return "", credbatch.E(credbatch.KindInvalid, credbatch.CodeEvidenceWrongType, fmt.Sprintf(
 		"The evidence file %q %s but its content is a %s; rename it to end in %s (or save it in the type its name says) and upload it again.",
-		name, claim, typeName(t), m.Ext))
+		name, claim, TypeName(t), m.Ext))
 }
 
-// typeName is how a message names a media type.
-func typeName(t string) string {
+// TypeName is how a message or a page names a media type ("PDF", "PNG image").
+func TypeName(t string) string {
 	switch t {
 	case "application/pdf":
 		return "PDF"
@@ -204,7 +204,7 @@ func allowedNames(s credbatch.EvidenceSettings) string {
 	ts := s.Types()
 	names := make([]string, len(ts))
 	for i, t := range ts {
-		names[i] = strings.TrimSuffix(typeName(t), " image")
+		names[i] = strings.TrimSuffix(TypeName(t), " image")
 	}
 	switch len(names) {
 	case 1:

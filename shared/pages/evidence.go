@@ -14,6 +14,7 @@ import (
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 	"github.com/credbatch/credbatch/shared/credential"
+	"github.com/credbatch/credbatch/shared/evidence"
 	"github.com/credbatch/credbatch/shared/issuance"
 )
 
@@ -90,24 +91,32 @@ func (h *handler) credentialEvidence(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, u, http.StatusFound)
 		return
 	}
+	w.Header().Set("ETag", etag)
+	if err := sendEvidenceFile(w, r, rc, info.Size, ev, cache, ev.Credential.Status == credbatch.CredentialRevoked); err != nil {
+		h.d.Log.WarnContext(ctx, "evidence response cut short", "credential", ev.Credential.ID, "err", err)
+	}
+}
+
+// sendEvidenceFile answers with a stored evidence file (the body only for GET): its media
+// type, inline under a safe name, a Content-Security-Policy that lets it load and run
+// nothing, embeddable by this site only; noindex keeps it out of search engines.
+func sendEvidenceFile(w http.ResponseWriter, r *http.Request, body io.Reader, size int64, ev issuance.CredentialEvidence, cache string, noindex bool) error {
 	hd := w.Header()
 	hd.Set("Content-Type", ev.MediaType)
 	hd.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": evidenceFileName(ev)}))
 	hd.Set("Content-Security-Policy", evidenceCSP)
 	hd.Set("X-Frame-Options", "SAMEORIGIN")
 	hd.Set("Cache-Control", cache)
-	hd.Set("ETag", etag)
-	hd.Set("Content-Length", strconv.FormatInt(info.Size, 10))
-	if ev.Credential.Status == credbatch.CredentialRevoked {
+	hd.Set("Content-Length", strconv.FormatInt(size, 10))
+	if noindex {
 		hd.Set("X-Robots-Tag", "noindex")
 	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
-		return
+		return nil
 	}
-	if _, err := io.Copy(w, rc); err != nil {
-		h.d.Log.WarnContext(ctx, "evidence response cut short", "credential", ev.Credential.ID, "err", err)
-	}
+	_, err := io.Copy(w, body)
+	return err
 }
 
 // evidenceFailed answers an error opening an evidence file: a removed file is 410.
@@ -183,31 +192,6 @@ type evidenceView struct {
 	Credential string
 }
 
-// evidenceGenre is the OB 3.0 genre credential.Build gives a file of a media type.
-func evidenceGenre(mediaType string) string {
-	if strings.HasPrefix(mediaType, "image/") {
-		return "Image"
-	}
-	return "Document"
-}
-
-// typeName is how a page names a media type.
-func typeName(t string) string {
-	switch t {
-	case "application/pdf":
-		return "PDF"
-	case "image/png":
-		return "PNG image"
-	case "image/jpeg":
-		return "JPEG image"
-	case "image/gif":
-		return "GIF image"
-	case "image/webp":
-		return "WebP image"
-	}
-	return t
-}
-
 // rowEvidence is a row's evidence for the batch and review pages (nil when it has none).
 func rowEvidence(b credbatch.Batch, r credbatch.Row) *evidenceView {
 	e := r.Evidence
@@ -218,7 +202,7 @@ func rowEvidence(b credbatch.Batch, r credbatch.Row) *evidenceView {
 	if f := e.File; f != nil {
 		v.FileName = f.Name
 		if f.Stored() {
-			v.MediaType, v.TypeName, v.Size, v.Genre = f.MediaType, typeName(f.MediaType), evidenceSize(f.Size), evidenceGenre(f.MediaType)
+			v.MediaType, v.TypeName, v.Size, v.Genre = f.MediaType, evidence.TypeName(f.MediaType), evidenceSize(f.Size), credential.EvidenceGenre(f.MediaType)
 			if r.CredentialID != "" {
 				v.Credential = "/credentials/" + url.PathEscape(r.CredentialID)
 			} else {
@@ -278,19 +262,7 @@ func (h *handler) rowEvidenceFile(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, u, http.StatusFound)
 		return
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", f.MediaType)
-	hd.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": evidenceFileName(issuance.CredentialEvidence{Name: f.Name, MediaType: f.MediaType})}))
-	hd.Set("Content-Security-Policy", evidenceCSP)
-	hd.Set("X-Frame-Options", "SAMEORIGIN")
-	hd.Set("Cache-Control", "private, no-store")
-	hd.Set("X-Robots-Tag", "noindex")
-	hd.Set("Content-Length", strconv.FormatInt(info.Size, 10))
-	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodHead {
-		return
-	}
-	if _, err := io.Copy(w, rc); err != nil {
+	if err := sendEvidenceFile(w, r, rc, info.Size, issuance.CredentialEvidence{Name: f.Name, MediaType: f.MediaType}, "private, no-store", true); err != nil {
 		h.d.Log.WarnContext(ctx, "evidence response cut short", "batch", row.BatchID, "row", row.Number, "err", err)
 	}
 }
@@ -319,7 +291,7 @@ func (h *handler) credentialEvidenceView(ctx context.Context, c credbatch.Creden
 	for _, e := range list {
 		switch {
 		case e.DigestSRI != "" && v.FileName == "":
-			v.FileName, v.Genre, v.MediaType, v.TypeName, v.Digest = e.Name, e.Genre, e.MediaType, typeName(e.MediaType), e.DigestSRI
+			v.FileName, v.Genre, v.MediaType, v.TypeName, v.Digest = e.Name, e.Genre, e.MediaType, evidence.TypeName(e.MediaType), e.DigestSRI
 			v.FileURL = e.ID
 			v.Image, v.PDF = strings.HasPrefix(e.MediaType, "image/"), e.MediaType == "application/pdf"
 			if v.FileName == "" {
