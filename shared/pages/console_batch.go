@@ -364,6 +364,17 @@ func (h *handler) batchAction(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, to+"?done="+done, http.StatusSeeOther)
 }
 
+// rowOf is the spreadsheet row number a row page's path names; false (answered 404) when
+// it names none.
+func (h *handler) rowOf(w http.ResponseWriter, r *http.Request) (int, bool) {
+	number, err := strconv.Atoi(r.PathValue("row"))
+	if err != nil {
+		h.message(w, r, http.StatusNotFound, "Page not found", "There is no such row.")
+		return 0, false
+	}
+	return number, true
+}
+
 // amendRow serves POST /batches/{id}/rows/{row}: the inline edit of a row, validated again.
 func (h *handler) amendRow(w http.ResponseWriter, r *http.Request) {
 	if !h.parseForm(w, r) {
@@ -374,9 +385,8 @@ func (h *handler) amendRow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	number, err := strconv.Atoi(r.PathValue("row"))
-	if err != nil {
-		h.message(w, r, http.StatusNotFound, "Page not found", "There is no such row.")
+	number, ok := h.rowOf(w, r)
+	if !ok {
 		return
 	}
 	values := map[string]string{}
@@ -430,9 +440,8 @@ func (h *handler) attachEvidence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	number, err := strconv.Atoi(r.PathValue("row"))
-	if err != nil {
-		h.message(w, r, http.StatusNotFound, "Page not found", "There is no such row.")
+	number, ok := h.rowOf(w, r)
+	if !ok {
 		return
 	}
 	var files []*multipart.FileHeader
@@ -490,12 +499,11 @@ func (h *handler) confirmRowEvidence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	number, err := strconv.Atoi(r.PathValue("row"))
-	if err != nil {
-		h.message(w, r, http.StatusNotFound, "Page not found", "There is no such row.")
+	number, ok := h.rowOf(w, r)
+	if !ok {
 		return
 	}
-	_, _, err = h.d.Ingest.ConfirmEvidence(r.Context(), id, number, r.PostForm.Get("key"), r.PostForm.Get("name"), s.Principal.Name())
+	_, _, err := h.d.Ingest.ConfirmEvidence(r.Context(), id, number, r.PostForm.Get("key"), r.PostForm.Get("name"), s.Principal.Name())
 	h.evidenceAttached(w, r, s, id, number, err)
 }
 
