@@ -31,7 +31,8 @@
 //	batches by status, newest first          GSI1   as above, FilterExpression Status = st
 //	batches by label prefix, newest first    GSI1   as above, FilterExpression begins_with(LabelLower, lower(prefix))
 //	rows of a batch in order, paged          table  PK=BATCH#<id>          SK begins_with ROW#  (SK=ROW#<N>)
-//	rows of a batch by status                GSI1   GSI1PK=RSTATUS#<id>#<st> GSI1SK=<N>  (issuing: not in GSI1; the batch partition, filtered on Status)
+//	rows of a batch by status                GSI1   GSI1PK=RSTATUS#<id>#<st> GSI1SK=<N>  (invalid, skipped, failed, revoked only)
+//	rows of a batch in valid/issuing/issued  table  PK=BATCH#<id>          SK begins_with ROW#, FilterExpression Status = st  (not in GSI1: 1 unit a write)
 //	rows of a batch by finding code          table or GSI1 as above, FilterExpression contains(FindingCodes, code)
 //	credential by id                         table  PK=CRED#<id>           (one query: SK=CRED, the head, and its signed document)
 //	credential's signed document             table  PK=CRED#<id>           SK=DOC#<random>  (the head's DocSK; JWTgz, gzip; written once, before the head)

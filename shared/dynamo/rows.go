@@ -20,17 +20,35 @@ const batchWriteMax = 25
 func batchPK(id string) string { return "BATCH#" + id }
 func rowSK(n int) string       { return "ROW#" + num(n) }
 
+// rowIndexed reports whether rows in status st are in GSI1 (GSI1PK=RSTATUS#<batch>#<st>):
+// only the exceptions, which are few in a batch and listed on their own — invalid (the
+// notification email and the console's list of rows to fix), skipped (the invalid rows a
+// batch was submitted without), failed (the rows a retry sends again) and revoked. A
+// listing of those reads only them. The statuses every row passes through, valid, issuing
+// and issued, are not: each write of a row in GSI1 writes the index as well (ingest 2 units
+// instead of 1, each move 2 instead of 1), and a listing of one of them matches most of the
+// batch, so reading the batch partition filtered on Status reads little more than it gives.
+func rowIndexed(st credbatch.RowStatus) bool {
+	switch st {
+	case credbatch.RowInvalid, credbatch.RowSkipped, credbatch.RowFailed, credbatch.RowRevoked:
+		return true
+	}
+	return false
+}
+
+func rowStatusPK(batchID string, st credbatch.RowStatus) string {
+	return "RSTATUS#" + batchID + "#" + string(st)
+}
+
 // rowItem encodes a row with its keys: the table key orders rows by number inside the
-// batch's partition, GSI1 groups them by status. Zero-valued fields are left out (a valid
-// row has no findings, error, credential or attempts yet): they decode to the same zero
-// values, and every attribute costs on each write (DynamoDB Local converts and sizes each).
+// batch's partition, GSI1 groups the rows of the exceptional statuses (rowIndexed). Zero-
+// valued fields are left out (a valid row has no findings, error, credential or attempts
+// yet): they decode to the same zero values, and every attribute costs on each write
+// (DynamoDB Local converts and sizes each).
 func rowItem(r credbatch.Row) (map[string]types.AttributeValue, error) {
 	kv := []string{attrPK, batchPK(r.BatchID), attrSK, rowSK(r.Number)}
-	if r.Status != credbatch.RowIssuing {
-		// A row passes through issuing on its way to issued, seconds later: out of GSI1 in
-		// between, each of its two moves writes the index once (drop or add) instead of
-		// twice (drop and add). Rows being issued are listed from the batch partition.
-		kv = append(kv, attrGSI1PK, "RSTATUS#"+r.BatchID+"#"+string(r.Status), attrGSI1SK, num(r.Number))
+	if rowIndexed(r.Status) {
+		kv = append(kv, attrGSI1PK, rowStatusPK(r.BatchID, r.Status), attrGSI1SK, num(r.Number))
 	}
 	item, err := marshal(r, kv...)
 	if err != nil {
@@ -242,8 +260,8 @@ func (s *Store) GetRow(ctx context.Context, batchID string, number int) (credbat
 	return decodeRow(out.Item)
 }
 
-// ListRows lists a batch's rows in number order: the batch partition, or GSI1 for one
-// status; a finding code is a filter.
+// ListRows lists a batch's rows in number order: the batch partition, or GSI1 for one of
+// the statuses in it (rowIndexed); the other statuses and a finding code are filters.
 func (s *Store) ListRows(ctx context.Context, batchID string, f credbatch.RowFilter) (credbatch.Page[credbatch.Row], error) {
 	in := &dynamodb.QueryInput{ScanIndexForward: aws.Bool(true)}
 	// Row numbers in [FromNumber, ToNumber): zero-padded numbers sort as numbers, and "~"
@@ -253,20 +271,23 @@ func (s *Store) ListRows(ctx context.Context, batchID string, f credbatch.RowFil
 		hi = num(f.ToNumber - 1)
 	}
 	var filters []string
-	if f.Status == "" || f.Status == credbatch.RowIssuing {
+	cursor := f.Cursor
+	if f.Status == "" || !rowIndexed(f.Status) {
 		in.KeyConditionExpression = aws.String("PK = :pk AND SK BETWEEN :lo AND :hi")
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str(batchPK(batchID)), ":lo": str("ROW#" + lo), ":hi": str("ROW#" + hi)}
 		in.ConsistentRead = aws.Bool(true)
 		if f.Status != "" {
-			// Rows being issued are not in GSI1 (rowItem): the batch partition, filtered.
+			// The batch partition, filtered: it holds every row once, also one written
+			// in this status with GSI1 keys before the status left the index.
 			filters = append(filters, "#st = :st")
 			in.ExpressionAttributeNames = map[string]string{"#st": "Status"}
 			in.ExpressionAttributeValues[":st"] = str(string(f.Status))
+			cursor = partitionCursor(cursor, rowStatusPK(batchID, f.Status))
 		}
 	} else {
 		in.IndexName = aws.String(gsi1)
 		in.KeyConditionExpression = aws.String("GSI1PK = :pk AND GSI1SK BETWEEN :lo AND :hi")
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str("RSTATUS#" + batchID + "#" + string(f.Status)), ":lo": str(lo), ":hi": str(hi)}
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str(rowStatusPK(batchID, f.Status)), ":lo": str(lo), ":hi": str(hi)}
 	}
 	if f.Code != "" {
 		filters = append(filters, "contains(FindingCodes, :code)")
@@ -275,7 +296,7 @@ func (s *Store) ListRows(ctx context.Context, batchID string, f credbatch.RowFil
 	if len(filters) > 0 {
 		in.FilterExpression = aws.String(strings.Join(filters, " AND "))
 	}
-	items, next, err := s.query(ctx, fmt.Sprintf("list rows of batch %s", batchID), in, f.Cursor, f.Limit)
+	items, next, err := s.query(ctx, fmt.Sprintf("list rows of batch %s", batchID), in, cursor, f.Limit)
 	if err != nil {
 		return credbatch.Page[credbatch.Row]{}, err
 	}
@@ -288,6 +309,25 @@ func (s *Store) ListRows(ctx context.Context, batchID string, f credbatch.RowFil
 		rows = append(rows, r)
 	}
 	return credbatch.Page[credbatch.Row]{Items: rows, Next: next}, nil
+}
+
+// partitionCursor turns the cursor of a status listing read from GSI1 partition pk (handed
+// out while rows in that status were in the index) into the batch partition's: both list
+// the rows in number order, and the row's own key is in both. Any other cursor is returned
+// as it is, for query to check.
+func partitionCursor(cursor, pk string) string {
+	k, err := decodeCursor(cursor, gsi1)
+	if err != nil || k == nil {
+		return cursor
+	}
+	if v, ok := k[attrGSI1PK].(*types.AttributeValueMemberS); !ok || v.Value != pk {
+		return cursor
+	}
+	out, err := encodeCursor(map[string]types.AttributeValue{attrPK: k[attrPK], attrSK: k[attrSK]})
+	if err != nil {
+		return cursor
+	}
+	return out
 }
 
 // UpdateRow replaces a row whose stored status is `from` (conditional put).
