@@ -3,6 +3,7 @@ package credbatch
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // EmailTruth sums EmailCounts over a batch's credentials: what its email counters must say.
@@ -19,10 +20,18 @@ func EmailTruth(ctx context.Context, s Store, batchID string) (Counts, error) {
 
 // Mismatch is a batch whose stored email counters differ from its credentials.
 type Mismatch struct {
-	BatchID string
-	Stored  Counts // the batch's email counters
-	Truth   Counts // EmailTruth
+	BatchID   string
+	Stored    Counts // the batch's email counters
+	Truth     Counts // EmailTruth
+	Corrected bool   // the counters were set to Truth (CorrectEmailCounts)
 }
+
+// QuietPeriod is how long a batch's credentials must have been unchanged before a difference
+// between its counters and its credentials is corrected: a status move and its counting are
+// two writes (Store.SetEmailStatus), and a correction made between them would count that
+// move twice. It is longer than any invocation can live (a Lambda runs at most 15 minutes),
+// so a difference older than it is one a crash left behind, never one still in flight.
+const QuietPeriod = 20 * time.Minute
 
 // Reconcile compares a batch's email counters with its credentials. Feedback may move both
 // while they are read, so the counters are read before and after the credentials, and a

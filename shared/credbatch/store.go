@@ -93,6 +93,11 @@ type Store interface {
 	UpdateBatch(ctx context.Context, id string, ch BatchChange) (Batch, error)
 	// AddCounts atomically adds delta to the batch's counters; KindNotFound.
 	AddCounts(ctx context.Context, id string, delta Counts) error
+	// CorrectEmailCounts sets the batch's email counters (Counts.Email) to truth's when they
+	// are still stored's (a compare-and-swap): the repair of counters a crash left short of
+	// the credentials, with stored as read before truth was derived from them. false (and
+	// nothing changed) when they moved meanwhile; KindNotFound when there is no batch.
+	CorrectEmailCounts(ctx context.Context, id string, stored, truth Counts) (bool, error)
 	// ListBatches lists batches newest first.
 	ListBatches(ctx context.Context, f BatchFilter) (Page[Batch], error)
 
@@ -116,13 +121,11 @@ type Store interface {
 	// KindConflict otherwise.
 	UpdateRowEvidence(ctx context.Context, r Row, from RowStatus, lock string) (Row, error)
 
-	// CreateCredential stores a new credential, adding EmailCounts of its email status to its
-	// batch's counters in the same write; KindConflict when the id exists.
+	// CreateCredential stores a new credential and adds EmailCounts of its email status to its
+	// batch's counters (see SetEmailStatus for how exactly); KindConflict when the id exists.
 	CreateCredential(ctx context.Context, c Credential) error
 	// GetCredential returns a credential; KindNotFound.
 	GetCredential(ctx context.Context, id string) (Credential, error)
-	// GetCredentialByMessageID returns the credential whose email had the SES message id; KindNotFound.
-	GetCredentialByMessageID(ctx context.Context, messageID string) (Credential, error)
 	// ListCredentialsByEmail lists a recipient's credentials (email matched case-insensitively), newest first.
 	ListCredentialsByEmail(ctx context.Context, email, cursor string, limit int) (Page[Credential], error)
 	// ListCredentialsByBatch lists a batch's credentials in row order.
@@ -131,8 +134,12 @@ type Store interface {
 	// by the email; KindNotFound when there is none.
 	FindActiveCredential(ctx context.Context, definitionID, email string) (Credential, error)
 	// SetEmailStatus moves a credential's email status to `to` when it is currently one of
-	// `from`, applying ch, in one conditional write that also moves its batch's email
-	// counters by EmailDelta (when the batch exists); KindConflict otherwise; KindNotFound.
+	// `from`, applying ch, in one conditional write, and moves its batch's email counters by
+	// EmailDelta (when the batch exists): only the writer whose move succeeded counts it, so
+	// racing writers count each move exactly once. A store may count in a second write after
+	// the move (DynamoDB does, a transaction costing twice both writes): a crash between the
+	// two leaves the counters short, which the report run finds and CorrectEmailCounts
+	// repairs. KindConflict when the status is not one of from; KindNotFound.
 	SetEmailStatus(ctx context.Context, id string, from []EmailStatus, to EmailStatus, ch EmailChange) (Credential, error)
 	// RevokeCredential marks an issued credential revoked; KindConflict when already revoked.
 	RevokeCredential(ctx context.Context, id, reason string, at time.Time) (Credential, error)

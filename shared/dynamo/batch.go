@@ -2,14 +2,18 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 )
@@ -269,37 +273,141 @@ func countValues(c credbatch.Counts) []int {
 		c.SentAtResume, c.BouncedAtResume}
 }
 
-// countsUpdate is the update that adds delta to the counters of the item k (the batch item
-// or its counters item), which must exist.
-func (s *Store) countsUpdate(k map[string]types.AttributeValue, delta credbatch.Counts) *types.Update {
+// countEmail adds an email status move's change (delta) to its batch's email counters: in
+// the counters item, or, for a batch stored before those, in the batch item; nothing when
+// the batch is not stored (or delta is zero). It runs once the move's conditional write has
+// succeeded, in a second write: a DynamoDB transaction of both would bill each twice.
+// Counting never happens twice: the SDK's retryer is off for it, and only an error after
+// which DynamoDB surely did not apply the write (throttling) is retried, with the store's
+// backoff. A crash between the move and this write, or an error that leaves it unknown
+// whether DynamoDB applied it, leaves the counters short of the credentials; that is
+// logged, and the report run's reconciliation (and Finalize) corrects it
+// (CorrectEmailCounts). The move is never undone for it: the caller is told it succeeded.
+func (s *Store) countEmail(ctx context.Context, batchID string, delta credbatch.Counts, credentialID string) {
+	if batchID == "" || delta == (credbatch.Counts{}) {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	for attempt := 0; attempt < s.attempts; attempt++ {
+		if attempt > 0 {
+			if err = s.sleep(ctx, s.backoff(attempt)); err != nil {
+				break
+			}
+		}
+		err = s.addCounts(ctx, countsKey(batchID), delta, noRetry)
+		if conditionFailed(err) { // a batch stored before its counters item
+			err = s.addCounts(ctx, batchKey(batchID), delta, noRetry)
+		}
+		if conditionFailed(err) { // no batch stored: nothing to count
+			return
+		}
+		if err == nil || !notApplied(err) {
+			break
+		}
+	}
+	if err != nil {
+		slog.Default().Error("batch email counters not moved; the report run's reconciliation corrects them",
+			"batch_id", batchID, "credential_id", credentialID, "delta", delta, "err", err)
+	}
+}
+
+// noRetry turns the SDK's retryer off for one call (a write that must not be applied twice).
+func noRetry(o *dynamodb.Options) { o.Retryer = retry.AddWithMaxAttempts(o.Retryer, 1) }
+
+// notApplied reports whether DynamoDB refused a request without applying it (throttled).
+func notApplied(err error) bool {
+	var me *retry.MaxAttemptsError
+	if errors.As(err, &me) {
+		return notApplied(me.Err)
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded":
+			return true
+		}
+	}
+	return false
+}
+
+// CorrectEmailCounts sets the batch's email counters to truth's when they still are stored's:
+// it reads the batch item and its counters item, and when their sum is stored it adds the
+// difference to the counters item (the batch item for a batch stored before it),
+// conditioned on that item's counters being what was read (a compare-and-swap).
+func (s *Store) CorrectEmailCounts(ctx context.Context, id string, stored, truth credbatch.Counts) (bool, error) {
+	const op = "correct email counters"
+	items, err := s.queryAll(ctx, op, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :batch)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(batchPK(id)), ":batch": str(batchSK)},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return false, err
+	}
+	var head, counts map[string]types.AttributeValue
+	for _, it := range items {
+		switch sk, _ := it[attrSK].(*types.AttributeValueMemberS); {
+		case sk != nil && sk.Value == batchSK:
+			head = it
+		case sk != nil && sk.Value == countsSK:
+			counts = it
+		}
+	}
+	if head == nil {
+		return false, credbatch.NotFound("batch", id)
+	}
+	b, err := decodeOne[credbatch.Batch](head)
+	if err != nil {
+		return false, fmt.Errorf("%s %s: %w", op, id, err)
+	}
+	if b, err = withCounts(b, counts); err != nil {
+		return false, err
+	}
+	if b.Counts.Email() != stored.Email() {
+		return false, nil
+	}
+	delta := truth.Email().Sub(stored.Email())
+	if delta == (credbatch.Counts{}) {
+		return true, nil
+	}
+	target, k := head, batchKey(id)
+	if counts != nil {
+		target, k = counts, countsKey(id)
+	}
+	var now struct{ Counts credbatch.Counts }
+	if err := attributevalue.UnmarshalMap(target, &now); err != nil {
+		return false, credbatch.Errorf(credbatch.KindInternal, "%s %s: %v", op, id, err)
+	}
 	u := newUpdate()
 	var adds []string
-	for i, v := range countValues(delta) {
-		if v != 0 {
-			adds = append(adds, u.name("Counts."+countFields[i])+" "+u.value(mustValue(v)))
+	conds := []string{"attribute_exists(PK)"}
+	deltas, vals := countValues(delta), countValues(now.Counts)
+	for i, f := range countFields {
+		if !emailCounter[f] {
+			continue
+		}
+		name := u.name("Counts." + f)
+		if deltas[i] != 0 {
+			adds = append(adds, name+" "+u.value(mustValue(deltas[i])))
+		}
+		if v := u.value(mustValue(vals[i])); vals[i] == 0 {
+			conds = append(conds, "(attribute_not_exists("+name+") OR "+name+" = "+v+")")
+		} else {
+			conds = append(conds, name+" = "+v)
 		}
 	}
 	u.set("UpdatedAt", mustValue(s.stamp()))
-	return &types.Update{TableName: aws.String(s.table), Key: k,
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.table), Key: k,
 		UpdateExpression:    aws.String("SET " + strings.Join(u.sets, ", ") + " ADD " + strings.Join(adds, ", ")),
-		ConditionExpression: aws.String("attribute_exists(PK)"), ExpressionAttributeNames: u.names, ExpressionAttributeValues: u.values}
-}
-
-// transactCounted writes item in one transaction with the addition of the email counters
-// delta to its batch: in the batch's counters item, or, for a batch stored before those, in
-// the batch item. counted is false (and err nil) when the batch is not stored: nothing was
-// written. Otherwise err is the transaction's (nil, or item's condition failing, or a
-// conflict).
-func (s *Store) transactCounted(ctx context.Context, item types.TransactWriteItem, batchID string, delta credbatch.Counts) (counted bool, err error) {
-	for _, k := range []map[string]types.AttributeValue{countsKey(batchID), batchKey(batchID)} {
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-			item, {Update: s.countsUpdate(k, delta)}}})
-		if txFailed(err, 1) && !txFailed(err, 0) {
-			continue
-		}
-		return true, err
+		ConditionExpression: aws.String(strings.Join(conds, " AND ")), ExpressionAttributeNames: u.names, ExpressionAttributeValues: u.values})
+	if conditionFailed(err) {
+		return false, nil
 	}
-	return false, nil
+	if err != nil {
+		return false, fail(fmt.Sprintf("%s of batch %s", op, id), err)
+	}
+	return true, nil
 }
 
 // splitCounts separates the email counters (counted in the counters item) from the others.
@@ -339,7 +447,7 @@ func (s *Store) AddCounts(ctx context.Context, id string, delta credbatch.Counts
 
 // addCounts adds delta to the counters of item k (which must exist); with a zero delta it
 // only moves UpdatedAt.
-func (s *Store) addCounts(ctx context.Context, k map[string]types.AttributeValue, delta credbatch.Counts) error {
+func (s *Store) addCounts(ctx context.Context, k map[string]types.AttributeValue, delta credbatch.Counts, opts ...func(*dynamodb.Options)) error {
 	u := newUpdate()
 	var adds []string
 	for i, v := range countValues(delta) {
@@ -356,7 +464,7 @@ func (s *Store) addCounts(ctx context.Context, k map[string]types.AttributeValue
 		TableName: aws.String(s.table), Key: k,
 		UpdateExpression: aws.String(expr), ConditionExpression: aws.String("attribute_exists(PK)"),
 		ExpressionAttributeNames: u.names, ExpressionAttributeValues: u.values,
-	})
+	}, opts...)
 	return err
 }
 

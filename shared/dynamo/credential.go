@@ -25,7 +25,6 @@ const (
 	counterPK  = "COUNTER#STATUSINDEX"
 	counterSK  = "COUNTER"
 	emailGSIPK = "EMAIL#"
-	msgSK      = "MSG"
 	docSK      = "DOC#"  // the SK prefix of a credential's signed-document item
 	attrDocSK  = "DocSK" // the head's pointer to its document item
 	attrJWT    = "JWT"
@@ -33,13 +32,10 @@ const (
 	attrJWTDet = "JWTDetached" // the document item's VC-JWT signed at issuance, payload detached
 )
 
-// msgKey is the key of the item that points from an SES message id to its credential.
-func msgKey(messageID string) map[string]types.AttributeValue { return key("MSG#"+messageID, msgSK) }
-
 func credKey(id string) map[string]types.AttributeValue { return key("CRED#"+id, credSK) }
 
 // credItem encodes a credential with its keys: GSI1 by recipient (newest first). A batch's
-// credentials and the SES message id are found through pointer items (putPointer).
+// credentials are found through pointer items (putPointer).
 func credItem(c credbatch.Credential) (map[string]types.AttributeValue, error) {
 	return marshal(c, attrPK, "CRED#"+c.ID, attrSK, credSK,
 		attrGSI1PK, emailGSIPK+strings.ToLower(c.Email), attrGSI1SK, timeKey(c.IssuedAt)+"#"+c.ID)
@@ -49,9 +45,8 @@ func credItem(c credbatch.Credential) (map[string]types.AttributeValue, error) {
 // the key of the document's item in DocSK) and its document item, PK=CRED#<id> SK=DOC#<random>,
 // outside GSI1, the document gzip-compressed (JWTgz: a 2.6 KB JSON-LD credential is 1.1 KB, 2
 // write units instead of 3), with the VC-JWT signed at issuance in detached form beside it
-// (JWTDetached, about 230 bytes: still 2 write units). The head is the item every status move rewrites, in GSI1 and in the
-// transactions that move the batch's counters: kept under 1 KB, a move costs 2 write units
-// (table and index) instead of 8 with the 2.6 KB document in it. A document is written once,
+// (JWTDetached, about 230 bytes: still 2 write units). The head is the item every status move rewrites, in GSI1: kept under
+// 1 KB, a move costs 2 write units (table and index) instead of 6 with the 2.6 KB document in it. A document is written once,
 // before its head, under a key of its own: a create that loses the race for the id (or fails
 // before its head) leaves an unread item, never a document in place of the stored one. A
 // credential without a document (none signed) is one item; credentials stored before the split
@@ -204,35 +199,21 @@ func (s *Store) CreateCredential(ctx context.Context, c credbatch.Credential) er
 	if err := s.putPointer(ctx, credInBatchKey(c), c.ID); err != nil {
 		return err
 	}
-	if c.MessageID != "" {
-		if err := s.putPointer(ctx, msgKey(c.MessageID), c.ID); err != nil {
-			return err
-		}
-	}
 	if doc != nil {
 		if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: doc}); err != nil {
 			return fail(fmt.Sprintf("store the document of credential %s", c.ID), err)
 		}
 	}
-	put := &types.Put{TableName: aws.String(s.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}
-	if delta := credbatch.EmailCounts(c.EmailStatus); delta != (credbatch.Counts{}) && c.BatchID != "" {
-		// Its email counts in its batch from the same write.
-		counted, err := s.transactCounted(ctx, types.TransactWriteItem{Put: put}, c.BatchID, delta)
-		switch {
-		case !counted: // no batch stored: nothing to count
-		case txFailed(err, 0):
-			return credbatch.Conflict("credential %s exists already", c.ID)
-		case txConflict(err):
-			return credbatch.Errorf(credbatch.KindUnavailable, "create credential %s: a concurrent write got in the way; retry", c.ID)
-		default:
-			return fail(fmt.Sprintf("create credential %s", c.ID), err)
-		}
-	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: item, ConditionExpression: put.ConditionExpression})
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")})
 	if conditionFailed(err) {
 		return credbatch.Conflict("credential %s exists already", c.ID)
 	}
-	return fail(fmt.Sprintf("create credential %s", c.ID), err)
+	if err != nil {
+		return fail(fmt.Sprintf("create credential %s", c.ID), err)
+	}
+	// Its email counts in its batch (a suppressed address), by the writer that created it.
+	s.countEmail(ctx, c.BatchID, credbatch.EmailCounts(c.EmailStatus), c.ID)
+	return nil
 }
 
 // GetCredential returns a credential; KindNotFound. One strongly consistent query of the
@@ -280,33 +261,6 @@ func (s *Store) GetCredential(ctx context.Context, id string) (credbatch.Credent
 		c.JWT, c.JWTDetached = d.jwt, d.detached
 	}
 	return c, nil
-}
-
-// GetCredentialByMessageID follows the message id's pointer item to the credential;
-// KindNotFound.
-func (s *Store) GetCredentialByMessageID(ctx context.Context, messageID string) (credbatch.Credential, error) {
-	notFound := credbatch.NotFound("credential with message id", messageID)
-	if messageID == "" {
-		return credbatch.Credential{}, notFound
-	}
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.table), Key: msgKey(messageID), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return credbatch.Credential{}, fail(fmt.Sprintf("get credential by message id %s", messageID), err)
-	}
-	if len(out.Item) == 0 {
-		return credbatch.Credential{}, notFound
-	}
-	var ptr struct{ CredentialID string }
-	if ptr, err = decodeOne[struct{ CredentialID string }](out.Item); err != nil {
-		return credbatch.Credential{}, err
-	}
-	c, err := s.GetCredential(ctx, ptr.CredentialID)
-	if credbatch.IsKind(err, credbatch.KindNotFound) || err == nil && c.MessageID != messageID {
-		return credbatch.Credential{}, notFound
-	}
-	return c, err
 }
 
 // ListCredentialsByEmail lists a recipient's credentials newest first (GSI1).
@@ -450,52 +404,61 @@ func (s *Store) FindActiveCredential(ctx context.Context, definitionID, email st
 	return cs[0], nil
 }
 
-// SetEmailStatus moves the email status in one conditional update; when the move changes
-// the batch's email counters, the update and the counters go in one transaction conditioned
-// on the exact status read just before (re-read and retried when another writer moved it).
+// SetEmailStatus moves the email status in one conditional update, then adds the move's
+// change of the batch's email counters (credbatch.EmailDelta) to them (countEmail): only
+// the writer whose conditional move succeeded counts it, so the counters follow the
+// statuses exactly however many writers race, and no transaction doubles the cost of both
+// writes. When the statuses in from would change the counters differently, the current
+// status is read first and the move is conditioned on exactly it (read again and retried
+// when another writer moved it meanwhile).
 func (s *Store) SetEmailStatus(ctx context.Context, id string, from []credbatch.EmailStatus, to credbatch.EmailStatus, ch credbatch.EmailChange) (credbatch.Credential, error) {
 	if len(from) == 0 {
 		return credbatch.Credential{}, credbatch.Conflict("email of credential %s: no status allows the move to %s", id, to)
 	}
-	if ch.MessageID != "" {
-		if err := s.putPointer(ctx, msgKey(ch.MessageID), id); err != nil {
-			return credbatch.Credential{}, err
+	same := true
+	for _, f := range from[1:] {
+		same = same && credbatch.EmailDelta(f, to) == credbatch.EmailDelta(from[0], to)
+	}
+	if same {
+		c, err := s.setEmail(ctx, id, from, to, ch)
+		if err == nil {
+			s.countEmail(ctx, c.BatchID, credbatch.EmailDelta(from[0], to), id)
 		}
-	}
-	counted := false
-	for _, f := range from {
-		counted = counted || credbatch.EmailDelta(f, to) != (credbatch.Counts{})
-	}
-	if !counted {
-		return s.setEmail(ctx, id, from, to, ch)
+		return c, err
 	}
 	for attempt := 0; attempt < maxEmailAttempts; attempt++ {
-		cur, err := s.GetCredential(ctx, id)
+		cur, err := s.emailStatus(ctx, id)
 		if err != nil {
-			return cur, err
+			return credbatch.Credential{}, err
 		}
-		if !slices.Contains(from, cur.EmailStatus) {
-			return cur, credbatch.Conflict("email of credential %s is %s, not %v", id, cur.EmailStatus, from)
+		if !slices.Contains(from, cur) {
+			return credbatch.Credential{}, credbatch.Conflict("email of credential %s is %s, not %v", id, cur, from)
 		}
-		delta := credbatch.EmailDelta(cur.EmailStatus, to)
-		if delta == (credbatch.Counts{}) || cur.BatchID == "" {
-			return s.setEmail(ctx, id, []credbatch.EmailStatus{cur.EmailStatus}, to, ch)
+		c, err := s.setEmail(ctx, id, []credbatch.EmailStatus{cur}, to, ch)
+		if err == nil {
+			s.countEmail(ctx, c.BatchID, credbatch.EmailDelta(cur, to), id)
+			return c, nil
 		}
-		u, cond := s.emailUpdate([]credbatch.EmailStatus{cur.EmailStatus}, to, ch)
-		counted, err := s.transactCounted(ctx, types.TransactWriteItem{Update: &types.Update{TableName: aws.String(s.table), Key: credKey(id),
-			UpdateExpression: u.expr(), ConditionExpression: aws.String(cond),
-			ExpressionAttributeNames: u.names, ExpressionAttributeValues: u.values}}, cur.BatchID, delta)
-		switch {
-		case !counted: // no batch stored: nothing to count
-			return s.setEmail(ctx, id, []credbatch.EmailStatus{cur.EmailStatus}, to, ch)
-		case err == nil:
-			return s.GetCredential(ctx, id)
-		case txConflict(err): // moved by another writer since the read: read again
-		default:
-			return cur, fail(fmt.Sprintf("set email status of credential %s", id), err)
+		if !credbatch.IsKind(err, credbatch.KindConflict) {
+			return c, err
 		}
+		// Moved by another writer since the read: read again.
 	}
 	return credbatch.Credential{}, credbatch.Errorf(credbatch.KindUnavailable, "email of credential %s: changed concurrently %d times; retry", id, maxEmailAttempts)
+}
+
+// emailStatus reads a credential's email status alone (strongly consistent); KindNotFound.
+func (s *Store) emailStatus(ctx context.Context, id string) (credbatch.EmailStatus, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: credKey(id), ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("#es"), ExpressionAttributeNames: map[string]string{"#es": "EmailStatus"}})
+	if err != nil {
+		return "", fail(fmt.Sprintf("get email status of credential %s", id), err)
+	}
+	v, ok := out.Item["EmailStatus"].(*types.AttributeValueMemberS)
+	if !ok {
+		return "", credbatch.NotFound("credential", id)
+	}
+	return credbatch.EmailStatus(v.Value), nil
 }
 
 // maxEmailAttempts bounds the re-reads of a counted email status move under contention.
@@ -525,7 +488,7 @@ func (s *Store) emailUpdate(from []credbatch.EmailStatus, to credbatch.EmailStat
 	return u, "attribute_exists(PK) AND " + u.name("EmailStatus") + " IN (" + strings.Join(ph, ", ") + ")"
 }
 
-// setEmail is an email status move that changes no counter: one conditional update.
+// setEmail is the conditional update of an email status move (counting is the caller's).
 func (s *Store) setEmail(ctx context.Context, id string, from []credbatch.EmailStatus, to credbatch.EmailStatus, ch credbatch.EmailChange) (credbatch.Credential, error) {
 	u, cond := s.emailUpdate(from, to, ch)
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{

@@ -8,7 +8,8 @@
 // DynamoDB Local parses the table's schema (which grows with every index) twice for every
 // item it writes, so each index slowed row ingestion there by 10-15% (measured with 0-3
 // indexes). Lookups that would need a second index on the same item use pointer items in the
-// table instead: a credential's place in its batch and its SES message id. A credential's
+// table instead: a credential's place in its batch. (SES events name their credential by the
+// credential_id message tag, so no item maps message ids.) A credential's
 // signed document (2-3 KB, about 1 KB gzip-compressed) lives in an item of its own beside the
 // head, outside GSI1, so that the status moves that rewrite the head (and its GSI1 copy) cost
 // 1 KB each. A pointer is
@@ -38,7 +39,6 @@
 //	credential's signed document             table  PK=CRED#<id>           SK=DOC#<random>  (the head's DocSK; JWTgz, gzip; written once, before the head)
 //	credentials by recipient, newest first   GSI1   GSI1PK=EMAIL#<lower>   GSI1SK=T#<id>, descending
 //	active credential of definition + email  GSI1   as above, FilterExpression DefinitionID = d AND Status = issued
-//	credential by SES message id             table  PK=MSG#<message id>    SK=MSG  → CredentialID, then GetItem (must match)
 //	credentials of a batch, row order        table  PK=BATCH#<batch>       SK begins_with CRED#  (SK=CRED#<N>#<id> → CredentialID), then BatchGetItem
 //	revoked credentials                      table  PK=REVOKED             SK=<id>  (copy written in the revoking transaction)
 //	status-list index counter                table  PK=COUNTER#STATUSINDEX SK=COUNTER  (ADD Next :n)
@@ -58,6 +58,10 @@
 // (thousands), so the filter reads little. Filtered listings keep reading pages until the page is full or the index ends, so
 // a page is never short while more matches exist, and Next is "" exactly at the end.
 // No request path uses Scan.
+//
+// Batch counters are moved by ADD, outside transactions (which bill every item twice): an
+// email status move is a conditional update, and only the writer whose update succeeded
+// adds its change to the counters, in a second write (countEmail).
 //
 // Every state change is a conditional write (ConditionalCheckFailedException becomes
 // credbatch.KindConflict, or KindNotFound when the item is missing). Rows are written with

@@ -97,27 +97,22 @@ func (s *Service) Apply(ctx context.Context, snsID string, e Event) error {
 	return errors.Join(errs...)
 }
 
-// credential joins the event to its credential: by the credential_id tag, else by the SES
-// message id. found is false (and err nil) when neither knows it: an approval, summary or
-// report email, or a credential of another deployment.
+// credential joins the event to its credential by the credential_id tag every credential
+// email carries (SES copies a message's tags into each of its events). found is false (and
+// err nil) when it has none or names no stored credential: an approval, summary or report
+// email, or a credential of another deployment.
 func (s *Service) credential(ctx context.Context, e Event) (c credbatch.Credential, found bool, err error) {
-	if e.CredentialID != "" {
-		c, err = s.Store.GetCredential(ctx, e.CredentialID)
-		if err == nil {
-			return c, true, nil
-		}
-		if !credbatch.IsKind(err, credbatch.KindNotFound) {
-			return c, false, fmt.Errorf("load credential %s: %w", e.CredentialID, err)
-		}
-	}
-	c, err = s.Store.GetCredentialByMessageID(ctx, e.MessageID)
-	if err == nil {
-		return c, true, nil
-	}
-	if credbatch.IsKind(err, credbatch.KindNotFound) {
+	if e.CredentialID == "" {
 		return credbatch.Credential{}, false, nil
 	}
-	return c, false, fmt.Errorf("find credential of message %s: %w", e.MessageID, err)
+	c, err = s.Store.GetCredential(ctx, e.CredentialID)
+	switch {
+	case err == nil:
+		return c, true, nil
+	case credbatch.IsKind(err, credbatch.KindNotFound):
+		return credbatch.Credential{}, false, nil
+	}
+	return c, false, fmt.Errorf("load credential %s: %w", e.CredentialID, err)
 }
 
 // recipient records the event for one recipient, then applies it.

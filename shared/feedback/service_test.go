@@ -157,7 +157,7 @@ func TestHandleRecordedEvents(t *testing.T) {
 					s := fixture(t, be.Open, email, credbatch.EmailSent)
 					svc := newService(s)
 					for _, name := range tc.events {
-						if err := svc.Handle(t.Context(), snsEvent(t, name)); err != nil {
+						if err := svc.Handle(t.Context(), withTags(t, snsEvent(t, name), "c1", "b1")); err != nil {
 							t.Fatalf("handle %s: %v", name, err)
 						}
 					}
@@ -232,6 +232,22 @@ func TestHandleJoins(t *testing.T) {
 					if err != nil || c.EmailStatus != want {
 						t.Errorf("%s: %s, %v; want %s", id, c.EmailStatus, err, want)
 					}
+				}
+			})
+			t.Run("untagged event joins no credential", func(t *testing.T) {
+				// Every credential email is tagged; an event without the tag (another
+				// sender's, or a notification) is recorded and moves nothing, even when a
+				// credential's message id matches.
+				s := fixture(t, be.Open, "recipient@example.com", credbatch.EmailSent)
+				if err := newService(s).Handle(t.Context(), snsEvent(t, "bounce")); err != nil {
+					t.Fatalf("handle: %v", err)
+				}
+				c, err := s.GetCredential(t.Context(), "c1")
+				if err != nil || c.EmailStatus != credbatch.EmailSent {
+					t.Errorf("c1: %s, %v; want sent", c.EmailStatus, err)
+				}
+				if ds := deliveries(t, s); len(ds) != 1 || ds[0].CredentialID != "" {
+					t.Errorf("deliveries %+v; want one without a credential", ds)
 				}
 			})
 			t.Run("unknown credential", func(t *testing.T) {

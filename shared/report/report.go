@@ -159,11 +159,15 @@ func (s *Service) summarize(ctx context.Context, b credbatch.Batch, unsent bool,
 	}
 	var fails []Failure
 	var truth credbatch.Counts
+	var changed time.Time // the latest change of any of its credentials
 	for c, err := range credbatch.BatchCredentials(ctx, s.Store, b.ID) {
 		if err != nil {
 			return sum, nil, fmt.Errorf("credentials of batch %s: %w", b.ID, err)
 		}
 		sum.Issued++
+		if c.UpdatedAt.After(changed) {
+			changed = c.UpdatedAt
+		}
 		if !c.SentAt.IsZero() && !c.SentAt.Before(from) && c.SentAt.Before(to) {
 			if sum.Window == nil {
 				sum.Window = map[credbatch.EventType]int{}
@@ -198,10 +202,19 @@ func (s *Service) summarize(ctx context.Context, b credbatch.Batch, unsent bool,
 	sum.Sent, sum.Delivered, sum.Bounced, sum.Complained, sum.Suppressed = truth.Sent, truth.Delivered, truth.Bounced, truth.Complained, truth.Suppressed
 	// Reconciliation: the batch's stored counters must say what its credentials say. They are
 	// compared only when they did not move while the credentials were read (feedback may
-	// be arriving).
+	// be arriving), and corrected only once the credentials have been quiet for
+	// credbatch.QuietPeriod (a difference then is one a crash left, not a move being counted).
 	if after, err := s.Store.GetBatch(ctx, b.ID); err == nil && after.Counts.Email() == b.Counts.Email() && b.Counts.Email() != truth {
-		sum.Mismatch = &credbatch.Mismatch{BatchID: b.ID, Stored: b.Counts.Email(), Truth: truth}
-		s.log().Error("batch counters disagree with its credentials", "batch_id", b.ID, "stored", b.Counts.Email(), "credentials", truth)
+		m := &credbatch.Mismatch{BatchID: b.ID, Stored: b.Counts.Email(), Truth: truth}
+		if s.now().Sub(changed) >= credbatch.QuietPeriod {
+			ok, err := s.Store.CorrectEmailCounts(ctx, b.ID, after.Counts, truth)
+			if err != nil {
+				return sum, nil, fmt.Errorf("correct the counters of batch %s: %w", b.ID, err)
+			}
+			m.Corrected = ok
+		}
+		sum.Mismatch = m
+		s.log().Error("batch counters disagree with its credentials", "batch_id", b.ID, "stored", b.Counts.Email(), "credentials", truth, "corrected", m.Corrected)
 	}
 	if len(sum.BounceTypes) == 0 {
 		sum.BounceTypes = nil
@@ -223,9 +236,17 @@ func (s *Service) summarize(ctx context.Context, b credbatch.Batch, unsent bool,
 	if m := sum.Mismatch; m != nil {
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s: counts check failed: the batch's counters say sent %d, delivered %d, bounced %d, complained %d, suppressed %d, but its credentials say sent %d, delivered %d, bounced %d, complained %d, suppressed %d; the figures in this report are the credentials'",
 			name, m.Stored.Sent, m.Stored.Delivered, m.Stored.Bounced, m.Stored.Complained, m.Stored.Suppressed,
-			m.Truth.Sent, m.Truth.Delivered, m.Truth.Bounced, m.Truth.Complained, m.Truth.Suppressed))
+			m.Truth.Sent, m.Truth.Delivered, m.Truth.Bounced, m.Truth.Complained, m.Truth.Suppressed)+corrected(m.Corrected))
 	}
 	return sum, fails, nil
+}
+
+// corrected is what the counts check's warning adds when the counters were corrected.
+func corrected(done bool) string {
+	if done {
+		return "; the counters were corrected to them"
+	}
+	return ""
 }
 
 // percent formats a rate with at most two decimals: 0.0123 → "1.23 %", 0.2 → "20 %".

@@ -374,8 +374,10 @@ func (s *staleMark) GetMark(context.Context, string) (time.Time, error) { return
 
 func show(v any) string { return fmt.Sprintf("%q", v) }
 
-// TestRunReconciles: a batch whose stored counters drifted from its credentials is flagged
-// in the report (a warning naming both figures), and its figures are the credentials'.
+// TestRunReconciles: a batch whose stored counters drifted from its credentials (a crash
+// between a status move and its count) is flagged in the report (a warning naming both
+// figures), its figures are the credentials', and once its credentials have been quiet for
+// credbatch.QuietPeriod the counters are corrected.
 func TestRunReconciles(t *testing.T) {
 	for _, be := range backends {
 		t.Run(be.Name, func(t *testing.T) {
@@ -402,6 +404,39 @@ func TestRunReconciles(t *testing.T) {
 			}
 			if !strings.Contains(mb.sent[0].Text, "counts check failed") || !strings.Contains(mb.sent[0].Text, "delivered 1") {
 				t.Errorf("report text does not flag the difference:\n%s", mb.sent[0].Text)
+			}
+			// Corrected only once the credentials have been quiet for QuietPeriod: before
+			// that, the difference may be a move whose count is still being written.
+			var changed time.Time
+			for c, err := range credbatch.BatchCredentials(t.Context(), w.store, "b1") {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.UpdatedAt.After(changed) {
+					changed = c.UpdatedAt
+				}
+			}
+			if got.Mismatch.Corrected && t0.Add(2*time.Hour).Sub(changed) < credbatch.QuietPeriod {
+				t.Fatalf("corrected %v after the last change; want a quiet period of %v first", t0.Add(2*time.Hour).Sub(changed), credbatch.QuietPeriod)
+			}
+			for _, tc := range []struct {
+				name          string
+				at            time.Time
+				wantMismatch  bool
+				wantCorrected bool
+			}{
+				{"just before the quiet period ends", changed.Add(credbatch.QuietPeriod - time.Second), true, false},
+				{"after it", changed.Add(credbatch.QuietPeriod), true, true},
+				{"then", changed.Add(credbatch.QuietPeriod + time.Hour), false, false},
+			} {
+				sum, err := w.service(mb, tc.at).Summary(t.Context(), "b1")
+				if err != nil || (sum.Mismatch != nil) != tc.wantMismatch || (sum.Mismatch != nil && sum.Mismatch.Corrected != tc.wantCorrected) || sum.Delivered != 2 {
+					t.Fatalf("%s: mismatch %+v, delivered %d, %v; want mismatch %v corrected %v", tc.name, sum.Mismatch, sum.Delivered, err, tc.wantMismatch, tc.wantCorrected)
+				}
+			}
+			b, err := w.store.GetBatch(t.Context(), "b1")
+			if err != nil || b.Counts.Delivered != 2 {
+				t.Fatalf("stored delivered %d, %v after the correction; want 2", b.Counts.Delivered, err)
 			}
 		})
 	}

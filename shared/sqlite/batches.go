@@ -315,6 +315,38 @@ func (s *Store) AddCounts(ctx context.Context, id string, delta credbatch.Counts
 	})
 }
 
+// CorrectEmailCounts sets the batch's email counters to truth's when they are still stored's,
+// in one transaction.
+func (s *Store) CorrectEmailCounts(ctx context.Context, id string, stored, truth credbatch.Counts) (bool, error) {
+	done := false
+	err := s.tx(ctx, "correct the email counters of batch "+id, func(tx *wtx) error {
+		var js string
+		err := tx.QueryRowContext(ctx, `SELECT counts FROM batches WHERE id = ?`, id).Scan(&js)
+		if errors.Is(err, sql.ErrNoRows) {
+			return credbatch.NotFound("batch", id)
+		}
+		if err != nil {
+			return err
+		}
+		var c credbatch.Counts
+		if err := fromJSON(js, &c); err != nil {
+			return err
+		}
+		if c.Email() != stored.Email() {
+			return nil
+		}
+		if js, err = toJSON(c.WithEmail(truth.Email())); err != nil {
+			return err
+		}
+		if _, err = tx.ExecContext(ctx, `UPDATE batches SET counts = ?, updated_at = ? WHERE id = ?`, js, nanos(s.now()), id); err != nil {
+			return err
+		}
+		done = true
+		return nil
+	})
+	return done, err
+}
+
 // addCounts adds delta to the batch's counters inside tx; sql.ErrNoRows when there is no batch.
 func (s *Store) addCounts(ctx context.Context, tx *wtx, id string, delta credbatch.Counts) error {
 	var js string

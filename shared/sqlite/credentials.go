@@ -115,18 +115,6 @@ func (s *Store) GetCredential(ctx context.Context, id string) (credbatch.Credent
 	return c, dbErr("get credential "+id, err)
 }
 
-// GetCredentialByMessageID returns the credential whose email had the message id; KindNotFound.
-func (s *Store) GetCredentialByMessageID(ctx context.Context, messageID string) (credbatch.Credential, error) {
-	if messageID == "" {
-		return credbatch.Credential{}, credbatch.NotFound("credential with message id", messageID)
-	}
-	c, err := scanCredential(s.queryRow(ctx, `SELECT `+credentialCols+` FROM credentials WHERE message_id = ? ORDER BY issued_at DESC LIMIT 1`, messageID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, credbatch.NotFound("credential with message id", messageID)
-	}
-	return c, dbErr("get credential by message id "+messageID, err)
-}
-
 // ListCredentialsByEmail lists a recipient's credentials, newest first.
 func (s *Store) ListCredentialsByEmail(ctx context.Context, email, cursorText string, lim int) (credbatch.Page[credbatch.Credential], error) {
 	var p credbatch.Page[credbatch.Credential]

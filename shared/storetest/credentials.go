@@ -14,7 +14,7 @@ var credentialTests = []namedTest{
 	{"CreateAndGet", testCredentialCreateGet},
 	{"CreateConflict", testCredentialConflict},
 	{"GetMissing", testCredentialMissing},
-	{"ByMessageID", testCredentialByMessageID},
+	{"CorrectEmailCounts", testCorrectEmailCounts},
 	{"ByEmail", testCredentialByEmail},
 	{"ByBatch", testCredentialByBatch},
 	{"FindActive", testCredentialFindActive},
@@ -114,8 +114,6 @@ func testCredentialMissing(t *testing.T, s credbatch.Store, _ Capabilities) {
 	mustCreateCredential(t, s, newCredential("c1", "b1", 2, "ada@example.com", 0))
 	_, err := s.GetCredential(ctx, "nope")
 	wantKind(t, err, credbatch.KindNotFound, "get")
-	_, err = s.GetCredentialByMessageID(ctx, "nope")
-	wantKind(t, err, credbatch.KindNotFound, "by message id")
 	_, err = s.FindActiveCredential(ctx, "course", "nobody@example.com")
 	wantKind(t, err, credbatch.KindNotFound, "find active")
 	_, err = s.SetEmailStatus(ctx, "nope", []credbatch.EmailStatus{credbatch.EmailPending}, credbatch.EmailSending, credbatch.EmailChange{})
@@ -124,23 +122,45 @@ func testCredentialMissing(t *testing.T, s credbatch.Store, _ Capabilities) {
 	wantKind(t, err, credbatch.KindNotFound, "revoke")
 }
 
-func testCredentialByMessageID(t *testing.T, s credbatch.Store, _ Capabilities) {
+// testCorrectEmailCounts: the repair of email counters left short (a crash between a move
+// and its count) is a compare-and-swap: it applies only while the counters are as read,
+// and keeps the other counters.
+func testCorrectEmailCounts(t *testing.T, s credbatch.Store, _ Capabilities) {
 	ctx := t.Context()
-	c := newCredential("c1", "b1", 2, "ada@example.com", 0)
-	c.MessageID = "msg-at-create"
-	mustCreateCredential(t, s, c)
-	mustCreateCredential(t, s, newCredential("c2", "b1", 3, "bob@example.com", 0))
-	_, err := s.SetEmailStatus(ctx, "c2", []credbatch.EmailStatus{credbatch.EmailPending}, credbatch.EmailSent,
-		credbatch.EmailChange{MessageID: "msg-2", SentAt: at(5)})
-	must(t, err, "set sent")
-	tests := []struct{ msg, want string }{{"msg-at-create", "c1"}, {"msg-2", "c2"}}
-	for _, tc := range tests {
-		got, err := s.GetCredentialByMessageID(ctx, tc.msg)
-		must(t, err, "by message id "+tc.msg)
-		if got.ID != tc.want {
-			t.Fatalf("message %s: got %s, want %s", tc.msg, got.ID, tc.want)
-		}
+	b := newBatch("b1", at(0))
+	mustCreateBatch(t, s, b)
+	rows := credbatch.Counts{Rows: 3, Valid: 3, Issued: 2}
+	_, err := s.UpdateBatch(ctx, "b1", credbatch.BatchChange{Counts: &rows})
+	must(t, err, "set row counts")
+	must(t, s.AddCounts(ctx, "b1", credbatch.Counts{Sent: 1}), "count one send")
+	stored := rows.WithEmail(credbatch.Counts{Sent: 1})
+	truth := credbatch.Counts{Sent: 2, Delivered: 1}
+	steps := []struct {
+		name         string
+		stored, want credbatch.Counts
+		ok           bool
+	}{
+		{"moved since read: nothing changes", credbatch.Counts{Sent: 3}, stored, false},
+		{"as read: corrected", stored, rows.WithEmail(truth), true},
+		{"again with the old read: nothing changes", stored, rows.WithEmail(truth), false},
+		{"already true", truth, rows.WithEmail(truth), true},
 	}
+	for _, st := range steps {
+		ok, err := s.CorrectEmailCounts(ctx, "b1", st.stored, truth)
+		must(t, err, st.name)
+		if ok != st.ok {
+			t.Fatalf("%s: CorrectEmailCounts = %v, want %v", st.name, ok, st.ok)
+		}
+		got, err := s.GetBatch(ctx, "b1")
+		must(t, err, "get batch")
+		diff(t, st.name, got.Counts, st.want)
+	}
+	must(t, s.AddCounts(ctx, "b1", credbatch.Counts{Bounced: 1}), "count after the correction")
+	got, err := s.GetBatch(ctx, "b1")
+	must(t, err, "get batch")
+	diff(t, "counting goes on from the corrected counters", got.Counts, rows.WithEmail(truth.Add(credbatch.Counts{Bounced: 1})))
+	_, err = s.CorrectEmailCounts(ctx, "nope", stored, truth)
+	wantKind(t, err, credbatch.KindNotFound, "no batch")
 }
 
 func testCredentialByEmail(t *testing.T, s credbatch.Store, _ Capabilities) {
