@@ -9,10 +9,10 @@
 // item it writes, so each index slowed row ingestion there by 10-15% (measured with 0-3
 // indexes). Lookups that would need a second index on the same item use pointer items in the
 // table instead: a credential's place in its batch. (SES events name their credential by the
-// credential_id message tag, so no item maps message ids.) A credential's
-// signed document (2-3 KB, about 1 KB gzip-compressed) lives in an item of its own beside the
-// head, outside GSI1, so that the status moves that rewrite the head (and its GSI1 copy) cost
-// 1 KB each. A pointer is
+// credential_id message tag, so no item maps message ids.) A credential's signed document
+// (2-3 KB; with its VC-JWT, 0.8-1 KB compressed with a preset dictionary, docz.go) lives in
+// an item of its own beside the head, outside GSI1, so that the status moves that rewrite the
+// head (and its GSI1 copy) cost 1 KB each and the document's put 1 KB. A pointer is
 // written before what it indexes and readers check what it leads to, so a crash between the
 // two writes leaves only a harmless pointer. CreateTable creates this
 // schema; template.yaml declares the same table for deployment and must be kept in step.
@@ -36,7 +36,7 @@
 //	rows of a batch in valid/issuing/issued  table  PK=BATCH#<id>          SK begins_with ROW#, FilterExpression Status = st  (not in GSI1: 1 unit a write)
 //	rows of a batch by finding code          table or GSI1 as above, FilterExpression contains(FindingCodes, code)
 //	credential by id                         table  PK=CRED#<id>           (one query: SK=CRED, the head, and its signed document)
-//	credential's signed document             table  PK=CRED#<id>           SK=DOC#<random>  (the head's DocSK; JWTgz, gzip; written once, before the head)
+//	credential's signed document             table  PK=CRED#<id>           SK=DOC#<random>  (the head's DocSK; Docz1, or JWTgz+JWTDetached before it; written once, before the head)
 //	credentials by recipient, newest first   GSI1   GSI1PK=EMAIL#<lower>   GSI1SK=T#<id>, descending
 //	active credential of definition + email  GSI1   as above, FilterExpression DefinitionID = d AND Status = issued
 //	credentials of a batch, row order        table  PK=BATCH#<batch>       SK begins_with CRED#  (SK=CRED#<N>#<id> → CredentialID), then BatchGetItem
