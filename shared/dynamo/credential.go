@@ -22,6 +22,7 @@ const (
 	counterPK  = "COUNTER#STATUSINDEX"
 	counterSK  = "COUNTER"
 	emailGSIPK = "EMAIL#"
+	rcptSK     = "RCPT"  // the SK of a credential's recipient item (rcptItem)
 	docSK      = "DOC#"  // the SK prefix of a credential's signed-document item
 	attrDocSK  = "DocSK" // the head's pointer to its document item
 	attrJWT    = "JWT"
@@ -31,11 +32,21 @@ const (
 
 func credKey(id string) map[string]types.AttributeValue { return key("CRED#"+id, credSK) }
 
-// credItem encodes a credential with its keys: GSI1 by recipient (newest first). A batch's
-// credentials are found through pointer items (putPointer).
+// credItem encodes a credential's head with its key, outside GSI1: every email status move
+// rewrites the head, and outside the index a move costs 1 write unit instead of 2. The
+// recipient's index entry is the credential's recipient item (rcptItem). Heads stored before
+// it carry GSI1 keys themselves (EMAIL#<lower>), and are read from the index as they are.
 func credItem(c credbatch.Credential) (map[string]types.AttributeValue, error) {
-	return marshal(c, attrPK, "CRED#"+c.ID, attrSK, credSK,
-		attrGSI1PK, emailGSIPK+strings.ToLower(c.Email), attrGSI1SK, timeKey(c.IssuedAt)+"#"+c.ID)
+	return marshal(c, attrPK, "CRED#"+c.ID, attrSK, credSK)
+}
+
+// rcptItem is a credential's recipient item (PK=CRED#<id> SK=RCPT), its entry in GSI1 by
+// recipient (newest first): the credential id and its definition, written once, before the
+// head (as pointers are: a crash between the two leaves an entry that readers skip).
+func rcptItem(c credbatch.Credential) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: str("CRED#" + c.ID), attrSK: str(rcptSK),
+		attrGSI1PK: str(emailGSIPK + strings.ToLower(c.Email)), attrGSI1SK: str(timeKey(c.IssuedAt) + "#" + c.ID),
+		"CredentialID": str(c.ID), "DefinitionID": str(c.DefinitionID)}
 }
 
 // credItems encodes a new credential as its head (credItem without the signed document, and
@@ -160,6 +171,9 @@ func (s *Store) CreateCredential(ctx context.Context, c credbatch.Credential) er
 	if err := s.putPointer(ctx, credInBatchKey(c), c.ID); err != nil {
 		return err
 	}
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: rcptItem(c)}); err != nil {
+		return fail(fmt.Sprintf("index credential %s by recipient", c.ID), err)
+	}
 	if doc != nil {
 		if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: doc}); err != nil {
 			return fail(fmt.Sprintf("store the document of credential %s", c.ID), err)
@@ -224,14 +238,60 @@ func (s *Store) GetCredential(ctx context.Context, id string) (credbatch.Credent
 	return c, nil
 }
 
-// ListCredentialsByEmail lists a recipient's credentials newest first (GSI1).
+// ListCredentialsByEmail lists a recipient's credentials newest first: GSI1's recipient
+// entries (recipientCredentials).
 func (s *Store) ListCredentialsByEmail(ctx context.Context, email, cursor string, limit int) (credbatch.Page[credbatch.Credential], error) {
-	return s.listCreds(ctx, "list credentials by email", &dynamodb.QueryInput{
+	const op = "list credentials by email"
+	items, next, err := s.query(ctx, op, &dynamodb.QueryInput{
 		IndexName:                 aws.String(gsi1),
 		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(emailGSIPK + strings.ToLower(email))},
 		ScanIndexForward:          aws.Bool(false),
 	}, cursor, limit)
+	if err != nil {
+		return credbatch.Page[credbatch.Credential]{}, err
+	}
+	cs, err := s.recipientCredentials(ctx, op, items)
+	return credbatch.Page[credbatch.Credential]{Items: cs, Next: next}, err
+}
+
+// recipientCredentials resolves GSI1 recipient entries, in order: a recipient item leads to
+// its credential (read with BatchGetItem; an item whose head was never written is skipped),
+// a head stored before recipient items is its own entry.
+func (s *Store) recipientCredentials(ctx context.Context, op string, items []map[string]types.AttributeValue) ([]credbatch.Credential, error) {
+	var ids []string
+	var heads []map[string]types.AttributeValue
+	for _, it := range items {
+		if sk, _ := it[attrSK].(*types.AttributeValueMemberS); sk != nil && sk.Value == rcptSK {
+			if v, ok := it["CredentialID"].(*types.AttributeValueMemberS); ok {
+				ids = append(ids, v.Value)
+			}
+			continue
+		}
+		heads = append(heads, it)
+	}
+	found, err := s.getCredentials(ctx, op, ids)
+	if err != nil {
+		return nil, err
+	}
+	legacy, err := s.decodeCredentials(ctx, op, heads)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]credbatch.Credential, 0, len(items))
+	for _, it := range items {
+		if sk, _ := it[attrSK].(*types.AttributeValueMemberS); sk != nil && sk.Value == rcptSK {
+			if v, ok := it["CredentialID"].(*types.AttributeValueMemberS); ok {
+				if c, ok := found[v.Value]; ok {
+					out = append(out, c)
+				}
+			}
+			continue
+		}
+		out = append(out, legacy[0])
+		legacy = legacy[1:]
+	}
+	return out, nil
 }
 
 // ListCredentialsByBatch lists a batch's credentials in row order: a page of the pointers in
@@ -342,27 +402,35 @@ func (s *Store) listCreds(ctx context.Context, op string, in *dynamodb.QueryInpu
 }
 
 // FindActiveCredential returns the newest issued credential of the definition held by the
-// email: the recipient's GSI1 partition filtered on definition and status.
+// email: the recipient's GSI1 entries filtered on the definition, newest first, until one
+// leads to a credential that is issued (revocation moves the head, not the entry).
 func (s *Store) FindActiveCredential(ctx context.Context, definitionID, email string) (credbatch.Credential, error) {
-	items, _, err := s.query(ctx, "find active credential", &dynamodb.QueryInput{
-		IndexName:                 aws.String(gsi1),
-		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
-		FilterExpression:          aws.String("DefinitionID = :def AND #st = :issued"),
-		ExpressionAttributeNames:  map[string]string{"#st": "Status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(emailGSIPK + strings.ToLower(email)), ":def": str(definitionID), ":issued": str(string(credbatch.CredentialIssued))},
-		ScanIndexForward:          aws.Bool(false),
-	}, "", 1)
-	if err != nil {
-		return credbatch.Credential{}, err
+	const op = "find active credential"
+	cursor := ""
+	for {
+		items, next, err := s.query(ctx, op, &dynamodb.QueryInput{
+			IndexName:                 aws.String(gsi1),
+			KeyConditionExpression:    aws.String("GSI1PK = :pk"),
+			FilterExpression:          aws.String("DefinitionID = :def"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(emailGSIPK + strings.ToLower(email)), ":def": str(definitionID)},
+			ScanIndexForward:          aws.Bool(false),
+		}, cursor, credbatch.MaxPageSize)
+		if err != nil {
+			return credbatch.Credential{}, err
+		}
+		cs, err := s.recipientCredentials(ctx, op, items)
+		if err != nil {
+			return credbatch.Credential{}, err
+		}
+		for _, c := range cs {
+			if c.Status == credbatch.CredentialIssued && c.DefinitionID == definitionID {
+				return c, nil
+			}
+		}
+		if cursor = next; cursor == "" {
+			return credbatch.Credential{}, credbatch.NotFound("active credential of "+definitionID+" for", email)
+		}
 	}
-	if len(items) == 0 {
-		return credbatch.Credential{}, credbatch.NotFound("active credential of "+definitionID+" for", email)
-	}
-	cs, err := s.decodeCredentials(ctx, "find active credential", items)
-	if err != nil {
-		return credbatch.Credential{}, err
-	}
-	return cs[0], nil
 }
 
 // SetEmailStatus moves the email status in one conditional update, then adds the move's
