@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -19,8 +20,9 @@ import (
 // attribute, DEFLATE-compressed with a preset dictionary (docDictV1): the contexts, types,
 // property names, proof, status-list entry and JWT header that every credbatch credential
 // repeats, so that only what is particular to the credential is left to compress. A typical
-// credential's item is 0.8-0.95 KB, one write unit (gzip alone, with the VC-JWT beside it:
-// 1.3-1.6 KB, two).
+// credential's item is 0.8-1 KB, one write unit (gzip alone, with the VC-JWT beside it:
+// 1.1-1.7 KB, two); one with a long evidence narrative or long texts still takes two
+// (TestDocItemSizes).
 //
 // The attribute's name says the dictionary and the layout: Docz1 is docdict/v1.txt with the
 // layout of encodeDocz. A stored item can only be read with the exact bytes it was written
@@ -69,10 +71,16 @@ func encodeDocz(doc, detached string) ([]byte, error) {
 		}
 	}
 	var z bytes.Buffer
-	w, err := flate.NewWriterDict(&z, flate.BestCompression, docDictV1)
-	if err != nil {
-		return nil, credbatch.Errorf(credbatch.KindInternal, "compress the document: %v", err)
+	w, _ := doczWriters.Get().(*flate.Writer)
+	if w == nil {
+		var err error
+		if w, err = flate.NewWriterDict(&z, flate.BestCompression, docDictV1); err != nil {
+			return nil, credbatch.Errorf(credbatch.KindInternal, "compress the document: %v", err)
+		}
+	} else {
+		w.Reset(&z) // as NewWriterDict with the same level and dictionary
 	}
+	defer doczWriters.Put(w)
 	if _, err := w.Write(p); err != nil {
 		return nil, credbatch.Errorf(credbatch.KindInternal, "compress the document: %v", err)
 	}
@@ -81,6 +89,9 @@ func encodeDocz(doc, detached string) ([]byte, error) {
 	}
 	return z.Bytes(), nil
 }
+
+// doczWriters keeps Docz1 compressors for reuse: a new one allocates about 800 KB.
+var doczWriters sync.Pool
 
 // decodeDetached splits a detached compact JWS into its header and signature bytes, when
 // both are canonical unpadded base64url (so that encoding them again gives the same string).

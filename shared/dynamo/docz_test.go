@@ -60,12 +60,15 @@ func docCases(t *testing.T) []sampleDoc {
 }
 
 // TestDoczRoundTrip checks that a document item gives back the exact document and VC-JWT
-// it was made from.
+// it was made from, and that a reused compressor gives the same bytes as a new one.
 func TestDoczRoundTrip(t *testing.T) {
 	for _, c := range docCases(t) {
 		v, err := encodeDocz(c.doc.jwt, c.doc.detached)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
+		}
+		if again, err := encodeDocz(c.doc.jwt, c.doc.detached); err != nil || !bytes.Equal(again, v) {
+			t.Errorf("%s: encoded again (a reused compressor) differs: %v", c.name, err)
 		}
 		got, ok, err := storedDocOf(map[string]types.AttributeValue{attrDocz1: &types.AttributeValueMemberB{Value: v}})
 		if err != nil || !ok || got != c.doc {
