@@ -22,7 +22,6 @@ const (
 	counterPK  = "COUNTER#STATUSINDEX"
 	counterSK  = "COUNTER"
 	emailGSIPK = "EMAIL#"
-	rcptSK     = "RCPT"  // the SK of a credential's recipient item (rcptItem)
 	docSK      = "DOC#"  // the SK prefix of a credential's signed-document item
 	attrDocSK  = "DocSK" // the head's pointer to its document item
 	attrJWT    = "JWT"
@@ -34,19 +33,11 @@ func credKey(id string) map[string]types.AttributeValue { return key("CRED#"+id,
 
 // credItem encodes a credential's head with its key, outside GSI1: every email status move
 // rewrites the head, and outside the index a move costs 1 write unit instead of 2. The
-// recipient's index entry is the credential's recipient item (rcptItem). Heads stored before
-// it carry GSI1 keys themselves (EMAIL#<lower>), and are read from the index as they are.
+// recipient's index entry is the credential's pointer item in its batch (pointerItem).
+// Heads stored before it carry GSI1 keys themselves (EMAIL#<lower>), and are read from the
+// index as they are.
 func credItem(c credbatch.Credential) (map[string]types.AttributeValue, error) {
 	return marshal(c, attrPK, "CRED#"+c.ID, attrSK, credSK)
-}
-
-// rcptItem is a credential's recipient item (PK=CRED#<id> SK=RCPT), its entry in GSI1 by
-// recipient (newest first): the credential id and its definition, written once, before the
-// head (as pointers are: a crash between the two leaves an entry that readers skip).
-func rcptItem(c credbatch.Credential) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: str("CRED#" + c.ID), attrSK: str(rcptSK),
-		attrGSI1PK: str(emailGSIPK + strings.ToLower(c.Email)), attrGSI1SK: str(timeKey(c.IssuedAt) + "#" + c.ID),
-		"CredentialID": str(c.ID), "DefinitionID": str(c.DefinitionID)}
 }
 
 // credItems encodes a new credential as its head (credItem without the signed document, and
@@ -136,14 +127,17 @@ func credInBatchKey(c credbatch.Credential) map[string]types.AttributeValue {
 	return key(batchPK(c.BatchID), "CRED#"+num(c.RowNumber)+"#"+c.ID)
 }
 
-// putPointer writes an item (key k) that points to a credential. Pointers are written before
-// the credential or the field they index (so that whatever is stored can be found) and are
-// idempotent; a pointer left by a write that then failed is harmless, as readers check the
-// credential it leads to.
-func (s *Store) putPointer(ctx context.Context, k map[string]types.AttributeValue, credentialID string) error {
-	k["CredentialID"] = str(credentialID)
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: k})
-	return fail(fmt.Sprintf("index credential %s", credentialID), err)
+// pointerItem is a credential's pointer item: it lists the credential in its batch's
+// partition (credInBatchKey) and is its entry in GSI1 by recipient (newest first), with the
+// credential id and its definition: one item, 2 write units with its index copy, for both
+// lookups. It is written once, before the credential (so that whatever is stored can be
+// found) and is idempotent; a pointer left by a create that then failed is harmless, as
+// readers check the credential it leads to.
+func pointerItem(c credbatch.Credential) map[string]types.AttributeValue {
+	item := credInBatchKey(c)
+	item["CredentialID"], item["DefinitionID"] = str(c.ID), str(c.DefinitionID)
+	item[attrGSI1PK], item[attrGSI1SK] = str(emailGSIPK+strings.ToLower(c.Email)), str(timeKey(c.IssuedAt)+"#"+c.ID)
+	return item
 }
 
 // CreateCredential stores a new credential; KindConflict when the id exists.
@@ -168,11 +162,8 @@ func (s *Store) CreateCredential(ctx context.Context, c credbatch.Credential) er
 	if err != nil {
 		return err
 	}
-	if err := s.putPointer(ctx, credInBatchKey(c), c.ID); err != nil {
-		return err
-	}
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: rcptItem(c)}); err != nil {
-		return fail(fmt.Sprintf("index credential %s by recipient", c.ID), err)
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: pointerItem(c)}); err != nil {
+		return fail(fmt.Sprintf("index credential %s", c.ID), err)
 	}
 	if doc != nil {
 		if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: doc}); err != nil {
@@ -255,14 +246,14 @@ func (s *Store) ListCredentialsByEmail(ctx context.Context, email, cursor string
 	return credbatch.Page[credbatch.Credential]{Items: cs, Next: next}, err
 }
 
-// recipientCredentials resolves GSI1 recipient entries, in order: a recipient item leads to
-// its credential (read with BatchGetItem; an item whose head was never written is skipped),
-// a head stored before recipient items is its own entry.
+// recipientCredentials resolves GSI1 recipient entries, in order: a pointer item leads to its
+// credential (read with BatchGetItem; one whose head was never written is skipped), a head
+// stored before pointer items were its entries is its own.
 func (s *Store) recipientCredentials(ctx context.Context, op string, items []map[string]types.AttributeValue) ([]credbatch.Credential, error) {
 	var ids []string
 	var heads []map[string]types.AttributeValue
 	for _, it := range items {
-		if sk, _ := it[attrSK].(*types.AttributeValueMemberS); sk != nil && sk.Value == rcptSK {
+		if isPointer(it) {
 			if v, ok := it["CredentialID"].(*types.AttributeValueMemberS); ok {
 				ids = append(ids, v.Value)
 			}
@@ -280,7 +271,7 @@ func (s *Store) recipientCredentials(ctx context.Context, op string, items []map
 	}
 	out := make([]credbatch.Credential, 0, len(items))
 	for _, it := range items {
-		if sk, _ := it[attrSK].(*types.AttributeValueMemberS); sk != nil && sk.Value == rcptSK {
+		if isPointer(it) {
 			if v, ok := it["CredentialID"].(*types.AttributeValueMemberS); ok {
 				if c, ok := found[v.Value]; ok {
 					out = append(out, c)
@@ -399,6 +390,13 @@ func (s *Store) listCreds(ctx context.Context, op string, in *dynamodb.QueryInpu
 	}
 	cs, err := s.decodeCredentials(ctx, op, items)
 	return credbatch.Page[credbatch.Credential]{Items: cs, Next: next}, err
+}
+
+// isPointer reports whether a GSI1 recipient entry is a pointer item (in a batch's partition)
+// rather than a credential head.
+func isPointer(it map[string]types.AttributeValue) bool {
+	pk, _ := it[attrPK].(*types.AttributeValueMemberS)
+	return pk != nil && strings.HasPrefix(pk.Value, batchPK(""))
 }
 
 // FindActiveCredential returns the newest issued credential of the definition held by the

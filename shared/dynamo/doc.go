@@ -11,8 +11,8 @@
 // table instead: a credential's place in its batch. (SES events name their credential by the
 // credential_id message tag, so no item maps message ids.) A credential's signed document
 // (2-3 KB; with its VC-JWT, 0.8-1 KB compressed with a preset dictionary, docz.go) lives in
-// an item of its own beside the head, and the head is outside GSI1 (its recipient item is its
-// entry there), so that the status moves that rewrite the head cost 1 write unit each and the
+// an item of its own beside the head, and the head is outside GSI1 (its pointer item in its batch
+// is its entry there), so that the status moves that rewrite the head cost 1 write unit each and the
 // document's put 1. A pointer is
 // written before what it indexes and readers check what it leads to, so a crash between the
 // two writes leaves only a harmless pointer. CreateTable creates this
@@ -38,10 +38,9 @@
 //	rows of a batch by finding code          table or GSI1 as above, FilterExpression contains(FindingCodes, code)
 //	credential by id                         table  PK=CRED#<id>           (one query: SK=CRED, the head, and its signed document)
 //	credential's signed document             table  PK=CRED#<id>           SK=DOC#<random>  (the head's DocSK; Docz1, or JWTgz+JWTDetached before it; written once, before the head)
-//	credential's recipient entry             table  PK=CRED#<id>           SK=RCPT  (CredentialID, DefinitionID; written once, before the head)
-//	credentials by recipient, newest first   GSI1   GSI1PK=EMAIL#<lower>   GSI1SK=T#<id>, descending (recipient items; heads stored before them are their own entries), then BatchGetItem
+//	credentials by recipient, newest first   GSI1   GSI1PK=EMAIL#<lower>   GSI1SK=T#<id>, descending (the pointer items below; heads stored before them are their own entries), then BatchGetItem
 //	active credential of definition + email  GSI1   as above, FilterExpression DefinitionID = d, the first whose head is issued
-//	credentials of a batch, row order        table  PK=BATCH#<batch>       SK begins_with CRED#  (SK=CRED#<N>#<id> → CredentialID), then BatchGetItem
+//	credentials of a batch, row order        table  PK=BATCH#<batch>       SK begins_with CRED#  (SK=CRED#<N>#<id> → CredentialID, DefinitionID; in GSI1 by recipient), then BatchGetItem
 //	revoked credentials                      table  PK=REVOKED             SK=<id>  (copy written in the revoking transaction)
 //	status-list index counter                table  PK=COUNTER#STATUSINDEX SK=COUNTER  (ADD Next :n)
 //	published status list credential         table  PK=STATUSLIST#<N>      SK=STATUSLIST  (Version: conditional put, compare-and-swap)

@@ -15,12 +15,12 @@ import (
 	"github.com/credbatch/credbatch/shared/dynamo"
 )
 
-// TestRecipientItems checks that a credential's head is outside GSI1 and its recipient item
-// is its entry there: creating it writes the recipient item (2 units with its index copy),
-// an email status move on it writes 1; a head stored before recipient items (its own GSI1
-// entry) still lists and is found beside new ones; an entry whose head was never written is
-// skipped; a revoked credential is not the active one.
-func TestRecipientItems(t *testing.T) {
+// TestRecipientEntries checks that a credential's head is outside GSI1 and its pointer item
+// in its batch is its entry there: creating it writes the pointer (2 units with its index
+// copy), the document (1) and the head (1); an email status move writes 1; a head stored
+// before (its own GSI1 entry) still lists and is found beside new ones; an entry whose head
+// was never written is skipped; a revoked credential is not the active one.
+func TestRecipientEntries(t *testing.T) {
 	ctx := t.Context()
 	cfg := awstest.Config(t, "DYNAMODB")
 	meter := awsmeter.New()
@@ -46,13 +46,19 @@ func TestRecipientItems(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, id := range []string{"c1", "c2"} {
-		if err := s.CreateCredential(ctx, cred(id, i+2, t0.Add(time.Duration(i+1)*time.Hour))); err != nil {
+		c := cred(id, i+2, t0.Add(time.Duration(i+1)*time.Hour))
+		c.JWT = `{"@context":["https://www.w3.org/ns/credentials/v2"],"id":"urn:uuid:` + id + `"}`
+		meter.Reset()
+		if err := s.CreateCredential(ctx, c); err != nil {
 			t.Fatal(err)
+		}
+		if u := meter.Reset(); u.WriteUnits != 4 {
+			t.Errorf("creating %s wrote %.0f units, want 4 (pointer 2 with its GSI1 copy, document 1, head 1)", id, u.WriteUnits)
 		}
 	}
 	// An entry whose head was never written (a crash between the two writes).
 	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
-		"PK": &types.AttributeValueMemberS{Value: "CRED#ghost"}, "SK": &types.AttributeValueMemberS{Value: "RCPT"},
+		"PK": &types.AttributeValueMemberS{Value: "BATCH#b1"}, "SK": &types.AttributeValueMemberS{Value: "CRED#0000000009#ghost"},
 		"GSI1PK": &types.AttributeValueMemberS{Value: "EMAIL#ada@example.com"}, "GSI1SK": &types.AttributeValueMemberS{Value: "3000-01-01T00:00:00.000000000Z#ghost"},
 		"CredentialID": &types.AttributeValueMemberS{Value: "ghost"}, "DefinitionID": &types.AttributeValueMemberS{Value: "course"}}}); err != nil {
 		t.Fatal(err)
