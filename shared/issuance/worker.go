@@ -29,7 +29,7 @@ type Chunk struct {
 // pacer returns what the chunk's sends wait on.
 func (c Chunk) pacer(store credbatch.Store) waiter {
 	if c.AccountRate > 0 {
-		return newSchedule(store, c.AccountRate)
+		return newSchedule(store, c.AccountRate, c.Rate)
 	}
 	return mail.NewPacer(c.Rate)
 }
@@ -99,7 +99,7 @@ func (s *Service) issueChunk(ctx context.Context, c Chunk) (ChunkResult, error) 
 	from, to := c.rows()
 	f := credbatch.RowFilter{FromNumber: from, ToNumber: to}
 	n := 0
-	for r, err := range credbatch.BatchRows(ctx, s.Store, b.ID, f) {
+	for r, err := range paced(w.pacer, credbatch.BatchRows(ctx, s.Store, b.ID, f)) {
 		if err != nil {
 			return res, err
 		}
