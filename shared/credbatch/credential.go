@@ -65,6 +65,7 @@ type Credential struct {
 	LastError       string            `json:"last_error,omitempty"`
 	BounceType      string            `json:"bounce_type,omitempty"`
 	SentAt          time.Time         `json:"sent_at,omitzero"`
+	DeliveredAt     time.Time         `json:"delivered_at,omitzero"` // when feedback handled its Delivery event (its clock, as a Delivery's RecordedAt); zero before (see feedback.Service)
 	IssuedAt        time.Time         `json:"issued_at"`
 	UpdatedAt       time.Time         `json:"updated_at,omitzero"`
 }

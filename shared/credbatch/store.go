@@ -61,6 +61,8 @@ type EmailChange struct {
 	LastError  string
 	BounceType string
 	SentAt     time.Time
+	// DeliveredAt sets the credential's DeliveredAt (replacing an earlier delivery's).
+	DeliveredAt time.Time
 }
 
 // Store persists definitions, batches, rows, credentials, deliveries and the suppression

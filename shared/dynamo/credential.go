@@ -508,6 +508,9 @@ func (s *Store) emailUpdate(from []credbatch.EmailStatus, to credbatch.EmailStat
 	if !ch.SentAt.IsZero() {
 		u.set("SentAt", mustValue(ch.SentAt))
 	}
+	if !ch.DeliveredAt.IsZero() {
+		u.set("DeliveredAt", mustValue(ch.DeliveredAt.UTC()))
+	}
 	ph := make([]string, len(from))
 	for i, f := range from {
 		ph[i] = u.value(str(string(f)))

@@ -15,9 +15,16 @@ import (
 	"github.com/credbatch/credbatch/shared/credbatch"
 )
 
-// Service records SES events: one credbatch.Delivery per event and recipient, the
-// credential's email status moved forward (the store moves the batch's counters with it), the
-// suppression list.
+// Service records SES events: the credential's email status moved forward (the store moves
+// the batch's counters with it), the suppression list, and one credbatch.Delivery per event
+// and recipient, except a Delivery event joined to its credential: that one is not stored
+// (it is most of the events, and its record was 2 of the 5 write units feedback spent per
+// credential); its status move stamps the credential's DeliveredAt with the time it was
+// handled instead, and the report counts the window's deliveries from that. A Delivery's
+// effects are idempotent without a record: the move is conditional, counters follow moves,
+// and it suppresses nothing. A complaint does not stamp DeliveredAt (DeliveredAt stays the
+// Delivery events' clock): SES publishes a Delivery for every delivered recipient, and one
+// that arrives after its complaint (which it cannot move back) stamps DeliveredAt alone.
 type Service struct {
 	Store credbatch.Store
 	Clock credbatch.Clock // default time.Now
@@ -115,7 +122,8 @@ func (s *Service) credential(ctx context.Context, e Event) (c credbatch.Credenti
 	return c, false, fmt.Errorf("load credential %s: %w", e.CredentialID, err)
 }
 
-// recipient records the event for one recipient, then applies it.
+// recipient records the event for one recipient, then applies it; a Delivery joined to its
+// credential is applied without a record (delivered).
 func (s *Service) recipient(ctx context.Context, snsID string, e Event, r Recipient, c credbatch.Credential, found bool) error {
 	email := strings.ToLower(r.Email)
 	d := credbatch.Delivery{ID: snsID + "/" + email, MessageID: e.MessageID, Email: email,
@@ -124,6 +132,9 @@ func (s *Service) recipient(ctx context.Context, snsID string, e Event, r Recipi
 	own := found && strings.EqualFold(c.Email, email)
 	if own {
 		d.CredentialID, d.BatchID = c.ID, c.BatchID
+	}
+	if own && d.Event == credbatch.EventDelivery {
+		return s.delivered(ctx, snsID, c, e, d)
 	}
 	isNew, err := s.Store.RecordDelivery(ctx, d)
 	if err != nil {
@@ -151,14 +162,56 @@ func (s *Service) recipient(ctx context.Context, snsID string, e Event, r Recipi
 	// The status move and its counters run even for an event seen before: a retry after a
 	// failure between recording and moving must still move it. They are idempotent: a status
 	// that is already there (or further) does not move, and counters follow actual moves only.
-	return s.advance(ctx, c, to, e, d, log)
+	_, err = s.advance(ctx, c, to, e, d, log)
+	return err
 }
 
-// advance moves the credential's email status forward to `to` (never backwards).
-func (s *Service) advance(ctx context.Context, c credbatch.Credential, to credbatch.EmailStatus, e Event, d credbatch.Delivery, log *slog.Logger) error {
+// delivered applies a Delivery event joined to its credential, without recording it: the
+// email status moves to delivered with DeliveredAt stamped (d.RecordedAt, the clock a record
+// would have been listed by). When the status cannot move (it is delivered already, or past
+// delivered: a complaint or a bounce overtook this event), nothing is written, except that a
+// credential past delivered whose DeliveredAt is unset, or older than its latest send (a
+// resent email), is stamped alone (the same status, one conditional write), so the report
+// still counts this delivery once. A redelivered event therefore changes nothing, and a
+// credential delivered before DeliveredAt existed (delivered, no stamp) is left as it is: its
+// delivery was recorded then.
+func (s *Service) delivered(ctx context.Context, snsID string, c credbatch.Credential, e Event, d credbatch.Delivery) error {
+	log := s.log().With("sns_message_id", snsID, "event_type", e.Type, "message_id", e.MessageID, "credential_id", c.ID)
+	c, err := s.advance(ctx, c, credbatch.EmailDelivered, e, d, log)
+	if err != nil {
+		return err
+	}
+	for attempt := 0; unstamped(c); attempt++ {
+		_, err := s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{c.EmailStatus}, c.EmailStatus, credbatch.EmailChange{DeliveredAt: d.RecordedAt})
+		if err == nil {
+			log.Info("delivery stamped; email status kept", "status", c.EmailStatus)
+			return nil
+		}
+		if !credbatch.IsKind(err, credbatch.KindConflict) || attempt >= maxConflicts {
+			return fmt.Errorf("stamp the delivery of credential %s: %w", c.ID, err)
+		}
+		if c, err = s.Store.GetCredential(ctx, c.ID); err != nil {
+			return fmt.Errorf("reload credential %s: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+// unstamped reports whether a credential's email is past delivered (a complaint or a bounce
+// came first) and its DeliveredAt does not stamp its latest send's delivery.
+func unstamped(c credbatch.Credential) bool {
+	return credbatch.EmailAdvances(credbatch.EmailDelivered, c.EmailStatus) &&
+		(c.DeliveredAt.IsZero() || c.DeliveredAt.Before(c.SentAt))
+}
+
+// advance moves the credential's email status forward to `to` (never backwards) and returns
+// the credential as last read or written. A move to delivered stamps DeliveredAt.
+func (s *Service) advance(ctx context.Context, c credbatch.Credential, to credbatch.EmailStatus, e Event, d credbatch.Delivery, log *slog.Logger) (credbatch.Credential, error) {
 	ch := credbatch.EmailChange{BounceType: e.BounceLabel()}
 	if to != credbatch.EmailDelivered {
 		ch.LastError = d.Diagnostic
+	} else {
+		ch.DeliveredAt = d.RecordedAt
 	}
 	for attempt := 0; ; attempt++ {
 		from := c.EmailStatus
@@ -166,25 +219,25 @@ func (s *Service) advance(ctx context.Context, c credbatch.Credential, to credba
 		case credbatch.EmailPending, credbatch.EmailSending:
 			// The sender has not recorded the send yet (SES can be faster than our write):
 			// retry later rather than overtake it, which would make its own write conflict.
-			return &credbatch.Error{Kind: credbatch.KindUnavailable, Code: CodeNotYetSent,
+			return c, &credbatch.Error{Kind: credbatch.KindUnavailable, Code: CodeNotYetSent,
 				Message: fmt.Sprintf("credential %s: email is still %s; retry once the send is recorded", c.ID, from)}
 		}
 		if !credbatch.EmailAdvances(from, to) {
 			log.Debug("email status kept", "from", from, "event_status", to)
-			return nil
+			return c, nil
 		}
-		// The store moves the batch's counters in the same write (credbatch.EmailDelta), so
+		// The store moves the batch's counters with the move (credbatch.EmailDelta), so
 		// they follow the statuses exactly, whatever order the events arrive in.
-		_, err := s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{from}, to, ch)
+		moved, err := s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{from}, to, ch)
 		if err == nil {
 			log.Info("email status moved", "from", from, "to", to)
-			return nil
+			return moved, nil
 		}
 		if !credbatch.IsKind(err, credbatch.KindConflict) || attempt >= maxConflicts {
-			return fmt.Errorf("move email status of credential %s from %s to %s: %w", c.ID, from, to, err)
+			return c, fmt.Errorf("move email status of credential %s from %s to %s: %w", c.ID, from, to, err)
 		}
 		if c, err = s.Store.GetCredential(ctx, c.ID); err != nil {
-			return fmt.Errorf("reload credential %s: %w", c.ID, err)
+			return c, fmt.Errorf("reload credential %s: %w", c.ID, err)
 		}
 	}
 }

@@ -108,9 +108,12 @@ func TestHandleRecordedEvents(t *testing.T) {
 		wantCounts credbatch.Counts // Delivered, Bounced, Complained, Suppressed only
 		wantSupp   string           // suppression reason, "" = none
 		wantEvents []credbatch.EventType
+		// delivered: the credential's DeliveredAt is stamped (a Delivery joined to its
+		// credential is not recorded: it stamps its credential).
+		delivered bool
 	}{
 		{name: "delivery", events: []string{"delivery"}, want: credbatch.EmailDelivered,
-			wantCounts: credbatch.Counts{Delivered: 1}, wantEvents: []credbatch.EventType{credbatch.EventDelivery}},
+			wantCounts: credbatch.Counts{Delivered: 1}, delivered: true},
 		{name: "permanent bounce", events: []string{"bounce"}, want: credbatch.EmailBounced, wantBounce: "Permanent/General",
 			wantCounts: credbatch.Counts{Bounced: 1}, wantSupp: "bounce", wantEvents: []credbatch.EventType{credbatch.EventBounce}},
 		{name: "transient bounce", events: []string{"bounce-transient"}, want: credbatch.EmailSoftBounce, wantBounce: "Transient/MailboxFull",
@@ -128,20 +131,23 @@ func TestHandleRecordedEvents(t *testing.T) {
 		{name: "open and click ignored", events: []string{"open", "click"}, want: credbatch.EmailSent},
 		{name: "bounce then delivery stays bounced", events: []string{"bounce", "delivery"}, want: credbatch.EmailBounced,
 			wantBounce: "Permanent/General", wantCounts: credbatch.Counts{Bounced: 1}, wantSupp: "bounce",
-			wantEvents: []credbatch.EventType{credbatch.EventBounce, credbatch.EventDelivery}},
+			wantEvents: []credbatch.EventType{credbatch.EventBounce}, delivered: true},
 		{name: "delivery then late bounce", events: []string{"delivery", "bounce"}, want: credbatch.EmailBounced,
 			wantBounce: "Permanent/General", wantCounts: credbatch.Counts{Bounced: 1}, wantSupp: "bounce",
-			wantEvents: []credbatch.EventType{credbatch.EventDelivery, credbatch.EventBounce}},
+			wantEvents: []credbatch.EventType{credbatch.EventBounce}, delivered: true},
 		{name: "delivery then complaint", events: []string{"delivery", "complaint"}, want: credbatch.EmailComplained,
 			wantCounts: credbatch.Counts{Delivered: 1, Complained: 1}, wantSupp: "complaint",
-			wantEvents: []credbatch.EventType{credbatch.EventDelivery, credbatch.EventComplaint}},
+			wantEvents: []credbatch.EventType{credbatch.EventComplaint}, delivered: true},
+		{name: "complaint then delivery", events: []string{"complaint", "delivery"}, want: credbatch.EmailComplained,
+			wantCounts: credbatch.Counts{Delivered: 1, Complained: 1}, wantSupp: "complaint",
+			wantEvents: []credbatch.EventType{credbatch.EventComplaint}, delivered: true},
 		{name: "transient then permanent bounce", events: []string{"bounce-transient", "bounce"}, want: credbatch.EmailBounced,
 			wantBounce: "Permanent/General", wantCounts: credbatch.Counts{Bounced: 1}, wantSupp: "bounce",
 			wantEvents: []credbatch.EventType{credbatch.EventBounce, credbatch.EventBounce}},
 		{name: "delay then delivery", events: []string{"delivery-delay", "delivery"}, want: credbatch.EmailDelivered,
-			wantCounts: credbatch.Counts{Delivered: 1}, wantEvents: []credbatch.EventType{credbatch.EventDeliveryDelay, credbatch.EventDelivery}},
+			wantCounts: credbatch.Counts{Delivered: 1}, wantEvents: []credbatch.EventType{credbatch.EventDeliveryDelay}, delivered: true},
 		{name: "redelivered delivery counts once", events: []string{"delivery", "delivery"}, want: credbatch.EmailDelivered,
-			wantCounts: credbatch.Counts{Delivered: 1}, wantEvents: []credbatch.EventType{credbatch.EventDelivery}},
+			wantCounts: credbatch.Counts{Delivered: 1}, delivered: true},
 		{name: "redelivered bounce counts once", events: []string{"bounce", "bounce", "bounce"}, want: credbatch.EmailBounced,
 			wantBounce: "Permanent/General", wantCounts: credbatch.Counts{Bounced: 1}, wantSupp: "bounce",
 			wantEvents: []credbatch.EventType{credbatch.EventBounce}},
@@ -167,6 +173,9 @@ func TestHandleRecordedEvents(t *testing.T) {
 					}
 					if c.EmailStatus != tc.want || c.BounceType != tc.wantBounce {
 						t.Errorf("email status %s (bounce %q), want %s (bounce %q)", c.EmailStatus, c.BounceType, tc.want, tc.wantBounce)
+					}
+					if stamped := !c.DeliveredAt.IsZero(); stamped != tc.delivered || stamped && (!c.DeliveredAt.After(now) || c.DeliveredAt.After(now.Add(time.Minute))) {
+						t.Errorf("delivered at %v; want stamped %v, by the service's clock (%v + a few seconds)", c.DeliveredAt, tc.delivered, now)
 					}
 					b, err := s.GetBatch(t.Context(), "b1")
 					if err != nil {
@@ -297,13 +306,103 @@ func TestHandleJoins(t *testing.T) {
 				}
 				c, _ := s.GetCredential(ctx, "c1")
 				b, _ := s.GetBatch(ctx, "b1")
-				if c.EmailStatus != credbatch.EmailDelivered || b.Counts.Delivered != 1 || len(deliveries(t, s)) != 1 {
-					t.Errorf("after retry: %s, delivered counter %d, %d deliveries; want delivered, 1, 1",
-						c.EmailStatus, b.Counts.Delivered, len(deliveries(t, s)))
+				if c.EmailStatus != credbatch.EmailDelivered || c.DeliveredAt.IsZero() || b.Counts.Delivered != 1 || len(deliveries(t, s)) != 0 {
+					t.Errorf("after retry: %s (delivered at %v), delivered counter %d, %d deliveries; want delivered, stamped, 1, none recorded",
+						c.EmailStatus, c.DeliveredAt, b.Counts.Delivered, len(deliveries(t, s)))
 				}
 			})
 		})
 	}
+}
+
+// TestDeliveryNotRecorded: a Delivery joined to its credential is not stored as a delivery
+// record; it moves the email to delivered and stamps DeliveredAt with the service's clock.
+// The same notification again writes nothing. A Delivery that is not its credential's
+// (untagged, or to another address) is recorded as before. A resent email whose complaint
+// overtook its Delivery gets the new delivery stamped alone.
+func TestDeliveryNotRecorded(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.Name, func(t *testing.T) {
+			ctx := t.Context()
+			s := fixture(t, be.Open, "recipient@example.com", credbatch.EmailSent)
+			svc := newService(s)
+			get := func() (credbatch.Credential, credbatch.Counts) {
+				t.Helper()
+				c, err := s.GetCredential(ctx, "c1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := s.GetBatch(ctx, "b1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c, b.Counts.Email()
+			}
+			handle := func(svc *feedback.Service, snsID, msg string) {
+				t.Helper()
+				if err := svc.HandleMessage(ctx, snsID, msg); err != nil {
+					t.Fatalf("handle %s: %v", snsID, err)
+				}
+			}
+			joined := sesMessage(t, "delivery", "c1", "b1", exampleMessageID, "recipient@example.com")
+			handle(svc, "sns-1", joined)
+			c, counts := get()
+			if c.EmailStatus != credbatch.EmailDelivered || !c.DeliveredAt.Equal(now.Add(time.Second)) || counts.Delivered != 1 {
+				t.Fatalf("after the delivery: %s, delivered at %v, counters %+v; want delivered at %v, counted once", c.EmailStatus, c.DeliveredAt, counts, now.Add(time.Second))
+			}
+			if ds := deliveries(t, s); len(ds) != 0 {
+				t.Fatalf("deliveries %+v; want none recorded", ds)
+			}
+
+			handle(svc, "sns-1", joined) // SNS delivers at least once
+			handle(svc, "sns-1b", joined)
+			again, againCounts := get()
+			if show(normalized(again)) != show(normalized(c)) || againCounts != counts || len(deliveries(t, s)) != 0 {
+				t.Errorf("redelivered: %+v, %+v, %d deliveries; want nothing changed (%+v)", again, againCounts, len(deliveries(t, s)), c)
+			}
+
+			handle(svc, "sns-2", snsEvent(t, "delivery").Records[0].SNS.Message) // untagged
+			handle(svc, "sns-3", sesMessage(t, "delivery", "c1", "b1", exampleMessageID, "other@example.com"))
+			ds := deliveries(t, s)
+			if len(ds) != 2 || ds[0].Event != credbatch.EventDelivery || ds[0].CredentialID != "" || ds[1].Event != credbatch.EventDelivery ||
+				ds[1].CredentialID != "" || ds[1].BatchID != "b1" || ds[1].Email != "other@example.com" {
+				t.Errorf("deliveries %+v; want the two Delivery events that are not c1's, recorded without a credential", ds)
+			}
+			if after, _ := get(); show(normalized(after)) != show(normalized(c)) {
+				t.Errorf("c1 after others' deliveries: %+v; want unchanged", after)
+			}
+
+			// Resent: the new email's complaint arrives before its Delivery.
+			if _, err := s.SetEmailStatus(ctx, "c1", []credbatch.EmailStatus{credbatch.EmailDelivered}, credbatch.EmailSending, credbatch.EmailChange{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.SetEmailStatus(ctx, "c1", []credbatch.EmailStatus{credbatch.EmailSending}, credbatch.EmailSent,
+				credbatch.EmailChange{MessageID: "m2", SentAt: now.Add(10 * time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+			later := now.Add(20 * time.Minute) // deliveries lists up to now + 1h
+			svc2 := &feedback.Service{Store: s, Clock: func() time.Time { return later }, Log: svc.Log}
+			handle(svc2, "sns-4", sesMessage(t, "complaint", "c1", "b1", "m2", "recipient@example.com"))
+			if c, _ := get(); c.EmailStatus != credbatch.EmailComplained || !c.DeliveredAt.Equal(now.Add(time.Second)) {
+				t.Fatalf("after the complaint: %s, delivered at %v; want complained, the first delivery's stamp kept", c.EmailStatus, c.DeliveredAt)
+			}
+			handle(svc2, "sns-5", sesMessage(t, "delivery", "c1", "b1", "m2", "recipient@example.com"))
+			c, counts = get()
+			if c.EmailStatus != credbatch.EmailComplained || !c.DeliveredAt.Equal(later) || counts.Delivered != 1 || counts.Complained != 1 {
+				t.Errorf("after the resent email's delivery: %s, delivered at %v, counters %+v; want complained, stamped at %v, delivered 1, complained 1",
+					c.EmailStatus, c.DeliveredAt, counts, later)
+			}
+			if ds := deliveries(t, s); len(ds) != 3 || ds[2].Event != credbatch.EventComplaint {
+				t.Errorf("deliveries %+v; want the complaint recorded after the two others, no Delivery of c1", ds)
+			}
+		})
+	}
+}
+
+// normalized is a credential with its times in UTC, for comparing reads of it.
+func normalized(c credbatch.Credential) credbatch.Credential {
+	c.SentAt, c.DeliveredAt, c.IssuedAt, c.UpdatedAt, c.RevokedAt = c.SentAt.UTC(), c.DeliveredAt.UTC(), c.IssuedAt.UTC(), c.UpdatedAt.UTC(), c.RevokedAt.UTC()
+	return c
 }
 
 func TestParse(t *testing.T) {

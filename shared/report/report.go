@@ -59,7 +59,7 @@ type Service struct {
 // Report is one run's result.
 type Report struct {
 	From, To time.Time      // the window [From, To)
-	Events   int            // feedback events recorded in the window
+	Events   int            // feedback events in the window: those recorded, and the Delivery events stamped on credentials (DeliveredAt)
 	Batches  []BatchSummary // batches with events in the window or completed in it
 	Failed   []Failure      // failed recipients of the window
 	Sent     bool           // the email went out
@@ -151,7 +151,10 @@ func (s *Service) Summary(ctx context.Context, batchID string) (BatchSummary, er
 // credentials that were never sent (suppressed by us, or failed) as failures. The emails sent
 // in [from, to) (the credentials' SentAt) are its Window's Send count: the configuration set
 // publishes no Send events (one SES event, one SNS publish, one feedback invocation and
-// write per email saved), and a credential email's send is recorded on the credential.
+// write per email saved), and a credential email's send is recorded on the credential. Its
+// Delivery count is likewise the credentials' DeliveredAt in [from, to): feedback stamps a
+// credential with its Delivery event instead of recording the event (2 write units saved
+// per credential).
 func (s *Service) summarize(ctx context.Context, b credbatch.Batch, unsent bool, from, to time.Time) (BatchSummary, []Failure, error) {
 	sum := BatchSummary{BatchID: b.ID, Label: b.Label, Status: b.Status, BounceTypes: map[string]int{}}
 	if s.Config.BaseURL != "" {
@@ -168,11 +171,16 @@ func (s *Service) summarize(ctx context.Context, b credbatch.Batch, unsent bool,
 		if c.UpdatedAt.After(changed) {
 			changed = c.UpdatedAt
 		}
-		if !c.SentAt.IsZero() && !c.SentAt.Before(from) && c.SentAt.Before(to) {
-			if sum.Window == nil {
-				sum.Window = map[credbatch.EventType]int{}
+		for _, w := range [...]struct {
+			e  credbatch.EventType
+			at time.Time
+		}{{credbatch.EventSend, c.SentAt}, {credbatch.EventDelivery, c.DeliveredAt}} {
+			if !w.at.IsZero() && !w.at.Before(from) && w.at.Before(to) {
+				if sum.Window == nil {
+					sum.Window = map[credbatch.EventType]int{}
+				}
+				sum.Window[w.e]++
 			}
-			sum.Window[credbatch.EventSend]++
 		}
 		// Sent, delivered, bounced (rejections included), complained and suppressed are
 		// counted exactly as the batch's own counters are (credbatch.EmailCounts).

@@ -617,3 +617,96 @@ func TestReportPeriodInZone(t *testing.T) {
 		t.Errorf("subject %q; want the day in Paris", msg.Subject)
 	}
 }
+
+// TestWindowDeliveriesFromCredentials: feedback stamps a credential with its Delivery event
+// (DeliveredAt) instead of recording the event, so a window's deliveries are counted from the
+// credentials, and a batch whose only activity in a window was deliveries is still in that
+// window's report (its counters moved in it): here the sends are in one window and the
+// deliveries in the next, on the real clock the stores stamp UpdatedAt with. A Delivery
+// recorded before DeliveredAt existed still counts once; the next, quiet window is empty.
+func TestWindowDeliveriesFromCredentials(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.Name, func(t *testing.T) {
+			ctx := t.Context()
+			store := be.Open(t)
+			start := time.Now().UTC()
+			if err := store.CreateBatch(ctx, credbatch.Batch{ID: "b2", Label: "Autumn", Status: credbatch.BatchReceived, CreatedAt: start, UpdatedAt: start}); err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for i := range 3 {
+				id := fmt.Sprintf("d%d", i)
+				ids = append(ids, id)
+				if err := store.CreateCredential(ctx, credbatch.Credential{ID: id, BatchID: "b2", RowNumber: i + 2, Email: "success@simulator.amazonses.com",
+					EmailStatus: credbatch.EmailSent, MessageID: id + "@credbatch.local", IssuedAt: start, SentAt: start}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mb := &mailbox{}
+			run := func(at time.Time) report.Report {
+				t.Helper()
+				s := &report.Service{Store: store, Mailer: mb, Clock: func() time.Time { return at }, Log: quiet,
+					Config: report.Config{From: "reports@example.org", Admins: []string{"admin@example.org"}, Lag: -1}}
+				rep, err := s.Run(ctx)
+				if err != nil {
+					t.Fatalf("run at %v: %v", at, err)
+				}
+				return rep
+			}
+			later := func() time.Time { time.Sleep(2 * time.Millisecond); return time.Now().UTC() }
+
+			run1 := later()
+			rep := run(run1)
+			if len(rep.Batches) != 1 || show(rep.Batches[0].Window) != show(map[credbatch.EventType]int{credbatch.EventSend: 3}) {
+				t.Fatalf("first window: batches %+v; want b2 with its 3 sends", rep.Batches)
+			}
+
+			// The deliveries, after the first window: two stamped by feedback, one recorded
+			// as feedback did before DeliveredAt (no stamp; its status moved then).
+			time.Sleep(2 * time.Millisecond)
+			svc := &feedback.Service{Store: store, Log: quiet}
+			for _, id := range ids[:2] {
+				for _, r := range sesim.Events(credbatch.Message{From: "noreply@example.org", To: []string{"success@simulator.amazonses.com"},
+					Tags: map[string]string{"credential_id": id, "batch_id": "b2"}}, id+"@credbatch.local", time.Now()) {
+					if strings.Contains(r.SNS.Message, `"eventType":"Send"`) {
+						continue // the configuration set publishes no Send events
+					}
+					if err := svc.HandleMessage(ctx, r.SNS.MessageID, r.SNS.Message); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if _, err := store.SetEmailStatus(ctx, ids[2], []credbatch.EmailStatus{credbatch.EmailSent}, credbatch.EmailDelivered, credbatch.EmailChange{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := store.RecordDelivery(ctx, credbatch.Delivery{ID: "legacy", CredentialID: ids[2], BatchID: "b2", MessageID: ids[2] + "@credbatch.local",
+				Email: "success@simulator.amazonses.com", Event: credbatch.EventDelivery, At: time.Now().UTC(), RecordedAt: time.Now().UTC()}); err != nil {
+				t.Fatal(err)
+			}
+			if ds, err := store.ListDeliveries(ctx, run1, time.Now().Add(time.Hour), "", 0); err != nil || len(ds.Items) != 1 {
+				t.Fatalf("deliveries recorded %+v, %v; want only the legacy one", ds.Items, err)
+			}
+
+			run2 := later()
+			rep = run(run2)
+			if rep.Empty() || !rep.Sent || rep.Events != 3 {
+				t.Fatalf("second window: empty %v, sent %v, %d events; want a report of 3 deliveries", rep.Empty(), rep.Sent, rep.Events)
+			}
+			if len(rep.Batches) != 1 || rep.Batches[0].BatchID != "b2" || show(rep.Batches[0].Window) != show(map[credbatch.EventType]int{credbatch.EventDelivery: 3}) ||
+				rep.Batches[0].Delivered != 3 || rep.Batches[0].Sent != 3 {
+				t.Fatalf("second window: batches %+v; want b2 with 3 deliveries in it (3 sent, 3 delivered in all)", rep.Batches)
+			}
+			text, htmlText := bodies(mb.sent[len(mb.sent)-1])
+			for _, want := range []string{"In this period: 3 deliveries.", "3 feedback events from the mail service in this period."} {
+				if !strings.Contains(text, want) || !strings.Contains(htmlText, want) {
+					t.Errorf("report lacks %q:\n%s", want, text)
+				}
+			}
+
+			rep = run(later())
+			if !rep.Empty() || rep.Sent {
+				t.Errorf("third window: %+v; want empty, no email", rep)
+			}
+		})
+	}
+}

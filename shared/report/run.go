@@ -87,6 +87,14 @@ func (s *Service) Run(ctx context.Context) (Report, error) {
 
 // build fills the report for its window: the events, the batches they touch plus those that
 // completed in the window, and the failed recipients.
+//
+// A Delivery joined to its credential is not recorded (feedback stamps the credential's
+// DeliveredAt instead), so the window's deliveries of a batch are counted from its
+// credentials (summarize), and a batch whose only activity in the window was deliveries
+// (or sends: the configuration set publishes no Send events) has no record in it. Such a
+// batch's counters moved in the window, which stamps its UpdatedAt (the counters item's, in
+// DynamoDB): every batch updated at or after the window's start is read, and kept when its
+// credentials were sent or delivered in the window (or its counters need a word).
 func (s *Service) build(ctx context.Context, rep *Report) error {
 	window := map[string]map[credbatch.EventType]int{}
 	fails := newFailures(s.Store)
@@ -109,12 +117,12 @@ func (s *Service) build(ctx context.Context, rep *Report) error {
 			return err
 		}
 	}
-	completed, err := s.completedIn(ctx, rep.From, rep.To)
+	completed, updated, err := s.batchesIn(ctx, rep.From, rep.To)
 	if err != nil {
 		return err
 	}
 	labels := map[string]string{}
-	ids := make([]string, 0, len(window)+len(completed))
+	ids := make([]string, 0, len(window)+len(completed)+len(updated))
 	for id := range window {
 		ids = append(ids, id)
 	}
@@ -123,20 +131,32 @@ func (s *Service) build(ctx context.Context, rep *Report) error {
 			ids = append(ids, id)
 		}
 	}
+	for id := range updated {
+		if _, done := completed[id]; window[id] == nil && !done {
+			ids = append(ids, id)
+		}
+	}
 	for _, id := range ids {
 		b, ok := completed[id]
 		if !ok {
-			if b, err = s.Store.GetBatch(ctx, id); err != nil {
-				if credbatch.IsKind(err, credbatch.KindNotFound) {
-					continue
+			var listed bool
+			if b, listed = updated[id]; !listed {
+				if b, err = s.Store.GetBatch(ctx, id); err != nil {
+					if credbatch.IsKind(err, credbatch.KindNotFound) {
+						continue
+					}
+					return fmt.Errorf("load batch %s: %w", id, err)
 				}
-				return fmt.Errorf("load batch %s: %w", id, err)
 			}
 		}
 		sum, unsent, err := s.summarize(ctx, b, ok, rep.From, rep.To)
 		if err != nil {
 			return err
 		}
+		if !ok && window[id] == nil && len(sum.Window) == 0 && sum.Mismatch == nil {
+			continue // updated, but nothing sent or delivered in the window
+		}
+		rep.Events += sum.Window[credbatch.EventDelivery] // the Delivery events not recorded
 		for e, n := range window[id] {
 			if e == credbatch.EventSend {
 				continue // sends are counted from the credentials (summarize)
@@ -144,7 +164,7 @@ func (s *Service) build(ctx context.Context, rep *Report) error {
 			if sum.Window == nil {
 				sum.Window = map[credbatch.EventType]int{}
 			}
-			sum.Window[e] = n
+			sum.Window[e] += n // deliveries: those recorded before DeliveredAt was stamped
 		}
 		rep.Batches = append(rep.Batches, sum)
 		for _, f := range unsent {
@@ -160,26 +180,30 @@ func (s *Service) build(ctx context.Context, rep *Report) error {
 	return nil
 }
 
-// completedIn returns the batches whose CompletedAt is in [from, to), scanning batches
-// newest first back to completedLookback before the window.
-func (s *Service) completedIn(ctx context.Context, from, to time.Time) (map[string]credbatch.Batch, error) {
-	out := map[string]credbatch.Batch{}
+// batchesIn returns the batches whose CompletedAt is in [from, to) and those (not completed
+// in it) whose UpdatedAt is at or after from, scanning batches newest first back to
+// completedLookback before the window.
+func (s *Service) batchesIn(ctx context.Context, from, to time.Time) (completed, updated map[string]credbatch.Batch, err error) {
+	completed, updated = map[string]credbatch.Batch{}, map[string]credbatch.Batch{}
 	f := credbatch.BatchFilter{Limit: credbatch.MaxPageSize}
 	for {
 		p, err := s.Store.ListBatches(ctx, f)
 		if err != nil {
-			return nil, fmt.Errorf("list batches: %w", err)
+			return nil, nil, fmt.Errorf("list batches: %w", err)
 		}
 		for _, b := range p.Items {
 			if b.CreatedAt.Before(from.Add(-completedLookback)) {
-				return out, nil
+				return completed, updated, nil
 			}
-			if !b.CompletedAt.IsZero() && !b.CompletedAt.Before(from) && b.CompletedAt.Before(to) {
-				out[b.ID] = b
+			switch {
+			case !b.CompletedAt.IsZero() && !b.CompletedAt.Before(from) && b.CompletedAt.Before(to):
+				completed[b.ID] = b
+			case !b.UpdatedAt.Before(from):
+				updated[b.ID] = b
 			}
 		}
 		if p.Next == "" {
-			return out, nil
+			return completed, updated, nil
 		}
 		f.Cursor = p.Next
 	}

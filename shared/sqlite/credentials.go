@@ -13,24 +13,26 @@ import (
 
 const credentialCols = `id, batch_id, row_number, definition_id, definition_version, email, name,
 	issue_date, expiry_date, attributes, jwt, jwt_detached, status_list_index, status, revoked_reason, revoked_at,
-	email_status, message_id, last_error, bounce_type, sent_at, issued_at, updated_at`
+	email_status, message_id, last_error, bounce_type, sent_at, delivered_at, issued_at, updated_at`
 
 func scanCredential(sc interface{ Scan(...any) error }) (credbatch.Credential, error) {
 	var (
-		c                              credbatch.Credential
-		attrs                          string
-		revoked, sent, issued, updated int64
+		c                        credbatch.Credential
+		attrs                    string
+		revoked, sent, delivered int64
+		issued, updated          int64
 	)
 	err := sc.Scan(&c.ID, &c.BatchID, &c.RowNumber, &c.DefinitionID, &c.DefinitionVer, &c.Email, &c.Name,
 		&c.IssueDate, &c.ExpiryDate, &attrs, &c.JWT, &c.JWTDetached, &c.StatusListIndex, &c.Status, &c.RevokedReason, &revoked,
-		&c.EmailStatus, &c.MessageID, &c.LastError, &c.BounceType, &sent, &issued, &updated)
+		&c.EmailStatus, &c.MessageID, &c.LastError, &c.BounceType, &sent, &delivered, &issued, &updated)
 	if err != nil {
 		return c, err
 	}
 	if err := fromJSON(attrs, &c.Attributes); err != nil {
 		return c, fmt.Errorf("decode credential %s: %w", c.ID, err)
 	}
-	c.RevokedAt, c.SentAt, c.IssuedAt, c.UpdatedAt = fromNanos(revoked), fromNanos(sent), fromNanos(issued), fromNanos(updated)
+	c.RevokedAt, c.SentAt, c.DeliveredAt = fromNanos(revoked), fromNanos(sent), fromNanos(delivered)
+	c.IssuedAt, c.UpdatedAt = fromNanos(issued), fromNanos(updated)
 	return c, nil
 }
 
@@ -70,10 +72,10 @@ func (s *Store) CreateCredential(ctx context.Context, c credbatch.Credential) er
 	}
 	insert := func(ctx context.Context, exec func(context.Context, string, ...any) (sql.Result, error)) error {
 		n, err := affected(exec(ctx, `INSERT INTO credentials (`+credentialCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 			c.ID, c.BatchID, c.RowNumber, c.DefinitionID, c.DefinitionVer, strings.ToLower(c.Email), c.Name,
 			c.IssueDate, c.ExpiryDate, attrs, c.JWT, c.JWTDetached, c.StatusListIndex, c.Status, c.RevokedReason, nanos(c.RevokedAt),
-			c.EmailStatus, c.MessageID, c.LastError, c.BounceType, nanos(c.SentAt), nanos(c.IssuedAt), nanos(c.UpdatedAt)))
+			c.EmailStatus, c.MessageID, c.LastError, c.BounceType, nanos(c.SentAt), nanos(c.DeliveredAt), nanos(c.IssuedAt), nanos(c.UpdatedAt)))
 		if err != nil {
 			return err
 		}
@@ -194,6 +196,9 @@ func (s *Store) SetEmailStatus(ctx context.Context, id string, from []credbatch.
 			}
 			if !ch.SentAt.IsZero() {
 				sets, args = append(sets, "sent_at = ?"), append(args, nanos(ch.SentAt))
+			}
+			if !ch.DeliveredAt.IsZero() {
+				sets, args = append(sets, "delivered_at = ?"), append(args, nanos(ch.DeliveredAt))
 			}
 			args = append(args, id)
 			for _, f := range from {

@@ -275,11 +275,17 @@ func testCredentialEmailStatus(t *testing.T, s credbatch.Store, _ Capabilities) 
 			func(c *credbatch.Credential) {
 				c.EmailStatus, c.MessageID, c.SentAt = credbatch.EmailSent, "msg-1", at(3)
 			}},
-		{"sent → bounced keeps message id", es{credbatch.EmailSent, credbatch.EmailDelivered}, credbatch.EmailBounced,
+		{"sent → delivered stamps DeliveredAt", es{credbatch.EmailSent}, credbatch.EmailDelivered,
+			credbatch.EmailChange{DeliveredAt: at(4)}, "",
+			func(c *credbatch.Credential) { c.EmailStatus, c.DeliveredAt = credbatch.EmailDelivered, at(4) }},
+		{"delivered → bounced keeps message id and DeliveredAt", es{credbatch.EmailSent, credbatch.EmailDelivered}, credbatch.EmailBounced,
 			credbatch.EmailChange{BounceType: "Permanent", LastError: "mailbox unknown"}, "",
 			func(c *credbatch.Credential) {
 				c.EmailStatus, c.BounceType, c.LastError = credbatch.EmailBounced, "Permanent", "mailbox unknown"
 			}},
+		{"same status replaces DeliveredAt alone", es{credbatch.EmailBounced}, credbatch.EmailBounced,
+			credbatch.EmailChange{DeliveredAt: at(6)}, "",
+			func(c *credbatch.Credential) { c.DeliveredAt = at(6) }},
 		{"empty from list", es{}, credbatch.EmailComplained, credbatch.EmailChange{}, credbatch.KindConflict, nil},
 	}
 	for _, st := range steps {

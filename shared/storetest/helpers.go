@@ -117,6 +117,7 @@ func normCredential(c credbatch.Credential) credbatch.Credential {
 	c.Attributes = normMap(c.Attributes)
 	c.RevokedAt = utc(c.RevokedAt)
 	c.SentAt = utc(c.SentAt)
+	c.DeliveredAt = utc(c.DeliveredAt)
 	c.IssuedAt = utc(c.IssuedAt)
 	return c
 }
