@@ -63,6 +63,9 @@ type EmailChange struct {
 	SentAt     time.Time
 	// DeliveredAt sets the credential's DeliveredAt (replacing an earlier delivery's).
 	DeliveredAt time.Time
+	// Uncounted: the caller adds the move's EmailDelta to the batch's counters itself, with
+	// AddCounts, batched over several moves (the chunk worker's sends); the store does not.
+	Uncounted bool
 }
 
 // Store persists definitions, batches, rows, credentials, deliveries and the suppression

@@ -448,7 +448,7 @@ func (s *Store) SetEmailStatus(ctx context.Context, id string, from []credbatch.
 	}
 	if same {
 		c, err := s.setEmail(ctx, id, from, to, ch)
-		if err == nil {
+		if err == nil && !ch.Uncounted {
 			s.countEmail(ctx, c.BatchID, credbatch.EmailDelta(from[0], to), id)
 		}
 		return c, err
@@ -463,7 +463,9 @@ func (s *Store) SetEmailStatus(ctx context.Context, id string, from []credbatch.
 		}
 		c, err := s.setEmail(ctx, id, []credbatch.EmailStatus{cur}, to, ch)
 		if err == nil {
-			s.countEmail(ctx, c.BatchID, credbatch.EmailDelta(cur, to), id)
+			if !ch.Uncounted {
+				s.countEmail(ctx, c.BatchID, credbatch.EmailDelta(cur, to), id)
+			}
 			return c, nil
 		}
 		if !credbatch.IsKind(err, credbatch.KindConflict) {

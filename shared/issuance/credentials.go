@@ -73,7 +73,7 @@ func (s *Service) Resend(ctx context.Context, id, email string) (Resent, error) 
 		}
 		return Resent{}, fmt.Errorf("mark credential %s sending: %w", id, err)
 	}
-	out, err := s.sendClaimed(ctx, def, c, to, prev, nil)
+	out, err := s.sendClaimed(ctx, def, c, to, prev, nil, nil)
 	if out != sendSent {
 		if err == nil {
 			cur, _ := s.Store.GetCredential(ctx, id)

@@ -833,3 +833,48 @@ func TestStatusIndexesRandomWithinAList(t *testing.T) {
 		})
 	}
 }
+
+// countingStore records the counter additions made with AddCounts.
+type countingStore struct {
+	credbatch.Store
+	mu   sync.Mutex
+	adds []credbatch.Counts
+}
+
+func (s *countingStore) AddCounts(ctx context.Context, id string, d credbatch.Counts) error {
+	s.mu.Lock()
+	s.adds = append(s.adds, d)
+	s.mu.Unlock()
+	return s.Store.AddCounts(ctx, id, d)
+}
+
+// TestChunkCountsSendsInFlushes: a chunk's sends reach the batch's counters in one addition
+// per bounce check (every 25 rows) and one at the end, not one write per send, and add up
+// exactly; a resend is counted by the store itself.
+func TestChunkCountsSendsInFlushes(t *testing.T) {
+	st := &countingStore{Store: openSQLite(t)}
+	h := newHarnessOn(t, 60, st)
+	ctx := context.Background()
+	res, err := h.svc.IssueChunk(ctx, h.chunk())
+	if err != nil || res.Sent != 60 || res.Issued != 60 {
+		t.Fatalf("chunk: %+v, %v", res, err)
+	}
+	want := []credbatch.Counts{{Issued: 25, Sent: 25}, {Issued: 25, Sent: 25}, {Issued: 10, Sent: 10}}
+	if fmt.Sprint(st.adds) != fmt.Sprint(want) {
+		t.Errorf("counter additions %v, want %v", st.adds, want)
+	}
+	b, err := st.GetBatch(ctx, h.batch)
+	if err != nil || b.Counts.Sent != 60 || b.Counts.Issued != 60 {
+		t.Fatalf("batch counts %+v, %v; want 60 sent and issued", b.Counts, err)
+	}
+	p, err := st.ListCredentialsByBatch(ctx, h.batch, "", 1)
+	if err != nil || len(p.Items) != 1 {
+		t.Fatal(p, err)
+	}
+	if _, err := h.svc.Resend(ctx, p.Items[0].ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = st.GetBatch(ctx, h.batch); err != nil || b.Counts.Sent != 60 || len(st.adds) != 3 {
+		t.Fatalf("after a resend: sent %d, %d additions, %v; want 60 (sent → sending → sent counts nothing new), 3", b.Counts.Sent, len(st.adds), err)
+	}
+}

@@ -89,13 +89,7 @@ func (s *Service) issueChunk(ctx context.Context, c Chunk) (ChunkResult, error) 
 		return res, &BatchNotReadyError{Msg: fmt.Sprintf("batch %s is %s, not issuing", b.ID, b.Status)}
 	}
 	w := &chunkWorker{s: s, b: b, defs: map[string]credbatch.Definition{}, pacer: c.pacer(s.Store), res: &res}
-	defer func() {
-		if d := w.delta(); d != (credbatch.Counts{}) {
-			if err := s.Store.AddCounts(context.WithoutCancel(ctx), b.ID, d); err != nil {
-				s.log().Warn("progress counters not updated (finalize recounts)", "batch_id", b.ID, "err", err)
-			}
-		}
-	}()
+	defer w.flush(context.WithoutCancel(ctx))
 	from, to := c.rows()
 	f := credbatch.RowFilter{FromNumber: from, ToNumber: to}
 	n := 0
@@ -104,6 +98,7 @@ func (s *Service) issueChunk(ctx context.Context, c Chunk) (ChunkResult, error) 
 			return res, err
 		}
 		if n%bounceCheckEvery == 0 && n > 0 {
+			w.flush(ctx)
 			if err := w.checkBounces(ctx); err != nil {
 				return res, err
 			}
@@ -123,13 +118,33 @@ type chunkWorker struct {
 	defs    map[string]credbatch.Definition
 	pacer   waiter
 	res     *ChunkResult
-	indexes []int        // status-list slots reserved and not yet used
-	ensured map[int]bool // status lists this worker found published
+	indexes []int            // status-list slots reserved and not yet used
+	ensured map[int]bool     // status lists this worker found published
+	emails  credbatch.Counts // the email counters of this run's sends (moved Uncounted)
+	flushed credbatch.Counts // what flush has added to the batch's counters
 }
 
+// delta is what this run has to add to the batch's counters: its issued and failed rows, and
+// its sends (the store counts every other email status move itself).
 func (w *chunkWorker) delta() credbatch.Counts {
-	// Sent and Suppressed move with the email statuses, in the store (credbatch.EmailCounts).
-	return credbatch.Counts{Issued: w.res.Issued, Failed: w.res.Failed}
+	return credbatch.Counts{Issued: w.res.Issued, Failed: w.res.Failed}.Add(w.emails)
+}
+
+// flush adds what this run counted since the last flush to the batch's counters, in one
+// write: before each bounce check (every bounceCheckEvery rows) and when the chunk ends, so
+// the counters lag a running chunk by at most that many rows. A crash loses at most those:
+// Finalize recounts the rows, and the report run corrects the email counters
+// (credbatch.QuietPeriod).
+func (w *chunkWorker) flush(ctx context.Context) {
+	d := w.delta()
+	if d == w.flushed {
+		return
+	}
+	if err := w.s.Store.AddCounts(ctx, w.b.ID, d.Sub(w.flushed)); err != nil {
+		w.s.log().Warn("progress counters not updated (finalize recounts; the report run corrects the email ones)", "batch_id", w.b.ID, "err", err)
+		return
+	}
+	w.flushed = d
 }
 
 func (w *chunkWorker) definition(ctx context.Context, id string) (credbatch.Definition, error) {
@@ -362,7 +377,7 @@ func (w *chunkWorker) email(ctx context.Context, def credbatch.Definition, c cre
 
 // send sends a credential email this run has claimed (status sending) and records the result.
 func (w *chunkWorker) send(ctx context.Context, def credbatch.Definition, c credbatch.Credential) error {
-	out, err := w.s.sendClaimed(ctx, def, c, c.Email, credbatch.EmailPending, w.pacer)
+	out, err := w.s.sendClaimed(ctx, def, c, c.Email, credbatch.EmailPending, w.pacer, &w.emails)
 	switch {
 	case out == sendSent:
 		w.res.Sent++
@@ -391,9 +406,11 @@ const (
 // sent with the message id; failed with the error when the message cannot be sent; back to
 // retryStatus when sending stopped or failed for a moment. The error is the mailer's (or
 // the renderer's) for a failed or retried send, a store error otherwise. The message id is
-// recorded on the credential, so its delivery feedback joins it whatever the address.
+// recorded on the credential, so its delivery feedback joins it whatever the address. With
+// counts, the move to sent is made Uncounted and its change added to *counts when this call
+// made it (the caller adds them to the batch, batched); without, the store counts it.
 func (s *Service) sendClaimed(ctx context.Context, def credbatch.Definition, c credbatch.Credential, to string,
-	retryStatus credbatch.EmailStatus, pacer waiter) (sendOutcome, error) {
+	retryStatus credbatch.EmailStatus, pacer waiter, counts *credbatch.Counts) (sendOutcome, error) {
 	msg, err := s.message(def, c, to)
 	if err != nil {
 		if _, serr := s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{credbatch.EmailSending}, credbatch.EmailFailed,
@@ -412,7 +429,10 @@ func (s *Service) sendClaimed(ctx context.Context, def credbatch.Definition, c c
 	switch {
 	case err == nil:
 		_, err = s.Store.SetEmailStatus(ctx, c.ID, []credbatch.EmailStatus{credbatch.EmailSending}, credbatch.EmailSent,
-			credbatch.EmailChange{MessageID: id, SentAt: s.now()})
+			credbatch.EmailChange{MessageID: id, SentAt: s.now(), Uncounted: counts != nil})
+		if err == nil && counts != nil {
+			*counts = counts.Add(credbatch.EmailDelta(credbatch.EmailSending, credbatch.EmailSent))
+		}
 		if credbatch.IsKind(err, credbatch.KindConflict) {
 			// Feedback (a Delivery or Bounce) can arrive before this write; the message was
 			// accepted either way.

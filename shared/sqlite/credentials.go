@@ -217,6 +217,9 @@ func (s *Store) SetEmailStatus(ctx context.Context, id string, from []credbatch.
 			if err == nil {
 				// The one writer connection serialises transactions, so prev is what the
 				// update replaced.
+				if ch.Uncounted {
+					return nil
+				}
 				return s.countEmail(ctx, tx, c.BatchID, credbatch.EmailDelta(prev, to))
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
