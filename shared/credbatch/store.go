@@ -144,7 +144,9 @@ type Store interface {
 	// racing writers count each move exactly once. A store may count in a second write after
 	// the move (DynamoDB does, a transaction costing twice both writes): a crash between the
 	// two leaves the counters short, which the report run finds and CorrectEmailCounts
-	// repairs. KindConflict when the status is not one of from; KindNotFound.
+	// repairs. It returns the credential as moved, without its signed document (JWT and
+	// JWTDetached empty: GetCredential reads them). KindConflict when the status is not one
+	// of from; KindNotFound.
 	SetEmailStatus(ctx context.Context, id string, from []EmailStatus, to EmailStatus, ch EmailChange) (Credential, error)
 	// RevokeCredential marks an issued credential revoked; KindConflict when already revoked.
 	RevokeCredential(ctx context.Context, id, reason string, at time.Time) (Credential, error)

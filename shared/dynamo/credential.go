@@ -536,11 +536,13 @@ func (s *Store) setEmail(ctx context.Context, id string, from []credbatch.EmailS
 	if err != nil {
 		return credbatch.Credential{}, fail(fmt.Sprintf("set email status of credential %s", id), err)
 	}
-	cs, err := s.decodeCredentials(ctx, "set email status", []map[string]types.AttributeValue{out.Attributes})
+	// The head alone: the signed document (its own item) is not read for a move.
+	c, err := decodeOne[credbatch.Credential](out.Attributes)
 	if err != nil {
-		return credbatch.Credential{}, err
+		return c, fmt.Errorf("set email status of credential %s: %w", id, err)
 	}
-	return cs[0], nil
+	c.JWT, c.JWTDetached = "", "" // a head stored with its document before the split
+	return c, nil
 }
 
 // RevokeCredential marks an issued credential revoked and adds it to the REVOKED partition

@@ -236,6 +236,7 @@ func (s *Store) SetEmailStatus(ctx context.Context, id string, from []credbatch.
 		}
 		return credbatch.Conflict("credential %s: email is %s, not one of %v", id, cur, from)
 	})
+	c.JWT, c.JWTDetached = "", "" // as the contract says: without its signed document
 	return c, err
 }
 

@@ -295,7 +295,9 @@ func testCredentialEmailStatus(t *testing.T, s credbatch.Store, _ Capabilities) 
 		} else {
 			must(t, err, st.name)
 			st.mutate(&want)
-			diff(t, st.name+": returned", normCredential(got), normCredential(want))
+			bare := want
+			bare.JWT, bare.JWTDetached = "", "" // a move returns the credential without its document
+			diff(t, st.name+": returned", normCredential(got), normCredential(bare))
 		}
 		stored, err := s.GetCredential(ctx, "c1")
 		must(t, err, "get")
