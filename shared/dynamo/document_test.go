@@ -77,7 +77,7 @@ func TestCredentialDocumentApart(t *testing.T) {
 	}
 
 	reads := map[string]func() (credbatch.Credential, error){
-		"GetCredential":  func() (credbatch.Credential, error) { return s.GetCredential(ctx, "c1") },
+		"GetCredential": func() (credbatch.Credential, error) { return s.GetCredential(ctx, "c1") },
 		"FindActiveCredential": func() (credbatch.Credential, error) {
 			return s.FindActiveCredential(ctx, "course", "c1@example.com")
 		},
