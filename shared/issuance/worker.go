@@ -197,6 +197,7 @@ func (w *chunkWorker) statusIndex(ctx context.Context) (int, error) {
 // row takes one row as far as it can go: issuing → credential → email → issued.
 func (w *chunkWorker) row(ctx context.Context, r credbatch.Row) error {
 	s := w.s
+	minted := false // the claim below gave the row a new credential id
 	switch r.Status {
 	case credbatch.RowValid, credbatch.RowFailed:
 		next := r
@@ -204,7 +205,7 @@ func (w *chunkWorker) row(ctx context.Context, r credbatch.Row) error {
 		next.Attempts++
 		next.UpdatedAt = s.now()
 		if next.CredentialID == "" {
-			next.CredentialID = s.newID()
+			next.CredentialID, minted = s.newID(), true
 		}
 		updated, err := s.Store.UpdateRow(ctx, next, r.Status)
 		if credbatch.IsKind(err, credbatch.KindConflict) {
@@ -225,7 +226,7 @@ func (w *chunkWorker) row(ctx context.Context, r credbatch.Row) error {
 	if err != nil {
 		return err
 	}
-	cred, fresh, err := w.credential(ctx, def, r)
+	cred, fresh, err := w.credential(ctx, def, r, minted)
 	if err != nil {
 		if credbatch.IsKind(err, credbatch.KindUnavailable) {
 			return err
@@ -260,11 +261,15 @@ func (w *chunkWorker) row(ctx context.Context, r credbatch.Row) error {
 // credential returns the row's credential, creating and signing it the first time (fresh).
 // A new credential is created with its email already claimed (sending), or suppressed when
 // the address is on the suppression list: one write instead of two.
-func (w *chunkWorker) credential(ctx context.Context, def credbatch.Definition, r credbatch.Row) (c credbatch.Credential, fresh bool, err error) {
+// minted says this run claimed the row with a credential id it just made up: no credential
+// can have it yet, so it is not looked up (a read saved per credential).
+func (w *chunkWorker) credential(ctx context.Context, def credbatch.Definition, r credbatch.Row, minted bool) (c credbatch.Credential, fresh bool, err error) {
 	s := w.s
-	c, err = s.Store.GetCredential(ctx, r.CredentialID)
-	if err == nil || !credbatch.IsKind(err, credbatch.KindNotFound) {
-		return c, false, err
+	if !minted {
+		c, err = s.Store.GetCredential(ctx, r.CredentialID)
+		if err == nil || !credbatch.IsKind(err, credbatch.KindNotFound) {
+			return c, false, err
+		}
 	}
 	idx, err := w.statusIndex(ctx)
 	if err != nil {
