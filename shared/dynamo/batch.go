@@ -106,16 +106,21 @@ func withCounts(b credbatch.Batch, counts map[string]types.AttributeValue) (cred
 // GetBatch returns a batch; KindNotFound. One strongly consistent query reads the batch item
 // and its counters item.
 func (s *Store) GetBatch(ctx context.Context, id string) (credbatch.Batch, error) {
-	const op = "get batch"
+	b, _, _, err := s.readBatch(ctx, "get batch", id)
+	return b, err
+}
+
+// readBatch reads the batch item and its counters item (counts, nil when it has none) in
+// one strongly consistent query, and the batch they make; KindNotFound.
+func (s *Store) readBatch(ctx context.Context, op, id string) (b credbatch.Batch, head, counts map[string]types.AttributeValue, err error) {
 	items, err := s.queryAll(ctx, op, &dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :batch)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(batchPK(id)), ":batch": str(batchSK)},
 		ConsistentRead:            aws.Bool(true),
 	})
 	if err != nil {
-		return credbatch.Batch{}, err
+		return b, nil, nil, err
 	}
-	var head, counts map[string]types.AttributeValue
 	for _, it := range items {
 		switch sk, _ := it[attrSK].(*types.AttributeValueMemberS); {
 		case sk != nil && sk.Value == batchSK:
@@ -125,13 +130,13 @@ func (s *Store) GetBatch(ctx context.Context, id string) (credbatch.Batch, error
 		}
 	}
 	if head == nil {
-		return credbatch.Batch{}, credbatch.NotFound("batch", id)
+		return b, nil, nil, credbatch.NotFound("batch", id)
 	}
-	b, err := decodeOne[credbatch.Batch](head)
-	if err != nil {
-		return b, fmt.Errorf("%s %s: %w", op, id, err)
+	if b, err = decodeOne[credbatch.Batch](head); err != nil {
+		return b, nil, nil, fmt.Errorf("%s %s: %w", op, id, err)
 	}
-	return withCounts(b, counts)
+	b, err = withCounts(b, counts)
+	return b, head, counts, err
 }
 
 // batchCounts reads the counters items of the batches (BatchGetItem) and adds their email
@@ -337,31 +342,8 @@ func notApplied(err error) bool {
 // conditioned on that item's counters being what was read (a compare-and-swap).
 func (s *Store) CorrectEmailCounts(ctx context.Context, id string, stored, truth credbatch.Counts) (bool, error) {
 	const op = "correct email counters"
-	items, err := s.queryAll(ctx, op, &dynamodb.QueryInput{
-		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :batch)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(batchPK(id)), ":batch": str(batchSK)},
-		ConsistentRead:            aws.Bool(true),
-	})
+	b, head, counts, err := s.readBatch(ctx, op, id)
 	if err != nil {
-		return false, err
-	}
-	var head, counts map[string]types.AttributeValue
-	for _, it := range items {
-		switch sk, _ := it[attrSK].(*types.AttributeValueMemberS); {
-		case sk != nil && sk.Value == batchSK:
-			head = it
-		case sk != nil && sk.Value == countsSK:
-			counts = it
-		}
-	}
-	if head == nil {
-		return false, credbatch.NotFound("batch", id)
-	}
-	b, err := decodeOne[credbatch.Batch](head)
-	if err != nil {
-		return false, fmt.Errorf("%s %s: %w", op, id, err)
-	}
-	if b, err = withCounts(b, counts); err != nil {
 		return false, err
 	}
 	if b.Counts.Email() != stored.Email() {

@@ -9,10 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/credbatch/credbatch/shared/awsmeter"
-	"github.com/credbatch/credbatch/shared/awstest"
 	"github.com/credbatch/credbatch/shared/credbatch"
-	"github.com/credbatch/credbatch/shared/dynamo"
 )
 
 // TestBatchEmailCountersApart checks that a batch's email counters move in an item of their
@@ -23,12 +20,7 @@ import (
 // reads the sum.
 func TestBatchEmailCountersApart(t *testing.T) {
 	ctx := t.Context()
-	cfg := awstest.Config(t, "DYNAMODB")
-	meter := awsmeter.New()
-	meter.Instrument(&cfg)
-	client := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
-	table := newTable(t, client)
-	s := dynamo.New(client, table)
+	s, client, table, meter := meteredStore(t)
 	if err := s.CreateBatch(ctx, credbatch.Batch{ID: "b1", Status: credbatch.BatchReceived, Label: "spring"}); err != nil {
 		t.Fatal(err)
 	}

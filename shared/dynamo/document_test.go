@@ -10,10 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/credbatch/credbatch/shared/awsmeter"
-	"github.com/credbatch/credbatch/shared/awstest"
 	"github.com/credbatch/credbatch/shared/credbatch"
-	"github.com/credbatch/credbatch/shared/dynamo"
 )
 
 // TestCredentialDocumentApart checks that a credential's signed document is stored in an item
@@ -24,12 +21,7 @@ import (
 // document in place.
 func TestCredentialDocumentApart(t *testing.T) {
 	ctx := t.Context()
-	cfg := awstest.Config(t, "DYNAMODB")
-	meter := awsmeter.New()
-	meter.Instrument(&cfg)
-	client := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
-	table := newTable(t, client)
-	s := dynamo.New(client, table)
+	s, client, table, meter := meteredStore(t)
 	doc := `{"@context":["https://www.w3.org/ns/credentials/v2"],"proof":[{"proofValue":"z` + strings.Repeat("x", 2600) + `"}]}`
 	c := testCredential("c1", 2)
 	c.JWT = doc

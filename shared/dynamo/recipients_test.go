@@ -9,10 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/credbatch/credbatch/shared/awsmeter"
-	"github.com/credbatch/credbatch/shared/awstest"
 	"github.com/credbatch/credbatch/shared/credbatch"
-	"github.com/credbatch/credbatch/shared/dynamo"
 )
 
 // TestRecipientEntries checks that a credential's head is outside GSI1 and its pointer item
@@ -22,12 +19,7 @@ import (
 // was never written is skipped; a revoked credential is not the active one.
 func TestRecipientEntries(t *testing.T) {
 	ctx := t.Context()
-	cfg := awstest.Config(t, "DYNAMODB")
-	meter := awsmeter.New()
-	meter.Instrument(&cfg)
-	client := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
-	table := newTable(t, client)
-	s := dynamo.New(client, table)
+	s, client, table, meter := meteredStore(t)
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	cred := func(id string, row int, at time.Time) credbatch.Credential {
 		c := testCredential(id, row)
