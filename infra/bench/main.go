@@ -55,7 +55,7 @@ func run(args []string) error {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run here")
 	blockprofile := fs.String("blockprofile", "", "write a blocking profile of the run here (every blocking event)")
 	mutexprofile := fs.String("mutexprofile", "", "write a mutex contention profile of the run here")
-	costRows := fs.Int("cost-rows", 300, "credentials in the cost section's batch")
+	costRows := fs.Int("cost-rows", 1000, "credentials in the cost section's batch (a bulk batch: its per-batch emails and steps are spread as a real issuance spreads them; 10000 for the exact figure)")
 	costFrom := fs.String("cost-from", "", "print the cost table of an earlier run's cost.json (left in its -dir) instead of running the scenario")
 	fs.Float64Var(&beforeSeconds, "before", 0, "the end-to-end seconds of an earlier run (e.g. main before a change) to print a ratio against")
 	if err := fs.Parse(args); err != nil {

@@ -17,7 +17,7 @@ import (
 
 // TestCostPerCredential is the cost bench's run (make bench BENCH_ARGS=cost), skipped
 // unless CREDBATCH_COST_OUT names the file for its figures: one batch of
-// CREDBATCH_COST_ROWS (default 300) valid rows is uploaded, submitted, approved and issued at
+// CREDBATCH_COST_ROWS (default 1,000, as the bench) valid rows is uploaded, submitted, approved and issued at
 // SendRate 14 (a new production account's SES rate), every SES event is delivered to the
 // feedback function, and the usage of every function is written as a CostRun.
 func TestCostPerCredential(t *testing.T) {
@@ -25,7 +25,7 @@ func TestCostPerCredential(t *testing.T) {
 	if out == "" {
 		t.Skip("the cost bench: make bench BENCH_ARGS=cost")
 	}
-	rows := 300
+	rows := 1000
 	if v := os.Getenv("CREDBATCH_COST_ROWS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
