@@ -154,6 +154,8 @@ func (n *recordingNotifier) Rejected(context.Context, credbatch.Batch, string) e
 	return nil
 }
 
+func (n *recordingNotifier) LateEvidence(context.Context, credbatch.Batch, string) error { return nil }
+
 // bigCSV is a file of n rows (spreadsheet rows 2..n+1); with bad > 0 every bad-th row has an
 // out-of-range score.
 func bigCSV(n, bad int) string {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
 )
@@ -21,7 +22,8 @@ import (
 //     and have none stored are checked again against the zip (applyZip); the batch moves to
 //     parsed when no row is left invalid, and its error report is rewritten.
 //   - After, the batch past review (submitted, issuing, cancelled, rejected as a file): the
-//     zip is logged and left alone; files are attached to rows in the console instead.
+//     zip is left alone, and the uploader is told once (lateEvidence) that its files were not
+//     used and that files are attached to rows in the console instead.
 //
 // A repeated event reads the zip again to the same result (same files, same keys).
 func (s *Service) IngestZip(ctx context.Context, obj Object) (credbatch.Batch, error) {
@@ -85,7 +87,7 @@ func (s *Service) zipAfter(ctx context.Context, b credbatch.Batch, read *Evidenc
 func (s *Service) applyZip(ctx context.Context, b credbatch.Batch, log *slog.Logger) (credbatch.Batch, error) {
 	if (b.Status != credbatch.BatchParsed && b.Status != credbatch.BatchRejected) || b.Counts.Rows == 0 {
 		log.Warn("evidence zip arrived after its batch left review; attach files to its rows in the console instead", "status", b.Status)
-		return b, nil
+		return b, s.lateEvidence(ctx, b, log)
 	}
 	defs, err := s.BatchDefinitions(ctx, b)
 	if err != nil {
@@ -167,3 +169,49 @@ func (s *Service) applyZip(ctx context.Context, b credbatch.Batch, log *slog.Log
 // row is checked against another zip).
 var rowEvidenceCodes = []string{credbatch.CodeEvidenceFileNotFound, credbatch.CodeEvidenceWrongType, credbatch.CodeEvidenceTooLarge,
 	credbatch.CodeCorruptFile, credbatch.CodeMissingEvidence}
+
+// lateReleased is the value of a late-evidence mark whose email failed: the next delivery of
+// the zip's event may claim it again.
+var lateReleased = time.Unix(1, 0).UTC()
+
+// lateEvidence tells the uploader once per zip (its ETag) that an evidence zip arrived after
+// its batch left review. The store mark late_evidence/<batch>/<etag> is claimed before the
+// email (a repeated S3 event finds it and sends nothing) and released when the email fails,
+// so that the event's retry sends it.
+func (s *Service) lateEvidence(ctx context.Context, b credbatch.Batch, log *slog.Logger) error {
+	if s.Notifier == nil {
+		return nil
+	}
+	key := EvidenceZipKey(b.Source.Key)
+	info, err := s.Blob.Head(ctx, key)
+	if credbatch.IsKind(err, credbatch.KindNotFound) {
+		return nil // replaced or removed since its event
+	}
+	if err != nil {
+		return fmt.Errorf("evidence zip %s: %w", key, err)
+	}
+	mark := "late_evidence/" + b.ID + "/" + strings.Trim(info.ETag, `"`)
+	now := s.now()
+	err = s.Store.SetMark(ctx, mark, time.Time{}, now)
+	if credbatch.IsKind(err, credbatch.KindConflict) {
+		at, gerr := s.Store.GetMark(ctx, mark)
+		if gerr != nil || !at.Equal(lateReleased) {
+			log.Info("late evidence zip: the uploader was told already", "mark", mark)
+			return nil
+		}
+		err = s.Store.SetMark(ctx, mark, lateReleased, now)
+		if credbatch.IsKind(err, credbatch.KindConflict) {
+			return nil // another delivery claimed it
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("late evidence zip %s: %w", key, err)
+	}
+	if err := s.Notifier.LateEvidence(ctx, b, key); err != nil {
+		if rerr := s.Store.SetMark(context.WithoutCancel(ctx), mark, now, lateReleased); rerr != nil {
+			log.Error("late evidence zip: mark not released after the email failed; the uploader is not told", "mark", mark, "err", rerr)
+		}
+		return fmt.Errorf("late evidence zip %s: tell the uploader: %w", key, err)
+	}
+	return nil
+}

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha512"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -461,6 +462,65 @@ func TestEvidenceZipStoredBeforeTheBatchMovesOn(t *testing.T) {
 		}
 		for i := range 30 {
 			storedFile(t, e, b.ID, i+2, fmt.Sprintf("f%02d.png", i), "image/png", entries[i].data)
+		}
+	})
+}
+
+// flakyMailer fails its first fail sends, then records.
+type flakyMailer struct {
+	fail int
+	sent []credbatch.Message
+}
+
+func (m *flakyMailer) Send(_ context.Context, msg credbatch.Message) (string, error) {
+	if m.fail > 0 {
+		m.fail--
+		return "", errors.New("SES is down")
+	}
+	m.sent = append(m.sent, msg)
+	return "m1", nil
+}
+
+// TestEvidenceZipAfterSubmit: a zip that arrives after its batch was submitted attaches
+// nothing, and the uploader is told once per zip: a repeated event sends nothing more, a
+// failed email is sent by the event's retry, another zip is told again.
+func TestEvidenceZipAfterSubmit(t *testing.T) {
+	files := realFiles(t)
+	forEachBackend(t, func(t *testing.T, e env) {
+		svc := evidenceSetup(t, e)
+		m := &flakyMailer{}
+		svc.Notifier = &ingest.MailNotifier{Mailer: m, Blob: e.blob, Store: e.store, From: "certs@example.com", BaseURL: "https://creds.test/"}
+		ctx := context.Background()
+		const key = "uploads/site/after.csv"
+		handle(t, svc, upload(t, e, key, []byte(evHdr+"visit,Ann,Lee,ann@example.com,,,\n"), map[string]string{"uploader": "staff@example.com"}))
+		b := onlyBatch(t, e.store)
+		if _, err := e.store.TransitionBatch(ctx, b.ID, b.Status, credbatch.BatchAwaitingApproval, credbatch.BatchChange{}); err != nil {
+			t.Fatal(err)
+		}
+		zip := func(name string) events.S3Event {
+			return upload(t, e, key+".zip", makeZip(t, zipEntry{name: name, data: files.PDF}), nil)
+		}
+		m.fail = 1
+		first := zip("ann.pdf")
+		if err := svc.HandleS3(ctx, first); err == nil {
+			t.Fatal("a failed email was not reported: the event would not be retried")
+		}
+		handle(t, svc, first) // the event's retry
+		handle(t, svc, first) // a repeated delivery
+		if len(m.sent) != 1 || m.sent[0].To[0] != "staff@example.com" {
+			t.Fatalf("sent %d emails (%+v), want 1 to the uploader", len(m.sent), m.sent)
+		}
+		for _, want := range []string{key + ".zip", "none of its files were attached", "awaiting approval", "https://creds.test/batches/" + b.ID} {
+			if !strings.Contains(m.sent[0].Text, want) {
+				t.Errorf("email does not say %q:\n%s", want, m.sent[0].Text)
+			}
+		}
+		if r, err := e.store.GetRow(ctx, b.ID, 2); err != nil || r.Evidence.FileNamed() != nil && r.Evidence.FileNamed().Key != "" {
+			t.Errorf("row 2 after the late zip: %+v, %v; want no file attached", r.Evidence, err)
+		}
+		handle(t, svc, zip("other.pdf")) // another zip (another ETag) is news again
+		if len(m.sent) != 2 {
+			t.Errorf("after another zip: %d emails, want 2", len(m.sent))
 		}
 	})
 }

@@ -25,6 +25,34 @@ type MailNotifier struct {
 
 var _ Notifier = (*MailNotifier)(nil)
 
+// LateEvidence tells the uploader (or, with none, the administrators) that an evidence zip
+// arrived after its batch left review, so none of its files were attached.
+func (n *MailNotifier) LateEvidence(ctx context.Context, b credbatch.Batch, zipKey string) error {
+	to := n.Admins
+	if strings.Contains(b.Uploader, "@") {
+		to = []string{b.Uploader}
+	}
+	if len(to) == 0 {
+		return nil
+	}
+	label := b.Label
+	if label == "" {
+		label = b.ID
+	}
+	var text strings.Builder
+	fmt.Fprintf(&text, "The evidence zip %s arrived after batch %s was submitted (it is %s now), so none of its files were attached.\n\n", zipKey, label, strings.ReplaceAll(string(b.Status), "_", " "))
+	text.WriteString("A batch takes its evidence zip only while it is being reviewed. Attach files to its rows in the console")
+	if n.BaseURL != "" {
+		fmt.Fprintf(&text, ":\n%s/batches/%s\n", strings.TrimRight(n.BaseURL, "/"), b.ID)
+	} else {
+		text.WriteString(".\n")
+	}
+	text.WriteString("\nCredentials already issued keep the evidence they were issued with.\n")
+	_, err := n.Mailer.Send(ctx, credbatch.Message{From: n.From, To: to, Subject: "Evidence zip not used: " + label, Text: text.String(),
+		Tags: map[string]string{"batch_id": b.ID, "kind": "late_evidence"}})
+	return err
+}
+
 // Rejected sends the rejected-file email for a batch.
 func (n *MailNotifier) Rejected(ctx context.Context, b credbatch.Batch, reportKey string) error {
 	var to []string

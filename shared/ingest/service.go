@@ -37,11 +37,15 @@ const (
 	ReportsPrefix = "reports/"
 )
 
-// Notifier tells people about an ingested batch (the rejected-file email). Optional.
+// Notifier tells people about an ingested batch (the rejected-file email, the late evidence
+// zip). Optional.
 type Notifier interface {
 	// Rejected is called when a batch has invalid rows or the file was rejected; reportKey is
 	// the error-report object ("" when the whole file was rejected).
 	Rejected(ctx context.Context, b credbatch.Batch, reportKey string) error
+	// LateEvidence is called when an evidence zip (zipKey) arrived after its batch left
+	// review: none of its files were attached.
+	LateEvidence(ctx context.Context, b credbatch.Batch, zipKey string) error
 }
 
 // Submitter starts issuance of a parsed batch (issuance.Actions).
