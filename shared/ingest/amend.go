@@ -81,6 +81,15 @@ func (s *Service) AmendRow(ctx context.Context, id string, number int, values ma
 	if err != nil {
 		return old, b, fmt.Errorf("update row %d of %s: %w", number, id, err)
 	}
+	// An amendment that names another evidence file (or none) leaves the stored one unused:
+	// it is deleted, as a replaced attachment is.
+	if prev := old.Evidence.FileNamed(); prev.Stored() && strings.HasPrefix(prev.Key, credbatch.EvidencePrefix+id+"/") {
+		if cur := saved.Evidence.FileNamed(); cur == nil || cur.Key != prev.Key {
+			if err := s.Blob.Delete(ctx, prev.Key); err != nil {
+				s.log().WarnContext(ctx, "evidence file of an amended row not deleted", "batch_id", id, "row", number, "key", prev.Key, "err", err)
+			}
+		}
+	}
 	delta := statusDelta(old.Status, saved.Status)
 	if released != nil {
 		prev := released.Status

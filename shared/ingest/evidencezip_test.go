@@ -524,3 +524,34 @@ func TestEvidenceZipAfterSubmit(t *testing.T) {
 		}
 	})
 }
+
+// TestAmendRenamingEvidenceFileDeletesTheOldFile: an amendment that keeps the row's Evidence
+// File keeps its stored file; one that names another file leaves no orphan behind: the file
+// stored for the old name is deleted.
+func TestAmendRenamingEvidenceFileDeletesTheOldFile(t *testing.T) {
+	files := realFiles(t)
+	forEachBackend(t, func(t *testing.T, e env) {
+		svc := evidenceSetup(t, e)
+		ctx := context.Background()
+		const key = "uploads/site/rename.csv"
+		handle(t, svc, upload(t, e, key+".zip", makeZip(t, zipEntry{name: "ann.pdf", data: files.PDF}), nil))
+		handle(t, svc, upload(t, e, key, []byte(evHdr+"site,Ann,Lee,ann@example.com,,,ann.pdf\n"), map[string]string{"uploader": "staff@example.com"}))
+		b := onlyBatch(t, e.store)
+		storedFile(t, e, b.ID, 2, "ann.pdf", "application/pdf", files.PDF)
+		r, _ := rowFindings(t, e.store, b.ID, 2)
+		oldKey := r.Evidence.FileNamed().Key
+		if _, _, err := svc.AmendRow(ctx, b.ID, 2, map[string]string{"Last Name": "Leigh"}); err != nil {
+			t.Fatal(err)
+		}
+		storedFile(t, e, b.ID, 2, "ann.pdf", "application/pdf", files.PDF) // the same name: kept
+		if _, _, err := svc.AmendRow(ctx, b.ID, 2, map[string]string{"Evidence File": "ann-final.pdf"}); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ = rowFindings(t, e.store, b.ID, 2); r.Evidence.FileNamed().Stored() {
+			t.Errorf("row 2 after naming another file: %+v, want it unstored (attach it or upload the zip)", r.Evidence.FileNamed())
+		}
+		if _, _, err := e.blob.Get(ctx, oldKey); !credbatch.IsKind(err, credbatch.KindNotFound) {
+			t.Errorf("the file stored for the old name (%s) is still there: %v", oldKey, err)
+		}
+	})
+}
