@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/credbatch/credbatch/shared/credbatch"
+	"github.com/credbatch/credbatch/shared/dynamo"
 )
 
 // TestCredentialDocumentApart checks that a credential's signed document is stored in an item
@@ -40,7 +41,7 @@ func TestCredentialDocumentApart(t *testing.T) {
 	if !ok || !strings.HasPrefix(sk.Value, "DOC#") {
 		t.Fatalf("head DocSK = %v, want DOC#...", head["DocSK"])
 	}
-	if size := itemBytes(head); size >= 1024 {
+	if size := dynamo.ItemBytes(head); size >= 1024 {
 		t.Errorf("head item %d bytes, want under 1 KB", size)
 	}
 	docItem := rawItem(t, client, table, "CRED#c1", sk.Value)
@@ -131,24 +132,4 @@ func rawItem(t *testing.T, client *dynamodb.Client, table, pk, sk string) map[st
 		t.Fatalf("no item %s / %s", pk, sk)
 	}
 	return out.Item
-}
-
-// itemBytes is an item's size as DynamoDB counts it, for the string, number and map values a
-// credential has (names plus values).
-func itemBytes(item map[string]types.AttributeValue) int {
-	n := 0
-	for k, v := range item {
-		n += len(k)
-		switch v := v.(type) {
-		case *types.AttributeValueMemberS:
-			n += len(v.Value)
-		case *types.AttributeValueMemberN:
-			n += len(v.Value)
-		case *types.AttributeValueMemberM:
-			n += 3 + itemBytes(v.Value) + len(v.Value)
-		default:
-			n++
-		}
-	}
-	return n
 }

@@ -1,0 +1,4 @@
+package dynamo
+
+// ItemBytes is itemBytes for the package's external tests.
+var ItemBytes = itemBytes
